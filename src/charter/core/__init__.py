@@ -1,0 +1,1 @@
+"""Kernel: errors, ids, clock, canonical JSON, hashing. Imports nothing else from charter."""
