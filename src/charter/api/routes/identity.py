@@ -1,0 +1,124 @@
+"""Users, teams, apps, API keys, role bindings, whoami."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from charter.api.deps import Authz, ContainerDep
+from charter.auth import service
+from charter.auth.model import Actor
+from charter.auth.model import Permission as P
+from charter.auth.schemas import (
+    AppCreate,
+    KeyCreate,
+    KeyCreated,
+    KeyRead,
+    PrincipalRead,
+    RoleBindingRead,
+    RoleGrant,
+    TeamCreate,
+    TeamRead,
+    UserCreate,
+    WhoAmI,
+)
+
+router = APIRouter(tags=["identity"])
+
+Manage = Annotated[Actor, Depends(Authz(P.PRINCIPAL_MANAGE))]
+ReadPrincipals = Annotated[Actor, Depends(Authz(P.PRINCIPAL_READ))]
+Anyone = Annotated[Actor, Depends(Authz(None))]
+
+
+@router.get("/whoami")
+def whoami(actor: Anyone) -> WhoAmI:
+    """The caller's identity, teams, roles and permissions."""
+    return service.whoami(actor)
+
+
+@router.post("/users", status_code=201)
+def add_user(body: UserCreate, actor: Manage, c: ContainerDep) -> PrincipalRead:
+    """Create a user."""
+    with c.uow() as uow:
+        return service.add_user(uow, actor, body)
+
+
+@router.get("/users")
+def list_users(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
+    """List users."""
+    with c.uow(write=False) as uow:
+        return {"items": service.list_principals(uow, actor, "user")}
+
+
+@router.post("/teams", status_code=201)
+def add_team(body: TeamCreate, actor: Manage, c: ContainerDep) -> TeamRead:
+    """Create a team."""
+    with c.uow() as uow:
+        return service.add_team(uow, actor, body)
+
+
+@router.get("/teams")
+def list_teams(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
+    """List teams and members."""
+    with c.uow(write=False) as uow:
+        return {"items": service.list_teams(uow, actor)}
+
+
+@router.post("/apps", status_code=201)
+def add_app(body: AppCreate, actor: Manage, c: ContainerDep) -> PrincipalRead:
+    """Create an app (service account) that may call licensed models."""
+    with c.uow() as uow:
+        return service.add_app(uow, actor, body)
+
+
+@router.get("/apps")
+def list_apps(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
+    """List apps."""
+    with c.uow(write=False) as uow:
+        return {"items": service.list_principals(uow, actor, "app")}
+
+
+@router.post("/keys", status_code=201)
+def create_key(body: KeyCreate, actor: Anyone, c: ContainerDep) -> KeyCreated:
+    """Create an API key (yours, or anyone's as admin). The key is in the response once."""
+    with c.uow() as uow:
+        return service.create_key(uow, actor, body)
+
+
+@router.get("/keys")
+def list_keys(
+    actor: Anyone, c: ContainerDep, principal: Annotated[str | None, Query(max_length=130)] = None
+) -> dict[str, Any]:
+    """List API keys (prefixes, never secrets)."""
+    with c.uow(write=False) as uow:
+        items: list[KeyRead] = service.list_keys(uow, actor, principal)
+        return {"items": items}
+
+
+@router.delete("/keys/{key_id}")
+def revoke_key(key_id: str, actor: Anyone, c: ContainerDep) -> KeyRead:
+    """Revoke an API key."""
+    with c.uow() as uow:
+        return service.revoke_key(uow, actor, key_id)
+
+
+@router.post("/roles", status_code=201)
+def grant_role(body: RoleGrant, actor: Manage, c: ContainerDep) -> RoleBindingRead:
+    """Grant a role to a principal."""
+    with c.uow() as uow:
+        return service.grant_role(uow, actor, body)
+
+
+@router.post("/roles/revoke")
+def revoke_role(body: RoleGrant, actor: Manage, c: ContainerDep) -> RoleBindingRead:
+    """Revoke a role binding."""
+    with c.uow() as uow:
+        return service.revoke_role(uow, actor, body)
+
+
+@router.get("/roles")
+def list_roles(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
+    """List role bindings."""
+    with c.uow(write=False) as uow:
+        return {"items": service.list_roles(uow, actor)}

@@ -1,0 +1,1 @@
+"""Identity and access: principals, teams, API keys, role bindings and THE `authorize()` check."""

@@ -1,0 +1,96 @@
+"""Commands that run without a server: init, migrate, serve, gateway."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from charter import bootstrap
+from charter.cli.context import STATE
+from charter.cli.output import console, emit
+from charter.settings import Settings
+from charter.storage import migrate as migrations
+from charter.storage.engine import make_engine
+
+
+def init(admin: Annotated[str, typer.Option(help="Name of the first admin user.")] = "admin") -> None:
+    """Create the data dir, database, signing keys and the first admin (prints its API key once)."""
+    settings = Settings()
+    result = bootstrap.init(settings, admin_name=admin)
+    doc = {
+        "home": str(result.home),
+        "database": settings.resolved_database_url.split("@")[-1],
+        "created_keys": result.created_keys,
+        "migrated": result.migrated,
+        "admin": None if result.admin is None else {"name": admin, "principal": result.admin.principal},
+        "key": None if result.admin is None else result.admin.key,
+    }
+    if result.admin is None:
+        human = f"Charter data dir {result.home} is already initialised; nothing changed."
+        if result.migrated:
+            human += f" Applied migrations: {', '.join(result.migrated)}."
+    else:
+        human = (
+            f"Initialised {result.home}.\n"
+            f"Admin user: {admin}\nAdmin API key (shown once, store it now):\n\n  {result.admin.key}\n\n"
+            f"export CHARTER_API_KEY={result.admin.key}"
+        )
+    emit(doc, human=human)
+
+
+def migrate() -> None:
+    """Apply pending database migrations."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
+    try:
+        todo = migrations.pending(engine)
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    emit({"applied": todo}, human=f"Applied: {', '.join(todo)}" if todo else "Schema is up to date.")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default CHARTER_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CHARTER_PORT or 8400).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the API, dashboard, gateway and scheduler in one process."""
+    _run("charter.server:create_app", host, port, workers, default_port=None)
+
+
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CHARTER_GATEWAY_PORT or 8401).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run only the enforcement gateway (for scale-out)."""
+    _run("charter.server:create_gateway_app", host, port, workers, default_port="gateway")
+
+
+def _run(factory: str, host: str | None, port: int | None, workers: int, default_port: str | None) -> None:
+    import uvicorn
+
+    settings = Settings()
+    bind_port = port or (settings.gateway_port if default_port == "gateway" else settings.port)
+    bind_host = host or settings.host
+    if not STATE.json:
+        console.print(f"Charter listening on http://{bind_host}:{bind_port}", highlight=False)
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(migrate)
+    app.command()(serve)
+    app.command()(gateway)

@@ -1,0 +1,81 @@
+"""Typed settings: `CHARTER_*` environment variables, then an optional `charter.toml`, then defaults.
+
+Built once by the composition root (`charter.bootstrap`), never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Every knob Charter reads. Names map to `CHARTER_<NAME>` env vars or keys of `charter.toml`."""
+
+    model_config = SettingsConfigDict(env_prefix="CHARTER_", toml_file="charter.toml", extra="forbid")
+
+    home: Path = Field(default=Path(".charter"), description="Data dir: SQLite DB, signing keys.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite in the data dir. PostgreSQL: postgresql+psycopg://…",
+    )
+    database_schema: str | None = Field(
+        default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="PostgreSQL schema (search_path) to use."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8400, ge=1, le=65535)
+    gateway_port: int = Field(default=8401, ge=1, le=65535)
+    environment: Literal["development", "production", "test"] = "development"
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest accepted API request body.")
+    upload_max_bytes: int = Field(default=1 << 30, ge=1024, description="Largest accepted file upload.")
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    status_list_ttl_s: int = Field(default=300, ge=10)
+    degraded_grace_s: int = Field(default=900, ge=0)
+    scheduler_interval_s: float = Field(default=30.0, gt=0)
+    propagation_poll_s: float = Field(default=0.5, gt=0)
+    audit_batch_max: int = Field(default=500, ge=1)
+    audit_batch_wait_ms: float = Field(default=2.0, ge=0)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    log_level: str = "info"
+    session_ttl_s: int = Field(default=8 * 3600, ge=60)
+    login_rate_per_minute: int = Field(default=10, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
+            raise ValueError("CHARTER_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'charter.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        del dotenv_settings, file_secret_settings
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

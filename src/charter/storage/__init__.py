@@ -1,0 +1,1 @@
+"""SQLAlchemy engine, declarative base, portable types, unit of work, Alembic migrations."""

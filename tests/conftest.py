@@ -1,0 +1,87 @@
+"""Shared fixtures: a migrated container on each backend, an API client, principals with roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from charter import bootstrap
+from charter.auth import service as auth_service
+from charter.auth.model import SYSTEM_ACTOR
+from charter.auth.schemas import KeyCreate, RoleGrant, UserCreate
+from charter.bootstrap import Container
+from charter.server import Dispatcher
+from charter.settings import Settings
+from tests.support.db import BACKENDS, settings_for
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
+    with settings_for(backend, tmp_path / "home") as s:
+        yield s
+
+
+@pytest.fixture
+def initialised(settings: Settings) -> bootstrap.InitResult:
+    return bootstrap.init(settings)
+
+
+@pytest.fixture
+def container(settings: Settings, initialised: bootstrap.InitResult) -> Iterator[Container]:
+    c = bootstrap.build(settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def admin_key(initialised: bootstrap.InitResult) -> str:
+    assert initialised.admin is not None
+    return initialised.admin.key
+
+
+@pytest.fixture
+def app(container: Container) -> Dispatcher:
+    return Dispatcher(container)
+
+
+@pytest.fixture
+def client(app: Dispatcher, admin_key: str) -> Iterator[TestClient]:
+    with TestClient(app, headers={"Authorization": f"Bearer {admin_key}"}) as c:
+        yield c
+
+
+MakeUser = Callable[..., tuple[str, str]]
+
+
+@pytest.fixture
+def make_user(container: Container) -> MakeUser:
+    """Create a user with roles directly through the services; returns (name, api key)."""
+    counter = {"n": 0}
+
+    def _make(*roles: str | tuple[str, str], name: str | None = None, scope: str = "global") -> tuple[str, str]:
+        counter["n"] += 1
+        uname = name or f"u{counter['n']}"
+        with container.uow() as uow:
+            auth_service.add_user(uow, SYSTEM_ACTOR, UserCreate(name=uname))
+        for role in roles:
+            r, fn = (role, None) if isinstance(role, str) else role
+            with container.uow() as uow:
+                auth_service.grant_role(uow, SYSTEM_ACTOR, RoleGrant(principal=uname, role=r, function=fn, scope=scope))
+        with container.uow() as uow:
+            key = auth_service.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=uname)).key
+        return uname, key
+
+    return _make
+
+
+def bearer(key: str) -> dict[str, Any]:
+    return {"Authorization": f"Bearer {key}"}
