@@ -1,0 +1,378 @@
+"""Bin layouts of a reference profile and the counting primitives shared with window sketches.
+
+Numeric features get a fine grid (default 1,000 cells) with interior edges at reference quantiles (numpy's default
+linear method, duplicates removed), plus two narrower cells in each tail (quantiles 1/(10·grid), 1/(100·grid)). The
+coarse PSI bins (default 10) are a subset of those edges, so coarse counts are exact sums of grid counts. First and
+last cells are open-ended; cells are left-closed `[e_i, e_i+1)`. Non-finite numbers (NaN, ±inf) and nulls count as
+missing. Categorical features and sensitive attributes keep their top-k values plus `__other__` (seen in the
+reference but not in the top k), `__unseen__` (never seen in the reference) and `__missing__` buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, cast
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from charter.core.errors import InvalidInput
+from charter.monitoring.columns import Floats, Ints, PredictionKind, floats, ints, sorted_quantiles, to_numpy
+
+OTHER, UNSEEN, MISSING = "__other__", "__unseen__", "__missing__"
+_ints, _floats = ints, floats
+
+
+def num(value: float) -> float | None:
+    """JSON-safe float: NaN becomes None."""
+    return None if np.isnan(value) else float(value)
+
+
+def from_num(value: float | None) -> float:
+    """Inverse of `num`."""
+    return float("nan") if value is None else float(value)
+
+
+def _nan_list(values: Floats) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values.tolist()]
+
+
+@dataclass(eq=False)
+class GridCounts:
+    """Counts per grid cell plus the smallest and largest value seen in each cell (NaN while empty).
+
+    Cell extremes merge exactly (min/max) and let Wasserstein treat a cell holding one repeated value as that value
+    rather than spreading it over the whole cell, which makes integer-valued features exact.
+    """
+
+    counts: Ints
+    lo: Floats
+    hi: Floats
+    missing: int = 0
+
+    @classmethod
+    def zeros(cls, cells: int) -> GridCounts:
+        return cls(np.zeros(cells, np.int64), np.full(cells, np.nan), np.full(cells, np.nan))
+
+    @classmethod
+    def count(cls, cells: Ints, values: Floats, size: int) -> GridCounts:
+        """Counts and extremes of `values` already assigned to `cells` (-1 = missing)."""
+        counts, missing = bincount(cells, size)
+        if missing:
+            keep = cells >= 0
+            cells, values = cells[keep], values[keep]
+        lo, hi = np.full(size, np.inf), np.full(size, -np.inf)
+        np.minimum.at(lo, cells, values)
+        np.maximum.at(hi, cells, values)
+        empty = counts == 0
+        lo[empty] = hi[empty] = np.nan
+        return cls(counts, lo, hi, missing)
+
+    def __add__(self, other: GridCounts) -> GridCounts:
+        if self.counts.shape != other.counts.shape:
+            raise InvalidInput(f"grid sizes differ: {self.counts.size} vs {other.counts.size}")
+        return GridCounts(
+            self.counts + other.counts,
+            np.fmin(self.lo, other.lo),
+            np.fmax(self.hi, other.hi),
+            self.missing + other.missing,
+        )
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def min(self) -> float:
+        return float(np.nanmin(self.lo)) if self.total else float("nan")
+
+    @property
+    def max(self) -> float:
+        return float(np.nanmax(self.hi)) if self.total else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts.tolist(),
+            "lo": _nan_list(self.lo),
+            "hi": _nan_list(self.hi),
+            "missing": self.missing,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GridCounts:
+        lo, hi = (np.array([np.nan if v is None else v for v in d[k]], dtype=np.float64) for k in ("lo", "hi"))
+        out = cls(_ints(d["counts"]), lo, hi, int(d["missing"]))
+        if not out.counts.shape == lo.shape == hi.shape:
+            raise InvalidInput("grid counts and cell extremes differ in length", code="invalid_profile")
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class NumericProfile:
+    """Fine quantile grid (for KS/Wasserstein) with coarse PSI edges drawn from it, plus moments."""
+
+    name: str
+    edges: Floats  # coarse interior edges; bins (-inf, e0), [e0, e1), …, [e_last, inf)
+    grid_edges: Floats  # fine interior edges, a superset of `edges`
+    grid: GridCounts  # reference counts per grid cell (len(grid_edges) + 1 cells)
+    mean: float
+    std: float
+
+    @cached_property
+    def bin_starts(self) -> Ints:
+        """Start index of each coarse bin within the grid cells (for np.add.reduceat)."""
+        idx = np.searchsorted(self.grid_edges, self.edges)
+        return _ints(np.concatenate([[0], idx + 1]))
+
+    def coarse(self, grid_counts: Ints) -> Ints:
+        """Coarse bin counts from grid counts."""
+        return _ints(np.add.reduceat(grid_counts, self.bin_starts))
+
+    @property
+    def bin_counts(self) -> Ints:
+        return self.coarse(self.grid.counts)
+
+    @property
+    def cells(self) -> int:
+        return int(self.grid_edges.size + 1)
+
+    def assign(self, values: Floats) -> Ints:
+        """Grid cell of each value; -1 for NaN."""
+        cells = np.searchsorted(self.grid_edges, values, side="right").astype(np.int64)
+        nan = np.isnan(values)
+        if nan.any():
+            cells[nan] = -1
+        return cells
+
+    def count(self, values: Floats) -> GridCounts:
+        """Grid counts of `values` (NaN = missing)."""
+        return GridCounts.count(self.assign(values), values, self.cells)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "edges": self.edges.tolist(),
+            "grid_edges": self.grid_edges.tolist(),
+            "grid": self.grid.to_dict(),
+            "mean": num(self.mean),
+            "std": num(self.std),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NumericProfile:
+        prof = cls(
+            name=d["name"],
+            edges=_floats(d["edges"]),
+            grid_edges=_floats(d["grid_edges"]),
+            grid=GridCounts.from_dict(d["grid"]),
+            mean=from_num(d["mean"]),
+            std=from_num(d["std"]),
+        )
+        if prof.grid.counts.size != prof.cells or not np.isin(prof.edges, prof.grid_edges).all():
+            raise InvalidInput(f"profile feature '{prof.name}': grid counts/edges are inconsistent", field=prof.name)
+        return prof
+
+    @classmethod
+    def build(cls, name: str, values: Floats, bins: int, grid: int) -> NumericProfile:
+        finite = np.sort(values[~np.isnan(values)])
+        missing = int(values.size - finite.size)
+        if finite.size == 0:
+            empty = np.empty(0, dtype=np.float64)
+            nan = float("nan")
+            return cls(name, empty, empty, GridCounts(_ints([0]), _floats([nan]), _floats([nan]), missing), nan, nan)
+        levels = np.arange(1, grid, dtype=np.float64) / grid
+        raw = sorted_quantiles(finite, levels)
+        coarse_raw = raw[np.arange(1, bins) * (grid // bins) - 1]
+        # Extra edges in both tails keep the outer cells narrow, where Wasserstein's in-cell spreading errs most.
+        step = 1.0 / grid
+        tails = sorted_quantiles(finite, _floats([step / 100, step / 10, 1 - step / 10, 1 - step / 100]))
+        grid_edges, edges = np.unique(np.concatenate([raw, tails])), np.unique(coarse_raw)
+        # Sorted input: each cell is a contiguous run, bounded by the count of values below each left-closed edge.
+        bounds = np.concatenate([[0], np.searchsorted(finite, grid_edges, side="left"), [finite.size]])
+        counts = np.diff(bounds)
+        full = counts > 0
+        lo, hi = np.full(counts.size, np.nan), np.full(counts.size, np.nan)
+        lo[full], hi[full] = finite[bounds[:-1][full]], finite[bounds[1:][full] - 1]
+        return cls(
+            name=name,
+            edges=edges,
+            grid_edges=grid_edges,
+            grid=GridCounts(_ints(counts), lo, hi, missing),
+            mean=float(finite.mean()),
+            std=float(finite.std()),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """Top values (own buckets) and the rest of the reference values (bucket `__other__`)."""
+
+    top: tuple[str, ...]
+    rest: tuple[str, ...]
+    truncated: bool  # rest was cut at max_vocabulary: unknown values then count as `__other__`, not `__unseen__`
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (*self.top, OTHER, UNSEEN, MISSING)
+
+    @property
+    def size(self) -> int:
+        return len(self.top) + 3
+
+    @cached_property
+    def _value_set(self) -> pa.Array:
+        return pa.array([*self.top, *self.rest], type=pa.string())
+
+    def assign(self, strings: pa.Array | pa.ChunkedArray) -> Ints:
+        """Bucket of each value: top index, then other, unseen, missing."""
+        k = len(self.top)
+        found = pc.index_in(strings, value_set=self._value_set)
+        idx = _ints(to_numpy(pc.fill_null(found, -1)))
+        buckets = np.where(idx >= k, k, idx)
+        buckets[idx < 0] = k if self.truncated else k + 1
+        if strings.null_count:
+            buckets[to_numpy(strings.is_null())] = k + 2
+        return buckets
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"top": list(self.top), "rest": list(self.rest), "truncated": self.truncated}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Vocabulary:
+        return cls(tuple(d["top"]), tuple(d["rest"]), bool(d["truncated"]))
+
+    @classmethod
+    def build(cls, strings: pa.Array | pa.ChunkedArray, top_k: int, max_rest: int) -> Vocabulary:
+        vc = pc.value_counts(strings.drop_null())
+        values, counts = vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+        ranked = [v for _, v in sorted(zip(counts, values, strict=True), key=lambda cv: (-cv[0], cv[1]))]
+        rest = ranked[top_k:]
+        return cls(tuple(ranked[:top_k]), tuple(rest[:max_rest]), len(rest) > max_rest)
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalProfile:
+    name: str
+    vocabulary: Vocabulary
+    counts: Ints  # per vocabulary bucket, `__missing__` last
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "vocabulary": self.vocabulary.to_dict(), "counts": self.counts.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CategoricalProfile:
+        return cls(d["name"], Vocabulary.from_dict(d["vocabulary"]), _ints(d["counts"]))
+
+
+def prediction_edges(kind: PredictionKind, values: Floats, bins: int) -> Floats:
+    """Bin edges for predictions: 0.5 for binary, equal-width on [0, 1] for probabilities, quantiles for numeric."""
+    if kind == "binary":
+        return _floats([0.5])
+    if kind == "probability":
+        return _floats(np.arange(1, bins) / bins)
+    finite = np.sort(values[~np.isnan(values)])
+    if finite.size == 0:
+        return np.empty(0, dtype=np.float64)
+    return np.unique(sorted_quantiles(finite, np.arange(1, bins, dtype=np.float64) / bins))
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionProfile:
+    kind: PredictionKind
+    edges: Floats
+    counts: Ints
+    missing: int
+    threshold: float
+
+    def assign(self, values: Floats) -> Ints:
+        """Bin of each prediction; -1 for missing."""
+        cells = np.searchsorted(self.edges, values, side="right").astype(np.int64)
+        cells[np.isnan(values)] = -1
+        return cells
+
+    def decide(self, values: Floats) -> Floats:
+        """Yes/no decision per prediction (1.0/0.0), NaN where the prediction is missing or numeric."""
+        if self.kind == "numeric":
+            return np.full(values.shape, np.nan)
+        cut = 0.5 if self.kind == "binary" else self.threshold
+        return np.where(np.isnan(values), np.nan, (values >= cut).astype(np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "edges": self.edges.tolist(),
+            "counts": self.counts.tolist(),
+            "missing": self.missing,
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PredictionProfile:
+        kind = cast(PredictionKind, d["kind"])
+        return cls(kind, _floats(d["edges"]), _ints(d["counts"]), int(d["missing"]), float(d["threshold"]))
+
+
+def bincount(cells: Ints, size: int) -> tuple[Ints, int]:
+    """Counts per cell (cells ≥ 0) and the number of -1 (missing) entries."""
+    missing = int(np.count_nonzero(cells < 0))
+    if missing:
+        cells = cells[cells >= 0]
+    return _ints(np.bincount(cells, minlength=size)), missing
+
+
+@dataclass(eq=False)
+class GroupCounts:
+    """Per group: rows with a decision, positive decisions, and tn/fp/fn/tp over the labelled ones."""
+
+    rows: Ints
+    predicted: Ints
+    confusion: Ints  # shape (groups, 4): tn, fp, fn, tp
+
+    @classmethod
+    def zeros(cls, n: int) -> GroupCounts:
+        return cls(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros((n, 4), np.int64))
+
+    @classmethod
+    def count(cls, groups: Ints, n: int, decisions: Floats, labels: Floats | None) -> GroupCounts:
+        """Count rows by group bucket; rows without a decision are skipped, rows without a label are unlabelled."""
+        has = ~np.isnan(decisions)
+        g, d = groups[has], decisions[has].astype(np.int64)
+        rows = np.bincount(g, minlength=n)
+        predicted = np.bincount(g[d == 1], minlength=n)
+        if labels is None:
+            return cls(_ints(rows), _ints(predicted), np.zeros((n, 4), np.int64))
+        lab = labels[has]
+        known = ~np.isnan(lab)
+        code = g[known] * 4 + lab[known].astype(np.int64) * 2 + d[known]
+        confusion = np.bincount(code, minlength=4 * n).reshape(n, 4)
+        return cls(_ints(rows), _ints(predicted), _ints(confusion))
+
+    def __add__(self, other: GroupCounts) -> GroupCounts:
+        if self.rows.shape != other.rows.shape:
+            raise InvalidInput(f"group counts of different sizes: {self.rows.size} vs {other.rows.size}")
+        return GroupCounts(self.rows + other.rows, self.predicted + other.predicted, self.confusion + other.confusion)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GroupCounts):
+            return NotImplemented
+        return all(
+            np.array_equal(a, b)
+            for a, b in ((self.rows, other.rows), (self.predicted, other.predicted), (self.confusion, other.confusion))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def labelled(self) -> Ints:
+        return _ints(self.confusion.sum(axis=1))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows.tolist(), "predicted": self.predicted.tolist(), "confusion": self.confusion.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GroupCounts:
+        n = len(d["rows"])
+        return cls(_ints(d["rows"]), _ints(d["predicted"]), _ints(d["confusion"]).reshape(n, 4))
