@@ -1,0 +1,1 @@
+"""Shipped policy data: control catalogs, baselines, licensing requirements."""

@@ -1,0 +1,409 @@
+"""The evidence document that policies read: declared fields, defaults, path checks.
+
+Agreed with the evaluation engine: exactly these top-level keys. Rules may only reference declared fields;
+`fill_defaults` makes every declared field present (null, false, [] or {}) so `has()` and null checks behave.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from charter.policies._yaml import did_you_mean
+
+
+class Kind(StrEnum):
+    STRING = "string"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    OBJECT = "object"
+    LIST = "list"
+    MAP = "map"  # free keys (attribute names, group names); values follow `item`
+    ANY = "any"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """Declared shape of one evidence value."""
+
+    kind: Kind
+    nullable: bool = False
+    fields: Mapping[str, Field] = field(default_factory=dict)
+    item: Field | None = None
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    def child(self, name: str) -> Field | None:
+        """The declared field `name` under this one (map keys are free), else None."""
+        if self.kind == Kind.OBJECT:
+            return self.fields.get(name)
+        if self.kind == Kind.MAP:
+            return self.item
+        if self.kind == Kind.ANY:
+            return ANY
+        return None
+
+    def element(self) -> Field | None:
+        """What a comprehension variable ranges over: list items, or keys of maps/objects."""
+        if self.kind == Kind.LIST:
+            return self.item
+        if self.kind in (Kind.MAP, Kind.OBJECT):
+            return STRING_KEY
+        if self.kind == Kind.ANY:
+            return ANY
+        return None
+
+
+def _s(doc: str = "", choices: tuple[str, ...] = ()) -> Field:
+    return Field(Kind.STRING, nullable=True, doc=doc, choices=choices)
+
+
+def _f(doc: str = "") -> Field:
+    return Field(Kind.FLOAT, nullable=True, doc=doc)
+
+
+def _b(doc: str = "") -> Field:
+    return Field(Kind.BOOL, default=False, doc=doc)
+
+
+def _obj(fields: dict[str, Field], *, nullable: bool = False, doc: str = "") -> Field:
+    return Field(Kind.OBJECT, nullable=nullable, fields=MappingProxyType(fields), doc=doc)
+
+
+def _list(item: Field, doc: str = "") -> Field:
+    return Field(Kind.LIST, item=item, default=(), doc=doc)
+
+
+ANY = Field(Kind.ANY, nullable=True)
+STRING_KEY = Field(Kind.STRING)
+OPEN_MAP = Field(Kind.MAP, item=ANY, doc="free-form mapping")
+
+RISK_TIERS = ("prohibited", "high", "limited", "minimal")
+LAWFUL_BASES = ("consent", "contract", "legal-obligation", "vital-interests", "public-task", "legitimate-interests")
+DATASET_ROLES = ("training", "validation", "test", "reference")
+
+DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType(
+    {
+        "dp_diff_max": 0.1,
+        "eo_diff_max": 0.1,
+        "disparate_impact_min": 0.8,
+        "accuracy_min": 0.7,
+        "documentation_min": 0.8,
+    }
+)
+
+_FAIRNESS_ATTR = _obj(
+    {
+        "dp_diff": _f("demographic parity difference (max - min selection rate)"),
+        "dp_ratio": _f("demographic parity ratio (min / max selection rate)"),
+        "eo_diff": _f("equalized odds difference"),
+        "disparate_impact": _f("disparate impact ratio"),
+        "four_fifths_pass": Field(Kind.BOOL, nullable=True, doc="disparate impact >= 0.8"),
+        "groups": OPEN_MAP,
+    }
+)
+
+SCHEMA: Field = _obj(
+    {
+        "system": _obj(
+            {
+                "name": _s(),
+                "risk_tier": _s("EU AI Act risk tier", RISK_TIERS),
+                "annex_iii_area": _s("Annex III area, e.g. '4(a)'"),
+                "gpai": _b("general-purpose AI model"),
+                "personal_data": _b("processes personal data"),
+                "special_category_data": _b("processes GDPR Art. 9 data"),
+                "human_oversight": _s("how humans oversee the system"),
+                "dpia_reference": _s("reference of the data protection impact assessment"),
+                "log_retention_days": Field(Kind.INT, nullable=True, doc="days automatic logs are kept"),
+                "owner_team": _s(),
+                "access_restricted": _b("artifact and endpoint access restricted to named principals"),
+            }
+        ),
+        "model": _obj(
+            {
+                "digest": _s("sha256 of the artifact"),
+                "version": _s(),
+                "framework": _s(),
+                "format": _s(),
+                "digest_pinned": _b("deployments reference the artifact by digest"),
+                "license": _s("SPDX license of the model"),
+                "restricted_purposes": _list(Field(Kind.STRING)),
+                "card": OPEN_MAP,
+            }
+        ),
+        "datasets": _list(
+            _obj(
+                {
+                    "name": _s(),
+                    "digest": _s(),
+                    "license": _s("SPDX license"),
+                    "lawful_basis": _s("GDPR Art. 6 basis", LAWFUL_BASES),
+                    "personal_data": _b(),
+                    "special_category": _b(),
+                    "role": _s("lineage role", DATASET_ROLES),
+                }
+            )
+        ),
+        "provenance": _obj({"complete": _b("lineage complete for every input"), "issues": _list(ANY)}),
+        "performance": _obj(
+            {
+                "accuracy": _f(),
+                "precision": _f(),
+                "recall": _f(),
+                "f1": _f(),
+                "roc_auc": _f(),
+                "calibration_error": _f(),
+                "n": Field(Kind.INT, nullable=True, doc="rows evaluated"),
+                "ci": OPEN_MAP,
+            },
+            nullable=True,
+        ),
+        "fairness": Field(Kind.MAP, item=_FAIRNESS_ATTR, doc="per sensitive attribute"),
+        "fairness_summary": _obj(
+            {
+                "evaluated": _b(),
+                "attributes": _list(Field(Kind.STRING)),
+                "dp_diff_max": _f(),
+                "eo_diff_max": _f(),
+                "disparate_impact_min": _f(),
+            }
+        ),
+        "scan": _obj(
+            {
+                "performed": _b(),
+                "safe": _b(),
+                "formats": _list(Field(Kind.STRING)),
+                "findings": _list(
+                    _obj({"severity": _s("critical|high|medium|low"), "kind": _s(), "message": _s(), "path": _s()})
+                ),
+            }
+        ),
+        "documentation": _obj(
+            {
+                "completeness": _f("share of required documentation sections present (0..1)"),
+                "present": _list(Field(Kind.STRING)),
+                "missing": _list(Field(Kind.STRING)),
+            }
+        ),
+        "thresholds": _obj(
+            {name: Field(Kind.FLOAT, default=value) for name, value in DEFAULT_THRESHOLDS.items()},
+            doc="policy parameters",
+        ),
+    }
+)
+
+TOP_LEVEL: tuple[str, ...] = tuple(SCHEMA.fields)
+_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _paths(spec: Field, prefix: str, out: set[str]) -> None:
+    if spec.kind == Kind.OBJECT:
+        for name, child in spec.fields.items():
+            path = f"{prefix}.{name}" if prefix else name
+            out.add(path)
+            _paths(child, path, out)
+    elif spec.kind == Kind.LIST and spec.item is not None:
+        out.add(f"{prefix}[]")
+        _paths(spec.item, f"{prefix}[]", out)
+    elif spec.kind == Kind.MAP and spec.item is not None:
+        out.add(f"{prefix}.*")
+        _paths(spec.item, f"{prefix}.*", out)
+
+
+def _all_paths() -> frozenset[str]:
+    out: set[str] = set()
+    _paths(SCHEMA, "", out)
+    return frozenset(out)
+
+
+DECLARED_PATHS: frozenset[str] = _all_paths()
+
+
+def split_path(path: str) -> list[str] | None:
+    """`datasets[].lawful_basis` → ['datasets', '[]', 'lawful_basis']; None when malformed."""
+    out: list[str] = []
+    for part in path.split("."):
+        brackets = 0
+        while part.endswith("[]"):
+            part = part[:-2]
+            brackets += 1
+        if part != "*" and not _SEGMENT.fullmatch(part):
+            return None
+        out.append(part)
+        out.extend(["[]"] * brackets)
+    return out
+
+
+def check_path(path: str) -> str | None:
+    """None when `path` names a declared evidence field (map keys may be `*` or a concrete key), else why not."""
+    parts = split_path(path)
+    if not parts:
+        return f"'{path}' is not an evidence path (use dotted names, [] for list items, e.g. datasets[].lawful_basis)"
+    spec: Field | None = SCHEMA
+    walked: list[str] = []
+    for part in parts:
+        assert spec is not None
+        if part == "[]":
+            nxt = spec.item if spec.kind == Kind.LIST else (ANY if spec.kind == Kind.ANY else None)
+        elif part == "*":
+            nxt = spec.item if spec.kind == Kind.MAP else (ANY if spec.kind == Kind.ANY else None)
+        else:
+            nxt = spec.child(part)
+        if nxt is None:
+            where = _join(walked) or "the evidence document"
+            return f"unknown evidence field '{path}': {where} has no '{part}'"
+        walked.append(part)
+        spec = nxt
+    return None
+
+
+def _join(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        out = out + part if part == "[]" else (f"{out}.{part}" if out else part)
+    return out
+
+
+def missing(evidence: Mapping[str, Any], path: str) -> list[str]:
+    """Concrete paths under `path` that are absent or null (e.g. `datasets[1].lawful_basis`); [] when present."""
+    parts = split_path(path) or [path]
+    out: list[str] = []
+    _walk(evidence, parts, "", out)
+    return out
+
+
+def _walk(value: Any, parts: list[str], here: str, out: list[str]) -> None:
+    if not parts:
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "[]":
+        if not isinstance(value, list):
+            out.append(_join([here, *parts]))
+            return
+        for i, item in enumerate(value):
+            _step(item, rest, f"{here}[{i}]", out)
+        return
+    if not isinstance(value, Mapping):
+        out.append(_join([here, *parts]) if here else _join(parts))
+        return
+    if head == "*":
+        for key in sorted(value, key=str):
+            _step(value[key], rest, f"{here}.{key}", out)
+        return
+    _step(value.get(head), rest, f"{here}.{head}" if here else head, out)
+
+
+def _step(value: Any, rest: list[str], here: str, out: list[str]) -> None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        out.append(_join([here, *rest]))
+    else:
+        _walk(value, rest, here, out)
+
+
+def fill_defaults(evidence: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A new evidence dict where every declared field exists: null / false / [] / {} / default thresholds.
+
+    Ints in float fields become floats and NaN becomes null, so CEL arithmetic and comparisons are well-typed;
+    `lawful_basis` spellings with underscores are normalised to the hyphenated form. Undeclared keys are kept.
+    """
+    filled = _fill(SCHEMA, evidence if evidence is not None else {})
+    assert isinstance(filled, dict)
+    return filled
+
+
+def _default(spec: Field) -> Any:
+    if spec.kind == Kind.OBJECT and not spec.nullable:
+        return _fill(spec, {})
+    if spec.kind == Kind.LIST:
+        return []
+    if spec.kind == Kind.MAP:
+        return {}
+    return spec.default
+
+
+def _fill(spec: Field, value: Any) -> Any:
+    if value is None:
+        return None if spec.nullable or spec.kind not in (Kind.OBJECT, Kind.LIST, Kind.MAP) else _default(spec)
+    if spec.kind == Kind.OBJECT and isinstance(value, Mapping):
+        out = {str(k): _plain(v) for k, v in value.items()}
+        for name, child in spec.fields.items():
+            out[name] = _fill(child, value[name]) if name in value else _default(child)
+        return out
+    if spec.kind == Kind.LIST and isinstance(value, list | tuple) and spec.item is not None:
+        return [_fill(spec.item, v) for v in value]
+    if spec.kind == Kind.MAP and isinstance(value, Mapping) and spec.item is not None:
+        return {str(k): _fill(spec.item, v) for k, v in value.items()}
+    if spec.kind == Kind.FLOAT and isinstance(value, int | float) and not isinstance(value, bool):
+        return None if math.isnan(value) else float(value)
+    if spec.kind == Kind.STRING and spec.choices == LAWFUL_BASES and isinstance(value, str):
+        return value.replace("_", "-")
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def type_problems(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(path, message) for every undeclared key, wrong type or value outside its choices."""
+    out: list[tuple[str, str]] = []
+    _check(SCHEMA, evidence, "", out)
+    return out
+
+
+_PY_TYPES: Mapping[Kind, tuple[type, ...]] = {
+    Kind.STRING: (str,),
+    Kind.INT: (int,),
+    Kind.FLOAT: (int, float),
+    Kind.BOOL: (bool,),
+    Kind.OBJECT: (Mapping,),
+    Kind.LIST: (list, tuple),
+    Kind.MAP: (Mapping,),
+}
+
+
+def _check(spec: Field, raw: object, here: str, out: list[tuple[str, str]]) -> None:
+    value: Any = raw
+    if spec.kind == Kind.ANY:
+        return
+    label = here or "evidence"
+    if value is None:
+        if not spec.nullable and spec.kind not in (Kind.OBJECT, Kind.LIST, Kind.MAP):
+            out.append((label, f"{label} must be a {spec.kind.value}, not null"))
+        return
+    kinds = _PY_TYPES[spec.kind]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and spec.kind in (Kind.INT, Kind.FLOAT)):
+        out.append((label, f"{label} must be a {spec.kind.value}, got {type(value).__name__}"))
+        return
+    data: Any = raw
+    if spec.kind == Kind.STRING and spec.choices and data not in spec.choices:
+        if not (spec.choices == LAWFUL_BASES and data.replace("_", "-") in spec.choices):
+            out.append((label, f"{label} '{data}' is not one of {', '.join(spec.choices)}"))
+    if spec.kind == Kind.OBJECT:
+        for key, child in data.items():
+            path = f"{here}.{key}" if here else str(key)
+            sub = spec.fields.get(str(key))
+            if sub is None:
+                out.append((path, f"unknown evidence field '{path}'{did_you_mean(str(key), spec.fields)}"))
+            else:
+                _check(sub, child, path, out)
+    elif spec.kind == Kind.LIST and spec.item is not None:
+        for i, child in enumerate(data):
+            _check(spec.item, child, f"{here}[{i}]", out)
+    elif spec.kind == Kind.MAP and spec.item is not None:
+        for key, child in data.items():
+            _check(spec.item, child, f"{here}.{key}", out)
