@@ -146,6 +146,7 @@ class _Parser:
         return f"{name}[{key}]"
 
     def number(self) -> float:
+        self.ws()
         start = self.pos
         value = float(self.match(_NUMBER, "a number such as 0.25"))
         if not math.isfinite(value):

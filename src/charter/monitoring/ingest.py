@@ -1,0 +1,281 @@
+"""Streamed ingest of a Parquet or CSV window file into a sketch, optionally joined with late labels.
+
+Memory is bounded by one record batch (default 65,536 rows × the profiled columns; a Parquet file is decoded one row
+group at a time, so also by its row-group size) plus the sketch, never by the file length. Late labels come from a
+second file keyed by a record id: the labels file (id + label columns only) is held in memory as an Arrow table with
+Arrow's join hash table over it (≈ 30–60 bytes per labelled record for integer ids, plus the id bytes for string
+ids), while the predictions stream through an Acero hash join; rows without a label stay unlabelled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.acero as acero
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from charter.core.errors import InvalidInput
+from charter.monitoring.profile import ProfileSpec, ReferenceProfile, build_profile
+from charter.monitoring.sketch import WindowSketch
+
+Progress = Callable[[int, int | None], None]
+FileFormat = Literal["parquet", "csv"]
+BATCH_ROWS = 65_536
+_LABEL = "__charter_label"
+_NUMERIC = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal, pa.types.is_null)
+
+
+@dataclass(frozen=True)
+class LateLabels:
+    """Labels delivered separately: `path` holds `id_column` and `label_column` (0/1, null = not labelled yet)."""
+
+    path: Path
+    id_column: str
+    label_column: str
+    window_id_column: str | None = None  # id column in the window file, if named differently
+
+
+def file_format(path: Path) -> FileFormat:
+    """Format from the file name: .parquet/.pq or .csv (optionally .gz/.bz2 compressed)."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".csv.bz2")):
+        return "csv"
+    raise InvalidInput(f"{path}: unknown file type; use .parquet or .csv", code="unsupported_file", field="path")
+
+
+def required_columns(spec: ProfileSpec) -> list[str]:
+    """Columns a window file must provide for `spec` (features, prediction, label, sensitive attributes)."""
+    names = [*spec.numeric, *spec.categorical, spec.prediction, spec.label, *spec.sensitive]
+    return list(dict.fromkeys(n for n in names if n is not None))
+
+
+def _missing(path: Path, name: str, available: Sequence[str]) -> InvalidInput:
+    shown = ", ".join(list(available)[:20]) + (", …" if len(available) > 20 else "")
+    return InvalidInput(f"{path}: column '{name}' is missing (available: {shown})", code="missing_column", field=name)
+
+
+def _types(spec: ProfileSpec, ids: Sequence[str]) -> dict[str, pa.DataType]:
+    """Column types: fixed for CSV (per-block inference could disagree), checked for Parquet."""
+    types: dict[str, pa.DataType] = {n: pa.string() for n in (*spec.categorical, *spec.sensitive, *ids)}
+    numeric = [*spec.numeric, *(c for c in (spec.prediction, spec.label) if c is not None)]
+    types.update({n: pa.float64() for n in numeric})
+    return types
+
+
+def _check_types(path: Path, schema: pa.Schema, types: dict[str, pa.DataType]) -> None:
+    for name, want in types.items():
+        if want != pa.float64() or name not in schema.names:
+            continue
+        t = schema.field(name).type
+        if not any(check(t) for check in _NUMERIC):
+            raise InvalidInput(
+                f"{path}: column '{name}' must be numeric, found {t}", code="wrong_column_type", field=name
+            )
+
+
+class BatchReader:
+    """Record batches of selected columns from a Parquet or CSV file, with the total row count when known."""
+
+    def __init__(
+        self,
+        path: Path,
+        columns: Sequence[str],
+        *,
+        types: dict[str, pa.DataType] | None = None,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        self.path, self.columns, self.batch_rows = Path(path), list(dict.fromkeys(columns)), batch_rows
+        if not self.path.is_file():
+            raise InvalidInput(f"{self.path}: no such file", code="file_not_found", field="path")
+        self.format = file_format(self.path)
+        self.total_rows: int | None = None
+        if self.format == "parquet":
+            try:
+                self._parquet = pq.ParquetFile(self.path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise InvalidInput(f"{self.path}: not a readable Parquet file ({exc})", code="invalid_file") from exc
+            names = self._parquet.schema_arrow.names
+            self.total_rows = int(self._parquet.metadata.num_rows)
+            schema = self._parquet.schema_arrow
+        else:
+            names = self._csv_header()
+            schema = None
+        self.names = list(names)
+        for name in self.columns:
+            if name not in names:
+                raise _missing(self.path, name, names)
+        self.types = {n: t for n, t in (types or {}).items() if n in self.columns}
+        if schema is not None:
+            _check_types(self.path, schema, self.types)
+
+    def _csv_header(self) -> list[str]:
+        try:
+            with pacsv.open_csv(self.path, read_options=pacsv.ReadOptions(block_size=1 << 16)) as reader:
+                return list(reader.schema.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidInput(f"{self.path}: not a readable CSV file ({exc})", code="invalid_file") from exc
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self.format == "parquet":
+            yield from self._parquet.iter_batches(batch_size=self.batch_rows, columns=self.columns)
+            return
+        block = max(1 << 20, self.batch_rows * 16 * max(len(self.columns), 1))
+        convert = pacsv.ConvertOptions(
+            include_columns=self.columns,
+            column_types=self.types,
+            strings_can_be_null=True,
+        )
+        try:
+            reader = pacsv.open_csv(
+                self.path, read_options=pacsv.ReadOptions(block_size=block), convert_options=convert
+            )
+            with reader:
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        return
+                    yield batch
+        except pa.ArrowInvalid as exc:
+            raise self._csv_error(exc) from exc
+
+    def _csv_error(self, exc: Exception) -> InvalidInput:
+        """Arrow names CSV columns by index; add the name so the message says which column to fix."""
+        message = re.sub(
+            r"column #(\d+)",
+            lambda m: (
+                f"column #{m.group(1)} ('{self.names[int(m.group(1))]}')"
+                if int(m.group(1)) < len(self.names)
+                else m.group(0)
+            ),
+            str(exc),
+        )
+        return InvalidInput(f"{self.path}: {message}", code="invalid_file")
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The batches as a RecordBatchReader (for Acero)."""
+        first = iter(self)
+        schema = self._parquet.schema_arrow if self.format == "parquet" else None
+        if schema is not None:
+            schema = pa.schema([schema.field(n) for n in self.columns])
+        else:
+            head = next(first, None)
+            if head is None:
+                return pa.RecordBatchReader.from_batches(pa.schema([]), [])
+            schema = head.schema
+
+            def chained() -> Iterator[pa.RecordBatch]:
+                yield head
+                yield from first
+
+            return pa.RecordBatchReader.from_batches(schema, chained())
+        return pa.RecordBatchReader.from_batches(schema, first)
+
+
+def _read_all(source: BatchReader) -> pa.Table:
+    batches = list(source)
+    if batches:
+        return pa.Table.from_batches(batches)
+    return pa.table({c: pa.array([], type=source.types.get(c, pa.string())) for c in source.columns})
+
+
+def _load_labels(labels: LateLabels) -> pa.Table:
+    """The labels file's id and label columns, label renamed, ids checked for duplicates."""
+    types = {labels.id_column: pa.string(), labels.label_column: pa.float64()}
+    src = BatchReader(labels.path, [labels.id_column, labels.label_column], types=types)
+    table = _read_all(src).select([labels.id_column, labels.label_column])
+    table = table.rename_columns([labels.id_column, _LABEL])
+    ids = table.column(labels.id_column)
+    if ids.null_count:
+        raise InvalidInput(f"{labels.path}: id column '{labels.id_column}' has nulls", field=labels.id_column)
+    if pc.count_distinct(ids).as_py() != len(ids):
+        counts = pc.value_counts(ids)
+        dupe = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"].as_py()
+        raise InvalidInput(
+            f"{labels.path}: id column '{labels.id_column}' repeats {dupe!r}; give one label per record",
+            code="duplicate_ids",
+            field=labels.id_column,
+        )
+    return table
+
+
+def _joined(source: BatchReader, labels: pa.Table, window_id: str, label_id: str) -> Iterator[pa.RecordBatch]:
+    reader = source.reader()
+    id_type = reader.schema.field(window_id).type
+    if labels.schema.field(label_id).type != id_type:
+        try:
+            labels = labels.set_column(0, label_id, pc.cast(labels.column(label_id), id_type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InvalidInput(
+                f"ids of {source.path} ('{window_id}', {id_type}) and of the labels file ('{label_id}') differ "
+                f"in type and cannot be matched: {exc}",
+                code="wrong_column_type",
+                field=label_id,
+            ) from exc
+    left_out = list(reader.schema.names)
+    decl = acero.Declaration(
+        "hashjoin",
+        acero.HashJoinNodeOptions("left outer", [window_id], [label_id], left_output=left_out, right_output=[_LABEL]),
+        inputs=[
+            acero.Declaration("record_batch_reader_source", acero.RecordBatchReaderSourceNodeOptions(reader)),
+            acero.Declaration("table_source", acero.TableSourceNodeOptions(labels)),
+        ],
+    )
+    yield from decl.to_reader(use_threads=True)
+
+
+def sketch_file(
+    profile: ReferenceProfile,
+    path: Path,
+    *,
+    labels: LateLabels | None = None,
+    batch_rows: int = BATCH_ROWS,
+    progress: Progress | None = None,
+) -> WindowSketch:
+    """Sketch a window file in record batches; `progress(rows_done, total_rows or None)` after each batch."""
+    spec = profile.spec
+    path = Path(path)
+    columns = required_columns(spec)
+    window_id = None
+    if labels is not None:
+        if spec.label is None:
+            raise InvalidInput("late labels need a profile built with a label column", field="label")
+        window_id = labels.window_id_column or labels.id_column
+        columns = [c for c in columns if c != spec.label] + [window_id]
+    types = _types(spec, [window_id] if window_id else [])
+    source = BatchReader(path, columns, types=types, batch_rows=batch_rows)
+    out = WindowSketch.empty(profile)
+    batches: Iterator[pa.RecordBatch] = iter(source)
+    if labels is not None and window_id is not None and spec.label is not None:
+        table = _load_labels(labels)
+        batches = _renamed(_joined(source, table, window_id, labels.id_column), _LABEL, spec.label)
+    done = 0
+    for batch in batches:
+        out.update(batch, source=str(path))
+        done += batch.num_rows
+        if progress is not None:
+            progress(done, source.total_rows)
+    return out
+
+
+def _renamed(batches: Iterator[pa.RecordBatch], old: str, new: str) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        names = [new if n == old else n for n in batch.schema.names]
+        yield pa.RecordBatch.from_arrays(batch.columns, names=names)
+
+
+def profile_file(
+    path: Path, spec: ProfileSpec, *, model_version: str | None = None, **options: Any
+) -> ReferenceProfile:
+    """Reference profile of a Parquet/CSV file (reads the profiled columns fully: quantiles need them all)."""
+    source = BatchReader(Path(path), required_columns(spec), types=_types(spec, []), **options)
+    return build_profile(_read_all(source), spec, model_version=model_version, source=str(path))

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from charter.core.errors import InvalidInput
+from charter.monitoring import ReferenceProfile, WindowSketch, build_profile, merge, sketch
+
+from .conftest import SPEC, make_table
+
+
+def test_incremental_updates_equal_one_shot(profile: ReferenceProfile, current: pa.Table) -> None:
+    whole = sketch(profile, current)
+    parts = WindowSketch.empty(profile)
+    for batch in current.to_batches(max_chunksize=7_000):
+        parts.update(batch)
+    assert parts.to_dict() == whole.to_dict()
+    assert whole.rows == current.num_rows
+
+
+def test_counts_match_the_data(profile: ReferenceProfile, current: pa.Table) -> None:
+    s = sketch(profile, current)
+    x = current.column("x").to_numpy()
+    assert (
+        s.numeric["x"].counts.tolist()
+        == np.bincount(
+            np.searchsorted(profile.numeric["x"].grid_edges, x, side="right"), minlength=profile.numeric["x"].cells
+        ).tolist()
+    )
+    assert s.numeric["x"].min == x.min() and s.numeric["x"].max == x.max()
+    labels = profile.categorical["c"].vocabulary.labels
+    assert s.categorical["c"][labels.index("__unseen__")] == np.sum(current.column("c").to_numpy() == "new")
+    assert s.labels is not None and s.labels.sum() == current.num_rows
+    assert s.groups["g"].rows.sum() == current.num_rows
+
+
+def test_merge_equals_sketch_of_concatenation(profile: ReferenceProfile, current: pa.Table) -> None:
+    a, b = current.slice(0, 15_000), current.slice(15_000)
+    assert merge(sketch(profile, a), sketch(profile, b)).to_dict() == sketch(profile, current).to_dict()
+
+
+def test_json_round_trip(profile: ReferenceProfile, current: pa.Table) -> None:
+    s = sketch(profile, current)
+    text = json.dumps(s.to_dict(), allow_nan=False)
+    again = WindowSketch.from_dict(json.loads(text), profile)
+    assert again.to_dict() == s.to_dict()
+    again.update(current.slice(0, 10))  # a loaded sketch keeps counting
+    assert again.rows == s.rows + 10
+
+
+def test_empty_sketch_serializes_without_nan(profile: ReferenceProfile) -> None:
+    d = WindowSketch.empty(profile).to_dict()
+    json.dumps(d, allow_nan=False)
+    assert WindowSketch.from_dict(d, profile).to_dict() == d
+
+
+def test_sketch_of_another_profile_is_refused(profile: ReferenceProfile, current: pa.Table) -> None:
+    other = build_profile(make_table(5_000, seed=9), SPEC)
+    s = sketch(other, current)
+    with pytest.raises(InvalidInput, match="different reference profile"):
+        WindowSketch.from_dict(s.to_dict(), profile)
+    with pytest.raises(InvalidInput):
+        merge(s, sketch(profile, current))
+
+
+def test_reshaped_sketch_is_refused(profile: ReferenceProfile) -> None:
+    d = WindowSketch.empty(profile).to_dict()
+    d["categorical"]["c"] = d["categorical"]["c"][:-1]
+    with pytest.raises(InvalidInput, match="do not match"):
+        WindowSketch.from_dict(d, profile)
+
+
+def test_failed_update_leaves_the_sketch_unchanged(profile: ReferenceProfile, current: pa.Table) -> None:
+    s = sketch(profile, current.slice(0, 100))
+    before = s.to_dict()
+    bad = current.slice(0, 50).set_column(current.schema.get_field_index("p"), "p", pa.array([3.0] * 50))
+    with pytest.raises(InvalidInput, match="outside"):
+        s.update(bad)
+    assert s.to_dict() == before
+
+
+def test_memory_is_fixed_by_the_profile(profile: ReferenceProfile, current: pa.Table) -> None:
+    def nbytes(s: WindowSketch) -> int:
+        grids = sum(g.counts.nbytes + g.lo.nbytes + g.hi.nbytes for g in s.numeric.values())
+        return (
+            grids + sum(c.nbytes for c in s.categorical.values()) + sum(g.confusion.nbytes for g in s.groups.values())
+        )
+
+    small, large = sketch(profile, current.slice(0, 10)), sketch(profile, current)
+    assert nbytes(small) == nbytes(large) < 200_000
+
+
+# --- merge algebra ----------------------------------------------------------------------------------------------
+
+_PROFILE = build_profile(make_table(3_000, seed=5), SPEC)
+_POOL = make_table(3_000, seed=6, shift=0.3, new_category=True)
+
+
+@st.composite
+def window(draw: st.DrawFn) -> WindowSketch:
+    """A sketch of a random subset of rows, sometimes with missing values injected."""
+    idx = draw(st.lists(st.integers(0, _POOL.num_rows - 1), max_size=60))
+    table = _POOL.take(pa.array(idx, type=pa.int64()))
+    if idx and draw(st.booleans()):
+        mask = pa.array([draw(st.booleans()) for _ in idx])
+        x = pa.compute.if_else(mask, pa.scalar(None, pa.float64()), table.column("x"))
+        table = table.set_column(0, "x", x)
+    return sketch(_PROFILE, table)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(window(), window(), window())
+def test_merge_is_associative_and_commutative(a: WindowSketch, b: WindowSketch, c: WindowSketch) -> None:
+    assert merge(a, b).to_dict() == merge(b, a).to_dict()
+    assert merge(merge(a, b), c).to_dict() == merge(a, merge(b, c)).to_dict()
+    empty = WindowSketch.empty(_PROFILE)
+    assert merge(a, empty).to_dict() == a.to_dict()
