@@ -1,0 +1,1 @@
+"""Server-rendered dashboard (Jinja2 + HTMX) over the domain services."""

@@ -1,0 +1,79 @@
+"""The dashboard: a Starlette app of server-rendered pages (Jinja2 + HTMX), mounted by `charter.server`.
+
+Every page runs through `handler.page`: session cookie → current actor → CSRF on POST → the domain service call
+(which authorizes exactly as the API does) → HTML, or a friendly error page with the matching status.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from charter.bootstrap import Container
+from charter.web.handler import error_response, page
+from charter.web.views import audit, auth, overview
+
+# Everything the dashboard loads comes from Charter itself; no inline script, no third-party host.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response; pages (not static assets) are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope.get("path", "").startswith("/static/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(SECURITY_HEADERS)
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create(container: Container) -> ASGIApp:
+    """The dashboard ASGI app for one container."""
+    login = auth.Login(container)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = {404: "there is no page at this address", 405: "this address does not accept that method"}
+        return error_response(request, status, message.get(status, "request failed"), "http_error", None, None)
+
+    routes = [
+        Route("/login", login.show, methods=["GET"]),
+        Route("/login", login.submit, methods=["POST"]),
+        Route("/logout", page(container, auth.logout), methods=["POST"]),
+        Route("/", page(container, overview.overview)),
+        Route("/audit", page(container, audit.log_page)),
+        Route("/audit/{seq}", page(container, audit.entry_page)),
+        Mount("/static", app=StaticFiles(packages=[("charter.web", "static")]), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    return SecurityHeaders(app)

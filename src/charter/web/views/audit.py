@@ -1,0 +1,139 @@
+"""Audit log: filter and page through entries, one entry with its canonical body and proof, verification status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Select, func, select
+
+from charter.audit.merkle import leaf_hash
+from charter.audit.tables import AuditEntryRow, AuditHeadRow
+from charter.auth.authorize import authorize
+from charter.auth.model import Permission, Resource
+from charter.core.errors import InvalidInput, NotFound
+from charter.web import domains
+from charter.web.handler import Ctx
+from charter.web.rendering import Page
+
+AUDIT = Resource(kind="audit")
+PAGE_SIZE = 50
+FILTERS = ("actor", "action", "resource", "outcome")
+OUTCOMES = ("success", "denied", "error", "degraded")
+COLUMNS = ("seq", "ts", "actor", "action", "resource", "outcome")
+
+
+def _like_prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _filtered(stmt: Select[Any], filters: dict[str, str]) -> Select[Any]:
+    for name in ("actor", "action", "resource"):
+        if filters[name]:
+            stmt = stmt.where(getattr(AuditEntryRow, name).like(_like_prefix(filters[name]), escape="\\"))
+    if filters["outcome"]:
+        if filters["outcome"] not in OUTCOMES:
+            raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
+        stmt = stmt.where(AuditEntryRow.outcome == filters["outcome"])
+    return stmt
+
+
+def _int(ctx: Ctx, name: str) -> int | None:
+    raw = ctx.q(name)
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"'{name}' must be a whole number, got '{raw[:40]}'", field=name)
+    return int(raw)
+
+
+def head_info(ctx: Ctx) -> dict[str, Any] | None:
+    """The tree head (size, root, last update) read in its own transaction; None for an empty log."""
+    with ctx.uow() as uow:
+        head = uow.session.get(AuditHeadRow, 1)
+        if head is None:
+            return None
+        return {"size": head.size, "root": head.root.hex(), "updated_at": head.updated_at}
+
+
+def log_page(ctx: Ctx) -> Page:
+    """GET /audit — newest first, keyset paging by sequence number, prefix filters."""
+    authorize(ctx.actor, Permission.AUDIT_READ, AUDIT)
+    filters = {name: ctx.q(name) for name in FILTERS}
+    before = _int(ctx, "before")
+    with ctx.uow() as uow:
+        stmt = _filtered(select(AuditEntryRow), filters)
+        if before is not None:
+            stmt = stmt.where(AuditEntryRow.seq < before)
+        rows = uow.session.execute(
+            stmt.with_only_columns(*(getattr(AuditEntryRow, c) for c in COLUMNS))
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(PAGE_SIZE + 1)
+        ).all()
+        matching = uow.session.scalar(_filtered(select(func.count()).select_from(AuditEntryRow), filters))
+    entries = [dict(zip(COLUMNS, r, strict=True)) for r in rows[:PAGE_SIZE]]
+    active = {k: v for k, v in filters.items() if v}
+    more = len(rows) > PAGE_SIZE
+    next_url = f"/audit?{urlencode({**active, 'before': entries[-1]['seq']})}" if more else None
+    newest_url = f"/audit?{urlencode(active)}" if active else "/audit"
+    data = {
+        "title": "Audit log",
+        "entries": entries,
+        "filters": filters,
+        "outcomes": OUTCOMES,
+        "matching": matching or 0,
+        "next_url": next_url,
+        "newest_url": newest_url,
+        "first_page": before is None,
+        "head": head_info(ctx),
+        "verification": verification(ctx),
+    }
+    return Page("audit.html", data, fragment="_audit_rows.html")
+
+
+def verification(ctx: Ctx) -> Any:
+    """The latest signed checkpoint and whether it verified, from the audit service once it provides one."""
+    fn = domains.function("audit", "latest_checkpoint", "checkpoint verification")
+    if isinstance(fn, domains.Missing):
+        return fn
+    with ctx.uow() as uow:
+        return fn(uow)
+
+
+def entry_page(ctx: Ctx) -> Page:
+    """GET /audit/{seq} — the stored canonical bytes, their leaf hash, and an inclusion proof when available."""
+    authorize(ctx.actor, Permission.AUDIT_READ, AUDIT)
+    raw = ctx.param("seq")
+    if not raw.isdigit():
+        raise NotFound(f"audit entry '{raw[:40]}' does not exist: sequence numbers are whole numbers")
+    seq = int(raw)
+    with ctx.uow() as uow:
+        row = uow.session.get(AuditEntryRow, seq)
+        if row is None:
+            raise NotFound(f"audit entry #{seq} does not exist", code="audit_entry_not_found")
+        body = bytes(row.body)
+        stored_leaf = bytes(row.leaf_hash)
+        meta = {"ts": row.ts, "actor": row.actor, "action": row.action, "resource": row.resource}
+        outcome = row.outcome
+    try:
+        pretty = json.dumps(json.loads(body), indent=2, ensure_ascii=False, sort_keys=True)
+    except ValueError:
+        pretty = body.decode("utf-8", "replace")
+    proof: Any = domains.function("audit", "inclusion_proof", "inclusion proofs")
+    if not isinstance(proof, domains.Missing):
+        with ctx.uow() as uow:
+            proof = proof(uow, seq)
+    data = {
+        "title": f"Audit entry #{seq}",
+        "seq": seq,
+        "row": meta,
+        "outcome": outcome,
+        "pretty": pretty,
+        "body_bytes": len(body),
+        "leaf": stored_leaf.hex(),
+        "leaf_ok": leaf_hash(body) == stored_leaf,
+        "proof": proof,
+        "head": head_info(ctx),
+    }
+    return Page("audit_entry.html", data)

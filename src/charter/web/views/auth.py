@@ -1,0 +1,193 @@
+"""Sign in (user name + password, or an API key), sign out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from charter.auth import keys
+from charter.auth import service as auth_service
+from charter.auth.model import Actor
+from charter.bootstrap import Container
+from charter.core.errors import CharterError, Unauthenticated
+from charter.core.events import AuditEvent
+from charter.storage.uow import UnitOfWork
+from charter.web import sessions
+from charter.web.handler import (
+    Ctx,
+    base_data,
+    read_form,
+    resolve,
+    safe_next,
+    secure_context,
+    session_cookie,
+)
+from charter.web.ratelimit import LoginLimiter
+from charter.web.rendering import render
+
+log = logging.getLogger("charter.web")
+
+
+@dataclass
+class LoginOutcome:
+    token: str | None
+    error: str = ""
+
+
+class Login:
+    """The /login endpoints; one limiter per process (CHARTER_LOGIN_RATE_PER_MINUTE per address and per name)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.limiter = LoginLimiter(container.settings.login_rate_per_minute)
+
+    def _form(
+        self, request: Request, *, error: str = "", status: int = 200, username: str = "", mode: str = "password"
+    ) -> Response:
+        """The sign-in page with a fresh double-submit CSRF token (cookie + hidden field)."""
+        csrf = sessions.new_token()
+        data = {
+            **base_data(request, None, None),
+            "title": "Sign in",
+            "login_csrf": csrf,
+            "next": safe_next(request.query_params.get("next")),
+            "error": error,
+            "username": username,
+            "mode": mode,
+        }
+        response = HTMLResponse(render("login.html", data), status_code=status)
+        response.set_cookie(
+            sessions.LOGIN_CSRF_COOKIE,
+            csrf,
+            max_age=3600,
+            path="/login",
+            httponly=True,
+            samesite="strict",
+            secure=secure_context(request),
+        )
+        return response
+
+    async def show(self, request: Request) -> Response:
+        token = request.cookies.get(session_cookie(request), "")
+        if token and await run_in_threadpool(resolve, self.container, token) is not None:
+            return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+        return self._form(request)
+
+    async def submit(self, request: Request) -> Response:
+        form = await read_form(request)
+        mode = "key" if form.get("mode") == "key" else "password"
+        username = form.get("username", "").strip()[:120]
+        if not sessions.tokens_equal(form.get("csrf"), request.cookies.get(sessions.LOGIN_CSRF_COOKIE)):
+            return self._form(
+                request, error="The sign-in form expired. Please try again.", status=403, username=username, mode=mode
+            )
+        client = request.client.host if request.client else "unknown"
+        api_key = form.get("api_key", "").strip()
+        subject = f"user:{username.lower()}" if mode == "password" else f"key:{_key_prefix(api_key)}"
+        wait = self.limiter.attempt(f"ip:{client}", subject)
+        if wait:
+            response = self._form(
+                request,
+                error=f"Too many sign-in attempts. Try again in {int(wait) + 1} seconds.",
+                status=429,
+                username=username,
+                mode=mode,
+            )
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        outcome = await run_in_threadpool(self._authenticate, mode, username, form.get("password", ""), api_key)
+        if outcome.token is None:
+            return self._form(request, error=outcome.error, status=401, username=username, mode=mode)
+        response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+        secure = secure_context(request)
+        response.set_cookie(
+            session_cookie(request),
+            outcome.token,
+            max_age=self.container.settings.session_ttl_s,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+        response.delete_cookie(
+            sessions.LOGIN_CSRF_COOKIE, path="/login", secure=secure, httponly=True, samesite="strict"
+        )
+        return response
+
+    def _authenticate(self, mode: str, username: str, password: str, api_key: str) -> LoginOutcome:
+        """Check the credentials; on success open a session and record the sign-in in the same transaction."""
+        resource = f"user:{username}" if mode == "password" else f"key:{_key_prefix(api_key)}"
+        method = "password" if mode == "password" else "api_key"
+        with self.container.uow() as uow:
+            try:
+                if mode == "password":
+                    if not username or not password:
+                        raise Unauthenticated("enter your user name and password", code="invalid_credentials")
+                    actor = auth_service.authenticate_password(uow, username, password)
+                else:
+                    actor = _by_key(uow, api_key)
+            except CharterError as exc:
+                uow.rollback()
+                uow.record(
+                    AuditEvent(
+                        "anonymous",
+                        "session.login",
+                        resource,
+                        outcome="denied",
+                        details={"method": method, "reason": exc.code},
+                        governance=False,
+                    )
+                )
+                uow.commit()
+                return LoginOutcome(None, _friendly(exc, mode))
+            token, _ = sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
+            uow.record(AuditEvent(actor.ref, "session.login", actor.ref, details={"method": method}, governance=False))
+            uow.commit()
+        return LoginOutcome(token)
+
+
+def _by_key(uow: UnitOfWork, api_key: str) -> Actor:
+    if not api_key:
+        raise Unauthenticated("paste an API key (chk_…)", code="invalid_api_key")
+    actor = auth_service.authenticate(uow, api_key)
+    if actor.kind != "user":
+        raise Unauthenticated("app keys cannot sign in to the dashboard; use a user's key", code="app_key")
+    return actor
+
+
+def _key_prefix(api_key: str) -> str:
+    try:
+        return keys.parse_prefix(api_key)
+    except CharterError:
+        return "malformed"
+
+
+def _friendly(exc: CharterError, mode: str) -> str:
+    if mode == "password":
+        return "Wrong user name or password." if exc.code == "invalid_credentials" else exc.message
+    return {
+        "invalid_api_key": "That API key was not recognised.",
+        "api_key_revoked": "That API key has been revoked.",
+        "api_key_expired": "That API key has expired; create a new one with: charter key create",
+    }.get(exc.code, exc.message[:1].upper() + exc.message[1:] + ".")
+
+
+def logout(ctx: Ctx) -> Response:
+    """End the session (the CSRF token was checked by the pipeline) and clear the cookie."""
+    request = ctx.request
+    cookie = session_cookie(request)
+    with ctx.uow(write=True) as uow:
+        if sessions.end(uow, request.cookies.get(cookie, "")) is not None:
+            uow.record(AuditEvent(ctx.actor.ref, "session.logout", ctx.actor.ref, governance=False))
+        uow.commit()
+    response: Response
+    if ctx.htmx:
+        response = Response(status_code=200, headers={"HX-Redirect": "/login"})
+    else:
+        response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(cookie, path="/", secure=secure_context(request), httponly=True, samesite="strict")
+    return response
