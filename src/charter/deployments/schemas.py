@@ -1,0 +1,69 @@
+"""API/CLI-facing deployment schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+MODEL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeploymentCreate(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, description="Deployment name; the OpenAI `model` callers send.")
+    model: str = Field(pattern=MODEL_PATTERN, max_length=250, description="SYSTEM@VERSION from the catalog.")
+    env: str = Field(default="production", pattern=NAME_PATTERN, description="Environment the license must cover.")
+    upstream: str = Field(pattern=r"^https?://[^\s]+$", max_length=500, description="Base URL of the model server.")
+    kind: Literal["openai", "http"] = "openai"
+    upstream_model: str | None = Field(
+        default=None, max_length=200, description="Model name the upstream expects (rewrites `model` in requests)."
+    )
+    rate_limit_rps: float | None = Field(default=None, gt=0, description="Calls per second per license.")
+    rate_burst: int | None = Field(default=None, ge=1, description="Bucket size (default: the rate).")
+
+
+class DeploymentRead(BaseModel):
+    id: str
+    name: str
+    model: str
+    system: str
+    digest: str
+    env: str
+    upstream: str
+    kind: str
+    upstream_model: str | None = None
+    rate_limit_rps: float | None = None
+    rate_burst: int | None = None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DecisionCreate(_Strict):
+    """A call an in-process model (the `charter.guard` SDK) is about to make, to be checked and audited."""
+
+    purpose: str | None = Field(default=None, max_length=200)
+    tools: list[str] = Field(default_factory=list, max_length=256)
+    mode: Literal["enforce", "warn", "shadow"] = "enforce"
+    request_digest: str | None = Field(
+        default=None, pattern=r"^sha256:[0-9a-f]{64}$", description="sha256 of the request payload."
+    )
+    response_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    latency_ms: float | None = Field(default=None, ge=0)
+
+
+class DecisionRead(BaseModel):
+    decision_id: str
+    allowed: bool
+    reason: str | None = None
+    detail: str = ""
+    license_id: str | None = None
+    deployment: str
+    degraded: bool = False
+    audit_seq: int | None = None

@@ -1,0 +1,63 @@
+"""Reading calls: headers (the key never goes upstream), OpenAI bodies and their tools, problem bodies."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from charter.core.errors import InvalidInput
+from charter.gateway.inbound import inbound, openai_call
+from charter.gateway.problems import problem_body
+
+
+def test_headers_split_into_key_purpose_and_forwarded() -> None:
+    inb = inbound(
+        [
+            (b"host", b"gw"),
+            (b"authorization", b"Bearer chk_0123456789_secret"),
+            (b"charter-purpose", b"credit-scoring"),
+            (b"charter-other", b"x"),
+            (b"content-type", b"application/json"),
+            (b"connection", b"keep-alive"),
+            (b"x-request-id", b"r1"),
+        ]
+    )
+    assert inb.token == "chk_0123456789_secret"
+    assert inb.purpose == "credit-scoring"
+    assert inb.forward == [("content-type", "application/json"), ("x-request-id", "r1")]
+    assert inbound([(b"authorization", b"Basic abc")]).token is None
+
+
+def test_openai_body_tools_and_stream() -> None:
+    body = {
+        "model": "credit-prod",
+        "stream": True,
+        "tools": [
+            {"type": "function", "function": {"name": "lookup"}},
+            {"type": "code_interpreter"},
+        ],
+        "functions": [{"name": "legacy"}],
+    }
+    call = openai_call(orjson.dumps(body))
+    assert call.model == "credit-prod" and call.stream
+    assert call.tools == ("lookup", "<code_interpreter>", "legacy")
+    assert openai_call(b'{"model":"m","input":"x"}').tools == ()
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1]", b'{"input":"x"}', b'{"model":""}'])
+def test_openai_body_errors(body: bytes) -> None:
+    with pytest.raises(InvalidInput) as err:
+        openai_call(body)
+    assert err.value.code == "invalid_request"
+
+
+def test_problem_body() -> None:
+    doc = orjson.loads(problem_body(403, "license_suspended", "license lic_1 is suspended", license_id="lic_1", x=None))
+    assert doc == {
+        "type": "https://charter.dev/problems/license_suspended",
+        "title": "License suspended",
+        "status": 403,
+        "code": "license_suspended",
+        "detail": "license lic_1 is suspended",
+        "license_id": "lic_1",
+    }
