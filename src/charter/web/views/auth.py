@@ -46,7 +46,14 @@ class Login:
         self.limiter = LoginLimiter(container.settings.login_rate_per_minute)
 
     def _form(
-        self, request: Request, *, error: str = "", status: int = 200, username: str = "", mode: str = "password"
+        self,
+        request: Request,
+        *,
+        error: str = "",
+        status: int = 200,
+        username: str = "",
+        mode: str = "password",
+        next_url: str | None = None,
     ) -> Response:
         """The sign-in page with a fresh double-submit CSRF token (cookie + hidden field)."""
         csrf = sessions.new_token()
@@ -54,7 +61,7 @@ class Login:
             **base_data(request, None, None),
             "title": "Sign in",
             "login_csrf": csrf,
-            "next": safe_next(request.query_params.get("next")),
+            "next": safe_next(next_url if next_url is not None else request.query_params.get("next")),
             "error": error,
             "username": username,
             "mode": mode,
@@ -83,7 +90,12 @@ class Login:
         username = form.get("username", "").strip()[:120]
         if not sessions.tokens_equal(form.get("csrf"), request.cookies.get(sessions.LOGIN_CSRF_COOKIE)):
             return self._form(
-                request, error="The sign-in form expired. Please try again.", status=403, username=username, mode=mode
+                request,
+                error="The sign-in form expired. Please try again.",
+                status=403,
+                username=username,
+                mode=mode,
+                next_url=form.get("next"),
             )
         client = request.client.host if request.client else "unknown"
         api_key = form.get("api_key", "").strip()
@@ -96,12 +108,15 @@ class Login:
                 status=429,
                 username=username,
                 mode=mode,
+                next_url=form.get("next"),
             )
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
         outcome = await run_in_threadpool(self._authenticate, mode, username, form.get("password", ""), api_key)
         if outcome.token is None:
-            return self._form(request, error=outcome.error, status=401, username=username, mode=mode)
+            return self._form(
+                request, error=outcome.error, status=401, username=username, mode=mode, next_url=form.get("next")
+            )
         response = RedirectResponse(safe_next(form.get("next")), status_code=303)
         secure = secure_context(request)
         response.set_cookie(

@@ -1,0 +1,121 @@
+"""The dashboard in a real browser (Debian chromium via Playwright) against a real `charter serve` subprocess.
+
+Screenshots of every page land in test-artifacts/dashboard/. Every request the pages make must go to Charter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from charter.settings import Settings
+from tests.support.db import env_for
+from tests.support.server import Server, cli
+from tests.support.web import Seeder, browser_page, foreign, require_browser, shot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Running:
+    server: Server
+    seed: Seeder
+    admin_key: str
+
+
+@pytest.fixture
+def running(settings: Settings, tmp_path: Path) -> Iterator[Running]:
+    require_browser()
+    env = env_for(settings)
+    init = cli(env, "init", "--json")
+    assert init.returncode == 0, init.stderr
+    key = json.loads(init.stdout)["key"]
+    server = Server({**env, "CHARTER_LOGIN_RATE_PER_MINUTE": "30"}, log=tmp_path / "server.log").start()
+    seed = Seeder(server.url, key)
+    try:
+        yield Running(server, seed, key)
+    finally:
+        seed.close()
+        server.stop()
+
+
+def login(page: object, user: str, password: str) -> None:
+    if "/login" not in page.url:  # type: ignore[attr-defined]
+        page.goto("/login")  # type: ignore[attr-defined]
+    form = page.locator("#login-password")  # type: ignore[attr-defined]
+    form.get_by_label("User name").fill(user)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def test_login_overview_audit_logout(running: Running) -> None:
+    running.seed.post("/teams", {"name": "risk"})
+    running.seed.user("alice", PASSWORD, ("auditor", None), team="risk")
+    with browser_page(running.server.url) as (page, requested):
+        page.goto("/audit")
+        assert page.url.endswith("/login?next=%2Faudit")
+        shot(page, "01-login")
+
+        login(page, "alice", "wrong password!!")
+        assert page.get_by_role("alert").inner_text() == "Wrong user name or password."
+
+        login(page, "alice", PASSWORD)
+        page.wait_for_url(re.compile(r"/audit$"))
+        page.goto("/")
+        page.get_by_role("heading", name="Overview").wait_for()
+        assert "user:alice" in page.inner_text("main")
+        shot(page, "02-overview")
+
+        page.get_by_role("link", name="Audit log", exact=True).first.click()
+        page.wait_for_url(re.compile(r"/audit$"))
+        rows = page.locator("#audit-rows tbody tr")
+        assert rows.count() >= 5
+        assert "session.login" in page.inner_text("#audit-rows")
+        shot(page, "03-audit-log")
+
+        # HTMX filter: the table is replaced in place and the URL follows.
+        page.get_by_label("Action").fill("session.")
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_url(re.compile(r"action=session"))
+        actions = page.locator("#audit-rows tbody td code").all_inner_texts()
+        assert actions and all(a.startswith("session.") for a in actions)
+        denied = page.locator("#audit-rows .badge-outcome-denied")
+        assert denied.count() == 1  # the wrong password above
+
+        page.locator("#audit-rows tbody a").first.click()
+        page.get_by_text("equals the stored leaf hash").wait_for()
+        shot(page, "04-audit-entry")
+
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(re.compile(r"/login$"))
+        page.goto("/")
+        assert "/login" in page.url
+    outside = foreign(requested, running.server.url)
+    assert not outside, f"the dashboard requested other hosts: {outside}"
+    assert any("/static/vendor/htmx.min.js" in u for u in requested)
+
+
+def test_forbidden_page_is_friendly(running: Running) -> None:
+    running.seed.user("vera", PASSWORD, ("viewer", None))
+    with browser_page(running.server.url) as (page, requested):
+        login(page, "vera", PASSWORD)
+        page.get_by_role("heading", name="Overview").wait_for()
+        assert page.get_by_role("link", name="Audit log").count() == 0
+        response = page.goto("/audit")
+        assert response is not None and response.status == 403
+        assert page.get_by_role("heading", name="Not allowed").is_visible()
+        assert "may not audit.read" in page.inner_text("main")
+        assert "Traceback" not in page.content()
+        shot(page, "05-forbidden")
+        response = page.goto("/audit/999999")
+        assert response is not None and response.status == 403
+        response = page.goto("/no/such/page")
+        assert response is not None and response.status == 404
+    assert not foreign(requested, running.server.url)

@@ -1,0 +1,93 @@
+"""Browser-test support: Debian chromium through Playwright, a request collector, screenshots, API seeding."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+CHROMIUM = os.environ.get("CHARTER_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
+
+
+def require_browser() -> None:
+    """Skip (with the reason) unless Playwright and a chromium binary are present."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("browser tests need the 'playwright' Python package: pip install playwright")
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(
+            f"browser tests need chromium at {CHROMIUM}: apt-get install -y chromium (or scripts/setup-browser)"
+        )
+
+
+@contextmanager
+def browser_page(base_url: str) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh chromium page plus the list of every URL it requested (to prove nothing leaves Charter)."""
+    from playwright.sync_api import sync_playwright
+
+    requested: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(base_url=base_url, viewport={"width": 1360, "height": 900})
+            page = context.new_page()
+            page.on("request", lambda req: requested.append(req.url))
+            page.set_default_timeout(15_000)
+            yield page, requested
+        finally:
+            browser.close()
+
+
+def foreign(requested: list[str], base_url: str) -> list[str]:
+    """Requests to any origin other than Charter's own (data: URLs are inline and fine)."""
+    own = urlsplit(base_url).netloc
+    return [u for u in requested if not u.startswith("data:") and urlsplit(u).netloc != own]
+
+
+def shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+class Seeder:
+    """Seeds a running server through its REST API with the admin key."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        self.http = httpx.Client(base_url=base_url + "/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def post(self, path: str, body: dict[str, Any] | None = None, *, key: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        r = self.http.post(path, json=body or {}, headers=headers)
+        assert r.status_code < 300, f"POST {path}: {r.status_code} {r.text}"
+        out: dict[str, Any] = r.json()
+        return out
+
+    def user(self, name: str, password: str, *roles: tuple[str, str | None], team: str | None = None) -> str:
+        """Create a user with a password and roles; returns an API key for it."""
+        self.post("/users", {"name": name, "password": password, "team": team})
+        for role, fn in roles:
+            self.post("/roles", {"principal": name, "role": role, "function": fn})
+        return str(self.post("/keys", {"principal": name})["key"])
+
+    def close(self) -> None:
+        self.http.close()
