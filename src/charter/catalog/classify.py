@@ -1,0 +1,255 @@
+"""Questionnaire answers → EU AI Act risk tier, GPAI flags and the applicable controls, each with why it applies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from charter.catalog import applies_when
+from charter.catalog.controls import ControlRef, controls
+from charter.catalog.questionnaire import PROHIBITED_CONTROLS, ProhibitedPractices, Questionnaire
+from charter.core.errors import InvalidInput
+
+SYSTEMIC_FLOPS = 1e25
+TIERS = ("prohibited", "high", "limited", "minimal")
+_ART5_POINT = {name: "Art. 5(1)(" + cid.rsplit("-1", 1)[1].lower() + ")" for name, cid in PROHIBITED_CONTROLS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """One applicable control and the reason it applies."""
+
+    id: str
+    framework: str
+    ref: str
+    title: str
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "framework": self.framework, "ref": self.ref, "title": self.title, "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The outcome of classifying one set of answers."""
+
+    tier: str
+    gpai: bool
+    gpai_systemic: bool
+    annex_iii_area: str | None
+    routes: tuple[str, ...]
+    reasons: tuple[str, ...]
+    obligations: tuple[Obligation, ...]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_prohibited(self) -> bool:
+        return self.tier == "prohibited"
+
+    def explanation(self) -> dict[str, Any]:
+        """JSON form stored with the system: why this tier, why each obligation."""
+        return {
+            "tier": self.tier,
+            "routes": list(self.routes),
+            "reasons": list(self.reasons),
+            "gpai": self.gpai,
+            "gpai_systemic": self.gpai_systemic,
+            "obligations": [o.to_dict() for o in self.obligations],
+        }
+
+
+def _facts(q: Questionnaire, tier: str) -> dict[str, Any]:
+    t, c, d = q.transparency, q.context, q.data
+    capability = [name for name in ("emotion_recognition", "biometric_categorisation") if getattr(t, name)]
+    return {
+        "tier": tier,
+        "personal_data": d.personal_data,
+        "special_category_data": d.special_category_data,
+        "third_country_transfer": d.third_country_transfer,
+        "dpia_trigger": d.dpia_trigger,
+        "annex_iii_point": q.annex_iii.point,
+        "deployer_type": c.deployer_type.value,
+        "deployment_context": list(c.deployment_context),
+        "decisions_about_persons": c.decisions_about_persons,
+        "decision_mode": c.decision_mode.value,
+        "effect": c.effect.value,
+        "generative": c.generative or t.generates_synthetic_content,
+        "interacts_with_natural_persons": t.interacts_with_natural_persons,
+        "generates_synthetic_content": t.generates_synthetic_content,
+        "capability": capability,
+        "deepfake_output": t.deepfake_output,
+        "public_interest_text": t.public_interest_text,
+        "training_compute_flops": q.gpai.training_compute_flops,
+    }
+
+
+def _prohibited(p: ProhibitedPractices) -> list[str]:
+    return [name for name in PROHIBITED_CONTROLS if getattr(p, name)]
+
+
+def _annex_i(q: Questionnaire, reasons: list[str]) -> bool:
+    a = q.annex_i
+    act = (a.product_legislation or "").strip()
+    if not act or act.lower() == "none":
+        return False
+    if a.safety_component and a.third_party_assessment:
+        reasons.append(
+            f"Art. 6(1): product or safety component under Annex I legislation '{act}' that needs a third-party "
+            "conformity assessment: high-risk"
+        )
+        return True
+    missing = "is not a safety component" if not a.safety_component else "needs no third-party assessment"
+    reasons.append(f"Annex I legislation '{act}' recorded, but the AI {missing}: not high-risk via Art. 6(1)")
+    return False
+
+
+def _annex_iii(q: Questionnaire, reasons: list[str]) -> bool:
+    a = q.annex_iii
+    if a.point is None:
+        if a.derogation is not None:
+            raise InvalidInput(
+                "the Art. 6(3) derogation only applies to an Annex III use case: set annex_iii.point or remove "
+                "annex_iii.derogation",
+                field="answers.annex_iii.derogation",
+            )
+        return False
+    if a.derogation is None:
+        reasons.append(f"Art. 6(2): intended purpose falls under Annex III point {a.point}: high-risk")
+        return True
+    if a.profiling:
+        reasons.append(
+            f"Art. 6(2): Annex III point {a.point}; the Art. 6(3) derogation '{a.derogation.value}' is not available "
+            "because the system profiles natural persons: high-risk"
+        )
+        return True
+    reasons.append(
+        f"Annex III point {a.point} with the Art. 6(3) derogation '{a.derogation.value}': not high-risk "
+        "(document the assessment and register the system, Art. 49(2))"
+    )
+    return False
+
+
+_TRANSPARENCY_FIELDS = (
+    "interacts_with_natural_persons",
+    "generates_synthetic_content",
+    "emotion_recognition",
+    "biometric_categorisation",
+    "deepfake_output",
+    "public_interest_text",
+)
+
+
+def _transparency(q: Questionnaire) -> list[str]:
+    return [name for name in _TRANSPARENCY_FIELDS if getattr(q.transparency, name)]
+
+
+def classify(q: Questionnaire, catalog: Iterable[ControlRef] | None = None) -> Classification:
+    """Derive the tier (prohibited > high > limited > minimal), GPAI flags and applicable obligations."""
+    reasons: list[str] = []
+    routes: list[str] = []
+    banned = _prohibited(q.prohibited)
+    g = q.gpai
+    gpai = g.general_purpose or g.designated_systemic
+    systemic = g.designated_systemic or (g.general_purpose and (g.training_compute_flops or 0) > SYSTEMIC_FLOPS)
+    if banned:
+        tier = "prohibited"
+        routes.append("art-5")
+        reasons.extend(
+            f"{_ART5_POINT[name]} answered yes ({name}): prohibited practice, no licence may be issued"
+            for name in banned
+        )
+    else:
+        high_i = _annex_i(q, reasons)
+        high_iii = _annex_iii(q, reasons)
+        routes += (["art-6-1"] if high_i else []) + (["art-6-2"] if high_iii else [])
+        triggers = _transparency(q)
+        if triggers:
+            routes.append("art-50")
+            reasons.append(f"Art. 50 transparency duties: {', '.join(triggers)}")
+        if high_i or high_iii:
+            tier = "high"
+        elif triggers:
+            tier = "limited"
+        else:
+            tier = "minimal"
+            reasons.append(
+                "no Art. 5, Art. 6 or Art. 50 trigger answered yes: minimal risk (Art. 4 AI literacy applies)"
+            )
+    if gpai:
+        flops = f", {g.training_compute_flops:.3g} FLOP" if g.training_compute_flops else ""
+        kind = "with systemic risk (Art. 51)" if systemic else "(Arts 53-54)"
+        reasons.append(f"general-purpose AI model {kind}{flops}")
+    facts = _facts(q, tier)
+    obligations = _obligations(
+        tier, gpai, systemic, banned, routes, facts, controls() if catalog is None else tuple(catalog)
+    )
+    area = q.annex_iii.point if q.annex_iii.point else None
+    return Classification(tier, gpai, systemic, area, tuple(routes), tuple(reasons), obligations, facts)
+
+
+def _tier_why(control: ControlRef, tier: str, gpai: bool, systemic: bool) -> str | None:
+    if tier in control.tiers:
+        return f"tier '{tier}' (control covers: {', '.join(control.tiers)})"
+    if systemic and "gpai_systemic" in control.tiers:
+        return "general-purpose AI model with systemic risk"
+    if gpai and "gpai" in control.tiers:
+        return "general-purpose AI model"
+    return None
+
+
+def _route_check(control: ControlRef, facts: dict[str, Any], routes: list[str]) -> tuple[bool, str]:
+    """Controls whose tier alone over-selects: Annex III areas and the two Art. 6 routes."""
+    cid = control.id
+    if cid.startswith("EUAIA-ANNEXIII-"):
+        area = cid.rsplit("-", 1)[1]
+        point = facts.get("annex_iii_point") or ""
+        return point.startswith(area) and "art-6-2" in routes, f"Annex III point {point} is in area {area}"
+    if cid == "EUAIA-ART6-1":
+        return "art-6-1" in routes, "high-risk through Art. 6(1) (Annex I product)"
+    if cid == "EUAIA-ART6-2":
+        return "art-6-2" in routes, "high-risk through Art. 6(2) (Annex III use case)"
+    return True, ""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "{" + ", ".join(str(v) for v in value) + "}"
+    return "unset" if value is None else str(value)
+
+
+def _obligations(
+    tier: str,
+    gpai: bool,
+    systemic: bool,
+    banned: list[str],
+    routes: list[str],
+    facts: dict[str, Any],
+    catalog: tuple[ControlRef, ...],
+) -> tuple[Obligation, ...]:
+    out: list[Obligation] = []
+    if tier == "prohibited":
+        hit = {PROHIBITED_CONTROLS[name]: name for name in banned}
+        for c in catalog:
+            if c.id in hit:
+                why = f"answered yes to {_ART5_POINT[hit[c.id]]} ({hit[c.id]}): prohibited, refuse every licence"
+                out.append(Obligation(c.id, c.framework, c.ref, c.title, why))
+        return tuple(out)
+    for c in catalog:
+        tier_why = _tier_why(c, tier, gpai, systemic)
+        if tier_why is None:
+            continue
+        ok, route_why = _route_check(c, facts, routes)
+        if not ok:
+            continue
+        parts = [tier_why] + ([route_why] if route_why else [])
+        if c.applies_when:
+            outcome = applies_when.evaluate(c.applies_when, facts)
+            if not outcome.holds:
+                continue
+            read = ", ".join(f"{k}={_fmt(v)}" for k, v in outcome.facts)
+            parts.append(f"condition `{c.applies_when}` holds ({read})")
+        out.append(Obligation(c.id, c.framework, c.ref, c.title, "; ".join(parts)))
+    return tuple(out)

@@ -1,0 +1,210 @@
+"""The EU AI Act risk questionnaire as a typed schema; its answers are stored with the system.
+
+Every Art. 5(1) point must be answered explicitly (the prohibited-practice screening); the other sections default
+to "does not apply". Field descriptions are the questions asked by the interactive CLI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ANNEX_III_POINT = r"^[1-8](\([a-h]\))?$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProhibitedPractices(_Section):
+    """EU AI Act Art. 5(1): answer true only where the practice is present and no Art. 5 exception applies."""
+
+    manipulation: bool = Field(
+        description="Art. 5(1)(a): subliminal, manipulative or deceptive techniques distorting behaviour with "
+        "significant harm?"
+    )
+    exploiting_vulnerabilities: bool = Field(
+        description="Art. 5(1)(b): exploits vulnerabilities of age, disability or social/economic situation "
+        "causing harm?"
+    )
+    social_scoring: bool = Field(
+        description="Art. 5(1)(c): scores people by social behaviour or traits leading to unjustified "
+        "detrimental treatment?"
+    )
+    crime_prediction_profiling: bool = Field(
+        description="Art. 5(1)(d): predicts a person's risk of offending based solely on profiling or "
+        "personality traits?"
+    )
+    facial_scraping: bool = Field(
+        description="Art. 5(1)(e): builds facial-recognition databases by untargeted scraping of the internet or CCTV?"
+    )
+    emotion_recognition_work_education: bool = Field(
+        description="Art. 5(1)(f): infers emotions at the workplace or in education (not for medical or safety "
+        "reasons)?"
+    )
+    biometric_categorisation_sensitive: bool = Field(
+        description="Art. 5(1)(g): categorises people from biometrics to deduce race, politics, religion, sex life...?"
+    )
+    realtime_remote_biometric_id: bool = Field(
+        description="Art. 5(1)(h): real-time remote biometric identification in public spaces for law enforcement, "
+        "outside the authorised Art. 5(2)-(7) cases?"
+    )
+    intimate_imagery: bool = Field(
+        description="Art. 5(1)(ba): generates non-consensual intimate imagery of identifiable persons?"
+    )
+    csam: bool = Field(description="Art. 5(1)(bb): generates or manipulates child sexual abuse material?")
+
+
+PROHIBITED_CONTROLS: dict[str, str] = {
+    "manipulation": "EUAIA-ART5-1A",
+    "exploiting_vulnerabilities": "EUAIA-ART5-1B",
+    "social_scoring": "EUAIA-ART5-1C",
+    "crime_prediction_profiling": "EUAIA-ART5-1D",
+    "facial_scraping": "EUAIA-ART5-1E",
+    "emotion_recognition_work_education": "EUAIA-ART5-1F",
+    "biometric_categorisation_sensitive": "EUAIA-ART5-1G",
+    "realtime_remote_biometric_id": "EUAIA-ART5-1H",
+    "intimate_imagery": "EUAIA-ART5-1BA",
+    "csam": "EUAIA-ART5-1BB",
+}
+
+
+class AnnexI(_Section):
+    """Art. 6(1) + Annex I: product-safety route to high risk."""
+
+    product_legislation: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Annex I Union harmonisation act covering the product (e.g. 'medical devices'), or none",
+    )
+    safety_component: bool = Field(
+        default=False, description="Is the AI the product itself or a safety component of it (Art. 6(1)(a))?"
+    )
+    third_party_assessment: bool = Field(
+        default=False, description="Does the product need a third-party conformity assessment for health/safety?"
+    )
+
+
+class Derogation(StrEnum):
+    """Art. 6(3) conditions (a)-(d) under which an Annex III system is not high-risk."""
+
+    NARROW_PROCEDURAL_TASK = "narrow_procedural_task"
+    IMPROVES_HUMAN_ACTIVITY = "improves_human_activity"
+    DETECTS_PATTERNS = "detects_patterns"
+    PREPARATORY_TASK = "preparatory_task"
+
+
+class AnnexIII(_Section):
+    """Art. 6(2) + Annex III: use-case route to high risk, with the Art. 6(3) derogation."""
+
+    point: str | None = Field(
+        default=None,
+        pattern=ANNEX_III_POINT,
+        description="Annex III point of the intended purpose, e.g. '4(a)' or '5(b)', or none",
+    )
+    profiling: bool = Field(default=False, description="Does the system profile natural persons?")
+    derogation: Derogation | None = Field(
+        default=None,
+        description="Art. 6(3) condition claimed: narrow_procedural_task | improves_human_activity | "
+        "detects_patterns | preparatory_task, or none",
+    )
+    derogation_rationale: str | None = Field(default=None, max_length=4000, description="Why the derogation applies")
+
+
+class Transparency(_Section):
+    """Art. 50 transparency triggers."""
+
+    interacts_with_natural_persons: bool = Field(default=False, description="Does it interact directly with people?")
+    generates_synthetic_content: bool = Field(
+        default=False, description="Does it generate synthetic audio, image, video or text?"
+    )
+    emotion_recognition: bool = Field(default=False, description="Does it recognise emotions?")
+    biometric_categorisation: bool = Field(default=False, description="Does it categorise people from biometrics?")
+    deepfake_output: bool = Field(default=False, description="Does it produce deep fakes?")
+    public_interest_text: bool = Field(
+        default=False,
+        description="Does it publish AI-generated text informing the public on matters of public interest?",
+    )
+
+
+class Gpai(_Section):
+    """Arts 51-55: general-purpose AI model."""
+
+    general_purpose: bool = Field(default=False, description="Is the model a general-purpose AI model (Art. 3(63))?")
+    training_compute_flops: float | None = Field(
+        default=None, ge=0, description="Cumulative training compute in FLOP, if known"
+    )
+    designated_systemic: bool = Field(default=False, description="Designated by the Commission as systemic risk?")
+
+
+class DeployerType(StrEnum):
+    PUBLIC_AUTHORITY = "public_authority"
+    PUBLIC_SERVICE_PROVIDER = "public_service_provider"
+    PRIVATE = "private"
+
+
+class DecisionMode(StrEnum):
+    ADVISORY = "advisory"
+    HUMAN_IN_LOOP = "human_in_loop"
+    SOLELY_AUTOMATED = "solely_automated"
+
+
+class Effect(StrEnum):
+    NONE = "none"
+    LEGAL = "legal"
+    SIMILARLY_SIGNIFICANT = "similarly_significant"
+
+
+class Context(_Section):
+    """Deployment context (the catalog's `applies_when` vocabulary)."""
+
+    deployer_type: DeployerType = Field(
+        default=DeployerType.PRIVATE, description="public_authority | public_service_provider | private"
+    )
+    deployment_context: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Where it is used: workplace, education, public_space, consumer, internal, ...",
+    )
+    decisions_about_persons: bool = Field(
+        default=False, description="Does it make or assist decisions about natural persons?"
+    )
+    decision_mode: DecisionMode = Field(
+        default=DecisionMode.ADVISORY, description="advisory | human_in_loop | solely_automated"
+    )
+    effect: Effect = Field(default=Effect.NONE, description="Effect of decisions: none | legal | similarly_significant")
+    generative: bool = Field(default=False, description="Is it a generative AI system?")
+
+    @field_validator("deployment_context", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class DataUse(_Section):
+    """GDPR triggers."""
+
+    personal_data: bool = Field(default=False, description="Does it process personal data?")
+    special_category_data: bool = Field(default=False, description="Does it process GDPR Art. 9 special-category data?")
+    third_country_transfer: bool = Field(default=False, description="Do personal data leave the EEA?")
+    dpia_trigger: bool = Field(default=False, description="Is any GDPR Art. 35(3) / national-list DPIA trigger met?")
+
+
+class Questionnaire(_Section):
+    """All answers. Only `prohibited` is mandatory: every Art. 5(1) point must be answered."""
+
+    prohibited: ProhibitedPractices
+    annex_i: AnnexI = Field(default_factory=AnnexI)
+    annex_iii: AnnexIII = Field(default_factory=AnnexIII)
+    transparency: Transparency = Field(default_factory=Transparency)
+    gpai: Gpai = Field(default_factory=Gpai)
+    context: Context = Field(default_factory=Context)
+    data: DataUse = Field(default_factory=DataUse)
+
+
+def example() -> dict[str, Any]:
+    """A complete answers document with every default spelled out (for docs and `--example`)."""
+    blank = dict.fromkeys(ProhibitedPractices.model_fields, False)
+    return Questionnaire.model_validate({"prohibited": blank}).model_dump(mode="json")
