@@ -116,7 +116,11 @@ def tokenize(src: str) -> list[Token]:
         m = _NUM.match(src, i)
         if m and not (m.group(0).startswith(".") and out and out[-1].kind in ("ident", "num", "str")):
             text = m.group(0)
-            out.append(Token("num", text, _number(text), i))
+            try:
+                value = _number(text)
+            except ValueError:
+                raise CelParseError("number out of range", i) from None
+            out.append(Token("num", text, value, i))
             i = m.end()
             continue
         m = _IDENT.match(src, i)

@@ -74,6 +74,10 @@ def parse_yaml(text: str | bytes, source: str) -> YNode:
             prefix = data[: exc.start].decode("utf-8", "replace")
             loc = _loc_at(source, prefix, len(prefix))
             raise PolicyError([Problem(loc, "file is not valid UTF-8")]) from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PolicyError([Problem(_loc_at(source, text, exc.start), "text contains an invalid character")]) from None
     if len(text) > MAX_CHARS:
         raise PolicyError([Problem(Location(source, 1, 1), f"file is larger than {MAX_CHARS} characters")])
     try:
@@ -81,6 +85,8 @@ def parse_yaml(text: str | bytes, source: str) -> YNode:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.context.startswith("expected"):
+            reason = f"{exc.context} {exc.problem}"
         raise PolicyError([Problem(_mark_loc(source, mark), f"YAML syntax error: {reason}")]) from None
     except yaml.reader.ReaderError as exc:
         loc = _loc_at(source, text, int(exc.position))

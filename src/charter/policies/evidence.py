@@ -182,7 +182,15 @@ SCHEMA: Field = _obj(
                 "safe": _b(),
                 "formats": _list(Field(Kind.STRING)),
                 "findings": _list(
-                    _obj({"severity": _s("critical|high|medium|low"), "kind": _s(), "message": _s(), "path": _s()})
+                    _obj(
+                        {
+                            "file": _s("file inside the artifact"),
+                            "format": _s("pickle, safetensors, onnx, ..."),
+                            "severity": _s("scanner severity", ("critical", "warning", "info")),
+                            "global": _s("pickle import involved, e.g. os.system"),
+                            "detail": _s(),
+                        }
+                    )
                 ),
             }
         ),
