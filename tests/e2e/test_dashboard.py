@@ -93,6 +93,16 @@ def test_login_overview_audit_logout(running: Running) -> None:
         page.get_by_text("equals the stored leaf hash").wait_for()
         shot(page, "04-audit-entry")
 
+        page.get_by_role("link", name="Coverage").click()
+        page.get_by_role("heading", name="Controls coverage").wait_for()
+        assert page.locator("#coverage-table tbody tr").count() >= 4
+        page.get_by_label("Risk tier").select_option("high")
+        page.wait_for_url(re.compile(r"tier=high"))
+        shot(page, "06-coverage")
+        page.get_by_role("link", name=re.compile("EU Artificial Intelligence Act")).click()
+        page.get_by_text("EUAIA-ART10", exact=True).wait_for()
+        shot(page, "07-coverage-framework")
+
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(re.compile(r"/login$"))
         page.goto("/")

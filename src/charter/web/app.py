@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.bootstrap import Container
 from charter.web.handler import error_response, page
-from charter.web.views import audit, auth, overview
+from charter.web.views import audit, auth, coverage, overview, pending
 
 # Everything the dashboard loads comes from Charter itself; no inline script, no third-party host.
 CSP = (
@@ -73,6 +73,15 @@ def create(container: Container) -> ASGIApp:
         Route("/", page(container, overview.overview)),
         Route("/audit", page(container, audit.log_page)),
         Route("/audit/{seq}", page(container, audit.entry_page)),
+        Route("/coverage", page(container, coverage.summary)),
+        Route("/coverage/{framework}", page(container, coverage.framework)),
+        Route("/systems", page(container, pending.unavailable("Systems", "catalog", "AI systems", "list_systems"))),
+        Route("/licenses", page(container, pending.unavailable("Licenses", "licenses", "Licenses", "list_licenses"))),
+        Route("/inbox", page(container, pending.unavailable("Sign-off inbox", "licenses", "Sign-offs", "inbox"))),
+        Route(
+            "/monitoring",
+            page(container, pending.unavailable("Monitoring", "monitoring", "Monitoring windows", "list_windows")),
+        ),
         Mount("/static", app=StaticFiles(packages=[("charter.web", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
