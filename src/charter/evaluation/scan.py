@@ -130,8 +130,13 @@ class _Scanner:
                 self.files += 1
                 self.add(label, "unknown", Severity.WARNING, "empty model file")
             return
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            fmt = self.scan_stream(mm, size, label, path.name, depth=0)
+        with path.open("rb") as fh:
+            if fh.read(4) in {b"PK\x03\x04", b"PK\x05\x06"}:
+                fmt: str | None = self.scan_zip(fh, label, depth=0)
+            else:
+                # mmap: reads past the end return short instead of allocating what a hostile length asks for.
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    fmt = self.scan_stream(mm, size, label, path.name, depth=0)
         if fmt is not None:
             self.files += 1
             self.formats.add(fmt)
@@ -253,7 +258,11 @@ class _Scanner:
         return "numpy"
 
     def scan_compressed(self, stream: Any, kind: str, label: str, inner: str, depth: int) -> str | None:
-        data, complete = self.read_capped(_decompressor(kind, stream))
+        try:
+            data, complete = self.read_capped(_decompressor(kind, stream))
+        except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            self.add(label, kind, Severity.WARNING, f"corrupt {kind} data: {exc}")
+            return kind
         if not complete:
             self.add(
                 label,

@@ -59,7 +59,7 @@ CRITICAL_NAMES = frozenset(
 _SAFE_BUILTINS = frozenset(
     {
         "set", "frozenset", "slice", "range", "complex", "bytearray", "bytes", "list", "dict", "tuple", "int",
-        "float", "str", "bool", "object", "NotImplemented", "Ellipsis",
+        "float", "str", "bool", "object", "NotImplemented", "Ellipsis", "xrange", "unicode", "long",
     }
 )  # fmt: skip
 
@@ -80,7 +80,8 @@ SAFE_GLOBALS = frozenset(
         ("numpy.random._pickle", "__generator_ctor"), ("numpy.random.mtrand", "RandomState"),
         ("numpy.random._mt19937", "MT19937"), ("numpy.random._pcg64", "PCG64"),
         ("numpy.random._pcg64", "PCG64DXSM"), ("numpy.random._philox", "Philox"), ("numpy.random._sfc64", "SFC64"),
-        ("numpy.random._generator", "Generator"),
+        ("numpy.random._generator", "Generator"), ("numpy.random.bit_generator", "SeedSequence"),
+        ("numpy.random.bit_generator", "__pyx_unpickle_SeedSequence"), ("numpy", "matrix"), ("numpy.ma", "MaskedArray"),
         ("joblib.numpy_pickle", "NumpyArrayWrapper"), ("joblib.numpy_pickle_compat", "NDArrayWrapper"),
         ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
         ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_tensor_v2"),
