@@ -208,3 +208,15 @@ def example() -> dict[str, Any]:
     """A complete answers document with every default spelled out (for docs and `--example`)."""
     blank = dict.fromkeys(ProhibitedPractices.model_fields, False)
     return Questionnaire.model_validate({"prohibited": blank}).model_dump(mode="json")
+
+
+def questions() -> list[tuple[str, str, str, Any]]:
+    """(section, field, question, default) for every answer, in order; default is `...` when one is required."""
+    out: list[tuple[str, str, str, Any]] = []
+    for section, info in Questionnaire.model_fields.items():
+        model = info.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for name, field in model.model_fields.items():
+            default = ... if field.is_required() else field.get_default(call_default_factory=True)
+            out.append((section, name, field.description or name, default))
+    return out

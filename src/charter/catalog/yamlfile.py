@@ -89,7 +89,13 @@ def load(text: str, source: str, *, field_name: str = "file", line_offset: int =
 
 def describe_validation(located: Located, errors: Sequence[Any], prefix: str = "") -> InvalidInput:
     """Turn pydantic `errors()` into one InvalidInput naming the first field and its `file:line:col`."""
-    first = errors[0]
+
+    def rank(error: Any) -> tuple[int, int, int]:
+        loc = tuple(error.get("loc", ()))
+        line, col = located.positions.get(loc, (1 << 30, 0))
+        return (0 if loc in located.positions else 1, line, col)
+
+    first = min(errors, key=rank)  # a wrong value where it stands beats a missing key
     loc = [p for p in first.get("loc", ()) if p not in ("body",)]
     dotted = ".".join(str(p) for p in loc) or "document"
     message = str(first.get("msg", "invalid value"))

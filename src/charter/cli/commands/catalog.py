@@ -1,0 +1,481 @@
+"""system, model, dataset, lineage, export cyclonedx.
+
+Digests, file lists, table schemas and model cards are read here, on the user's machine; the API receives
+the results (never the bytes) and checks them for consistency.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from charter.catalog import artifacts, spdx, tabular, yamlfile
+from charter.catalog.card import read_card
+from charter.catalog.questionnaire import Questionnaire, questions
+from charter.catalog.schemas import LawfulBasis
+from charter.catalog.terms import KNOWN_MODEL_LICENSES
+from charter.cli.client import Api
+from charter.cli.context import STATE
+from charter.cli.errors import EXIT_USAGE, CliError
+from charter.cli.output import console, emit, err_console, table
+
+system_app = typer.Typer(help="AI systems and their EU AI Act classification.", no_args_is_help=True)
+model_app = typer.Typer(help="Model versions (SYSTEM@VERSION).", no_args_is_help=True)
+dataset_app = typer.Typer(help="Datasets.", no_args_is_help=True)
+lineage_app = typer.Typer(help="Dataset lineage.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the catalog.", no_args_is_help=True)
+
+PROGRESS_MIN_BYTES = 16 << 20
+
+
+def _usage(code: str, message: str) -> CliError:
+    return CliError(code, message, EXIT_USAGE)
+
+
+def _read_text(path: Path, field: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _usage("file_not_found", f"{field}: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _usage("file_unreadable", f"{field}: cannot read {path}: {exc}") from None
+
+
+def load_answers(path: Path) -> dict[str, Any]:
+    """Read and validate a questionnaire answers file (YAML or JSON); errors name file:line:col and the field."""
+    located = yamlfile.load(_read_text(path, "answers"), str(path), field_name="answers")
+    if not isinstance(located.value, dict):
+        raise _usage("invalid_answers", f"{path}:1:1: answers must be a mapping with a 'prohibited' section")
+    try:
+        return Questionnaire.model_validate(located.value).model_dump(mode="json")
+    except ValidationError as exc:
+        raise yamlfile.describe_validation(located, exc.errors(), prefix="answers.") from None
+
+
+def ask_questionnaire() -> dict[str, Any]:
+    """Ask every question on the terminal (yes/no for flags, text otherwise; empty text keeps the default)."""
+    doc: dict[str, dict[str, Any]] = {}
+    for section, name, question, default in questions():
+        if default is ... or isinstance(default, bool):
+            value: Any = typer.confirm(question, default=False if default is ... else default)
+        else:
+            shown = ",".join(default) if isinstance(default, list) else ("" if default is None else str(default))
+            raw = typer.prompt(f"{question} [{shown or 'none'}]", default="", show_default=False).strip()
+            value = default if not raw else ([v.strip() for v in raw.split(",")] if isinstance(default, list) else raw)
+        doc.setdefault(section, {})[name] = value
+    try:
+        return Questionnaire.model_validate(doc).model_dump(mode="json")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise _usage("invalid_answers", f"answers.{where}: {first['msg']}") from None
+
+
+def _answers(path: Path | None) -> dict[str, Any]:
+    if path is not None:
+        return load_answers(path)
+    if STATE.json or not sys.stdin.isatty():
+        raise _usage("answers_required", "--answers FILE is required (or run in a terminal to answer interactively)")
+    return ask_questionnaire()
+
+
+@contextmanager
+def _hash_progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A Rich progress bar on stderr for large inputs on a terminal; nothing with --json or when piped."""
+    if STATE.json or total < PROGRESS_MIN_BYTES or not err_console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _inspect(path: Path, field: str, label: str) -> artifacts.ArtifactInfo:
+    total = artifacts.total_size(path, field)
+    with _hash_progress(total, label) as advance:
+        return artifacts.inspect(path, advance, field)
+
+
+def _tier_line(doc: dict[str, Any]) -> str:
+    area = f", Annex III {doc['annex_iii_area']}" if doc.get("annex_iii_area") else ""
+    gpai = ", GPAI" + (" with systemic risk" if doc.get("gpai_systemic") else "") if doc.get("gpai") else ""
+    return f"{doc['risk_tier']}{area}{gpai}"
+
+
+def _show_system(doc: dict[str, Any]) -> None:
+    if STATE.json:
+        emit(doc)
+        return
+    console.print(f"[bold]{doc['name']}[/bold] ({doc['id']}) — tier [bold]{_tier_line(doc)}[/bold]")
+    for label, key in (("purpose", "purpose"), ("team", "team"), ("deployer", "deployer")):
+        console.print(f"  {label}: {doc.get(key) or '-'}", highlight=False)
+    if doc.get("production_licensed"):
+        console.print("  holds a production license: changes need senior-engineer")
+    if doc.get("is_prohibited"):
+        console.print("[red]  prohibited practice: no license can be issued for this system[/red]")
+    for reason in doc.get("tier_reasons", []):
+        console.print(f"  • {reason}", highlight=False)
+    t = Table(title=f"{len(doc['obligations'])} applicable obligations")
+    t.add_column("control")
+    t.add_column("why it applies")
+    for ob in doc.get("obligations_explained", []):
+        t.add_row(ob["id"], ob["why"])
+    console.print(t)
+
+
+@system_app.command("register")
+def system_register(
+    name: str,
+    purpose: Annotated[str, typer.Option(help="Intended purpose.")],
+    team: Annotated[str | None, typer.Option(help="Owner team.")] = None,
+    answers: Annotated[Path | None, typer.Option(help="Questionnaire answers (YAML/JSON).")] = None,
+    deployer: Annotated[str | None, typer.Option(help="Deploying organisation.")] = None,
+    human_oversight: Annotated[str | None, typer.Option(help="How humans oversee the system.")] = None,
+    dpia_ref: Annotated[str | None, typer.Option(help="DPIA reference.")] = None,
+    log_retention_days: Annotated[int | None, typer.Option(help="Days logs are kept.", min=0)] = None,
+    access_restricted: Annotated[bool, typer.Option(help="Access restricted to named principals.")] = False,
+) -> None:
+    """Register an AI system from the EU AI Act questionnaire; prints its tier and obligations."""
+    body = {
+        "name": name,
+        "purpose": purpose,
+        "team": team,
+        "answers": _answers(answers),
+        "deployer": deployer,
+        "human_oversight": human_oversight,
+        "dpia_reference": dpia_ref,
+        "log_retention_days": log_retention_days,
+        "access_restricted": access_restricted,
+    }
+    doc = Api().post("/systems", json=body)
+    emit(
+        doc,
+        human=f"Registered {doc['name']} ({doc['id']}): tier {_tier_line(doc)}, "
+        f"{len(doc['obligations'])} obligations (charter system show {doc['name']})",
+    )
+
+
+@system_app.command("classify")
+def system_classify(
+    name: str, answers: Annotated[Path | None, typer.Option(help="Questionnaire answers (YAML/JSON).")] = None
+) -> None:
+    """Re-classify a system from new answers."""
+    doc = Api().post(f"/systems/{name}/classify", json={"answers": _answers(answers)})
+    emit(doc, human=f"{doc['name']}: tier {_tier_line(doc)}, {len(doc['obligations'])} obligations")
+
+
+@system_app.command("update")
+def system_update(
+    name: str,
+    purpose: Annotated[str | None, typer.Option()] = None,
+    team: Annotated[str | None, typer.Option()] = None,
+    deployer: Annotated[str | None, typer.Option()] = None,
+    human_oversight: Annotated[str | None, typer.Option()] = None,
+    dpia_ref: Annotated[str | None, typer.Option()] = None,
+    log_retention_days: Annotated[int | None, typer.Option(min=0)] = None,
+    access_restricted: Annotated[bool | None, typer.Option("--access-restricted/--no-access-restricted")] = None,
+) -> None:
+    """Change a system's descriptive fields."""
+    given = {
+        "purpose": purpose,
+        "team": team,
+        "deployer": deployer,
+        "human_oversight": human_oversight,
+        "dpia_reference": dpia_ref,
+        "log_retention_days": log_retention_days,
+        "access_restricted": access_restricted,
+    }
+    doc = Api().request("PATCH", f"/systems/{name}", json={k: v for k, v in given.items() if v is not None})
+    emit(doc, human=f"Updated {doc['name']} (revision {doc['revision']})")
+
+
+@system_app.command("show")
+def system_show(name: str) -> None:
+    """A system's tier, reasons and obligations (with why each applies)."""
+    _show_system(Api().get(f"/systems/{name}"))
+
+
+@system_app.command("list")
+def system_list(
+    team: Annotated[str | None, typer.Option()] = None, tier: Annotated[str | None, typer.Option()] = None
+) -> None:
+    """List AI systems."""
+    params = {k: v for k, v in {"team": team, "tier": tier}.items() if v}
+    table(Api().get("/systems", params=params)["items"], ["name", "team", "risk_tier", "annex_iii_area", "purpose"])
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    name, sep, version = ref.partition("@")
+    if not sep or not name or not version:
+        raise _usage("invalid_ref", f"'{ref}' must be SYSTEM@VERSION (e.g. credit-scoring@1.0.0)")
+    return name, version
+
+
+def _model_license(value: str | None) -> str | None:
+    return spdx.normalize(value, field="license", extra=tuple(KNOWN_MODEL_LICENSES)) if value else None
+
+
+@model_app.command("register")
+def model_register(
+    ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")],
+    artifact: Annotated[Path, typer.Option(help="Model file or directory.")],
+    card: Annotated[
+        Path | None, typer.Option(help="Model card (Hugging Face README.md with YAML front matter).")
+    ] = None,
+    framework: Annotated[str | None, typer.Option(help="Framework (default: detected).")] = None,
+    format: Annotated[str | None, typer.Option(help="Format (default: from the file extension).")] = None,
+    license: Annotated[str | None, typer.Option(help="Upstream license: SPDX id or e.g. openrail, llama3.")] = None,
+    restricted_purpose: Annotated[list[str] | None, typer.Option(help="A purpose the terms forbid.")] = None,
+    uri: Annotated[str | None, typer.Option(help="Where the artifact lives (default: its local path).")] = None,
+) -> None:
+    """Register a model version: Charter hashes the artifact here and records `sha256:<hex>`."""
+    name, version = _split_ref(ref)
+    card_doc = read_card(card) if card is not None else {}
+    license_expr = _model_license(license)
+    artifacts.list_files(artifact, "artifact")
+    api = Api()
+    api.get(f"/systems/{name}")  # fail before hashing a large file when the system is unknown
+    info = _inspect(artifact, "artifact", f"sha256 {artifact.name}")
+    body = {
+        "version": version,
+        "digest": info.digest,
+        "size_bytes": info.size,
+        "files": [f.to_dict() for f in info.files],
+        "uri": uri or str(artifact.resolve()),
+        "framework": framework,
+        "format": format,
+        "card": card_doc,
+        "license": license_expr,
+        "restricted_purposes": restricted_purpose or [],
+    }
+    doc = api.post(f"/systems/{name}/versions", json=body)
+    emit(
+        doc,
+        human=f"Registered {doc['ref']} {doc['digest']} ({doc['format'] or 'unknown format'}, "
+        f"{doc['size_bytes']} bytes)",
+    )
+
+
+@model_app.command("show")
+def model_show(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) -> None:
+    """A model version."""
+    name, version = _split_ref(ref)
+    doc = Api().get(f"/systems/{name}/versions/{version}")
+    if STATE.json:
+        emit(doc)
+        return
+    state = "locked (licensed)" if doc["locked"] else "unlocked"
+    console.print(f"[bold]{doc['ref']}[/bold] {doc['digest']} — {state}", highlight=False)
+    for key in ("framework", "format", "size_bytes", "license", "uri"):
+        console.print(f"  {key}: {doc.get(key) if doc.get(key) is not None else '-'}", highlight=False)
+    console.print(f"  restricted purposes: {', '.join(doc['restricted_purposes']) or 'none'}", highlight=False)
+    console.print(f"  card fields: {', '.join(k for k in doc['card'] if k != 'sections') or 'none'}", highlight=False)
+
+
+@model_app.command("list")
+def model_list(system: Annotated[str | None, typer.Argument(help="Only this system's versions.")] = None) -> None:
+    """List model versions."""
+    path = f"/systems/{system}/versions" if system else "/models"
+    table(Api().get(path)["items"], ["ref", "digest", "format", "license", "locked"])
+
+
+def _date(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise _usage("invalid_date", f"{field}: '{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _lawful_basis(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normalized = value.strip().lower().replace("_", "-")
+    choices = [b.value for b in LawfulBasis]
+    if normalized not in choices:
+        raise _usage(
+            "invalid_lawful_basis",
+            f"lawful-basis: '{value}' is not a GDPR Art. 6 lawful basis; use one of: {', '.join(choices)}",
+        )
+    return normalized
+
+
+@dataset_app.command("register")
+def dataset_register(
+    name: str,
+    file: Annotated[Path, typer.Option(help="Dataset file or directory (CSV/Parquet: schema and rows are read).")],
+    version: Annotated[str | None, typer.Option(help="Version label (default: next integer).")] = None,
+    license: Annotated[str | None, typer.Option(help="SPDX license expression.")] = None,
+    lawful_basis: Annotated[
+        str | None,
+        typer.Option(help="consent|contract|legal-obligation|vital-interests|public-task|legitimate-interests"),
+    ] = None,
+    personal_data: Annotated[bool, typer.Option(help="Contains personal data.")] = False,
+    special_category: Annotated[bool, typer.Option(help="Contains GDPR Art. 9 data.")] = False,
+    source: Annotated[str | None, typer.Option(help="Where the data comes from.")] = None,
+    consent_ref: Annotated[str | None, typer.Option(help="Consent record reference.")] = None,
+    retention_until: Annotated[str | None, typer.Option(help="Delete after (YYYY-MM-DD).")] = None,
+    derived_from: Annotated[list[str] | None, typer.Option(help="Upstream dataset (NAME or NAME@VERSION).")] = None,
+    team: Annotated[str | None, typer.Option(help="Owner team.")] = None,
+    uri: Annotated[str | None, typer.Option(help="Where the data lives (default: its local path).")] = None,
+) -> None:
+    """Register a dataset: digest, schema and row count are computed here."""
+    license_expr = spdx.normalize(license, field="license") if license else None
+    basis = _lawful_basis(lawful_basis)
+    retention = _date(retention_until, "retention-until")
+    artifacts.list_files(file, "file")
+    table_info = tabular.read_table_info(file, "file")
+    info = _inspect(file, "file", f"sha256 {file.name}")
+    body = {
+        "name": name,
+        "version": version,
+        "team": team,
+        "digest": info.digest,
+        "size_bytes": info.size,
+        "uri": uri or str(file.resolve()),
+        "source": source,
+        "license": license_expr,
+        "lawful_basis": basis,
+        "personal_data": personal_data or special_category,
+        "special_category": special_category,
+        "consent_ref": consent_ref,
+        "retention_until": retention,
+        "data_format": table_info.format if table_info else None,
+        "schema": table_info.schema() if table_info else None,
+        "row_count": table_info.rows if table_info else None,
+        "derived_from": derived_from or [],
+    }
+    doc = Api().post("/datasets", json=body)
+    rows = f", {doc['row_count']} rows" if doc.get("row_count") is not None else ""
+    emit(doc, human=f"Registered dataset {doc['ref']} {doc['digest']}{rows}")
+
+
+@dataset_app.command("show")
+def dataset_show(ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")]) -> None:
+    """A dataset."""
+    doc = Api().get(f"/datasets/{ref}")
+    if STATE.json:
+        emit(doc)
+        return
+    console.print(f"[bold]{doc['ref']}[/bold] {doc.get('digest') or '(no digest)'}", highlight=False)
+    for key in (
+        "license",
+        "lawful_basis",
+        "personal_data",
+        "special_category",
+        "consent_ref",
+        "retention_until",
+        "source",
+        "row_count",
+        "derived_from",
+    ):
+        value = doc.get(key)
+        console.print(f"  {key}: {', '.join(value) if isinstance(value, list) else value}", highlight=False)
+    if doc.get("schema"):
+        console.print("  columns: " + ", ".join(f"{c['name']}:{c['type']}" for c in doc["schema"]), highlight=False)
+
+
+@dataset_app.command("list")
+def dataset_list() -> None:
+    """List datasets."""
+    table(Api().get("/datasets")["items"], ["ref", "digest", "license", "lawful_basis", "personal_data", "row_count"])
+
+
+@lineage_app.command("link")
+def lineage_link(
+    dataset: Annotated[str, typer.Argument(help="Source dataset: NAME or NAME@VERSION.")],
+    target: Annotated[str, typer.Argument(help="SYSTEM@VERSION, or dataset:NAME for a derived dataset.")],
+    role: Annotated[str | None, typer.Option(help="training|validation|test|reference (model targets).")] = None,
+) -> None:
+    """Link a dataset to a model version (with a role) or to a dataset derived from it."""
+    if target.startswith("dataset:"):
+        body: dict[str, Any] = {"dataset": dataset, "derived": target.removeprefix("dataset:")}
+    else:
+        _split_ref(target)
+        if role is None:
+            raise _usage("role_required", "--role is required for a model target: training|validation|test|reference")
+        body = {"dataset": dataset, "model": target, "role": role}
+    doc = Api().post("/lineage", json=body)
+    emit(doc, human=f"Linked {doc['source']} → {doc['target']} ({doc['role']})")
+
+
+def _node_label(node: dict[str, Any]) -> str:
+    digest = (node.get("digest") or "no digest")[:19]
+    personal = ""
+    if node.get("personal_data"):
+        personal = f", personal data ({node.get('lawful_basis') or 'NO lawful basis'})"
+    if node.get("special_category"):
+        personal += ", special category"
+    return f"{node['ref']}  {digest}  {node.get('license') or 'NO license'}{personal}"
+
+
+def _add(tree: Tree, nodes: list[dict[str, Any]], prefix: str) -> None:
+    for node in nodes:
+        branch = tree.add(f"{prefix}{_node_label(node)}", highlight=False)
+        _add(branch, node.get("upstream", []), "derived from: ")
+
+
+@lineage_app.command("show")
+def lineage_show(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) -> None:
+    """The datasets behind a model version as a tree, and its provenance verdict."""
+    name, version = _split_ref(ref)
+    doc = Api().get(f"/systems/{name}/versions/{version}/lineage")
+    if STATE.json:
+        emit(doc)
+        return
+    tree = Tree(f"[bold]{doc['model']}[/bold]  {doc['digest']}  ({doc.get('format') or 'unknown format'})")
+    for node in doc["datasets"]:
+        branch = tree.add(f"{node['role']}: {_node_label(node)}", highlight=False)
+        _add(branch, node.get("upstream", []), "derived from: ")
+    console.print(tree)
+    prov = doc["provenance"]
+    if prov["complete"]:
+        console.print("provenance: complete")
+    else:
+        console.print(f"provenance: [red]incomplete[/red] ({len(prov['issues'])} issues)")
+        for issue in prov["issues"]:
+            console.print(f"  • {issue}", highlight=False)
+
+
+@export_app.command("cyclonedx")
+def export_cyclonedx(
+    output: Annotated[Path | None, typer.Option(help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """The catalog as a CycloneDX 1.6 ML-BOM (JSON)."""
+    doc = Api().get("/export/cyclonedx")
+    text = json.dumps(doc, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    emit(
+        {"output": str(output), "components": len(doc.get("components", []))},
+        human=f"Wrote {len(doc.get('components', []))} components to {output}",
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(system_app, name="system")
+    app.add_typer(model_app, name="model")
+    app.add_typer(dataset_app, name="dataset")
+    app.add_typer(lineage_app, name="lineage")
+    app.add_typer(export_app, name="export")
