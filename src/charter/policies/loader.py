@@ -171,13 +171,14 @@ class _Builder:
 
     def rule(self, node: YNode, index: int) -> Rule | None:
         c = self.check
-        fields = c.mapping(node, f"rules[{index}]", RULE_FIELDS, RULE_REQUIRED)
+        where = f"rules[{index}]"
+        id_node = node.value.get("id") if node.kind == "map" else None
+        if id_node is not None and isinstance(id_node.value, str) and RULE_ID.fullmatch(id_node.value):
+            where = f"rule '{id_node.value}'"
+        fields = c.mapping(node, where, RULE_FIELDS, RULE_REQUIRED)
         if fields is None:
             return None
-        where = f"rules[{index}]"
         rule_id = c.string(fields["id"], f"{where}.id", pattern=RULE_ID) if "id" in fields else None
-        if rule_id is not None:
-            where = f"rule '{rule_id}'"
         title = c.string(fields["title"], f"{where}.title") if "title" in fields else None
         severity = c.choice(fields["severity"], f"{where}.severity", SEVERITIES) if "severity" in fields else None
         remediation = c.string(fields["remediation"], f"{where}.remediation") if "remediation" in fields else None

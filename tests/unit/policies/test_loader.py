@@ -57,7 +57,7 @@ def test_unknown_fields_have_did_you_mean(valid_text: str) -> None:
     )
     errors = _errors(text)
     assert "p.yaml:5:3: unknown field 'descripton' in metadata (did you mean 'description'?)" in errors
-    assert "p.yaml:14:5: unknown field 'remedation' in rules[0] (did you mean 'remediation'?)" in errors
+    assert "p.yaml:14:5: unknown field 'remedation' in rule 'CR-ACCURACY' (did you mean 'remediation'?)" in errors
     assert any("missing required field 'remediation'" in e for e in errors)
 
 
