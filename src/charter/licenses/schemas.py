@@ -1,0 +1,130 @@
+"""API/CLI-facing license schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from charter.licenses.model import LicenseState
+from charter.signoffs.schemas import SignOffRead
+
+ENV_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,59}$"
+TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LicenseCreate(_Strict):
+    model: str = Field(max_length=250, description="SYSTEM@VERSION of the model version to license.")
+    env: str = Field(pattern=ENV_PATTERN, description="Environment, e.g. production.")
+    purposes: list[str] = Field(min_length=1, max_length=50)
+    callers: list[str] = Field(min_length=1, max_length=200, description="Apps allowed to call: app:NAME.")
+    tools: list[str] = Field(default_factory=list, max_length=200)
+    regions: list[str] = Field(default_factory=list, max_length=50)
+    days: int = Field(ge=1, le=3650, description="Validity in days from activation (capped by policy per tier).")
+    conditions: list[str] = Field(
+        default_factory=list, max_length=50, description="'METRIC OP VALUE => suspend|revoke [after N windows]'."
+    )
+
+
+class StateChange(_Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+    category: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{0,39}$",
+        description="What the suspension is about (fairness, security, drift, …); picks reinstatement sign-offs.",
+    )
+    evidence: dict[str, Any] | None = None
+    expected_version: int | None = Field(default=None, ge=1, description="Refuse (409) unless the license is at it.")
+
+
+class RenewCreate(_Strict):
+    days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class LicenseRead(BaseModel):
+    id: str
+    state: LicenseState
+    version: int
+    model: str
+    system: str
+    model_version: str
+    digest: str
+    env: str
+    purposes: list[str]
+    callers: list[str]
+    tools: list[str]
+    regions: list[str]
+    conditions: list[dict[str, Any]]
+    conditions_digest: str
+    days: int
+    risk_tier: str
+    required_signoffs: list[str]
+    stage: str
+    requested_by: str
+    renews: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    activated_at: datetime | None = None
+    nbf: datetime | None = None
+    exp: datetime | None = None
+    status_index: int | None = None
+    assessment_id: str | None = None
+    reason: str | None = None
+    reason_category: str | None = None
+
+
+class LicenseStatus(BaseModel):
+    """Where a license stands and what it still needs."""
+
+    id: str
+    state: LicenseState
+    version: int
+    stage: str
+    required_signoffs: list[str]
+    approved: dict[str, str]
+    rejected: dict[str, str]
+    missing_signoffs: list[str]
+    assessment: dict[str, Any] | None
+    missing: list[str]
+    ready: bool
+    signoffs: list[SignOffRead]
+
+
+class CheckResult(BaseModel):
+    allowed: bool
+    model: str
+    digest: str
+    env: str
+    purpose: str | None = None
+    license: str | None = None
+    exp: datetime | None = None
+    reasons: list[str]
+
+
+class TokenRead(BaseModel):
+    license: str
+    token: str
+
+
+class AuditTaskRead(BaseModel):
+    id: str
+    system: str
+    kind: str
+    model: str | None = None
+    license: str | None = None
+    reason: str
+    due_at: datetime
+    status: str
+    created_at: datetime
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    note: str | None = None
+
+
+class AuditTaskComplete(_Strict):
+    note: str = Field(min_length=1, max_length=2000)

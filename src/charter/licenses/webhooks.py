@@ -1,0 +1,163 @@
+"""Webhook notifications through an outbox: written in the change's transaction, delivered after commit.
+
+Each POST carries the canonical JSON body signed with HMAC-SHA256 (`Charter-Signature: sha256=<hex>`, key
+CHARTER_WEBHOOK_SECRET); failures are retried with exponential backoff, so a notification is never lost to a
+crash or an unreachable receiver (at-least-once: receivers de-duplicate on `Charter-Event-Id`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, or_, select
+
+from charter.core.canonical import canonical_json
+from charter.core.clock import isoformat, utcnow
+from charter.core.hashing import hmac_sha256_hex
+from charter.core.ids import new_id
+from charter.licenses import notify
+from charter.licenses.tables import WebhookOutboxRow
+from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger("charter.webhooks")
+
+MAX_ATTEMPTS = 12
+BASE_DELAY_S = 1.0
+MAX_DELAY_S = 3600.0
+LEASE = timedelta(seconds=60)
+BATCH = 50
+KEEP = timedelta(days=30)
+
+
+def enqueue(uow: UnitOfWork, event: str, payload: Mapping[str, Any]) -> str:
+    """Add a notification to this transaction; it is sent only if the transaction commits."""
+    now = utcnow()
+    row = WebhookOutboxRow(
+        id=new_id("wh"),
+        event=event,
+        payload=dict(payload),
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    uow.session.add(row)
+    uow.after_commit(notify.changed)
+    return row.id
+
+
+def body_of(row: WebhookOutboxRow) -> bytes:
+    """The exact bytes POSTed (and signed): canonical JSON of {id, event, created_at, data}."""
+    return canonical_json(
+        {"id": row.id, "event": row.event, "created_at": isoformat(row.created_at), "data": row.payload}
+    )
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `Charter-Signature` header value for `body`."""
+    return "sha256=" + hmac_sha256_hex(secret.encode(), body)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failures: 1 s, 2 s, 4 s, … capped at an hour."""
+    return timedelta(seconds=min(MAX_DELAY_S, BASE_DELAY_S * 2 ** max(0, attempts - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    url: str
+    secret: str | None
+
+
+def _claim(uows: UnitOfWorkFactory, now: datetime) -> list[WebhookOutboxRow]:
+    with uows() as uow:
+        stmt = (
+            select(WebhookOutboxRow)
+            .where(
+                WebhookOutboxRow.delivered_at.is_(None),
+                WebhookOutboxRow.failed_at.is_(None),
+                WebhookOutboxRow.next_attempt_at <= now,
+                or_(WebhookOutboxRow.lease_until.is_(None), WebhookOutboxRow.lease_until < now),
+            )
+            .order_by(WebhookOutboxRow.created_at, WebhookOutboxRow.id)
+            .limit(BATCH)
+        )
+        if uow.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list(uow.session.scalars(stmt))
+        for row in rows:
+            row.lease_until = now + LEASE
+        uow.commit()
+        return rows
+
+
+def _post(client: httpx.Client, target: Target, row: WebhookOutboxRow) -> str | None:
+    """POST one notification; None on a 2xx answer, else why it failed."""
+    if not target.secret:
+        return "CHARTER_WEBHOOK_SECRET is not set: refusing to send unsigned notifications"
+    body = body_of(row)
+    headers = {
+        "Content-Type": "application/json",
+        "Charter-Signature": signature(target.secret, body),
+        "Charter-Event": row.event,
+        "Charter-Event-Id": row.id,
+    }
+    try:
+        resp = client.post(target.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= resp.status_code < 300:
+        return None
+    return f"HTTP {resp.status_code}"
+
+
+def deliver_due(uows: UnitOfWorkFactory, target: Target | None, now: datetime | None = None) -> int:
+    """Send every due notification once; returns how many were delivered. Failures are rescheduled."""
+    if target is None:
+        return 0
+    now = now or utcnow()
+    rows = _claim(uows, now)
+    if not rows:
+        return 0
+    results: dict[str, str | None] = {}
+    with httpx.Client(timeout=10.0, follow_redirects=False) as client:
+        for row in rows:
+            results[row.id] = _post(client, target, row)
+    delivered = 0
+    with uows() as uow:
+        for row_id, error in results.items():
+            stored = uow.session.get(WebhookOutboxRow, row_id)
+            if stored is None:
+                continue
+            row = stored
+            done = utcnow()
+            row.lease_until = None
+            if error is None:
+                row.delivered_at = done
+                delivered += 1
+                continue
+            row.attempts += 1
+            row.last_error = error
+            if row.attempts >= MAX_ATTEMPTS:
+                row.failed_at = done
+                log.error(
+                    "webhook %s (%s) failed for good after %d attempts: %s", row.id, row.event, row.attempts, error
+                )
+            else:
+                row.next_attempt_at = done + backoff(row.attempts)
+                log.warning("webhook %s (%s) attempt %d failed: %s", row.id, row.event, row.attempts, error)
+        uow.commit()
+    return delivered
+
+
+def prune(uow: UnitOfWork, now: datetime) -> int:
+    """Forget notifications delivered or given up more than 30 days ago."""
+    cutoff = now - KEEP
+    result = uow.session.execute(
+        delete(WebhookOutboxRow).where(or_(WebhookOutboxRow.delivered_at < cutoff, WebhookOutboxRow.failed_at < cutoff))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
