@@ -7,83 +7,43 @@ Agreed with the evaluation engine: exactly these top-level keys. Rules may only 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from charter.policies._fields import (
+    ANY,
+    OPEN_MAP,
+    STRING_KEY,
+    Field,
+    Kind,
+    flag,
+    join_path,
+    list_of,
+    number,
+    obj,
+    split_path,
+    string,
+)
 from charter.policies._yaml import did_you_mean
 
+__all__ = [
+    "ANY",
+    "DECLARED_PATHS",
+    "DEFAULT_THRESHOLDS",
+    "OPEN_MAP",
+    "SCHEMA",
+    "STRING_KEY",
+    "TOP_LEVEL",
+    "Field",
+    "Kind",
+    "check_path",
+    "fill_defaults",
+    "missing",
+    "split_path",
+    "type_problems",
+]
 
-class Kind(StrEnum):
-    STRING = "string"
-    INT = "int"
-    FLOAT = "float"
-    BOOL = "bool"
-    OBJECT = "object"
-    LIST = "list"
-    MAP = "map"  # free keys (attribute names, group names); values follow `item`
-    ANY = "any"
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """Declared shape of one evidence value."""
-
-    kind: Kind
-    nullable: bool = False
-    fields: Mapping[str, Field] = field(default_factory=dict)
-    item: Field | None = None
-    default: Any = None
-    choices: tuple[str, ...] = ()
-    doc: str = ""
-
-    def child(self, name: str) -> Field | None:
-        """The declared field `name` under this one (map keys are free), else None."""
-        if self.kind == Kind.OBJECT:
-            return self.fields.get(name)
-        if self.kind == Kind.MAP:
-            return self.item
-        if self.kind == Kind.ANY:
-            return ANY
-        return None
-
-    def element(self) -> Field | None:
-        """What a comprehension variable ranges over: list items, or keys of maps/objects."""
-        if self.kind == Kind.LIST:
-            return self.item
-        if self.kind in (Kind.MAP, Kind.OBJECT):
-            return STRING_KEY
-        if self.kind == Kind.ANY:
-            return ANY
-        return None
-
-
-def _s(doc: str = "", choices: tuple[str, ...] = ()) -> Field:
-    return Field(Kind.STRING, nullable=True, doc=doc, choices=choices)
-
-
-def _f(doc: str = "") -> Field:
-    return Field(Kind.FLOAT, nullable=True, doc=doc)
-
-
-def _b(doc: str = "") -> Field:
-    return Field(Kind.BOOL, default=False, doc=doc)
-
-
-def _obj(fields: dict[str, Field], *, nullable: bool = False, doc: str = "") -> Field:
-    return Field(Kind.OBJECT, nullable=nullable, fields=MappingProxyType(fields), doc=doc)
-
-
-def _list(item: Field, doc: str = "") -> Field:
-    return Field(Kind.LIST, item=item, default=(), doc=doc)
-
-
-ANY = Field(Kind.ANY, nullable=True)
-STRING_KEY = Field(Kind.STRING)
-OPEN_MAP = Field(Kind.MAP, item=ANY, doc="free-form mapping")
 
 RISK_TIERS = ("prohibited", "high", "limited", "minimal")
 LAWFUL_BASES = ("consent", "contract", "legal-obligation", "vital-interests", "public-task", "legitimate-interests")
@@ -99,109 +59,109 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType(
     }
 )
 
-_FAIRNESS_ATTR = _obj(
+_FAIRNESS_ATTR = obj(
     {
-        "dp_diff": _f("demographic parity difference (max - min selection rate)"),
-        "dp_ratio": _f("demographic parity ratio (min / max selection rate)"),
-        "eo_diff": _f("equalized odds difference"),
-        "disparate_impact": _f("disparate impact ratio"),
+        "dp_diff": number("demographic parity difference (max - min selection rate)"),
+        "dp_ratio": number("demographic parity ratio (min / max selection rate)"),
+        "eo_diff": number("equalized odds difference"),
+        "disparate_impact": number("disparate impact ratio"),
         "four_fifths_pass": Field(Kind.BOOL, nullable=True, doc="disparate impact >= 0.8"),
         "groups": OPEN_MAP,
     }
 )
 
-SCHEMA: Field = _obj(
+SCHEMA: Field = obj(
     {
-        "system": _obj(
+        "system": obj(
             {
-                "name": _s(),
-                "risk_tier": _s("EU AI Act risk tier", RISK_TIERS),
-                "annex_iii_area": _s("Annex III area, e.g. '4(a)'"),
-                "gpai": _b("general-purpose AI model"),
-                "personal_data": _b("processes personal data"),
-                "special_category_data": _b("processes GDPR Art. 9 data"),
-                "human_oversight": _s("how humans oversee the system"),
-                "dpia_reference": _s("reference of the data protection impact assessment"),
+                "name": string(),
+                "risk_tier": string("EU AI Act risk tier", RISK_TIERS),
+                "annex_iii_area": string("Annex III area, e.g. '4(a)'"),
+                "gpai": flag("general-purpose AI model"),
+                "personal_data": flag("processes personal data"),
+                "special_category_data": flag("processes GDPR Art. 9 data"),
+                "human_oversight": string("how humans oversee the system"),
+                "dpia_reference": string("reference of the data protection impact assessment"),
                 "log_retention_days": Field(Kind.INT, nullable=True, doc="days automatic logs are kept"),
-                "owner_team": _s(),
-                "access_restricted": _b("artifact and endpoint access restricted to named principals"),
+                "owner_team": string(),
+                "access_restricted": flag("artifact and endpoint access restricted to named principals"),
             }
         ),
-        "model": _obj(
+        "model": obj(
             {
-                "digest": _s("sha256 of the artifact"),
-                "version": _s(),
-                "framework": _s(),
-                "format": _s(),
-                "digest_pinned": _b("deployments reference the artifact by digest"),
-                "license": _s("SPDX license of the model"),
-                "restricted_purposes": _list(Field(Kind.STRING)),
+                "digest": string("sha256 of the artifact"),
+                "version": string(),
+                "framework": string(),
+                "format": string(),
+                "digest_pinned": flag("deployments reference the artifact by digest"),
+                "license": string("SPDX license of the model"),
+                "restricted_purposes": list_of(Field(Kind.STRING)),
                 "card": OPEN_MAP,
             }
         ),
-        "datasets": _list(
-            _obj(
+        "datasets": list_of(
+            obj(
                 {
-                    "name": _s(),
-                    "digest": _s(),
-                    "license": _s("SPDX license"),
-                    "lawful_basis": _s("GDPR Art. 6 basis", LAWFUL_BASES),
-                    "personal_data": _b(),
-                    "special_category": _b(),
-                    "role": _s("lineage role", DATASET_ROLES),
+                    "name": string(),
+                    "digest": string(),
+                    "license": string("SPDX license"),
+                    "lawful_basis": string("GDPR Art. 6 basis", LAWFUL_BASES),
+                    "personal_data": flag(),
+                    "special_category": flag(),
+                    "role": string("lineage role", DATASET_ROLES),
                 }
             )
         ),
-        "provenance": _obj({"complete": _b("lineage complete for every input"), "issues": _list(ANY)}),
-        "performance": _obj(
+        "provenance": obj({"complete": flag("lineage complete for every input"), "issues": list_of(ANY)}),
+        "performance": obj(
             {
-                "accuracy": _f(),
-                "precision": _f(),
-                "recall": _f(),
-                "f1": _f(),
-                "roc_auc": _f(),
-                "calibration_error": _f(),
+                "accuracy": number(),
+                "precision": number(),
+                "recall": number(),
+                "f1": number(),
+                "roc_auc": number(),
+                "calibration_error": number(),
                 "n": Field(Kind.INT, nullable=True, doc="rows evaluated"),
                 "ci": OPEN_MAP,
             },
             nullable=True,
         ),
         "fairness": Field(Kind.MAP, item=_FAIRNESS_ATTR, doc="per sensitive attribute"),
-        "fairness_summary": _obj(
+        "fairness_summary": obj(
             {
-                "evaluated": _b(),
-                "attributes": _list(Field(Kind.STRING)),
-                "dp_diff_max": _f(),
-                "eo_diff_max": _f(),
-                "disparate_impact_min": _f(),
+                "evaluated": flag(),
+                "attributes": list_of(Field(Kind.STRING)),
+                "dp_diff_max": number(),
+                "eo_diff_max": number(),
+                "disparate_impact_min": number(),
             }
         ),
-        "scan": _obj(
+        "scan": obj(
             {
-                "performed": _b(),
-                "safe": _b(),
-                "formats": _list(Field(Kind.STRING)),
-                "findings": _list(
-                    _obj(
+                "performed": flag(),
+                "safe": flag(),
+                "formats": list_of(Field(Kind.STRING)),
+                "findings": list_of(
+                    obj(
                         {
-                            "file": _s("file inside the artifact"),
-                            "format": _s("pickle, safetensors, onnx, ..."),
-                            "severity": _s("scanner severity", ("critical", "warning", "info")),
-                            "global": _s("pickle import involved, e.g. os.system"),
-                            "detail": _s(),
+                            "file": string("file inside the artifact"),
+                            "format": string("pickle, safetensors, onnx, ..."),
+                            "severity": string("scanner severity", ("critical", "warning", "info")),
+                            "global": string("pickle import involved, e.g. os.system"),
+                            "detail": string(),
                         }
                     )
                 ),
             }
         ),
-        "documentation": _obj(
+        "documentation": obj(
             {
-                "completeness": _f("share of required documentation sections present (0..1)"),
-                "present": _list(Field(Kind.STRING)),
-                "missing": _list(Field(Kind.STRING)),
+                "completeness": number("share of required documentation sections present (0..1)"),
+                "present": list_of(Field(Kind.STRING)),
+                "missing": list_of(Field(Kind.STRING)),
             }
         ),
-        "thresholds": _obj(
+        "thresholds": obj(
             {name: Field(Kind.FLOAT, default=value) for name, value in DEFAULT_THRESHOLDS.items()},
             doc="policy parameters",
         ),
@@ -209,7 +169,6 @@ SCHEMA: Field = _obj(
 )
 
 TOP_LEVEL: tuple[str, ...] = tuple(SCHEMA.fields)
-_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def _paths(spec: Field, prefix: str, out: set[str]) -> None:
@@ -235,21 +194,6 @@ def _all_paths() -> frozenset[str]:
 DECLARED_PATHS: frozenset[str] = _all_paths()
 
 
-def split_path(path: str) -> list[str] | None:
-    """`datasets[].lawful_basis` → ['datasets', '[]', 'lawful_basis']; None when malformed."""
-    out: list[str] = []
-    for part in path.split("."):
-        brackets = 0
-        while part.endswith("[]"):
-            part = part[:-2]
-            brackets += 1
-        if part != "*" and not _SEGMENT.fullmatch(part):
-            return None
-        out.append(part)
-        out.extend(["[]"] * brackets)
-    return out
-
-
 def check_path(path: str) -> str | None:
     """None when `path` names a declared evidence field (map keys may be `*` or a concrete key), else why not."""
     parts = split_path(path)
@@ -266,18 +210,11 @@ def check_path(path: str) -> str | None:
         else:
             nxt = spec.child(part)
         if nxt is None:
-            where = _join(walked) or "the evidence document"
+            where = join_path(walked) or "the evidence document"
             return f"unknown evidence field '{path}': {where} has no '{part}'"
         walked.append(part)
         spec = nxt
     return None
-
-
-def _join(parts: list[str]) -> str:
-    out = ""
-    for part in parts:
-        out = out + part if part == "[]" else (f"{out}.{part}" if out else part)
-    return out
 
 
 def missing(evidence: Mapping[str, Any], path: str) -> list[str]:
@@ -294,13 +231,13 @@ def _walk(value: Any, parts: list[str], here: str, out: list[str]) -> None:
     head, rest = parts[0], parts[1:]
     if head == "[]":
         if not isinstance(value, list):
-            out.append(_join([here, *parts]))
+            out.append(join_path([here, *parts]))
             return
         for i, item in enumerate(value):
             _step(item, rest, f"{here}[{i}]", out)
         return
     if not isinstance(value, Mapping):
-        out.append(_join([here, *parts]) if here else _join(parts))
+        out.append(join_path([here, *parts]) if here else join_path(parts))
         return
     if head == "*":
         for key in sorted(value, key=str):
@@ -311,7 +248,7 @@ def _walk(value: Any, parts: list[str], here: str, out: list[str]) -> None:
 
 def _step(value: Any, rest: list[str], here: str, out: list[str]) -> None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        out.append(_join([here, *rest]))
+        out.append(join_path([here, *rest]))
     else:
         _walk(value, rest, here, out)
 
