@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,9 +41,10 @@ def _get(entry: Any, *names: str, default: Any = None) -> Any:
 
 
 def _rate(conditions: Any) -> tuple[float | None, int | None]:
-    """A license may carry its own rate limit in its conditions (`{"rate_limit": {"rps": 50, "burst": 100}}`)."""
-    if isinstance(conditions, Mapping):
-        rate = conditions.get("rate_limit")
+    """A license may carry its own rate limit among its conditions (`{"rate_limit": {"rps": 50, "burst": 100}}`)."""
+    items = [conditions] if isinstance(conditions, Mapping) else list(conditions or ())
+    for item in items:
+        rate = item.get("rate_limit") if isinstance(item, Mapping) else None
         if isinstance(rate, Mapping) and rate.get("rps"):
             burst = rate.get("burst")
             return float(rate["rps"]), int(burst) if burst else None
@@ -90,3 +91,27 @@ def build_grants(entries: Iterable[Any]) -> dict[tuple[str, str], tuple[Grant, .
         grant = grant_from(entry)
         out.setdefault((grant.digest, grant.env), []).append(grant)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def with_tombstones(
+    new: Mapping[tuple[str, str], tuple[Grant, ...]],
+    old: Mapping[tuple[str, str], tuple[Grant, ...]],
+    now: float,
+) -> dict[tuple[str, str], tuple[Grant, ...]]:
+    """Keep licenses that left the index since the last refresh as revoked (or expired) entries.
+
+    The index lists active and suspended licenses only; remembering the ones that just left lets a gateway
+    refuse with `license_revoked` / `license_expired` instead of a bare `no_license`.
+    """
+    out = {k: tuple(v) for k, v in new.items()}
+    present = {g.license_id for grants in new.values() for g in grants}
+    for key, grants in old.items():
+        for grant in grants:
+            if grant.license_id in present:
+                continue
+            if grant.state in ("revoked", "expired"):
+                gone = grant
+            else:
+                gone = replace(grant, state="expired" if now >= grant.exp else "revoked")
+            out[key] = (*out.get(key, ()), gone)
+    return out

@@ -20,12 +20,12 @@ from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission, Resource
 from charter.core.errors import CharterError, Unauthenticated
 from charter.core.events import AuditEvent
-from charter.core.ids import new_id
 from charter.deployments.decisions import inference_event
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
 from charter.deployments.scope import check, decide
 from charter.gateway.asgi import read_body, respond
+from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, inbound, openai_call
 from charter.gateway.index import LiveIndex
 from charter.gateway.keys import KeyCache
@@ -119,7 +119,7 @@ class Gateway:
     # --- the call pipeline -------------------------------------------------------------------------------------
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, plain: tuple[str, str] | None) -> None:
-        call = Call(started=time.perf_counter(), decision_id=new_id("dec"))
+        call = Call(started=time.perf_counter(), decision_id=decision_id())
         if plain is not None:
             call.deployment = plain[0]
         inb = inbound(scope["headers"])
@@ -237,6 +237,7 @@ class Gateway:
         except AuditUnavailable:
             await self._audit_down(send, call)
             return
+        headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         if self.capture is not None and doc is not None:
@@ -375,10 +376,10 @@ class Gateway:
 
     async def _metrics(self, send: Send) -> None:
         now = time.time()
-        self.metrics.degraded.set(1 if self.index.degraded_since(now) is not None else 0)
-        self.metrics.index_version.set(self.index.snapshot.version)
+        self.metrics.degraded = 1 if self.index.degraded_since(now) is not None else 0
+        self.metrics.index_version = self.index.snapshot.version
         if self.queue_depth is not None:
-            self.metrics.queue_depth.set(self.queue_depth())
+            self.metrics.queue_depth = self.queue_depth()
         await respond(send, 200, self.metrics.render(), self.metrics.content_type)
 
 

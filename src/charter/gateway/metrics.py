@@ -1,76 +1,111 @@
-"""Prometheus metrics of one gateway process: requests by deployment/decision, denials by reason, latencies."""
+"""Prometheus metrics of one gateway process: requests by deployment/decision, denials by reason, latencies,
+audit queue depth. Plain counters updated on the event loop (no locks), turned into metric families at scrape
+time by a custom collector: a few hundred nanoseconds per call instead of microseconds per labelled histogram."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from bisect import bisect_left
+from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
-_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Hist:
+    """Fixed-bucket histogram: per-bucket counts and a sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(BUCKETS, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*(str(b) for b in BUCKETS), "+Inf"), self.counts, strict=True):
+            running += count
+            out.append((bound, running))
+        return out
 
 
 class Metrics:
-    """Counters and histograms; label children are cached so the hot path skips label resolution."""
+    """What `/metrics` reports; `render()` gives the Prometheus text format."""
 
     content_type = CONTENT_TYPE_LATEST.encode()
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
-            "charter_gateway_requests",
-            "Calls by deployment and decision.",
-            ["deployment", "decision"],
-            registry=self.registry,
-        )
-        self._denials = Counter(
-            "charter_gateway_denials", "Refused calls by reason.", ["reason"], registry=self.registry
-        )
-        self._latency = Histogram(
-            "charter_gateway_request_seconds",
-            "Time from request to audited response.",
-            ["deployment"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self._upstream = Histogram(
-            "charter_gateway_upstream_seconds",
-            "Time spent waiting for the upstream.",
-            ["deployment"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self._audit = Histogram(
-            "charter_gateway_audit_seconds",
-            "Time until the audit entry is durable.",
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
-        self.queue_depth = Gauge("charter_gateway_audit_queue_depth", "Audit entries waiting.", registry=self.registry)
-        self.degraded = Gauge("charter_gateway_degraded", "1 while the license index is stale.", registry=self.registry)
-        self.index_version = Gauge(
-            "charter_gateway_license_state_version", "License state version in memory.", registry=self.registry
-        )
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def _child(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = make()
-        return child
+        self.requests: dict[tuple[str, str], int] = {}
+        self.denials: dict[str, int] = {}
+        self.latency: dict[str, Hist] = {}
+        self.upstream: dict[str, Hist] = {}
+        self.audit_latency = Hist()
+        self.queue_depth = 0
+        self.degraded = 0
+        self.index_version = -1
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
 
     def request(self, deployment: str, decision: str, seconds: float, upstream_s: float | None) -> None:
-        self._child(("r", deployment, decision), lambda: self._requests.labels(deployment, decision)).inc()
-        self._child(("l", deployment), lambda: self._latency.labels(deployment)).observe(seconds)
+        key = (deployment, decision)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        hist = self.latency.get(deployment)
+        if hist is None:
+            hist = self.latency[deployment] = Hist()
+        hist.observe(seconds)
         if upstream_s is not None:
-            self._child(("u", deployment), lambda: self._upstream.labels(deployment)).observe(upstream_s)
+            up = self.upstream.get(deployment)
+            if up is None:
+                up = self.upstream[deployment] = Hist()
+            up.observe(upstream_s)
 
     def denial(self, reason: str) -> None:
-        self._child(("d", reason), lambda: self._denials.labels(reason)).inc()
+        self.denials[reason] = self.denials.get(reason, 0) + 1
 
     def audit(self, seconds: float) -> None:
-        self._audit.observe(seconds)
+        self.audit_latency.observe(seconds)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
+
+
+class _Collector(Collector):
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.m
+        requests = CounterMetricFamily(
+            "charter_gateway_requests", "Calls by deployment and decision.", labels=["deployment", "decision"]
+        )
+        for (dep, decision), n in sorted(m.requests.items()):
+            requests.add_metric([dep, decision], n)
+        yield requests
+        denials = CounterMetricFamily("charter_gateway_denials", "Refused calls by reason.", labels=["reason"])
+        for reason, n in sorted(m.denials.items()):
+            denials.add_metric([reason], n)
+        yield denials
+        for name, doc, hists in (
+            ("charter_gateway_request_seconds", "Time from request to audited response.", m.latency),
+            ("charter_gateway_upstream_seconds", "Time spent waiting for the upstream.", m.upstream),
+        ):
+            family = HistogramMetricFamily(name, doc, labels=["deployment"])
+            for dep, hist in sorted(hists.items()):
+                family.add_metric([dep], hist.cumulative(), hist.total)
+            yield family
+        audit = HistogramMetricFamily("charter_gateway_audit_seconds", "Time until the audit entry is durable.")
+        audit.add_metric([], m.audit_latency.cumulative(), m.audit_latency.total)
+        yield audit
+        yield GaugeMetricFamily("charter_gateway_audit_queue_depth", "Audit entries waiting.", value=m.queue_depth)
+        yield GaugeMetricFamily("charter_gateway_degraded", "1 while the license index is stale.", value=m.degraded)
+        yield GaugeMetricFamily(
+            "charter_gateway_license_state_version", "License state version in memory.", value=m.index_version
+        )

@@ -48,6 +48,7 @@ class Upstream:
             connector=connector,
             timeout=self._timeout,
             auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # a proxy must not keep one caller's cookies for the next
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
 

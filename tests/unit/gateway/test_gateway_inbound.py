@@ -61,3 +61,17 @@ def test_problem_body() -> None:
         "detail": "license lic_1 is suspended",
         "license_id": "lic_1",
     }
+
+
+def test_fast_decision_ids_match_the_core_layout() -> None:
+    import random
+
+    from charter.core.ids import _b32
+    from charter.gateway.ids import decision_id, encode130
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        value = rng.getrandbits(130)
+        assert encode130(value) == _b32(value, 26)
+    a, b = decision_id(), decision_id()
+    assert a.startswith("dec_") and len(a) == 30 and a != b

@@ -100,3 +100,15 @@ def test_grant_projection_from_index_entries() -> None:
     assert grant.high_risk and grant.rate_limit_rps == 5.0 and grant.rate_burst == 10
     grouped = build_grants([entry, {**entry, "license_id": "lic_10"}])
     assert [g.license_id for g in grouped[("sha256:bb", "staging")]] == ["lic_9", "lic_10"]
+
+
+def test_licenses_that_leave_the_index_become_tombstones() -> None:
+    from charter.deployments.index import with_tombstones
+
+    key = ("sha256:aa", "production")
+    old = {key: (GRANT, replace(GRANT, license_id="lic_old", exp=NOW - 10))}
+    out = with_tombstones({}, old, NOW)
+    states = {g.license_id: g.state for g in out[key]}
+    assert states == {"lic_1": "revoked", "lic_old": "expired"}
+    assert decide(with_tombstones({}, {key: (GRANT,)}, NOW)[key], OK, NOW).reason is Reason.LICENSE_REVOKED
+    assert with_tombstones({key: (GRANT,)}, old, NOW)[key][0] is GRANT  # still present: unchanged
