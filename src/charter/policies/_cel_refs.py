@@ -9,31 +9,36 @@ from charter.policies._yaml import did_you_mean
 from charter.policies.evidence import SCHEMA, Field, Kind
 
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
-GLOBAL_FUNCTIONS = frozenset(
-    {"has", "size", "int", "uint", "double", "string", "bytes", "timestamp", "duration", "dyn", "type"}
+CHARTER_FUNCTIONS = frozenset({"hasText", "isDigest"})  # registered by charter.policies.cel.make_context
+GLOBAL_FUNCTIONS = (
+    frozenset({"has", "size", "int", "uint", "double", "string", "bytes", "timestamp", "duration", "dyn", "type"})
+    | CHARTER_FUNCTIONS
 )
-METHOD_FUNCTIONS = frozenset(
-    {
-        "size",
-        "contains",
-        "startsWith",
-        "endsWith",
-        "matches",
-        "getFullYear",
-        "getMonth",
-        "getDate",
-        "getDayOfMonth",
-        "getDayOfWeek",
-        "getDayOfYear",
-        "getHours",
-        "getMinutes",
-        "getSeconds",
-        "getMilliseconds",
-        "hasValue",
-        "value",
-        "orValue",
-        "or",
-    }
+METHOD_FUNCTIONS = (
+    frozenset(
+        {
+            "size",
+            "contains",
+            "startsWith",
+            "endsWith",
+            "matches",
+            "getFullYear",
+            "getMonth",
+            "getDate",
+            "getDayOfMonth",
+            "getDayOfWeek",
+            "getDayOfYear",
+            "getHours",
+            "getMinutes",
+            "getSeconds",
+            "getMilliseconds",
+            "hasValue",
+            "value",
+            "orValue",
+            "or",
+        }
+    )
+    | CHARTER_FUNCTIONS
 )
 OPTIONAL_FUNCTIONS = frozenset({"of", "none", "ofNonZeroValue"})
 TYPE_NAMES = frozenset({"int", "uint", "double", "string", "bool", "bytes", "list", "map", "null_type", "type"})

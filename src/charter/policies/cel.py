@@ -123,10 +123,28 @@ def _syntax_problems(message: str) -> list[ExpressionProblem]:
     return out[:1]
 
 
+_DIGEST = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
+
+
+def has_text(value: Any) -> bool:
+    """CEL `hasText(v)`: v is a string with at least one non-space character (null and other types: false)."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def is_digest(value: Any) -> bool:
+    """CEL `isDigest(v)`: v is a sha256 digest, `sha256:<64 hex>` or 64 lowercase hex characters."""
+    return isinstance(value, str) and _DIGEST.fullmatch(value) is not None
+
+
+# Charter's own functions: the engine's `matches()` compiles its regular expression on every call (25-200 µs),
+# these cost about 0.5 µs.
+FUNCTIONS: Mapping[str, Any] = {"hasText": has_text, "isDigest": is_digest}
+
+
 def make_context(variables: Mapping[str, Any]) -> Any:
     """A reusable cel.Context holding the evidence (conversion happens once, not per rule)."""
     try:
-        return cel.Context(variables=dict(variables))
+        return cel.Context(variables=dict(variables), functions=dict(FUNCTIONS))
     except Exception as exc:
         raise InvalidInput(f"evidence cannot be read by CEL: {exc}", code="evidence_invalid") from None
 

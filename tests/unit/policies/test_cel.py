@@ -100,3 +100,25 @@ def test_unconvertible_evidence_is_invalid_input() -> None:
     with pytest.raises(Exception) as err:
         cel.make_context({"system": {"x": {1, 2}}})
     assert getattr(err.value, "code", None) == "evidence_invalid"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("hasText(system.name)", True),
+        ("hasText(system.owner_team)", False),
+        ("hasText(system.human_oversight)", False),
+        ("system.name.hasText()", True),
+        ("isDigest(model.digest)", True),
+        ("isDigest(model.version)", False),
+        ("isDigest(model.format)", False),
+        ("isDigest('sha256:abc')", False),
+    ],
+)
+def test_charter_functions(source: str, expected: bool) -> None:
+    evidence = {
+        "system": {"name": "credit", "human_oversight": "  \n "},
+        "model": {"digest": "sha256:" + "0123456789abcdef" * 4, "version": "v1", "format": "F" * 64},
+    }
+    context = cel.make_context(fill_defaults(evidence))
+    assert cel.run(cel.compile_expression(source), context) == (expected, None)
