@@ -28,20 +28,25 @@ def floats(values: Any) -> Floats:
 
 def column(data: ColumnData, name: str, *, source: str = "data") -> Any:
     """The named column of a table, record batch or mapping; InvalidInput naming source and column if absent."""
-    names = data.schema.names if isinstance(data, pa.Table | pa.RecordBatch) else list(data)
-    if name not in names:
-        shown = ", ".join(map(str, names[:20])) + (", …" if len(names) > 20 else "")
-        raise InvalidInput(
-            f"{source}: column '{name}' is missing (available: {shown}); add it or fix the profile spec",
-            code="missing_column",
-            field=name,
-        )
-    return data.column(name) if isinstance(data, pa.Table | pa.RecordBatch) else data[name]
+    if isinstance(data, pa.Table | pa.RecordBatch):
+        if data.schema.get_field_index(name) >= 0:
+            return data.column(name)
+        names = list(data.schema.names)
+    elif name in data:
+        return data[name]
+    else:
+        names = list(data)
+    shown = ", ".join(map(str, names[:20])) + (", …" if len(names) > 20 else "")
+    raise InvalidInput(
+        f"{source}: column '{name}' is missing (available: {shown}); add it or fix the profile spec",
+        code="missing_column",
+        field=name,
+    )
 
 
 def row_count(data: ColumnData) -> int:
-    """Number of rows; mappings must hold columns of equal length."""
-    if isinstance(data, pa.Table | pa.RecordBatch):
+    """Number of rows; mappings must hold columns of equal length (or say `num_rows` themselves)."""
+    if isinstance(data, pa.Table | pa.RecordBatch) or hasattr(data, "num_rows"):
         return int(data.num_rows)
     lengths = {name: len(col) for name, col in data.items()}
     if len(set(lengths.values())) > 1:
@@ -80,14 +85,17 @@ def numeric_values(col: Any, name: str, *, source: str = "data") -> Floats:
 
 
 def string_values(col: Any, name: str, *, source: str = "data") -> pa.Array | pa.ChunkedArray:
-    """Column as an Arrow string array (numbers and booleans are cast with Arrow's rules, nulls kept)."""
+    """Column as Arrow strings (numbers and booleans cast with Arrow's rules, nulls kept).
+
+    Dictionary-encoded string columns stay encoded, so categories are looked up once per dictionary, not per row.
+    """
     if not isinstance(col, pa.Array | pa.ChunkedArray):
         try:
             col = pa.array(np.asarray(col), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise _wrong_type(name, source, "categorical (strings, numbers or booleans)", exc) from exc
     t = col.type
-    if pa.types.is_string(t):
+    if pa.types.is_string(t) or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type)):
         return col
     if pa.types.is_dictionary(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return pc.cast(col, pa.string())

@@ -10,7 +10,7 @@ ids), while the predictions stream through an Acero hash join; rows without a la
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -92,6 +92,7 @@ class BatchReader:
         *,
         types: dict[str, pa.DataType] | None = None,
         batch_rows: int = BATCH_ROWS,
+        encode_categories: bool = True,
     ) -> None:
         self.path, self.columns, self.batch_rows = Path(path), list(dict.fromkeys(columns)), batch_rows
         if not self.path.is_file():
@@ -106,6 +107,12 @@ class BatchReader:
             names = self._parquet.schema_arrow.names
             self.total_rows = int(self._parquet.metadata.num_rows)
             schema = self._parquet.schema_arrow
+            # Categories stay dictionary-encoded: each distinct value is looked up once per row group.
+            categorical = {n for n, t in (types or {}).items() if t == pa.string() and n in self.columns}
+            encoded = [f.name for f in schema if f.name in categorical and pa.types.is_string(f.type)]
+            if encoded and encode_categories:
+                self._parquet = pq.ParquetFile(self.path, read_dictionary=encoded)
+                schema = self._parquet.schema_arrow
         else:
             names = self._csv_header()
             schema = None
@@ -126,7 +133,11 @@ class BatchReader:
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":
-            yield from self._parquet.iter_batches(batch_size=self.batch_rows, columns=self.columns)
+            # One row group at a time: iter_batches over the whole file pre-buffers every row group (RSS ∝ file).
+            for group in range(self._parquet.num_row_groups):
+                yield from self._parquet.iter_batches(
+                    batch_size=self.batch_rows, columns=self.columns, row_groups=[group]
+                )
             return
         block = max(1 << 20, self.batch_rows * 16 * max(len(self.columns), 1))
         convert = pacsv.ConvertOptions(
@@ -252,7 +263,8 @@ def sketch_file(
         window_id = labels.window_id_column or labels.id_column
         columns = [c for c in columns if c != spec.label] + [window_id]
     types = _types(spec, [window_id] if window_id else [])
-    source = BatchReader(path, columns, types=types, batch_rows=batch_rows)
+    # Acero's join cannot unify per-batch dictionaries, so categories arrive decoded when labels are joined.
+    source = BatchReader(path, columns, types=types, batch_rows=batch_rows, encode_categories=labels is None)
     out = WindowSketch.empty(profile)
     batches: Iterator[pa.RecordBatch] = iter(source)
     if labels is not None and window_id is not None and spec.label is not None:
@@ -273,9 +285,29 @@ def _renamed(batches: Iterator[pa.RecordBatch], old: str, new: str) -> Iterator[
         yield pa.RecordBatch.from_arrays(batch.columns, names=names)
 
 
+class _ParquetColumns(Mapping[str, Any]):
+    """Columns of a Parquet file read one at a time on access, so profiling holds one column, not the table."""
+
+    def __init__(self, source: BatchReader) -> None:
+        self.source = source
+        self.num_rows = source.total_rows
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.source.columns:
+            raise KeyError(name)
+        return self.source._parquet.read(columns=[name]).column(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.source.columns)
+
+    def __len__(self) -> int:
+        return len(self.source.columns)
+
+
 def profile_file(
     path: Path, spec: ProfileSpec, *, model_version: str | None = None, **options: Any
 ) -> ReferenceProfile:
-    """Reference profile of a Parquet/CSV file (reads the profiled columns fully: quantiles need them all)."""
+    """Reference profile of a Parquet/CSV file: Parquet is read column by column, CSV whole (quantiles need all)."""
     source = BatchReader(Path(path), required_columns(spec), types=_types(spec, []), **options)
-    return build_profile(_read_all(source), spec, model_version=model_version, source=str(path))
+    data = _ParquetColumns(source) if source.format == "parquet" else _read_all(source)
+    return build_profile(data, spec, model_version=model_version, source=str(path))

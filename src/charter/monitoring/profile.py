@@ -28,6 +28,7 @@ from charter.monitoring.bins import (
 )
 from charter.monitoring.columns import (
     ColumnData,
+    Floats,
     Ints,
     PredictionKind,
     column,
@@ -157,6 +158,11 @@ class GroupProfile:
         return cls(d["name"], Vocabulary.from_dict(d["vocabulary"]), GroupCounts.from_dict(d["counts"]))
 
 
+def _digest(edges: Floats) -> str:
+    """sha256 of the edges as little-endian float64 bytes (exact, and far faster than JSON for 1,000 floats)."""
+    return sha256_hex(np.ascontiguousarray(edges, dtype="<f8").tobytes())
+
+
 @dataclass(frozen=True, eq=False)
 class ReferenceProfile:
     """Everything a window is compared against; JSON round-trips through `to_dict`/`from_dict`."""
@@ -177,9 +183,9 @@ class ReferenceProfile:
         return {
             "schema_version": SCHEMA_VERSION,
             "spec": self.spec.to_dict(),
-            "numeric": {n: [p.edges.tolist(), p.grid_edges.tolist()] for n, p in self.numeric.items()},
+            "numeric": {n: [_digest(p.edges), _digest(p.grid_edges)] for n, p in self.numeric.items()},
             "categorical": {n: p.vocabulary.to_dict() for n, p in self.categorical.items()},
-            "prediction": None if self.prediction is None else self.prediction.edges.tolist(),
+            "prediction": None if self.prediction is None else _digest(self.prediction.edges),
             "groups": {n: p.vocabulary.to_dict() for n, p in self.groups.items()},
         }
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from charter.core.errors import InvalidInput
-from charter.monitoring import ReferenceProfile, WindowSketch, build_profile, merge, sketch
+from charter.monitoring import ProfileSpec, ReferenceProfile, WindowSketch, build_profile, merge, sketch
+from charter.monitoring.bins import EdgeLocator
 
 from .conftest import SPEC, make_table
 
@@ -120,3 +121,46 @@ def test_merge_is_associative_and_commutative(a: WindowSketch, b: WindowSketch, 
     assert merge(merge(a, b), c).to_dict() == merge(a, merge(b, c)).to_dict()
     empty = WindowSketch.empty(_PROFILE)
     assert merge(a, empty).to_dict() == a.to_dict()
+
+
+# --- bin lookup --------------------------------------------------------------------------------------------------
+
+_EDGES = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=300).map(
+    lambda v: np.unique(np.asarray(v, dtype=np.float64))
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_EDGES, st.lists(st.floats(-2e6, 2e6, allow_nan=False), max_size=200), st.integers(0, 2**32 - 1))
+def test_edge_locator_equals_searchsorted(edges: np.ndarray, extra: list[float], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), extra])
+    values = np.concatenate([values, rng.uniform(edges[0] - 1, edges[-1] + 1, 500), [-np.inf, np.inf]])
+    locator = EdgeLocator(edges)
+    assert np.array_equal(locator(values), np.searchsorted(edges, values, side="right"))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(0).normal(size=20_000),
+        np.random.default_rng(1).exponential(size=20_000),
+        np.random.default_rng(2).lognormal(0, 3, size=20_000),  # too skewed for the guide table: falls back
+        np.repeat(np.arange(40.0), 50),
+    ],
+)
+def test_edge_locator_on_quantile_grids(values: np.ndarray) -> None:
+    prof = build_profile({"v": values}, ProfileSpec(numeric=("v",)))
+    num = prof.numeric["v"]
+    probe = np.random.default_rng(3).permutation(values)
+    assert np.array_equal(num.assign(probe), np.searchsorted(num.grid_edges, probe, side="right"))
+
+
+def test_dictionary_encoded_categories_count_like_plain_strings(profile: ReferenceProfile, current: pa.Table) -> None:
+    encoded = current.set_column(
+        current.schema.get_field_index("c"), "c", pa.chunked_array([c.dictionary_encode() for c in current["c"].chunks])
+    )
+    with_nulls = pa.array(["a", None, "new", "b"]).dictionary_encode()
+    vocab = profile.categorical["c"].vocabulary
+    assert vocab.assign(with_nulls).tolist() == vocab.assign(pa.array(["a", None, "new", "b"])).tolist()
+    assert sketch(profile, encoded).to_dict() == sketch(profile, current).to_dict()
