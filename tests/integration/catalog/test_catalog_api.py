@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from referencing import Registry, Resource
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -100,7 +99,9 @@ def test_register_flow_lineage_provenance_and_audit(client: TestClient, containe
     assert version["digest"] == f"sha256:{HEX}" and version["format"] == "onnx" and version["license"] == "Apache-2.0"
     assert not version["locked"]
     ds = client.get(f"{API}/datasets/loans").json()
-    assert ds["license"] == "CC-BY-4.0" and ds["derived_from"] == ["loans-raw@1"] and ds["schema"][0]["name"] == "amount"
+    assert (
+        ds["license"] == "CC-BY-4.0" and ds["derived_from"] == ["loans-raw@1"] and ds["schema"][0]["name"] == "amount"
+    )
     tree = client.get(f"{API}/systems/credit/versions/1.0/lineage").json()
     assert tree == client.get(f"{API}/lineage/credit@1.0").json()
     assert tree["datasets"][0]["ref"] == "loans@1" and tree["datasets"][0]["upstream"][0]["ref"] == "loans-raw@1"
@@ -121,7 +122,10 @@ def test_provenance_flags_missing_basis_license_and_digest(client: TestClient, c
     register_all(client)
     r = client.post(f"{API}/datasets", json={"name": "holdout", "personal_data": True})
     assert r.status_code == 201 and r.json()["version"] == "1"
-    assert client.post(f"{API}/lineage", json={"dataset": "holdout", "model": "credit@1.0", "role": "test"}).status_code == 201
+    assert (
+        client.post(f"{API}/lineage", json={"dataset": "holdout", "model": "credit@1.0", "role": "test"}).status_code
+        == 201
+    )
     prov = client.get(f"{API}/lineage/credit@1.0").json()["provenance"]
     assert not prov["complete"]
     assert prov["issues"] == [
@@ -132,7 +136,11 @@ def test_provenance_flags_missing_basis_license_and_digest(client: TestClient, c
     with container.uow(write=False) as uow:
         evidence = service.evidence_context(uow, "credit@1.0")
     assert evidence["provenance"]["complete"] is False
-    assert {d["name"]: d["role"] for d in evidence["datasets"]} == {"loans": "training", "loans-raw": "training", "holdout": "test"}
+    assert {d["name"]: d["role"] for d in evidence["datasets"]} == {
+        "loans": "training",
+        "loans-raw": "training",
+        "holdout": "test",
+    }
 
 
 def test_evidence_context_has_the_agreed_shape(client: TestClient, container: Container) -> None:
@@ -150,7 +158,15 @@ def test_evidence_context_has_the_agreed_shape(client: TestClient, container: Co
     }  # fmt: skip
     assert evidence["model"]["digest_pinned"] is True and evidence["model"]["digest"] == mv.digest
     assert evidence["system"]["owner_team"] == "risk" and evidence["system"]["log_retention_days"] == 200
-    assert set(evidence["datasets"][0]) == {"name", "digest", "license", "lawful_basis", "personal_data", "special_category", "role"}
+    assert set(evidence["datasets"][0]) == {
+        "name",
+        "digest",
+        "license",
+        "lawful_basis",
+        "personal_data",
+        "special_category",
+        "role",
+    }
     assert system.risk_tier == "high" and system.obligations
     assert (resource.kind, resource.name, resource.team, resource.system, resource.production) == (
         "system", "credit", "risk", "credit", False,
@@ -173,7 +189,9 @@ def test_bad_input_is_4xx_problem_json_and_writes_nothing(client: TestClient, co
     assert body["field"] == "license" and "did you mean 'Apache-2.0'" in body["detail"]
     body = problem(client.post(f"{API}/datasets", json={"name": "x", "lawful_basis": "because"}), 422)
     assert body["errors"][0]["field"] == "lawful_basis"
-    body = problem(client.post(f"{API}/datasets", json={"name": "x", "derived_from": ["ghost"]}), 404, "dataset_not_found")
+    body = problem(
+        client.post(f"{API}/datasets", json={"name": "x", "derived_from": ["ghost"]}), 404, "dataset_not_found"
+    )
     assert body["field"] == "derived_from"
     problem(client.post(f"{API}/lineage", json={"dataset": "ghost", "model": "credit@1.0", "role": "training"}), 404)
     problem(client.post(f"{API}/lineage", json={"dataset": "loans", "model": "credit@9", "role": "training"}), 404)
@@ -195,7 +213,9 @@ def test_bad_input_is_4xx_problem_json_and_writes_nothing(client: TestClient, co
     answers["annex_iii"]["derogation"] = "preparatory_task"
     body = problem(client.post(f"{API}/systems", json={"name": "s2", "purpose": "p", "answers": answers}), 422)
     assert body["field"] == "answers.annex_iii.derogation"
-    problem(client.post(f"{API}/systems", json={"name": "s2", "purpose": "p", "team": "ghost", "answers": example()}), 404)
+    problem(
+        client.post(f"{API}/systems", json={"name": "s2", "purpose": "p", "team": "ghost", "answers": example()}), 404
+    )
     problem(client.post(f"{API}/systems", json={"name": "credit", "purpose": "p", "answers": example()}), 409)
     assert counts(container) == before
 
@@ -246,7 +266,9 @@ def test_production_system_changes_need_senior_engineer(
     answers = high_risk_answers()
     r = client.post(f"{API}/systems/credit/classify", json={"answers": answers}, headers=bearer(ml))
     problem(r, 403, "production_change_requires_senior")
-    r = client.post(f"{API}/systems/credit/versions", json={"version": "2", "digest": HEX, "size_bytes": 1}, headers=bearer(ml))
+    r = client.post(
+        f"{API}/systems/credit/versions", json={"version": "2", "digest": HEX, "size_bytes": 1}, headers=bearer(ml)
+    )
     problem(r, 403, "production_change_requires_senior")
     assert counts(container) == before
     r = client.patch(f"{API}/systems/credit", json={"deployer": "Bank B"}, headers=bearer(senior))
@@ -256,9 +278,9 @@ def test_production_system_changes_need_senior_engineer(
     assert r.status_code == 200 and "EUAIA-ART50-1" in r.json()["obligations"] and r.json()["revision"] == 4
     with container.uow(write=False) as uow:
         rows = uow.session.execute(
-            select(AuditEntryRow.action, AuditEntryRow.actor, AuditEntryRow.body).where(
-                AuditEntryRow.resource == "system:credit"
-            ).order_by(AuditEntryRow.seq)
+            select(AuditEntryRow.action, AuditEntryRow.actor, AuditEntryRow.body)
+            .where(AuditEntryRow.resource == "system:credit")
+            .order_by(AuditEntryRow.seq)
         ).tuples()
         trail = [(a, actor, json.loads(body)["details"]) for a, actor, body in rows]
     assert [(a, actor) for a, actor, _ in trail] == [

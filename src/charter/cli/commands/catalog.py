@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.tree import Tree
 
-from charter.catalog import artifacts, spdx, tabular, yamlfile
+from charter.catalog import artifacts, spdx, yamlfile
 from charter.catalog.card import read_card
 from charter.catalog.questionnaire import Questionnaire, questions
 from charter.catalog.schemas import LawfulBasis
@@ -343,6 +343,8 @@ def dataset_register(
     basis = _lawful_basis(lawful_basis)
     retention = _date(retention_until, "retention-until")
     artifacts.list_files(file, "file")
+    from charter.catalog import tabular  # pyarrow: imported only by the command that needs it
+
     table_info = tabular.read_table_info(file, "file")
     info = _inspect(file, "file", f"sha256 {file.name}")
     body = {
