@@ -1,0 +1,1 @@
+"""Read-only reports over every domain: Annex IV dossiers, compliance summaries, evidence packs."""
