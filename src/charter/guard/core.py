@@ -1,0 +1,193 @@
+"""`governed`: the gateway's checks for in-process models, as a decorator or a (sync or async) context manager.
+
+    @governed(deployment="credit-scoring-prod", purpose="credit-scoring")
+    def predict(features): ...
+
+    with governed(deployment="credit-scoring-prod", purpose="credit-scoring") as decision: ...
+
+Each call is decided and audited before the model runs (via the Charter API, or a local container); when the
+server cannot be reached and an `OfflineVerifier` is configured, the license token and status list decide and the
+decision goes to a local JSONL spool. Payloads are never sent: only their SHA-256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import inspect
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, cast
+
+import orjson
+
+from charter.core.ids import new_id
+from charter.deployments.model import Request
+from charter.guard.model import Decision, LicenseDenied, LicenseWarning, Mode
+from charter.guard.offline import OfflineVerifier
+from charter.guard.remote import RemoteDecider, Unreachable
+
+log = logging.getLogger("charter.guard")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Decider(Protocol):
+    def decide(self, deployment: str, body: dict[str, Any]) -> Decision: ...
+
+
+def payload_digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """sha256 of the call's arguments (JSON where possible, else their repr)."""
+    try:
+        data = orjson.dumps([list(args), kwargs], option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        data = repr((args, sorted(kwargs.items()))).encode()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Guard:
+    """Checks one deployment's license for each call; see the module docstring."""
+
+    def __init__(
+        self,
+        deployment: str,
+        *,
+        purpose: str | None = None,
+        tools: tuple[str, ...] | list[str] = (),
+        mode: Mode | str = Mode.ENFORCE,
+        caller: str | None = None,
+        decider: Decider | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        offline: OfflineVerifier | None = None,
+        spool: Path | str | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self.purpose = purpose
+        self.tools = tuple(tools)
+        self.mode = Mode(mode)
+        self.caller = caller
+        self.remote = RemoteDecider(url, api_key) if decider is None else None
+        self.decider: Decider = decider if decider is not None else cast(Decider, self.remote)
+        self.offline = offline
+        self.spool = Path(spool) if spool is not None else None
+        self.last: Decision | None = None
+
+    # --- deciding ------------------------------------------------------------------------------------------------
+
+    def _body(self, digest: str | None, tools: tuple[str, ...]) -> dict[str, Any]:
+        return {"purpose": self.purpose, "tools": list(tools), "mode": str(self.mode), "request_digest": digest}
+
+    def _offline(self, digest: str | None, tools: tuple[str, ...], why: str) -> Decision:
+        if self.offline is None or self.caller is None:
+            return Decision(
+                decision_id="",
+                allowed=False,
+                deployment=self.deployment,
+                reason="license_status_unavailable",
+                detail=f"Charter is unreachable ({why}) and no offline verifier is configured",
+            )
+        verdict = self.offline.decide(Request(self.caller, self.purpose, tools))
+        decision = Decision(
+            decision_id=new_id("dec"),
+            allowed=verdict.allowed,
+            deployment=self.deployment,
+            reason=str(verdict.reason) if verdict.reason else None,
+            detail=verdict.detail,
+            license_id=verdict.license_id,
+            degraded=verdict.degraded,
+            offline=True,
+        )
+        self._spool(decision, digest)
+        return decision
+
+    def _spool(self, decision: Decision, digest: str | None) -> None:
+        if self.spool is None:
+            return
+        line = {
+            "ts": time.time(),
+            "decision_id": decision.decision_id,
+            "deployment": self.deployment,
+            "caller": self.caller,
+            "license_id": decision.license_id,
+            "allowed": decision.allowed,
+            "reason": decision.reason,
+            "degraded": decision.degraded,
+            "mode": str(self.mode),
+            "request_digest": digest,
+        }
+        with self.spool.open("ab") as fh:
+            fh.write(orjson.dumps(line) + b"\n")
+
+    def check(self, digest: str | None = None, *, tools: tuple[str, ...] | None = None) -> Decision:
+        """Decide (and audit) one call; applies the mode: raises `LicenseDenied` in enforce mode."""
+        use = self.tools if tools is None else tools
+        try:
+            decision = self.decider.decide(self.deployment, self._body(digest, use))
+        except Unreachable as exc:
+            decision = self._offline(digest, use, str(exc))
+        return self._apply(decision)
+
+    async def acheck(self, digest: str | None = None, *, tools: tuple[str, ...] | None = None) -> Decision:
+        """`check` for async code (the HTTP round trip does not block the loop)."""
+        use = self.tools if tools is None else tools
+        try:
+            if self.remote is not None:
+                decision = await self.remote.adecide(self.deployment, self._body(digest, use))
+            else:
+                decision = await asyncio.to_thread(self.decider.decide, self.deployment, self._body(digest, use))
+        except Unreachable as exc:
+            decision = self._offline(digest, use, str(exc))
+        return self._apply(decision)
+
+    def _apply(self, decision: Decision) -> Decision:
+        self.last = decision
+        if decision.allowed:
+            return decision
+        if self.mode is Mode.ENFORCE:
+            raise LicenseDenied(decision)
+        if self.mode is Mode.WARN:
+            msg = f"{self.deployment}: call not covered by a license ({decision.reason}): {decision.detail}"
+            warnings.warn(msg, LicenseWarning, stacklevel=4)
+            log.warning("%s", msg)
+        return decision
+
+    # --- decorator and context manager ---------------------------------------------------------------------------
+
+    def __call__(self, fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                await self.acheck(payload_digest(args, kwargs))
+                return await fn(*args, **kwargs)
+
+            return cast(F, awrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.check(payload_digest(args, kwargs))
+            return fn(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    def __enter__(self) -> Decision:
+        return self.check()
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+    async def __aenter__(self) -> Decision:
+        return await self.acheck()
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+
+def governed(deployment: str, **options: Any) -> Guard:
+    """A `Guard` for `deployment`: use as `@governed(...)` or `with governed(...) as decision:`."""
+    return Guard(deployment, **options)

@@ -1,0 +1,47 @@
+"""What the SDK returns and raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from charter.core.errors import CharterError, ErrorKind
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"  # a denied call raises LicenseDenied and the model is not run
+    WARN = "warn"  # a denied call runs, with a LicenseWarning
+    SHADOW = "shadow"  # a denied call runs silently; only the audit log records it
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The decision for one call, as recorded in the audit log (or the local spool when offline)."""
+
+    decision_id: str
+    allowed: bool
+    deployment: str
+    reason: str | None = None
+    detail: str = ""
+    license_id: str | None = None
+    degraded: bool = False
+    offline: bool = False
+
+
+class LicenseDenied(CharterError):
+    """Raised in enforce mode when no license covers the call; `code` is the gateway's denial reason."""
+
+    kind = ErrorKind.FORBIDDEN
+    code = "no_license"
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(
+            decision.detail or f"call to {decision.deployment} refused: {decision.reason}",
+            code=decision.reason or "no_license",
+            details={"decision_id": decision.decision_id, "license_id": decision.license_id},
+        )
+        self.decision = decision
+
+
+class LicenseWarning(UserWarning):
+    """Emitted in warn mode for a call no license covers."""
