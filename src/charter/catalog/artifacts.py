@@ -17,7 +17,7 @@ from charter.catalog.formats import detect
 from charter.core.errors import InvalidInput
 from charter.core.hashing import CHUNK
 
-MAX_FILES = 10_000
+MAX_FILES = 4_000  # keeps the file list under the API body limit (1 MiB)
 Progress = Callable[[int], None]
 
 

@@ -115,7 +115,7 @@ class ModelVersionCreate(_Strict):
     version: str = Field(pattern=VERSION_PATTERN, description="Version label, e.g. 1.0.0.")
     digest: str = Field(pattern=DIGEST_PATTERN, description="sha256:<hex> of the file, or of the directory tree.")
     size_bytes: int = Field(ge=0)
-    files: list[FileIn] = Field(default_factory=list, max_length=10_000, description="Files the digest covers.")
+    files: list[FileIn] = Field(default_factory=list, max_length=4_000, description="Files the digest covers.")
     uri: str | None = Field(default=None, max_length=1000, description="Where the artifact lives.")
     framework: str | None = Field(default=None, max_length=64)
     format: str | None = Field(default=None, max_length=32)
