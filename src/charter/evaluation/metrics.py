@@ -122,19 +122,6 @@ def f1(y_true: BoolArray, y_pred: BoolArray) -> float:
     return f1_from_counts(confusion_counts(y_true, y_pred))
 
 
-def _average_ranks(values: FloatArray) -> FloatArray:
-    """1-based ranks with ties sharing their average rank (as in the Mann-Whitney U statistic)."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_vals = values[order]
-    # Start index of each run of equal values in the sorted order.
-    starts = np.flatnonzero(np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1])))
-    ends = np.append(starts[1:], sorted_vals.shape[0])
-    run_rank = (starts + ends + 1) / 2.0
-    ranks = np.empty(values.shape[0], dtype=np.float64)
-    ranks[order] = np.repeat(run_rank, ends - starts)
-    return ranks
-
-
 def _check_finite(name: str, values: FloatArray) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
@@ -142,16 +129,22 @@ def _check_finite(name: str, values: FloatArray) -> None:
 
 
 def roc_auc(y_true: BoolArray, y_score: FloatArray) -> float | None:
-    """Area under the ROC curve via the rank-sum statistic; None when only one class is present."""
+    """Area under the ROC curve (Mann-Whitney statistic, ties count half); None when only one class is present."""
     _check_same_length(y_true=y_true, y_score=y_score)
     _check_finite("score", y_score)
     n_pos = int(np.count_nonzero(y_true))
     n_neg = int(y_true.shape[0]) - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
-    ranks = _average_ranks(np.asarray(y_score, dtype=np.float64))
-    rank_sum = float(ranks[y_true].sum())
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    score = np.asarray(y_score, dtype=np.float64)
+    # P(score_pos > score_neg) + P(tie) / 2, counted exactly in integers: for each positive, the negatives
+    # strictly below it and those tied with it, by binary search in the sorted negative scores.
+    neg = np.sort(score[~y_true])
+    pos = np.sort(score[y_true])
+    below = np.searchsorted(neg, pos, side="left")
+    at_or_below = np.searchsorted(neg, pos, side="right")
+    twice_wins = int(below.sum()) + int(at_or_below.sum())
+    return twice_wins / (2 * n_pos * n_neg)
 
 
 def calibration_bins(y_prob: FloatArray, n_bins: int = CALIBRATION_BINS) -> npt.NDArray[np.intp]:

@@ -139,8 +139,8 @@ def binary_column(
             if set(distinct) <= {0.0, 1.0}:
                 return np.equal(values, 1.0)
             raise InvalidInput(
-                f"{source}: column '{column}' has values {_show(_distinct(col))}; binary labels must be 0/1 or true/false, "
-                "or pass positive_label to name the positive one of two values",
+                f"{source}: column '{column}' has values {_show(_distinct(col))}; binary labels must be 0/1 or "
+                "true/false, or pass positive_label to name the positive one of two values",
                 field=column,
             )
         _check_two(distinct, column, source)
