@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,7 +13,7 @@ import pytest
 from charter.catalog import artifacts, spdx, tabular, terms
 from charter.catalog.card import parse_card, read_card
 from charter.catalog.formats import detect
-from charter.cli.commands.catalog import load_answers
+from charter.cli.commands.catalog import ask_questionnaire, load_answers
 from charter.core.errors import InvalidInput
 from charter.core.hashing import sha256_tree
 
@@ -159,3 +160,20 @@ def test_csv_and_parquet_schema_and_rows(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         tabular.read_table_info(tmp_path / "bad.parquet")
     assert err.value.field == "file"
+
+
+def test_interactive_questionnaire_reads_every_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ["n"] * 10  # prohibited
+    lines += ["", "n", "n"]  # annex_i
+    lines += ["4(a)", "y", "", ""]  # annex_iii: point, profiling, derogation, rationale
+    lines += ["y", "n", "n", "n", "n", "n"]  # transparency
+    lines += ["n", "", "n"]  # gpai
+    lines += ["", "workplace, education", "y", "", "", "n"]  # context
+    lines += ["y", "n", "n", "n"]  # data
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    doc = ask_questionnaire()
+    assert doc["annex_iii"]["point"] == "4(a)" and doc["annex_iii"]["profiling"] is True
+    assert doc["transparency"]["interacts_with_natural_persons"] is True
+    assert doc["context"]["deployment_context"] == ["workplace", "education"]
+    assert doc["context"]["deployer_type"] == "private" and doc["data"]["personal_data"] is True
+    assert not any(doc["prohibited"].values())
