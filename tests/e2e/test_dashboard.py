@@ -10,13 +10,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from charter.settings import Settings
 from tests.support.db import env_for
 from tests.support.server import Server, cli
-from tests.support.web import Seeder, browser_page, foreign, require_browser, shot
+from tests.support.web import Seeder, browser_page, foreign, require_browser, seed_catalog, shot, shot_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -55,6 +56,10 @@ def login(page: object, user: str, password: str) -> None:
     form.get_by_role("button", name="Sign in").click()
 
 
+def nav(page: Any, label: str) -> Any:
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True)
+
+
 def test_login_overview_audit_logout(running: Running) -> None:
     running.seed.post("/teams", {"name": "risk"})
     running.seed.user("alice", PASSWORD, ("auditor", None), team="risk")
@@ -73,7 +78,7 @@ def test_login_overview_audit_logout(running: Running) -> None:
         assert "user:alice" in page.inner_text("main")
         shot(page, "02-overview")
 
-        page.get_by_role("link", name="Audit log", exact=True).first.click()
+        nav(page, "Audit log").click()
         page.wait_for_url(re.compile(r"/audit$"))
         rows = page.locator("#audit-rows tbody tr")
         assert rows.count() >= 5
@@ -93,7 +98,7 @@ def test_login_overview_audit_logout(running: Running) -> None:
         page.get_by_text("equals the stored leaf hash").wait_for()
         shot(page, "04-audit-entry")
 
-        page.get_by_role("link", name="Coverage").click()
+        nav(page, "Coverage").click()
         page.get_by_role("heading", name="Controls coverage").wait_for()
         assert page.locator("#coverage-table tbody tr").count() >= 4
         page.get_by_label("Risk tier").select_option("high")
@@ -117,7 +122,7 @@ def test_forbidden_page_is_friendly(running: Running) -> None:
     with browser_page(running.server.url) as (page, requested):
         login(page, "vera", PASSWORD)
         page.get_by_role("heading", name="Overview").wait_for()
-        assert page.get_by_role("link", name="Audit log").count() == 0
+        assert nav(page, "Audit log").count() == 0
         response = page.goto("/audit")
         assert response is not None and response.status == 403
         assert page.get_by_role("heading", name="Not allowed").is_visible()
@@ -127,5 +132,33 @@ def test_forbidden_page_is_friendly(running: Running) -> None:
         response = page.goto("/audit/999999")
         assert response is not None and response.status == 403
         response = page.goto("/no/such/page")
+        assert response is not None and response.status == 404
+    assert not foreign(requested, running.server.url)
+
+
+def test_systems_and_lineage(running: Running) -> None:
+    seed_catalog(running.seed)
+    running.seed.user("eve", PASSWORD, ("ml-engineer", None))
+    with browser_page(running.server.url) as (page, requested):
+        login(page, "eve", PASSWORD)
+        nav(page, "Systems").click()
+        page.get_by_role("heading", name="AI systems").wait_for()
+        row = page.locator("tr", has=page.get_by_role("link", name="credit-scoring"))
+        assert "high" in row.inner_text()
+        shot(page, "08-systems")
+        page.get_by_role("link", name="credit-scoring").click()
+        page.get_by_role("heading", level=1, name=re.compile("credit-scoring")).wait_for()
+        svg = page.locator("#lineage svg")
+        assert svg.count() == 1
+        refs = set(svg.locator("g.node").evaluate_all("els => els.map(e => e.dataset.ref)"))
+        assert {"credit-scoring@1.1.0", "loans-clean@1", "loans-raw@1", "bureau-features@1"} <= refs, refs
+        assert svg.locator("g.node-personal").count() >= 2
+        assert page.locator("#lineage").get_by_text("training").count() >= 1
+        shot(page, "09-system")
+        shot_of(page.locator("#lineage"), "09b-system-lineage")
+        page.get_by_role("link", name="1.0.0").click()
+        page.wait_for_url(re.compile(r"version=1.0.0"))
+        assert "No dataset is linked" in page.inner_text("#lineage")
+        response = page.goto("/systems/nope")
         assert response is not None and response.status == 404
     assert not foreign(requested, running.server.url)

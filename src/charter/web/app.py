@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.bootstrap import Container
 from charter.web.handler import error_response, page
-from charter.web.views import audit, auth, coverage, overview, pending
+from charter.web.views import audit, auth, coverage, inbox, licenses, overview, pending, systems
 
 # Everything the dashboard loads comes from Charter itself; no inline script, no third-party host.
 CSP = (
@@ -75,9 +75,12 @@ def create(container: Container) -> ASGIApp:
         Route("/audit/{seq}", page(container, audit.entry_page)),
         Route("/coverage", page(container, coverage.summary)),
         Route("/coverage/{framework}", page(container, coverage.framework)),
-        Route("/systems", page(container, pending.unavailable("Systems", "catalog", "AI systems", "list_systems"))),
-        Route("/licenses", page(container, pending.unavailable("Licenses", "licenses", "Licenses", "list_licenses"))),
-        Route("/inbox", page(container, pending.unavailable("Sign-off inbox", "licenses", "Sign-offs", "inbox"))),
+        Route("/systems", page(container, systems.list_page)),
+        Route("/systems/{name}", page(container, systems.detail_page)),
+        Route("/licenses", page(container, licenses.list_page)),
+        Route("/licenses/{id}", page(container, licenses.detail_page)),
+        Route("/inbox", page(container, inbox.inbox)),
+        Route("/inbox/{id}", page(container, inbox.decide), methods=["POST"]),
         Route(
             "/monitoring",
             page(container, pending.unavailable("Monitoring", "monitoring", "Monitoring windows", "list_windows")),

@@ -34,12 +34,12 @@ def module(name: str) -> ModuleType | None:
         raise
 
 
-def function(domain: str, name: str, what: str) -> Any:
-    """`charter.<domain>.service.<name>` or a `Missing` naming what the page cannot show."""
-    mod = module(f"{domain}.service")
+def function(domain: str, name: str, what: str, *, module_name: str = "service") -> Any:
+    """`charter.<domain>.<module_name>.<name>` or a `Missing` naming what the page cannot show."""
+    mod = module(f"{domain}.{module_name}")
     if mod is None:
         return Missing(domain, what, f"the {domain} service is not part of this build yet")
     fn = getattr(mod, name, None)
     if fn is None:
-        return Missing(domain, what, f"charter.{domain}.service does not provide {name}() yet")
+        return Missing(domain, what, f"charter.{domain}.{module_name} does not provide {name}() yet")
     return fn

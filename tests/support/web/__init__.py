@@ -69,6 +69,14 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
+def shot_of(locator: Any, name: str) -> Path:
+    """A screenshot of one element (e.g. a chart or the lineage graph)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    locator.screenshot(path=str(path))
+    return path
+
+
 class Seeder:
     """Seeds a running server through its REST API with the admin key."""
 
@@ -91,3 +99,76 @@ class Seeder:
 
     def close(self) -> None:
         self.http.close()
+
+
+PROHIBITED = (
+    "manipulation",
+    "exploiting_vulnerabilities",
+    "social_scoring",
+    "crime_prediction_profiling",
+    "facial_scraping",
+    "emotion_recognition_work_education",
+    "biometric_categorisation_sensitive",
+    "realtime_remote_biometric_id",
+    "intimate_imagery",
+    "csam",
+)
+
+
+def digest(seed: str) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def seed_catalog(seed: Seeder, system: str = "credit-scoring", team: str | None = None) -> None:
+    """A high-risk credit-scoring system with two model versions and a small dataset lineage."""
+    answers = {
+        "prohibited": dict.fromkeys(PROHIBITED, False),
+        "annex_iii": {"point": "5(b)", "profiling": True},
+        "context": {"decisions_about_persons": True, "decision_mode": "human_in_loop", "effect": "legal"},
+        "data": {"personal_data": True, "dpia_trigger": True},
+    }
+    seed.post(
+        "/systems",
+        {
+            "name": system,
+            "purpose": "Creditworthiness scoring of consumer loan applicants",
+            "team": team,
+            "deployer": "Example Bank",
+            "human_oversight": "A credit officer reviews every declined application",
+            "answers": answers,
+        },
+    )
+    for version in ("1.0.0", "1.1.0"):
+        seed.post(
+            f"/systems/{system}/versions",
+            {
+                "version": version,
+                "digest": digest(f"{system}@{version}"),
+                "size_bytes": 1234567,
+                "format": "onnx",
+                "framework": "sklearn",
+                "license": "Apache-2.0",
+            },
+        )
+    datasets = [
+        ("loans-raw", "MIT", True, []),
+        ("loans-clean", "MIT", True, ["loans-raw"]),
+        ("bureau-features", "CC-BY-4.0", False, []),
+        ("loans-holdout", "MIT", True, ["loans-raw"]),
+    ]
+    for name, lic, personal, upstream in datasets:
+        body = {
+            "name": name,
+            "digest": digest(name),
+            "license": lic,
+            "personal_data": personal,
+            "source": "core banking export",
+            "derived_from": upstream,
+        }
+        if personal:
+            body["lawful_basis"] = "contract"
+        seed.post("/datasets", body)
+    for ds, role in (("loans-clean", "training"), ("bureau-features", "training"), ("loans-holdout", "test")):
+        seed.post("/lineage", {"dataset": ds, "model": f"{system}@1.1.0", "role": role})

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from charter.auth import service as auth_service
 from charter.auth.model import Permission
+from charter.catalog import service as catalog
+from charter.core.clock import as_utc, utcnow
 from charter.web import domains
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
-from charter.web.views import audit
+from charter.web.views import audit, inbox, licenses, systems
+
+LIST_LIMIT = 8
 
 
 def _principals(ctx: Ctx) -> dict[str, int] | None:
@@ -20,29 +25,93 @@ def _principals(ctx: Ctx) -> dict[str, int] | None:
     return {"users": sum(1 for p in rows if p.kind == "user"), "apps": sum(1 for p in rows if p.kind == "app")}
 
 
+def _systems(ctx: Ctx) -> Any:
+    if not ctx.can(Permission.CATALOG_READ):
+        return None
+    with ctx.uow() as uow:
+        return systems.tier_counts(catalog.list_systems(uow, ctx.actor))
+
+
+def _licenses(ctx: Ctx) -> tuple[Any, Any]:
+    """(licenses by state, live licenses expiring within 30 days)."""
+    fn = licenses.service("list_licenses", "Licenses by state")
+    if isinstance(fn, domains.Missing):
+        return fn, domains.Missing("licenses", "Expiring soon", fn.reason)
+    if not ctx.can(Permission.LICENSE_READ):
+        return None, None
+    with ctx.uow() as uow:
+        everything = fn(uow, ctx.actor)
+        expiring = fn(uow, ctx.actor, expiring_within=timedelta(days=30))
+    return licenses.state_counts(everything), {"items": expiring[:LIST_LIMIT], "more": len(expiring) > LIST_LIMIT}
+
+
+def _pending(ctx: Ctx) -> Any:
+    """Licenses waiting for sign-offs: for a reviewer, those waiting for them; for others, all requested."""
+    if ctx.can(Permission.LICENSE_SIGNOFF):
+        mine = inbox.pending_for(ctx, limit=LIST_LIMIT)
+        if isinstance(mine, domains.Missing):
+            return mine
+        return {"items": [_waiting(i["lic"], i["status"]) for i in mine], "mine": True}
+    list_fn = licenses.service("list_licenses", "Pending sign-offs")
+    status_fn = licenses.service("status", "Pending sign-offs")
+    if isinstance(list_fn, domains.Missing) or isinstance(status_fn, domains.Missing):
+        return list_fn if isinstance(list_fn, domains.Missing) else status_fn
+    if not ctx.can(Permission.LICENSE_READ):
+        return None
+    with ctx.uow() as uow:
+        rows = list_fn(uow, ctx.actor, state="requested")[:LIST_LIMIT]
+        return {"items": [_waiting(r, status_fn(uow, ctx.actor, r.id)) for r in rows], "mine": False}
+
+
+def _waiting(lic: Any, status: Any) -> dict[str, Any]:
+    return {
+        "id": lic.id,
+        "system": f"{lic.system}@{lic.model_version}",
+        "waiting": list(status.missing_signoffs),
+        "requested_at": lic.created_at,
+    }
+
+
+def _reaudits(ctx: Ctx) -> Any:
+    fn = domains.function("licenses", "list_tasks", "Open re-audits", module_name="reaudit")
+    if isinstance(fn, domains.Missing):
+        return fn
+    if not ctx.can(Permission.LICENSE_READ):
+        return None
+    with ctx.uow() as uow:
+        tasks = fn(uow, ctx.actor, status="open")
+    now = utcnow()
+    items = [
+        {"system": t.system, "reason": t.reason, "due": t.due_at, "status": t.status, "overdue": as_utc(t.due_at) < now}
+        for t in tasks[:LIST_LIMIT]
+    ]
+    return {"items": items, "total": len(tasks)}
+
+
+def _breaches(ctx: Ctx) -> Any:
+    fn = domains.function("monitoring", "recent_breaches", "Breached conditions")
+    if isinstance(fn, domains.Missing):
+        return fn
+    if not ctx.can(Permission.MONITOR_READ):
+        return None
+    with ctx.uow() as uow:
+        return {"items": fn(uow, ctx.actor)[:LIST_LIMIT]}
+
+
 def overview(ctx: Ctx) -> Page:
     """GET / — counts and lists per domain; a domain not in this build says so."""
+    by_state, expiring = _licenses(ctx)
     data: dict[str, Any] = {
         "title": "Overview",
         "principals": _principals(ctx),
-        "audit_head": audit.head_info(ctx) if ctx.can(Permission.AUDIT_READ) else None,
         "can_audit": ctx.can(Permission.AUDIT_READ),
+        "audit_head": audit.head_info(ctx) if ctx.can(Permission.AUDIT_READ) else None,
         "checkpoint": audit.verification(ctx) if ctx.can(Permission.AUDIT_READ) else None,
-        "systems_by_tier": domains.Missing(
-            "catalog", "Systems by risk tier", "the catalog service is not part of this build yet"
-        ),
-        "licenses_by_state": domains.Missing(
-            "licenses", "Licenses by state", "the licenses service is not part of this build yet"
-        ),
-        "expiring": domains.Missing("licenses", "Expiring soon", "the licenses service is not part of this build yet"),
-        "pending_signoffs": domains.Missing(
-            "licenses", "Pending sign-offs", "the licenses service is not part of this build yet"
-        ),
-        "reaudits": domains.Missing(
-            "licenses", "Open re-audits", "the re-audit scheduler is not part of this build yet"
-        ),
-        "breaches": domains.Missing(
-            "monitoring", "Breached conditions", "the monitoring service is not part of this build yet"
-        ),
+        "systems_by_tier": _systems(ctx),
+        "licenses_by_state": by_state,
+        "expiring": expiring,
+        "pending_signoffs": _pending(ctx),
+        "reaudits": _reaudits(ctx),
+        "breaches": _breaches(ctx),
     }
     return Page("overview.html", data)

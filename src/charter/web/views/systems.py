@@ -1,0 +1,154 @@
+"""AI systems: the list, and one system with tier, obligations, versions, lineage, licenses, evaluations."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from charter.auth.authorize import allowed
+from charter.auth.model import Permission
+from charter.catalog import service as catalog
+from charter.catalog.questionnaire import questions
+from charter.catalog.schemas import ModelVersionRead, SystemRead
+from charter.core.errors import InvalidInput, NotFound
+from charter.policies.catalogs import builtin_catalog
+from charter.web import domains, lineage
+from charter.web.handler import Ctx
+from charter.web.rendering import Page
+
+TIERS = ("prohibited", "high", "limited", "minimal")
+
+
+def tier_counts(systems: list[SystemRead]) -> dict[str, Any]:
+    """Systems per risk tier in severity order, for the overview."""
+    counts = Counter(s.risk_tier for s in systems)
+    ordered = [(t, counts[t]) for t in TIERS if counts[t]] + [(t, n) for t, n in counts.items() if t not in TIERS]
+    return {"counts": ordered, "total": len(systems)}
+
+
+def list_page(ctx: Ctx) -> Page:
+    """GET /systems — every system the actor may read, filterable by tier and team."""
+    tier = ctx.q("tier") or None
+    team = ctx.q("team") or None
+    if tier is not None and tier not in TIERS:
+        raise InvalidInput(f"risk tier must be one of {', '.join(TIERS)}, got '{tier[:40]}'", field="tier")
+    with ctx.uow() as uow:
+        everything = catalog.list_systems(uow, ctx.actor)
+        versions = catalog.list_model_versions(uow, ctx.actor)
+    shown = [s for s in everything if (tier is None or s.risk_tier == tier) and (team is None or s.team == team)]
+    per_system = Counter(v.system for v in versions)
+    data = {
+        "title": "AI systems",
+        "systems": shown,
+        "version_counts": per_system,
+        "tier": tier or "",
+        "team": team or "",
+        "tiers": TIERS,
+        "teams": sorted({s.team for s in everything if s.team}),
+        "total": len(everything),
+    }
+    return Page("systems.html", data)
+
+
+SECTIONS = {
+    "prohibited": "Prohibited practices (Art. 5)",
+    "annex_i": "Annex I — product safety",
+    "annex_iii": "Annex III — use cases",
+    "transparency": "Transparency (Art. 50)",
+    "gpai": "General-purpose AI",
+    "context": "Deployment context",
+    "data": "Data use (GDPR)",
+}
+
+
+def _answers(system: SystemRead) -> list[dict[str, Any]]:
+    """The questionnaire as sections of (question, answer), flagging answers that differ from the default."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for section, name, question, default in questions():
+        required = default is ...
+        value = system.answers.get(section, {}).get(name, None if required else default)
+        shown = "yes" if value is True else "no" if value is False else ("—" if value in (None, []) else value)
+        if isinstance(shown, list):
+            shown = ", ".join(str(v) for v in shown)
+        options = ""
+        if " | " in question and "?" not in question:
+            options, question = question, name.replace("_", " ").capitalize()
+        notable = value is True if required else value != default
+        item = {"field": name, "question": question, "options": options, "answer": shown, "notable": notable}
+        sections.setdefault(section, []).append(item)
+    return [
+        {"section": SECTIONS.get(k, k), "items": v, "notable": sum(i["notable"] for i in v)}
+        for k, v in sections.items()
+    ]
+
+
+def _obligations(system: SystemRead) -> list[dict[str, Any]]:
+    groups: dict[str, list[Any]] = {}
+    for o in system.obligations_explained:
+        groups.setdefault(o.framework, []).append(o)
+    return [{"framework": _framework_title(k), "items": v} for k, v in groups.items()]
+
+
+def _framework_title(framework_id: str) -> str:
+    try:
+        return builtin_catalog().framework(framework_id).title.split(" — ")[0]
+    except NotFound:
+        return framework_id
+
+
+def _lineage(ctx: Ctx, versions: list[ModelVersionRead], chosen: str | None) -> dict[str, Any] | None:
+    if not versions:
+        return None
+    pick = next((v for v in versions if v.version == chosen), versions[-1])
+    with ctx.uow() as uow:
+        graph = catalog.lineage_of(uow, ctx.actor, pick.ref)
+    return {
+        "version": pick.version,
+        "svg": lineage.render(graph.model, graph.digest, graph.datasets),
+        "datasets": len(graph.datasets),
+        "complete": graph.provenance.complete,
+        "issues": graph.provenance.issues,
+    }
+
+
+def _licenses(ctx: Ctx, system: str) -> Any:
+    fn = domains.function("licenses", "list_licenses", "Licenses")
+    if isinstance(fn, domains.Missing) or not ctx.can(Permission.LICENSE_READ):
+        return fn if isinstance(fn, domains.Missing) else []
+    with ctx.uow() as uow:
+        return fn(uow, ctx.actor, system=system)
+
+
+def _evaluations(ctx: Ctx, system: SystemRead, versions: list[ModelVersionRead]) -> Any:
+    """The latest policy assessment per model version, from the evaluation service once it is in this build."""
+    fn = domains.function("evaluation", "latest_assessment", "Evaluations")
+    if isinstance(fn, domains.Missing):
+        return fn
+    with ctx.uow() as uow:
+        resource = catalog.system_resource(uow, system.name)
+        if not allowed(ctx.actor, Permission.EVALUATION_READ, resource):
+            return []
+        out = []
+        for v in reversed(versions):
+            assessment = fn(uow, v.digest)
+            out.append({"version": v.version, "digest": v.digest, "assessment": assessment})
+    return out
+
+
+def detail_page(ctx: Ctx) -> Page:
+    """GET /systems/{name} — everything known about one AI system."""
+    name = ctx.param("name")
+    with ctx.uow() as uow:
+        system = catalog.show_system(uow, ctx.actor, name)
+        versions = catalog.list_model_versions(uow, ctx.actor, name)
+    data = {
+        "title": system.name,
+        "system": system,
+        "answers": _answers(system),
+        "obligations": _obligations(system),
+        "versions": list(reversed(versions)),
+        "lineage": _lineage(ctx, versions, ctx.q("version") or None),
+        "licenses": _licenses(ctx, system.name),
+        "evaluations": _evaluations(ctx, system, versions),
+    }
+    return Page("system.html", data)
