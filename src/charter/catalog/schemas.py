@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -34,8 +35,34 @@ class DatasetRole(StrEnum):
     REFERENCE = "reference"
 
 
+MAX_INT = 2**62
+
+
+def _clean(value: Any, path: str) -> None:
+    """Refuse what PostgreSQL text/JSONB cannot store (NUL characters, NaN/Infinity) before it reaches the DB."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path or 'value'}: NaN and Infinity are not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _clean(str(key), path)
+            _clean(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _clean(item, f"{path}[{i}]")
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        _clean(data, "")
+        return data
 
 
 class _SystemFields(_Strict):
@@ -107,14 +134,14 @@ class SystemRead(BaseModel):
 
 class FileIn(_Strict):
     path: str = Field(min_length=1, max_length=1000)
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=MAX_INT)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class ModelVersionCreate(_Strict):
     version: str = Field(pattern=VERSION_PATTERN, description="Version label, e.g. 1.0.0.")
     digest: str = Field(pattern=DIGEST_PATTERN, description="sha256:<hex> of the file, or of the directory tree.")
-    size_bytes: int = Field(ge=0)
+    size_bytes: int = Field(ge=0, le=MAX_INT)
     files: list[FileIn] = Field(default_factory=list, max_length=4_000, description="Files the digest covers.")
     uri: str | None = Field(default=None, max_length=1000, description="Where the artifact lives.")
     framework: str | None = Field(default=None, max_length=64)
@@ -159,7 +186,7 @@ class DatasetCreate(_Strict):
     version: str | None = Field(default=None, pattern=VERSION_PATTERN, description="Default: next integer.")
     team: str | None = Field(default=None, pattern=NAME_PATTERN)
     digest: str | None = Field(default=None, pattern=DIGEST_PATTERN)
-    size_bytes: int | None = Field(default=None, ge=0)
+    size_bytes: int | None = Field(default=None, ge=0, le=MAX_INT)
     uri: str | None = Field(default=None, max_length=1000)
     source: str | None = Field(default=None, max_length=1000, description="Where the data comes from.")
     license: str | None = Field(default=None, max_length=300, description="SPDX license expression.")
@@ -170,10 +197,10 @@ class DatasetCreate(_Strict):
     retention_until: date | None = None
     data_format: str | None = Field(default=None, max_length=32)
     schema_: list[dict[str, str]] | None = Field(default=None, alias="schema", max_length=5000)
-    row_count: int | None = Field(default=None, ge=0)
+    row_count: int | None = Field(default=None, ge=0, le=MAX_INT)
     derived_from: list[str] = Field(default_factory=list, max_length=100, description="Upstream dataset refs.")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _special_is_personal(self) -> DatasetCreate:

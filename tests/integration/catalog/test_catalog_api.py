@@ -342,3 +342,20 @@ def test_cyclonedx_export_validates_against_the_1_6_schema(client: TestClient) -
     broken = json.loads(json.dumps(bom))
     broken["components"][0]["hashes"][0]["alg"] = "SHA-257"
     assert list(bom_validator().iter_errors(broken))  # the validator does catch a bad BOM
+
+
+def test_unstorable_values_are_422_not_500(client: TestClient, container: Container) -> None:
+    register_all(client)
+    before = counts(container)
+    nul = {"version": "2", "digest": HEX, "size_bytes": 1, "card": {"notes": "a\u0000b"}}
+    assert "NUL" in problem(client.post(f"{API}/systems/credit/versions", json=nul), 422)["detail"]
+    r = client.post(
+        f"{API}/systems/credit/versions",
+        content=b'{"version": "2", "digest": "' + HEX.encode() + b'", "size_bytes": 1, "card": {"x": NaN}}',
+        headers={"content-type": "application/json"},
+    )
+    problem(r, 422)
+    huge = {"version": "2", "digest": HEX, "size_bytes": 2**63}
+    problem(client.post(f"{API}/systems/credit/versions", json=huge), 422)
+    problem(client.post(f"{API}/datasets", json={"name": "x", "source": "\u0000"}), 422)
+    assert counts(container) == before
