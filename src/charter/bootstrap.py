@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from charter.audit.service import AuditLog
 from charter.audit.sink import AuditSink
 from charter.auth import service as auth_service
 from charter.auth.schemas import KeyCreated
@@ -38,7 +39,9 @@ def build(settings: Settings) -> Container:
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
     keys = load_keys(settings.keys_dir)
     audit = AuditSink(keys.hmac)
-    return Container(settings=settings, engine=engine, keys=keys, audit=audit, uow=UnitOfWorkFactory(engine, audit))
+    c = Container(settings=settings, engine=engine, keys=keys, audit=audit, uow=UnitOfWorkFactory(engine, audit))
+    c.extras["audit.log"] = AuditLog.build(settings, c.uow, keys.audit, audit)
+    return c
 
 
 @dataclass(frozen=True)

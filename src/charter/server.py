@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from charter.api.app import API_PREFIX, create_api
 from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
+from charter.api.routes import audit as audit_routes
 from charter.bootstrap import Container, build
 from charter.settings import Settings
 
@@ -91,10 +92,12 @@ class Dispatcher:
 def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Dispatcher:
     """Build the container from settings (env + charter.toml) and the whole app."""
     container = build(settings or Settings())
+    audit_routes.wire(container)
     return Dispatcher(container, with_web=with_web)
 
 
 def create_gateway_app(settings: Settings | None = None) -> Dispatcher:
     """Gateway-only process (`charter gateway`): gateway plus public endpoints, no API or dashboard."""
     container = build(settings or Settings())
+    audit_routes.wire(container)
     return Dispatcher(container, with_api=False, with_web=False)

@@ -1,29 +1,73 @@
-"""The AuditSink every domain writes through: one entry, in the caller's transaction, extending the tree."""
+"""The AuditSink every domain writes through: entries in the caller's transaction, extending the tree.
+
+Entry format (stable; `docs/audit.md`): the RFC 8785 canonical JSON of
+`{"v": 1, "seq", "ts", "actor", "action", "resource", "outcome", "details", ["digests"]}` where `digests` maps each
+sensitive field to `"hmac-sha256:<hex>"` under the per-install key. The stored bytes are the leaf data.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from charter.audit.merkle import CompactTree, leaf_hash
-from charter.audit.tables import AuditEntryRow, AuditHeadRow
-from charter.core.canonical import canonical_json
+from charter.audit.canonical import canonical_document
+from charter.audit.merkle import EMPTY_ROOT, CompactTree
+from charter.audit.tables import ENTRIES, HEAD
 from charter.core.clock import isoformat, utcnow
+from charter.core.errors import Unavailable
 from charter.core.events import AuditEvent
-from charter.core.hashing import hmac_sha256_hex
 
 ENTRY_SCHEMA = 1
+HMAC_PREFIX = "hmac-sha256:"
+
+log = logging.getLogger("charter.audit")
+
+Executor = Session | Connection
+
+
+class AuditHeadMissing(Unavailable):
+    code = "audit_head_missing"
+
+
+class _HmacSha256:
+    """HMAC-SHA256 (RFC 2104) with the padded key hashed once: a third of `hmac.new` per value."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def hexdigest(self, data: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 class AuditSink:
     """Appends canonical entries and extends the Merkle head row in the same transaction."""
 
     def __init__(self, hmac_key: bytes) -> None:
-        self._hmac_key = hmac_key
+        self._hmac = _HmacSha256(hmac_key)
+        self._listeners: list[Callable[[], None]] = []
+        self._ts_bind: dict[str, Callable[[Any], Any]] = {}
+
+    def digest(self, value: bytes | str) -> str:
+        """`hmac-sha256:<hex>` of a sensitive value under the per-install key."""
+        return HMAC_PREFIX + self._hmac.hexdigest(value if isinstance(value, bytes) else value.encode())
 
     def entry_document(self, seq: int, event: AuditEvent, ts: str) -> dict[str, Any]:
+        """The JSON document of one entry (before canonicalization)."""
         doc: dict[str, Any] = {
             "v": ENTRY_SCHEMA,
             "seq": seq,
@@ -35,52 +79,96 @@ class AuditSink:
             "details": dict(event.details),
         }
         if event.sensitive:
-            doc["digests"] = {
-                k: "hmac-sha256:" + hmac_sha256_hex(self._hmac_key, v if isinstance(v, bytes) else v.encode())
-                for k, v in event.sensitive.items()
-            }
+            doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
         return doc
 
-    def append(self, session: Session, event: AuditEvent) -> int:
+    def append(self, session: Executor, event: AuditEvent) -> int:
+        """Append one entry in the caller's transaction; returns its sequence number."""
         return self.append_many(session, [event])[-1]
 
-    def append_many(self, session: Session, events: list[AuditEvent]) -> list[int]:
-        """Append events in order; the head row lock serializes writers across processes."""
-        head = session.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
-        now = utcnow()
+    def append_many(self, session: Executor, events: Sequence[AuditEvent]) -> list[int]:
+        """Append events in order in the caller's transaction; the head row lock serializes writers across processes."""
+        if not events:
+            return []
+        conn = session.connection() if isinstance(session, Session) else session
+        pg = conn.dialect.name == "postgresql"
+        head = conn.exec_driver_sql(_SELECT_HEAD_PG if pg else _SELECT_HEAD).first()
         if head is None:
-            head = AuditHeadRow(id=1, size=0, compact=[], root=b"", updated_at=now)
-            session.add(head)
-        tree = CompactTree(head.size, [bytes.fromhex(h) for h in head.compact])
+            _create_head(conn)
+            head = conn.exec_driver_sql(_SELECT_HEAD_PG if pg else _SELECT_HEAD).first()
+            if head is None:
+                raise AuditHeadMissing("the audit head row is missing: run `charter migrate`")
+        compact = json.loads(head.compact) if isinstance(head.compact, str | bytes) else head.compact
+        tree = CompactTree(head.size, [bytes.fromhex(h) for h in compact])
+        start = tree.size
+        now = utcnow()
         ts = isoformat(now)
-        seqs = []
-        rows = []
-        for event in events:
-            seq = tree.size
-            body = canonical_json(self.entry_document(seq, event, ts))
-            leaf = leaf_hash(body)
-            tree.append(leaf)
+        ts_db = self._ts_param(conn.dialect)(now)
+        sha256 = hashlib.sha256
+        entry_document = self.entry_document
+        rows: list[tuple[Any, ...]] = []
+        leaves: list[bytes] = []
+        for seq, event in enumerate(events, start):
+            body = canonical_document(entry_document(seq, event, ts))
+            leaf = sha256(b"\x00" + body).digest()
+            leaves.append(leaf)
             rows.append(
-                AuditEntryRow(
-                    seq=seq,
-                    ts=now,
-                    actor=event.actor[:140],
-                    action=event.action[:80],
-                    resource=event.resource[:200],
-                    outcome=event.outcome,
-                    body=body,
-                    leaf_hash=leaf,
-                )
+                (seq, ts_db, event.actor[:140], event.action[:80], event.resource[:200], event.outcome, body, leaf)
             )
-            seqs.append(seq)
-        session.add_all(rows)
-        head.size = tree.size
-        head.compact = [h.hex() for h in tree.hashes]
-        head.root = tree.root()
-        head.updated_at = now
-        session.flush()
-        return seqs
+        nodes = tree.extend(leaves)
+        mark = "%s" if pg else "?"
+        conn.exec_driver_sql(_INSERT_ENTRIES.replace("?", mark), rows)
+        if nodes:
+            conn.exec_driver_sql(_INSERT_NODES.replace("?", mark), nodes)
+        state = json.dumps([h.hex() for h in tree.hashes])
+        conn.exec_driver_sql(
+            (_UPDATE_HEAD_PG if pg else _UPDATE_HEAD).replace("?", mark), (tree.size, state, tree.root(), ts_db)
+        )
+        return list(range(start, tree.size))
+
+    def _ts_param(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """The driver value of a `ts` column value (what SQLAlchemy's UTCDateTime would bind)."""
+        proc = self._ts_bind.get(dialect.name)
+        if proc is None:
+            bound = ENTRIES.c.ts.type.bind_processor(dialect)
+            proc = bound if bound is not None else _identity
+            self._ts_bind[dialect.name] = proc
+        return proc
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after each governance entry commits (the checkpointer's wake-up); must be cheap."""
+        self._listeners.append(listener)
 
     def after_commit(self, event: AuditEvent) -> None:
-        """Hook for checkpointing after governance changes (wired by the checkpointer)."""
-        del event
+        """After a governance change commits, ask for a checkpoint (listeners only set a flag)."""
+        if not event.governance:
+            return
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:  # a wake-up must never fail the use case that already committed
+                log.exception("audit checkpoint trigger failed")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+_INSERT_ENTRIES = (
+    "INSERT INTO audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_NODES = "INSERT INTO audit_nodes (height, idx, hash) VALUES (?, ?, ?)"
+_SELECT_HEAD = "SELECT size, compact FROM audit_head WHERE id = 1"
+_SELECT_HEAD_PG = _SELECT_HEAD + " FOR UPDATE"
+_UPDATE_HEAD = "UPDATE audit_head SET size = ?, compact = ?, root = ?, updated_at = ? WHERE id = 1"
+_UPDATE_HEAD_PG = "UPDATE audit_head SET size = ?, compact = ?::jsonb, root = ?, updated_at = ? WHERE id = 1"
+
+
+def _create_head(conn: Connection) -> None:
+    """Create the head row if absent, race-free on both backends (normally the migration already did)."""
+    values = {"id": 1, "size": 0, "compact": [], "root": EMPTY_ROOT, "updated_at": utcnow()}
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(HEAD).values(values).on_conflict_do_nothing(index_elements=["id"]))
+    else:
+        conn.execute(sqlite.insert(HEAD).values(values).on_conflict_do_nothing(index_elements=["id"]))

@@ -1,17 +1,19 @@
-"""Audit tables: append-only entries and the single head row."""
+"""Audit tables: append-only entries, the single head row, stored tree nodes and signed checkpoints."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Integer, LargeBinary, SmallInteger, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from charter.storage.base import Base, JSONType, UTCDateTime
 
 
 class AuditEntryRow(Base):
+    """One entry: `body` is the canonical JSON that is hashed; the other columns are copies for filtering."""
+
     __tablename__ = "audit_entries"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -25,6 +27,8 @@ class AuditEntryRow(Base):
 
 
 class AuditHeadRow(Base):
+    """The tree's compact state (hex roots of its perfect subtrees); created by the migration, locked per append."""
+
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -32,3 +36,32 @@ class AuditHeadRow(Base):
     compact: Mapped[list[Any]] = mapped_column(JSONType)
     root: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditNodeRow(Base):
+    """Root of the perfect subtree of `height` (8, 16, …) covering leaves [idx << height, (idx + 1) << height)."""
+
+    __tablename__ = "audit_nodes"
+
+    height: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditCheckpointRow(Base):
+    """A signed checkpoint (C2SP signed note) and the compact state it was signed from."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    compact: Mapped[list[Any]] = mapped_column(JSONType)
+    origin: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+ENTRIES = cast(Table, AuditEntryRow.__table__)
+HEAD = cast(Table, AuditHeadRow.__table__)
+NODES = cast(Table, AuditNodeRow.__table__)
+CHECKPOINTS = cast(Table, AuditCheckpointRow.__table__)

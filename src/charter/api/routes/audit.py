@@ -1,0 +1,178 @@
+"""Audit log: entries, checkpoints, inclusion/consistency proofs, export; public checkpoint and verifier key."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from charter.api.deps import Authz, ContainerDep
+from charter.api.public import Public
+from charter.audit.schemas import (
+    CheckpointPage,
+    CheckpointRead,
+    ConsistencyProofRead,
+    EntryPage,
+    EntryRead,
+    InclusionProofRead,
+)
+from charter.audit.service import AuditLog
+from charter.audit.store import EntryFilter
+from charter.auth.authorize import authorize
+from charter.auth.model import Actor, Resource
+from charter.auth.model import Permission as P
+from charter.bootstrap import Container
+
+router = APIRouter(tags=["audit"])
+
+CHECKPOINT_PATH = "/.well-known/charter/checkpoint"
+KEY_PATH = "/.well-known/charter/audit-key"
+AUDIT = Resource(kind="audit")
+
+
+def _read(actor: Actor) -> None:
+    """The whole log spans every team: reading it needs `audit.read` in global scope (auditor, admin, …)."""
+    authorize(actor, P.AUDIT_READ, AUDIT)
+
+
+Reader = Annotated[Actor, Depends(Authz(P.AUDIT_READ))]
+
+
+def audit_log(c: Container) -> AuditLog:
+    """The container's audit log service (built by bootstrap; created here for containers built otherwise)."""
+    log = c.extras.get("audit.log")
+    if not isinstance(log, AuditLog):
+        log = AuditLog.build(c.settings, c.uow, c.keys.audit, c.audit)
+        c.extras["audit.log"] = log
+    return log
+
+
+@router.get("/audit/entries")
+def list_entries(
+    actor: Reader,
+    c: ContainerDep,
+    actor_ref: Annotated[str | None, Query(alias="actor", max_length=140)] = None,
+    action: Annotated[str | None, Query(max_length=80, description="Exact, or a prefix ending in *.")] = None,
+    resource: Annotated[str | None, Query(max_length=200, description="Exact, or a prefix ending in *.")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: Annotated[int | None, Query(ge=0, description="`next` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order: Literal["asc", "desc"] = "desc",
+) -> EntryPage:
+    """Entries, newest first by default, filtered by actor, action, resource and time [since, until)."""
+    _read(actor)
+    f = EntryFilter(actor=actor_ref, action=action, resource=resource, since=since, until=until)
+    return audit_log(c).entries(f, cursor=cursor, limit=limit, order=order)
+
+
+@router.get("/audit/entries/{seq}")
+def get_entry(seq: int, actor: Reader, c: ContainerDep) -> EntryRead:
+    """One entry with its canonical body and leaf hash."""
+    _read(actor)
+    return audit_log(c).entry(seq)
+
+
+@router.get("/audit/entries/{seq}/proof")
+def entry_proof(
+    seq: int,
+    actor: Reader,
+    c: ContainerDep,
+    size: Annotated[int | None, Query(ge=1, description="Tree size (default: the latest checkpoint).")] = None,
+) -> InclusionProofRead:
+    """RFC 9162 inclusion proof of the entry, with the signed checkpoint it verifies against."""
+    _read(actor)
+    return audit_log(c).inclusion(seq, size)
+
+
+@router.get("/audit/proofs/consistency")
+def consistency_proof(
+    actor: Reader,
+    c: ContainerDep,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int | None, Query(ge=0, description="Default: the latest checkpoint.")] = None,
+) -> ConsistencyProofRead:
+    """RFC 9162 consistency proof between two tree sizes."""
+    _read(actor)
+    return audit_log(c).consistency(first, second)
+
+
+@router.get("/audit/checkpoints")
+def list_checkpoints(
+    actor: Reader,
+    c: ContainerDep,
+    after: Annotated[int | None, Query(ge=0, description="`next` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CheckpointPage:
+    """Signed checkpoints, smallest first."""
+    _read(actor)
+    return audit_log(c).checkpoints(after=after, limit=limit)
+
+
+@router.get("/audit/checkpoints/latest")
+def latest_checkpoint(actor: Reader, c: ContainerDep) -> CheckpointRead:
+    """The latest checkpoint (signed now if the log grew since the last one)."""
+    _read(actor)
+    return audit_log(c).latest_checkpoint(fresh=True)
+
+
+@router.get("/audit/export")
+def export(
+    actor: Reader,
+    c: ContainerDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    format: Literal["jsonl", "csv"] = "jsonl",
+) -> StreamingResponse:
+    """Entries in [since, until) as JSONL (verifiable offline: `charter audit verify --from-export`) or CSV."""
+    _read(actor)
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv"
+    lines = audit_log(c).export(since=since, until=until, fmt=format)
+    name = f"charter-audit.{format}"
+    return StreamingResponse(lines, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+# --- public endpoints and background work, wired by charter.server ------------------------------------------------
+def _public(log: AuditLog) -> Callable[[Public], None]:
+    async def checkpoint(_: Request) -> Response:
+        try:
+            cp = await run_in_threadpool(log.checkpointer.latest, fresh=False)
+        except Exception:
+            cp = None
+        if cp is None:
+            return PlainTextResponse("no checkpoint signed yet\n", status_code=503, headers={"retry-after": "1"})
+        return PlainTextResponse(cp.note, headers={"cache-control": "no-cache"})
+
+    async def key(_: Request) -> Response:
+        return PlainTextResponse(await run_in_threadpool(log.verifier_key) + "\n")
+
+    def register(public: Public) -> None:
+        public.add(CHECKPOINT_PATH, checkpoint)
+        public.add(KEY_PATH, key)
+
+    return register
+
+
+def wire(container: Container) -> None:
+    """Public checkpoint + key endpoints, and the checkpoint loop for the life of the server (idempotent)."""
+    if container.extras.get("audit.wired"):
+        return
+    container.extras["audit.wired"] = True
+    log = audit_log(container)
+    container.extras.setdefault("public_routes", []).append(_public(log))
+    hooks: dict[str, list[Callable[[], Awaitable[None]]]] = container.extras.setdefault("lifespan", {})
+
+    async def start() -> None:
+        log.checkpointer.start()
+
+    async def stop() -> None:
+        await run_in_threadpool(log.checkpointer.stop)
+
+    hooks.setdefault("startup", []).append(start)
+    hooks.setdefault("shutdown", []).append(stop)

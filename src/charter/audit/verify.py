@@ -1,0 +1,362 @@
+"""Offline verification of a log (from the database or an export): recompute every hash, check every signature.
+
+Entries stream through once. The tree is rebuilt in aligned chunks of 2^16 leaves (each chunk's levels built with
+list comprehensions, then folded into a compact tree of chunk roots), so memory stays flat and the roots at every
+checkpoint size come out of the same pass. Problems name the first bad entry where the evidence allows it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from charter.audit.canonical import canonical
+from charter.audit.merkle import CompactTree, Levels, decompose, fold, node_hash
+from charter.audit.note import Checkpoint, NoteError, Verifier, verify_checkpoint
+from charter.audit.proofs import verify_consistency
+
+CHUNK_HEIGHT = 16
+CHUNK = 1 << CHUNK_HEIGHT
+MAX_PROBLEMS = 100
+_SEQ = b',"seq":'
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding; `seq` is the first entry it implicates (None when it is about the log as a whole)."""
+
+    seq: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    """A checkpoint note to check, with the state stored next to it (database rows) when there is one."""
+
+    note: str
+    size: int | None = None
+    root: bytes | None = None
+    compact: Sequence[bytes] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A signed checkpoint beyond the exported range and the consistency proof that the range is its prefix."""
+
+    note: str
+    proof: Sequence[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class HeadState:
+    size: int
+    root: bytes
+    compact: Sequence[bytes]
+
+
+@dataclass
+class Report:
+    """The verdict. `ok` only when every entry, checkpoint and the head agree."""
+
+    entries: int = 0
+    first: int = 0
+    size: int = 0
+    root: bytes = b""
+    checkpoints: int = 0
+    latest_checkpoint: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+    more_problems: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad(self) -> Problem | None:
+        """The problem with the lowest entry number (else the first one found)."""
+        located = [p for p in self.problems if p.seq is not None]
+        if located:
+            return min(located, key=lambda p: p.seq if p.seq is not None else 0)
+        return self.problems[0] if self.problems else None
+
+    def to_dict(self) -> dict[str, Any]:
+        bad = self.first_bad
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first": self.first,
+            "size": self.size,
+            "root": base64.b64encode(self.root).decode(),
+            "checkpoints_verified": self.checkpoints,
+            "latest_checkpoint": self.latest_checkpoint,
+            "first_bad": None if bad is None else bad.to_dict(),
+            "problems": [p.to_dict() for p in self.problems],
+            "more_problems": self.more_problems,
+        }
+
+
+Row = tuple[int | None, bytes, bytes | None, dict[str, Any] | None]
+VerifierFor = Callable[[str], Verifier | None]
+
+
+class LogVerifier:
+    """Feed entries in order with `feed`, then call `finish` for the report."""
+
+    def __init__(
+        self,
+        *,
+        verifier: Verifier | VerifierFor | None,
+        checkpoints: Iterable[SignedCheckpoint] = (),
+        start: int = 0,
+        prefix: Sequence[bytes] = (),
+        head: HeadState | None = None,
+        nodes: dict[tuple[int, int], bytes] | None = None,
+        anchor: Anchor | None = None,
+        deep: bool = False,
+    ) -> None:
+        self.report = Report(first=start)
+        self._verifier = verifier
+        self._deep = deep
+        self._head = head
+        self._nodes = nodes or {}
+        self._anchor = anchor
+        self.tree = CompactTree(start, list(prefix))
+        self._buffer: list[bytes] = []
+        self._pos = start
+        self._cps: dict[int, list[tuple[Checkpoint, SignedCheckpoint]]] = {}
+        self._last_good = start
+        for sc in checkpoints:
+            self._load_checkpoint(sc)
+        if start in self._cps:
+            self._snapshot(start, list(prefix))
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+    def _verifier_for(self, origin: str) -> Verifier | None:
+        if self._verifier is None or isinstance(self._verifier, Verifier):
+            return self._verifier
+        return self._verifier(origin)
+
+    def _open(self, note: str) -> Checkpoint | str:
+        origin = note.split("\n", 1)[0]
+        verifier = self._verifier_for(origin)
+        if verifier is None:
+            return f"no verifier key for origin {origin!r}"
+        try:
+            return verify_checkpoint(note, verifier)
+        except NoteError as exc:
+            return exc.message
+
+    def _load_checkpoint(self, sc: SignedCheckpoint) -> None:
+        cp = self._open(sc.note)
+        if isinstance(cp, str):
+            self.problem(None, f"checkpoint {sc.size if sc.size is not None else '?'} does not verify: {cp}")
+            return
+        if sc.size is not None and (sc.size, sc.root) != (cp.size, cp.root):
+            self.problem(None, f"checkpoint {cp.size}: stored size/root differ from the signed note")
+        self._cps.setdefault(cp.size, []).append((cp, sc))
+        self.report.checkpoints += 1
+        if self.report.latest_checkpoint is None or cp.size > self.report.latest_checkpoint:
+            self.report.latest_checkpoint = cp.size
+
+    def _snapshot(self, size: int, compact: list[bytes]) -> None:
+        """Compare the rebuilt tree of `size` leaves with the checkpoints signed at that size."""
+        root = fold(compact)
+        for cp, sc in self._cps[size]:
+            if root == cp.root:
+                self._last_good = size
+                continue
+            where = self._last_good
+            reason = f"entries in [{self._last_good}, {size}) differ from what checkpoint {size} signed"
+            if sc.compact is not None and len(sc.compact) == len(compact) and fold(sc.compact) == cp.root:
+                for (a, h), got, signed in zip(decompose(size), compact, sc.compact, strict=True):
+                    if got != signed:
+                        where = max(a, self.report.first)
+                        reason = f"an entry in [{a}, {a + (1 << h)}) differs from what checkpoint {size} signed"
+                        break
+            self.problem(where, reason)
+
+    # --- entries ---------------------------------------------------------------------------------------------
+    def problem(self, seq: int | None, reason: str) -> None:
+        if len(self.report.problems) < MAX_PROBLEMS:
+            self.report.problems.append(Problem(seq, reason))
+        else:
+            self.report.more_problems += 1
+
+    def feed(self, rows: Iterable[Row]) -> None:
+        """Check and hash entries: (stored seq or None, body, stored leaf hash or None, stored columns or None)."""
+        block: list[Row] = []
+        for row in rows:
+            block.append(row)
+            if len(block) == 4096:
+                self.feed_block(block)
+                block = []
+        if block:
+            self.feed_block(block)
+
+    def feed_block(self, rows: Sequence[Row]) -> None:
+        """`feed` for a list of rows (the fast path: per-entry work in comprehensions)."""
+        if not rows:
+            return
+        pos = self._pos
+        sha256 = hashlib.sha256
+        bodies = [r[1] for r in rows]
+        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
+        if rows[0][0] is not None and (rows[0][0] != pos or rows[-1][0] != pos + len(rows) - 1):
+            for i, r in enumerate(rows):
+                seq = r[0]
+                if seq is not None and seq != pos + i:
+                    where = pos + i
+                    self.problem(
+                        where,
+                        f"entry {where} is missing (the next stored entry is {seq})"
+                        if seq > where
+                        else f"entry {seq} is stored twice or out of order",
+                    )
+                    break
+        misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
+        for i in misplaced[:MAX_PROBLEMS]:
+            self.problem(i, self._misplaced(i, bodies[i - pos]))
+        if rows[0][2] is not None:
+            stored = [r[2] for r in rows]
+            if stored != leaves:
+                for i, (a, b) in enumerate(zip(stored, leaves, strict=True), pos):
+                    if a != b:
+                        self.problem(i, f"entry {i} was edited: its body does not hash to its stored leaf hash")
+        if self._deep:
+            for i, r in enumerate(rows, pos):
+                self._deep_check(i, r[1], r[3])
+        self._pos = pos + len(rows)
+        self._add_leaves(leaves)
+
+    def _add_leaves(self, leaves: list[bytes]) -> None:
+        i = 0
+        while i < len(leaves) and not self._buffer and self.tree.size % CHUNK:
+            self._extend_slow(leaves[i])
+            i += 1
+        while i < len(leaves):
+            take = min(CHUNK - len(self._buffer), len(leaves) - i)
+            self._buffer.extend(leaves[i : i + take])
+            i += take
+            if len(self._buffer) == CHUNK:
+                self._flush_chunk()
+
+    def _misplaced(self, pos: int, body: bytes) -> str:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return f"entry {pos} is not JSON"
+        got = doc.get("seq") if isinstance(doc, dict) else None
+        return f"entry at position {pos} says seq {got}: entries were inserted, deleted or reordered"
+
+    def _deep_check(self, pos: int, body: bytes, columns: dict[str, Any] | None) -> None:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return  # reported by the position check
+        if not isinstance(doc, dict) or doc.get("v") != 1:
+            self.problem(pos, f"entry {pos} is not a version 1 entry document")
+            return
+        try:
+            canonical_ok = canonical(doc) == body
+        except ValueError:
+            canonical_ok = False
+        if not canonical_ok:
+            self.problem(pos, f"entry {pos} is not canonical JSON (RFC 8785)")
+        for key, limit in (("actor", 140), ("action", 80), ("resource", 200), ("outcome", 12)):
+            if columns is not None and key in columns and str(doc.get(key, ""))[:limit] != columns[key]:
+                self.problem(pos, f"entry {pos}: column {key} differs from the entry body")
+
+    def _check_node(self, height: int, idx: int, value: bytes) -> None:
+        stored = self._nodes.get((height, idx))
+        if stored is not None and stored != value:
+            self.problem(idx << height, f"stored tree node (height {height}, index {idx}) is wrong")
+
+    def _extend_slow(self, leaf: bytes) -> None:
+        for height, idx, value in self.tree.extend([leaf]):
+            self._check_node(height, idx, value)
+        if self.tree.size in self._cps:
+            self._snapshot(self.tree.size, self.tree.hashes)
+
+    def _partial(self, levels: Levels, n: int) -> list[bytes]:
+        """Compact state of the first tree.size + n leaves (tree.size is chunk-aligned, n < CHUNK)."""
+        return self.tree.hashes + [levels.node(a, h) for a, h in decompose(n)]
+
+    def _flush_chunk(self) -> None:
+        chunk, self._buffer = self._buffer, []
+        levels = Levels(chunk)
+        base = self.tree.size
+        for size in sorted(s for s in self._cps if base < s < base + CHUNK):
+            self._snapshot(size, self._partial(levels, size - base))
+        for height in (8,):
+            for i, value in enumerate(levels.levels[height]):
+                self._check_node(height, (base >> height) + i, value)
+        h = levels.levels[CHUNK_HEIGHT][0]
+        idx = base >> CHUNK_HEIGHT
+        self._check_node(CHUNK_HEIGHT, idx, h)
+        hashes = self.tree.hashes
+        s, height = idx, CHUNK_HEIGHT
+        while s & 1:
+            h = node_hash(hashes.pop(), h)
+            s >>= 1
+            height += 1
+            if height & 7 == 0:
+                self._check_node(height, ((idx + 1) >> (height - CHUNK_HEIGHT)) - 1, h)
+        hashes.append(h)
+        self.tree.size = base + CHUNK
+        if self.tree.size in self._cps:
+            self._snapshot(self.tree.size, self.tree.hashes)
+
+    # --- verdict ---------------------------------------------------------------------------------------------
+    def finish(self) -> Report:
+        """Check the tail, the head and the anchor; return the report."""
+        chunk = self._buffer
+        levels = Levels(chunk) if chunk else None
+        base = self.tree.size
+        compact = list(self.tree.hashes)
+        if levels is not None:
+            for size in sorted(s for s in self._cps if base < s <= base + len(chunk)):
+                self._snapshot(size, self._partial(levels, size - base))
+            for i, value in enumerate(levels.levels[8] if len(levels.levels) > 8 else []):
+                self._check_node(8, (base >> 8) + i, value)
+            compact = self._partial(levels, len(chunk))
+        r = self.report
+        r.size = self._pos
+        r.entries = self._pos - r.first
+        r.root = fold(compact)
+        for size in sorted(self._cps):
+            if size > r.size:
+                self.problem(
+                    r.size,
+                    f"the log ends at {r.size} entries but checkpoint {size} was signed: "
+                    f"entries [{r.size}, {size}) are missing (tail truncated)",
+                )
+                break
+        if self._head is not None:
+            h = self._head
+            if h.size != r.size:
+                self.problem(min(h.size, r.size), f"the head says {h.size} entries, the log has {r.size}")
+            elif h.root != r.root or list(h.compact) != compact:
+                self.problem(None, "the head's tree state differs from the tree of the entries")
+        if self._anchor is not None:
+            self._check_anchor(self._anchor, r)
+        return r
+
+    def _check_anchor(self, anchor: Anchor, r: Report) -> None:
+        cp = self._open(anchor.note)
+        if isinstance(cp, str):
+            self.problem(None, f"the export's closing checkpoint does not verify: {cp}")
+            return
+        r.checkpoints += 1
+        r.latest_checkpoint = max(r.latest_checkpoint or 0, cp.size)
+        if cp.size < r.size:
+            self.problem(cp.size, f"the export has {r.size} entries but its closing checkpoint only {cp.size}")
+        elif not verify_consistency(r.size, cp.size, r.root, cp.root, anchor.proof):
+            self.problem(None, f"the exported entries are not a prefix of the log signed at size {cp.size}")

@@ -1,0 +1,226 @@
+"""Group commit for high-rate entries (inference decisions): one writer thread, one transaction per batch.
+
+A caller is acknowledged only after its batch committed durably (SQLite `synchronous=FULL`, PostgreSQL
+`synchronous_commit=on`); if the batch fails, every caller in it gets the error. Batches close at `max_batch` entries,
+when `max_wait_ms` has passed since their first entry, or when no entry arrived for a short quiet gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, InvalidStateError
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from charter.audit.sink import AuditSink
+from charter.core.errors import Unavailable
+from charter.core.events import AuditEvent
+from charter.storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger("charter.audit.writer")
+
+_Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
+_STOP: Any = object()
+
+
+class AuditWriteFailed(Unavailable):
+    """The audit entry could not be made durable: the action it records must not be acknowledged."""
+
+    code = "audit_unavailable"
+
+
+class GroupCommitWriter:
+    """Thread-safe: `submit(event) -> Future[int]` from threads, `await append(event)` from asyncio."""
+
+    def __init__(
+        self,
+        target: UnitOfWorkFactory | Engine,
+        sink: AuditSink,
+        *,
+        max_batch: int = 500,
+        max_wait_ms: float = 2.0,
+        quiet_ms: float = 0.2,
+    ) -> None:
+        self.engine: Engine = target.engine if isinstance(target, UnitOfWorkFactory) else target
+        self.sink = sink
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.quiet = min(quiet_ms / 1000, self.max_wait)
+        self.batches = 0
+        self.entries = 0
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._conn: Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="charter-audit-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def queue_depth(self) -> int:
+        """Entries waiting for the next batch."""
+        return self._q.qsize()
+
+    def submit(self, event: AuditEvent) -> Future[int]:
+        """Queue `event`; the future resolves to its sequence number once durable, or raises AuditWriteFailed."""
+        fut: Future[int] = Future()
+        self._put(event, fut)
+        return fut
+
+    async def append(self, event: AuditEvent) -> int:
+        """Append `event` and wait (without blocking the event loop) until it is durable; returns its seq."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int] = loop.create_future()
+        self._put(event, (loop, fut))
+        return await fut
+
+    def _put(self, event: AuditEvent, waiter: _Waiter) -> None:
+        with self._lock:
+            if self._closed:
+                raise AuditWriteFailed("the audit writer is closed: the process is shutting down")
+            self._q.put((event, waiter))
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, stop the thread, and fail anything that arrives later."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._q.put(_STOP)
+        self._thread.join(timeout)
+        leftover = []
+        while True:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                leftover.append(item)
+        if leftover:
+            _fail(leftover, AuditWriteFailed("the audit writer closed before this entry was written"))
+
+    def __enter__(self) -> GroupCommitWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writer thread ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        q = self._q
+        stopping = False
+        while not stopping:
+            first = q.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            stopping = self._collect(batch)
+            self._write(batch)
+        self._drop_connection()
+
+    def _collect(self, batch: list[Any]) -> bool:
+        """Add queued items to `batch` until it is full, its wait is over or the queue stays quiet; True on stop."""
+        q = self._q
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                item = q.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.quiet <= 0:
+                    return False
+                try:
+                    item = q.get(timeout=min(remaining, self.quiet))
+                except queue.Empty:
+                    return False
+            if item is _STOP:
+                return True
+            batch.append(item)
+        return False
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = self.engine.connect()
+            if self.engine.dialect.name == "sqlite":
+                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+            elif self.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET synchronous_commit TO on")
+                conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:
+                log.debug("closing the audit writer connection failed", exc_info=True)
+
+    def _write(self, batch: list[Any]) -> None:
+        try:
+            conn = self._connection()
+            with conn.begin():
+                seqs = self.sink.append_many(conn, [event for event, _ in batch])
+        except Exception as exc:
+            log.error("audit batch of %d entries failed: %s: %s", len(batch), type(exc).__name__, exc)
+            self._drop_connection()
+            err = AuditWriteFailed(f"the audit log could not be written ({type(exc).__name__}); retry later")
+            err.__cause__ = exc
+            _fail(batch, err)
+            return
+        self.batches += 1
+        self.entries += len(batch)
+        _settle(batch, seqs)
+
+
+def _settle(batch: Sequence[Any], seqs: Sequence[int]) -> None:
+    loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int]]] = {}
+    for (_, waiter), seq in zip(batch, seqs, strict=True):
+        if isinstance(waiter, Future):
+            try:
+                waiter.set_result(seq)
+            except InvalidStateError:
+                pass  # cancelled by its caller; the entry is durable all the same
+        else:
+            loops.setdefault(waiter[0], []).append((waiter[1], seq))
+    for loop, items in loops.items():
+        try:
+            loop.call_soon_threadsafe(_settle_async, items)
+        except RuntimeError:
+            pass  # that event loop is closed; nobody is waiting any more
+
+
+def _settle_async(items: list[tuple[asyncio.Future[int], int]]) -> None:
+    for fut, seq in items:
+        if not fut.done():
+            fut.set_result(seq)
+
+
+def _fail(batch: Sequence[Any], exc: BaseException) -> None:
+    loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[int]]] = {}
+    for _, waiter in batch:
+        if isinstance(waiter, Future):
+            try:
+                waiter.set_exception(exc)
+            except InvalidStateError:
+                pass
+        else:
+            loops.setdefault(waiter[0], []).append(waiter[1])
+    for loop, futs in loops.items():
+        try:
+            loop.call_soon_threadsafe(_fail_async, futs, exc)
+        except RuntimeError:
+            pass
+
+
+def _fail_async(futs: list[asyncio.Future[int]], exc: BaseException) -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_exception(exc)
