@@ -129,6 +129,8 @@ def group_confusion(y_true: BoolArray, y_pred: BoolArray, codes: npt.NDArray[np.
             f"labels, predictions and groups differ in length: {y_true.shape[0]}, {y_pred.shape[0]}, "
             f"{codes.shape[0]}; pass one value per row in each"
         )
+    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= n_groups):
+        raise InvalidInput(f"group codes must lie in [0, {n_groups}); encode groups with encode_groups()")
     key = codes * 4 + y_true.astype(np.intp) * 2 + y_pred.astype(np.intp)
     return np.bincount(key, minlength=4 * n_groups).reshape(n_groups, 4).astype(np.int64)
 

@@ -7,8 +7,6 @@ code and checked structurally. Decompression (zip members, gzip/bz2/xz joblib) i
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import lzma
 import mmap
@@ -17,84 +15,32 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from charter.core.errors import InvalidInput
-from charter.evaluation.pickle_scan import PickleEvents, Stream, looks_like_pickle, walk_pickles
+from charter.evaluation.pickle_scan import PickleEvents, looks_like_pickle, walk_pickles
 from charter.evaluation.scan_formats import (
     GGUF_MAGIC,
     HDF5_MAGIC,
     NPY_MAGIC,
     check_onnx,
     check_safetensors_header,
+    compression_kind,
+    open_decompressed,
     parse_npy_header,
     safetensors_header_length,
+    zip_format,
 )
+from charter.evaluation.scan_result import Finding, ScanLimits, ScanResult, not_scanned
 from charter.evaluation.scan_rules import Severity, classify_global
+
+__all__ = ["Finding", "ScanLimits", "ScanResult", "not_scanned", "scan_bytes", "scan_path"]
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".bin", ".sav"}
 _TORCH_SUFFIXES = {".pt", ".pth", ".ckpt", ".bin"}
 _COMPRESSED = {".gz", ".bz2", ".xz", ".lzma", ".z"}
 _TENSOR_STORAGE = re.compile(r"(^|/)data/\d+$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem (or note) about one file; `global_name` is the pickle import involved, if any."""
-
-    file: str
-    format: str
-    severity: Severity
-    global_name: str | None
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Evidence form: {file, format, severity, global, detail}."""
-        return {
-            "file": self.file,
-            "format": self.format,
-            "severity": str(self.severity),
-            "global": self.global_name,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """Outcome of a scan: `safe` means no critical finding."""
-
-    performed: bool
-    safe: bool
-    formats: tuple[str, ...]
-    findings: tuple[Finding, ...]
-    files_scanned: int = 0
-    bytes_decompressed: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Evidence form: {performed, safe, formats, findings}."""
-        return {
-            "performed": self.performed,
-            "safe": self.safe,
-            "formats": list(self.formats),
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-
-@dataclass(frozen=True)
-class ScanLimits:
-    """Caps that bound the work an adversarial artifact can cause."""
-
-    max_decompressed_bytes: int = 512 * 1024 * 1024
-    max_compression_ratio: int = 200
-    max_depth: int = 3
-    max_files: int = 100_000
-
-
-def not_scanned() -> ScanResult:
-    """The result recorded when no artifact was scanned."""
-    return ScanResult(performed=False, safe=False, formats=(), findings=())
 
 
 class _Scanner:
@@ -153,15 +99,21 @@ class _Scanner:
         if suffix == ".safetensors" or (
             suffix not in PICKLE_SUFFIXES and safetensors_header_length(head, size) and head[8:9] == b"{"
         ):
-            return self.scan_safetensors(stream, size, label)
-        if suffix == ".onnx":
+            problems = self.safetensors_problems(stream, size)
+            if not (problems and looks_like_pickle(head)):
+                self.report_problems(label, "safetensors", problems)
+                return "safetensors"
+            self.add(label, "pickle", Severity.WARNING, f"named {suffix or 'like safetensors'} but holds a pickle")
+        elif suffix == ".onnx":
             if isinstance(stream, io.BytesIO):
                 problems = check_onnx(stream.getbuffer())
             else:
                 with memoryview(stream) as view:
                     problems = check_onnx(view)
-            self.report_problems(label, "onnx", problems)
-            return "onnx"
+            if not (problems and looks_like_pickle(head)):
+                self.report_problems(label, "onnx", problems)
+                return "onnx"
+            self.add(label, "pickle", Severity.WARNING, "named .onnx but holds a pickle")
         if head.startswith(GGUF_MAGIC):
             return "gguf"
         if head.startswith(NPY_MAGIC):
@@ -171,12 +123,13 @@ class _Scanner:
                 label, "hdf5", Severity.WARNING, "HDF5/Keras file not inspected; Keras Lambda layers can carry code"
             )
             return "hdf5"
-        compressed = _compression(head)
+        compressed = compression_kind(head)
         if compressed and (suffix in _COMPRESSED | PICKLE_SUFFIXES):
             inner = lower if suffix in PICKLE_SUFFIXES else os.path.splitext(lower)[0]
             return self.scan_compressed(stream, compressed, label, inner, depth)
         if looks_like_pickle(head) or suffix in PICKLE_SUFFIXES:
             fmt = "joblib" if ".joblib" in lower else "pytorch" if suffix in _TORCH_SUFFIXES else "pickle"
+            stream.seek(0)
             events = walk_pickles(stream, size)
             if events.joblib_arrays:
                 fmt = "joblib"
@@ -238,13 +191,12 @@ class _Scanner:
                 nested = walk_pickles(io.BytesIO(data), len(data))
                 self.report_pickle(nested, f"{label}@{pos}", fmt, depth + 1, speculative=True)
 
-    def scan_safetensors(self, stream: Any, size: int, label: str) -> str:
+    def safetensors_problems(self, stream: Any, size: int) -> list[tuple[Severity, str]]:
+        stream.seek(0)
         n = safetensors_header_length(stream.read(8), size)
         if n is None:
-            self.add(label, "safetensors", Severity.WARNING, "safetensors header length is missing or out of bounds")
-        else:
-            self.report_problems(label, "safetensors", check_safetensors_header(stream.read(n), size - 8 - n))
-        return "safetensors"
+            return [(Severity.WARNING, "safetensors header length is missing or out of bounds")]
+        return check_safetensors_header(stream.read(n), size - 8 - n)
 
     def scan_npy(self, stream: Any, size: int, label: str) -> str:
         try:
@@ -259,7 +211,7 @@ class _Scanner:
 
     def scan_compressed(self, stream: Any, kind: str, label: str, inner: str, depth: int) -> str | None:
         try:
-            data, complete = self.read_capped(_decompressor(kind, stream))
+            data, complete = self.read_capped(open_decompressed(kind, stream))
         except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
             self.add(label, kind, Severity.WARNING, f"corrupt {kind} data: {exc}")
             return kind
@@ -271,6 +223,7 @@ class _Scanner:
                 f"decompressed data exceeds the scan budget; only {len(data)} bytes checked",
             )
         if depth >= self.limits.max_depth:
+            self.add(label, kind, Severity.WARNING, "compressed data nested too deeply; not scanned")
             return kind
         fmt = self.scan_stream(io.BytesIO(data), len(data), label, inner, depth + 1)
         return fmt or kind
@@ -283,7 +236,7 @@ class _Scanner:
             return "zip"
         with zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
-            fmt = _zip_format([i.filename for i in infos])
+            fmt = zip_format([i.filename for i in infos])
             for info in infos[: self.limits.max_files]:
                 self.scan_member(zf, info, label, fmt, depth)
             if len(infos) > self.limits.max_files:
@@ -345,60 +298,6 @@ class _Scanner:
         data = b"".join(chunks)[:remaining]
         self.decompressed += len(data)
         return data, False
-
-
-def _zip_format(names: list[str]) -> str:
-    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
-        return "torchscript"
-    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
-        return "pytorch"
-    if names and all(n.lower().endswith(".npy") for n in names):
-        return "numpy"
-    if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
-        return "keras"
-    return "zip"
-
-
-def _compression(head: bytes) -> str | None:
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"BZh"):
-        return "bz2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    if head.startswith(b"]\x00\x00"):
-        return "lzma"
-    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "zlib"
-    return None
-
-
-class _ZlibReader:
-    """File-like raw zlib stream (joblib's zlib compressor) that inflates lazily."""
-
-    def __init__(self, raw: Stream) -> None:
-        self.raw = raw
-        self.inflater = zlib.decompressobj()
-
-    def read(self, n: int) -> bytes:
-        out = b""
-        while len(out) < n and not self.inflater.eof:
-            tail = self.inflater.unconsumed_tail
-            data = tail if tail else self.raw.read(1 << 16)
-            if not data:
-                break
-            out += self.inflater.decompress(data, n - len(out))
-        return out
-
-
-def _decompressor(kind: str, stream: Any) -> Any:
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=stream, mode="rb")
-    if kind == "bz2":
-        return bz2.BZ2File(stream, mode="rb")
-    if kind in {"xz", "lzma"}:
-        return lzma.LZMAFile(stream, mode="rb")
-    return _ZlibReader(stream)
 
 
 def _walk(root: Path) -> Iterator[Path]:

@@ -1,15 +1,20 @@
-"""Structural checks of formats that cannot run code: safetensors headers, ONNX protobuf, NumPy .npy headers."""
+"""Format helpers: structural checks of safetensors, ONNX and .npy headers; zip and compression detection."""
 
 from __future__ import annotations
 
 import ast
+import bz2
+import gzip
 import json
+import lzma
 import re
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from charter.evaluation.pickle_scan import Stream
 from charter.evaluation.scan_rules import Severity
 
 Problem = tuple[Severity, str]
@@ -200,3 +205,60 @@ def parse_npy_header(head: bytes) -> tuple[np.dtype[Any], int]:
         raise ValueError(".npy header is not a dict with 'descr'")
     dtype = np.lib.format.descr_to_dtype(meta["descr"])
     return dtype, start + length
+
+
+def zip_format(names: list[str]) -> str:
+    """What a zip archive holds, from its member names."""
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        return "torchscript"
+    if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return "pytorch"
+    if names and all(n.lower().endswith(".npy") for n in names):
+        return "numpy"
+    if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
+        return "keras"
+    return "zip"
+
+
+def compression_kind(head: bytes) -> str | None:
+    """gzip, bz2, xz, lzma or zlib (joblib's compressors) from the first bytes."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"]\x00\x00"):
+        return "lzma"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "zlib"
+    return None
+
+
+class ZlibReader:
+    """File-like raw zlib stream (joblib's zlib compressor) that inflates lazily."""
+
+    def __init__(self, raw: Stream) -> None:
+        self.raw = raw
+        self.inflater = zlib.decompressobj()
+
+    def read(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n and not self.inflater.eof:
+            tail = self.inflater.unconsumed_tail
+            data = tail if tail else self.raw.read(1 << 16)
+            if not data:
+                break
+            out += self.inflater.decompress(data, n - len(out))
+        return out
+
+
+def open_decompressed(kind: str, stream: Any) -> Any:
+    """A file-like object reading the decompressed stream lazily."""
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    if kind == "bz2":
+        return bz2.BZ2File(stream, mode="rb")
+    if kind in {"xz", "lzma"}:
+        return lzma.LZMAFile(stream, mode="rb")
+    return ZlibReader(stream)

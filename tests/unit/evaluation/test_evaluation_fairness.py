@@ -173,3 +173,5 @@ def test_compute_fairness_many_attributes_and_encoding() -> None:
 def test_length_mismatch_is_rejected() -> None:
     with pytest.raises(InvalidInput, match="differ in length"):
         group_confusion(np.array([True]), np.array([True]), np.array([0, 1]), 2)
+    with pytest.raises(InvalidInput, match="group codes"):
+        group_confusion(np.array([True]), np.array([True]), np.array([3]), 2)

@@ -182,6 +182,25 @@ def test_benign_joblib_model_passes(tmp_path: Path, sklearn_models: list[Any]) -
         assert result.safe and _problems(result) == [], result.findings
 
 
+def test_joblib_arrays_of_every_layout(tmp_path: Path) -> None:
+    arrays = {
+        "unicode": np.array(["ab", "cde"]),
+        "bytes": np.array([b"x", b"yz"]),
+        "datetime": np.array(["2020-01-01"], dtype="M8[ns]"),
+        "record": np.zeros(3, dtype=[("a", "i4"), ("b", "f8")]),
+        "big_endian": np.arange(5, dtype=">i4"),
+        "fortran": np.asfortranarray(np.ones((3, 4))),
+        "half": np.ones(3, dtype="f2"),
+        "complex": np.ones(2, dtype="c16"),
+        "empty": np.zeros((0, 3)),
+        "zero_dim": np.array(5),
+        "after": _payload(os.system, "id"),
+    }
+    joblib.dump(arrays, tmp_path / "layouts.joblib")
+    result = scan_path(tmp_path / "layouts.joblib")
+    assert [f.global_name for f in _problems(result)] in (["posix.system"], ["nt.system"])
+
+
 def test_payload_inside_joblib_object_array(tmp_path: Path) -> None:
     arr = np.empty(2, dtype=object)
     arr[0] = 1
@@ -365,6 +384,13 @@ def test_onnx_checks() -> None:
     assert custom.safe and "custom operator domain 'com.evil'" in custom.findings[0].detail
     garbage = scan_bytes(b"\xff\xff\xff\xff", "m.onnx")
     assert garbage.findings[0].severity is Severity.WARNING and "ONNX" in garbage.findings[0].detail
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "model.onnx"])
+def test_pickle_disguised_as_a_safe_format(name: str) -> None:
+    result = scan_bytes(pickle.dumps(_payload(os.system, "id"), protocol=2), name)
+    assert not result.safe
+    assert any("holds a pickle" in f.detail for f in result.findings)
 
 
 def test_gguf_and_python_source(tmp_path: Path) -> None:
