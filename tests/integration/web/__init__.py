@@ -1,0 +1,1 @@
+"""Dashboard pipeline tests (no browser)."""
