@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import select, text
 
 from charter.audit.tables import AuditEntryRow
+from charter.audit.writer import GroupCommitWriter
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import AppCreate, KeyCreate
 from charter.bootstrap import Container
 from charter.deployments.index import Snapshot
 from charter.deployments.model import Deployment, DeploymentKind, Grant
-from charter.gateway.audit import TransactionalAppender
 from charter.gateway.handler import Gateway
 from charter.gateway.index import LiveIndex
 from charter.gateway.keys import KeyCache
@@ -113,13 +113,13 @@ def world(container: Container) -> Iterator[tuple[World, Gateway, str, str]]:
         with container.uow(write=False) as uow:
             return auth_service.authenticate(uow, k)
 
-    with FakeUpstream(chunk_delay_s=0.2) as upstream:
+    with FakeUpstream(chunk_delay_s=0.2) as upstream, GroupCommitWriter(container.uow, container.audit) as writer:
         w = World(container, upstream)
         up = Upstream()
         gw = Gateway(
             index=w.index,
             keys=KeyCache(verify),
-            audit=TransactionalAppender(container),
+            audit=writer,
             upstream=up,
             metrics=Metrics(),
             grace_s=900,
