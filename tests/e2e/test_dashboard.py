@@ -83,6 +83,7 @@ def test_login_overview_audit_logout(running: Running) -> None:
         rows = page.locator("#audit-rows tbody tr")
         assert rows.count() >= 5
         assert "session.login" in page.inner_text("#audit-rows")
+        assert "✓ verified" in page.inner_text("main")  # the latest signed checkpoint verifies
         shot(page, "03-audit-log")
 
         # HTMX filter: the table is replaced in place and the URL follows.
@@ -96,6 +97,7 @@ def test_login_overview_audit_logout(running: Running) -> None:
 
         page.locator("#audit-rows tbody a").first.click()
         page.get_by_text("equals the stored leaf hash").wait_for()
+        page.get_by_text("the entry is included in this tree").wait_for()
         shot(page, "04-audit-entry")
 
         nav(page, "Coverage").click()

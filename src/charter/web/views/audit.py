@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +23,11 @@ PAGE_SIZE = 50
 FILTERS = ("actor", "action", "resource", "outcome")
 OUTCOMES = ("success", "denied", "error", "degraded")
 COLUMNS = ("seq", "ts", "actor", "action", "resource", "outcome")
+
+
+def b64(data: bytes) -> str:
+    """Hashes as the audit API and checkpoints print them (standard base64)."""
+    return base64.b64encode(data).decode()
 
 
 def _like_prefix(value: str) -> str:
@@ -54,7 +60,7 @@ def head_info(ctx: Ctx) -> dict[str, Any] | None:
         head = uow.session.get(AuditHeadRow, 1)
         if head is None:
             return None
-        return {"size": head.size, "root": head.root.hex(), "updated_at": head.updated_at}
+        return {"size": head.size, "root": b64(head.root), "updated_at": head.updated_at}
 
 
 def log_page(ctx: Ctx) -> Page:
@@ -131,7 +137,7 @@ def entry_page(ctx: Ctx) -> Page:
         "outcome": outcome,
         "pretty": pretty,
         "body_bytes": len(body),
-        "leaf": stored_leaf.hex(),
+        "leaf": b64(stored_leaf),
         "leaf_ok": leaf_hash(body) == stored_leaf,
         "proof": proof,
         "head": head_info(ctx),
