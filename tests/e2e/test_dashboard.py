@@ -158,6 +158,13 @@ def test_systems_and_lineage(running: Running) -> None:
         assert page.locator("#lineage").get_by_text("training").count() >= 1
         shot(page, "09-system")
         shot_of(page.locator("#lineage"), "09b-system-lineage")
+        evaluations = page.locator("section", has=page.get_by_role("heading", name="Evaluations"))
+        assert "not evaluated yet" in evaluations.inner_text()  # 1.0.0
+        evaluations.locator("a .badge-verdict-fail").click()
+        page.get_by_role("heading", name=re.compile("Assessment of credit-scoring@1.1.0")).wait_for()
+        assert page.locator("tr.row-alert").count() >= 1  # failing blocker rules come first
+        shot(page, "10-assessment")
+        page.go_back()
         page.get_by_role("link", name="1.0.0").click()
         page.wait_for_url(re.compile(r"version=1.0.0"))
         assert "No dataset is linked" in page.inner_text("#lineage")

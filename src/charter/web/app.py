@@ -77,6 +77,7 @@ def create(container: Container) -> ASGIApp:
         Route("/coverage/{framework}", page(container, coverage.framework)),
         Route("/systems", page(container, systems.list_page)),
         Route("/systems/{name}", page(container, systems.detail_page)),
+        Route("/assessments/{id}", page(container, systems.assessment_page)),
         Route("/licenses", page(container, licenses.list_page)),
         Route("/licenses/{id}", page(container, licenses.detail_page)),
         Route("/inbox", page(container, inbox.inbox)),

@@ -172,3 +172,5 @@ def seed_catalog(seed: Seeder, system: str = "credit-scoring", team: str | None 
         seed.post("/datasets", body)
     for ds, role in (("loans-clean", "training"), ("bureau-features", "training"), ("loans-holdout", "test")):
         seed.post("/lineage", {"dataset": ds, "model": f"{system}@1.1.0", "role": role})
+    # Assessed against the active policies without an evaluation: fails on the missing evidence.
+    seed.post(f"/systems/{system}/versions/1.1.0/assessments", {})

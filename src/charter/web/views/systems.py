@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from charter.auth.authorize import allowed
 from charter.auth.model import Permission
 from charter.catalog import service as catalog
 from charter.catalog.questionnaire import questions
 from charter.catalog.schemas import ModelVersionRead, SystemRead
-from charter.core.errors import InvalidInput, NotFound
+from charter.core.errors import Forbidden, InvalidInput, NotFound
+from charter.evaluation import service as evaluation
 from charter.policies.catalogs import builtin_catalog
 from charter.web import domains, lineage
 from charter.web.handler import Ctx
@@ -119,20 +119,28 @@ def _licenses(ctx: Ctx, system: str) -> Any:
         return fn(uow, ctx.actor, system=system)
 
 
-def _evaluations(ctx: Ctx, system: SystemRead, versions: list[ModelVersionRead]) -> Any:
-    """The latest policy assessment per model version, from the evaluation service once it is in this build."""
-    fn = domains.function("evaluation", "latest_assessment", "Evaluations")
-    if isinstance(fn, domains.Missing):
-        return fn
+def _evaluations(ctx: Ctx, versions: list[ModelVersionRead]) -> list[dict[str, Any]] | None:
+    """The assessments of each model version, newest first (None when the actor may not read evaluations)."""
+    out = []
     with ctx.uow() as uow:
-        resource = catalog.system_resource(uow, system.name)
-        if not allowed(ctx.actor, Permission.EVALUATION_READ, resource):
-            return []
-        out = []
         for v in reversed(versions):
-            assessment = fn(uow, v.digest)
-            out.append({"version": v.version, "digest": v.digest, "assessment": assessment})
+            try:
+                assessments = evaluation.list_assessments(uow, ctx.actor, v.ref)
+            except Forbidden:
+                return None
+            out.append(
+                {"version": v.version, "latest": assessments[0] if assessments else None, "count": len(assessments)}
+            )
     return out
+
+
+def assessment_page(ctx: Ctx) -> Page:
+    """GET /assessments/{id} — every rule's verdict with reasons, controls and remediation."""
+    with ctx.uow() as uow:
+        detail = evaluation.get_assessment(uow, ctx.actor, ctx.param("id"))
+    order = {"fail": 0, "pass": 1, "not_applicable": 2}
+    results = sorted(detail.results, key=lambda r: (order[r.verdict], r.severity != "blocker", r.policy, r.rule_id))
+    return Page("assessment.html", {"title": f"Assessment {detail.id}", "a": detail, "results": results})
 
 
 def detail_page(ctx: Ctx) -> Page:
@@ -149,6 +157,6 @@ def detail_page(ctx: Ctx) -> Page:
         "versions": list(reversed(versions)),
         "lineage": _lineage(ctx, versions, ctx.q("version") or None),
         "licenses": _licenses(ctx, system.name),
-        "evaluations": _evaluations(ctx, system, versions),
+        "evaluations": _evaluations(ctx, versions),
     }
     return Page("system.html", data)
