@@ -17,7 +17,16 @@ import pytest
 from charter.settings import Settings
 from tests.support.db import env_for
 from tests.support.server import Server, cli
-from tests.support.web import Seeder, browser_page, foreign, require_browser, seed_catalog, shot, shot_of
+from tests.support.web import (
+    Seeder,
+    browser_page,
+    foreign,
+    require_browser,
+    seed_catalog,
+    seed_minimal_system,
+    shot,
+    shot_of,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -29,6 +38,7 @@ class Running:
     server: Server
     seed: Seeder
     admin_key: str
+    settings: Settings
 
 
 @pytest.fixture
@@ -41,7 +51,7 @@ def running(settings: Settings, tmp_path: Path) -> Iterator[Running]:
     server = Server({**env, "CHARTER_LOGIN_RATE_PER_MINUTE": "30"}, log=tmp_path / "server.log").start()
     seed = Seeder(server.url, key)
     try:
-        yield Running(server, seed, key)
+        yield Running(server, seed, key, settings)
     finally:
         seed.close()
         server.stop()
@@ -170,4 +180,82 @@ def test_systems_and_lineage(running: Running) -> None:
         assert "No dataset is linked" in page.inner_text("#lineage")
         response = page.goto("/systems/nope")
         assert response is not None and response.status == 404
+    assert not foreign(requested, running.server.url)
+
+
+def _request_license(running: Running, requester_key: str, model: str) -> str:
+    """Request a license as `requester` and record a passing assessment (against an empty policy set) for it.
+
+    Both go through the domain services on the server's database: the REST routes for licenses are not
+    needed to exercise the dashboard, and a passing evaluation of a real policy set needs far more evidence.
+    """
+    from charter import bootstrap
+    from charter.auth import service as auth_service
+    from charter.auth.model import SYSTEM_ACTOR
+    from charter.evaluation import service as evaluation
+    from charter.licenses import service as licenses
+    from charter.licenses.schemas import LicenseCreate
+    from charter.policies.engine import evaluate
+
+    container = bootstrap.build(running.settings)
+    try:
+        with container.uow() as uow:
+            evaluation.record_assessment(uow, SYSTEM_ACTOR, model, evaluate([], {}), {})
+        with container.uow(write=False) as uow:
+            requester = auth_service.authenticate(uow, requester_key)
+        body = LicenseCreate(
+            model=model, env="production", purposes=["customer-support"], callers=["app:helpdesk"], days=30
+        )
+        with container.uow() as uow:
+            return str(licenses.request(uow, requester, body).id)
+    finally:
+        container.close()
+
+
+def test_inbox_approval_activates_the_license(running: Running) -> None:
+    pytest.importorskip("charter.licenses.service", reason="the licenses service is not part of this build yet")
+    model = seed_minimal_system(running.seed)
+    running.seed.post("/apps", {"name": "helpdesk"})
+    rita = running.seed.user("rita", PASSWORD, ("ml-engineer", None))
+    running.seed.user("lena", PASSWORD, ("reviewer", "ml-lead"), ("auditor", None))
+    license_id = _request_license(running, rita, model)
+    with browser_page(running.server.url) as (page, requested):
+        login(page, "lena", PASSWORD)
+        page.get_by_role("heading", name="Overview").wait_for()
+        pending = page.locator("section", has=page.get_by_role("heading", name=re.compile("Pending sign-offs")))
+        assert "waiting for you" in pending.inner_text() and "ml-lead" in pending.inner_text()
+        shot(page, "11-overview-reviewer")
+
+        nav(page, "Sign-offs").click()
+        item = page.locator(f"#item-{license_id}")
+        item.wait_for()
+        assert "support-bot@2.0.0" in item.inner_text() and "Signing as ml-lead" in item.inner_text()
+        shot(page, "12-inbox")
+
+        item.get_by_role("button", name="Reject").click()  # a rejection needs a comment: refused, nothing recorded
+        page.locator("#flash").get_by_text("a comment is required").wait_for()
+
+        item.get_by_label("Comment").fill("Checked the model card and the evaluation; fine for FAQ answers.")
+        item.get_by_role("button", name="Approve").click()
+        item.get_by_text("The license is now").wait_for()
+        assert item.locator(".badge-state-active").count() == 1
+        shot(page, "13-inbox-approved")
+
+        item.get_by_role("link", name=license_id).click()
+        page.wait_for_url(re.compile(f"/licenses/{license_id}$"))
+        assert page.locator("#license-state .badge-state-active").count() == 1
+        approved = page.locator('.timeline li[data-function="ml-lead"]')
+        assert "lena" in approved.inner_text() and "Checked the model card" in approved.inner_text()
+        token = page.locator("#license-token").inner_text()
+        assert token.count(".") == 2
+        history = page.locator("section", has=page.get_by_role("heading", name="History")).inner_text()
+        assert "license.request" in history and "signoff.approve" in history and "license.activate" in history
+        shot(page, "14-license")
+
+        nav(page, "Sign-offs").click()
+        page.get_by_text("Nothing is waiting for your sign-off.").wait_for()
+        nav(page, "Licenses").click()
+        row = page.locator("tr", has=page.get_by_role("link", name=re.compile(license_id[:14])))
+        assert "active" in row.inner_text()
+        shot(page, "15-licenses")
     assert not foreign(requested, running.server.url)

@@ -174,3 +174,20 @@ def seed_catalog(seed: Seeder, system: str = "credit-scoring", team: str | None 
         seed.post("/lineage", {"dataset": ds, "model": f"{system}@1.1.0", "role": role})
     # Assessed against the active policies without an evaluation: fails on the missing evidence.
     seed.post(f"/systems/{system}/versions/1.1.0/assessments", {})
+
+
+def seed_minimal_system(seed: Seeder, system: str = "support-bot", version: str = "2.0.0") -> str:
+    """A minimal-risk system with one model version; returns SYSTEM@VERSION."""
+    seed.post(
+        "/systems",
+        {
+            "name": system,
+            "purpose": "Answers customer questions about opening hours",
+            "answers": {"prohibited": dict.fromkeys(PROHIBITED, False)},
+        },
+    )
+    seed.post(
+        f"/systems/{system}/versions",
+        {"version": version, "digest": digest(f"{system}@{version}"), "size_bytes": 4096, "format": "gguf"},
+    )
+    return f"{system}@{version}"
