@@ -154,12 +154,10 @@ def worker_evidently(ref: Path, cur: Path) -> dict[str, Any]:
     t2 = time.perf_counter()
     drifted, values = [], {}
     for metric in snapshot.dict()["metrics"]:
-        name = str(metric.get("metric_id", ""))
-        if name.startswith("ValueDrift(column="):
-            column = name.split("column=", 1)[1].split(",", 1)[0].rstrip(")")
-            value = float(metric["value"])
-            threshold = float(name.split("threshold=", 1)[1].split(")", 1)[0]) if "threshold=" in name else 0.1
-            if value >= threshold:
+        config = metric.get("config", {})
+        if config.get("type") == "evidently:metric_v2:ValueDrift":
+            column, value = config["column"], float(metric["value"])
+            if value >= float(config["threshold"]):
                 drifted.append(column)
             if column in DRIFTED:
                 values[column] = value

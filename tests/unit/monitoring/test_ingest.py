@@ -10,7 +10,7 @@ import pytest
 
 from charter.core.errors import InvalidInput
 from charter.monitoring import ReferenceProfile, build_profile, sketch
-from charter.monitoring.ingest import BatchReader, LateLabels, profile_file, sketch_file
+from charter.monitoring.ingest import BatchReader, LateLabels, SortedLabels, profile_file, sketch_file
 
 from .conftest import SPEC
 
@@ -76,14 +76,38 @@ def test_labels_for_unknown_ids_are_ignored(profile: ReferenceProfile, window: p
     assert got.rows == window.num_rows and got.labels is not None and got.labels.sum() == 0
 
 
-def test_duplicate_label_ids_are_refused(profile: ReferenceProfile, window: pa.Table, tmp_path: Path) -> None:
-    labels = pa.table({"id": pa.array([10, 10, 17]), "y": pa.array([1, 0, 1])})
-    with pytest.raises(InvalidInput, match=r"l.parquet: id column 'id' repeats 10"):
+@pytest.mark.parametrize("ids", [[10, 17, 10], ["a", "b", "b"]])
+def test_duplicate_label_ids_are_refused(
+    profile: ReferenceProfile, window: pa.Table, tmp_path: Path, ids: list[object]
+) -> None:
+    labels = pa.table({"id": pa.array(ids), "y": pa.array([1, 0, 1])})
+    with pytest.raises(InvalidInput, match=rf"l.parquet: id column 'id' repeats {ids[2]!r}"):
         sketch_file(
             profile,
             write(window.drop_columns(["y"]), tmp_path / "w.parquet"),
             labels=LateLabels(write(labels, tmp_path / "l.parquet"), "id", "y"),
         )
+
+
+def test_string_record_ids_join_through_acero(profile: ReferenceProfile, window: pa.Table, tmp_path: Path) -> None:
+    ids = pa.array([f"rec-{i}" for i in range(window.num_rows)])
+    named = window.set_column(window.schema.get_field_index("id"), "id", ids)
+    labels = named.select(["id", "y"]).slice(0, 1_000)
+    got = sketch_file(
+        profile,
+        write(named.drop_columns(["y"]), tmp_path / "w.parquet"),
+        labels=LateLabels(write(labels, tmp_path / "l.parquet"), "id", "y"),
+    )
+    assert got.labels is not None and got.labels.tolist() == np.bincount(labels.column("y"), minlength=2).tolist()
+
+
+def test_sorted_labels_lookup() -> None:
+    table = pa.table({"id": pa.array([30, 10, 20]), "__charter_label": pa.array([1.0, 0.0, None])})
+    index = SortedLabels(table, "id")
+    got = index.lookup(pa.array([10, 20, 30, 40, None, -5], type=pa.int64()))
+    assert got.to_pylist() == [0.0, None, 1.0, None, None, None]
+    empty = SortedLabels(table.slice(0, 0), "id")
+    assert empty.lookup(pa.array([1])).to_pylist() == [None]
 
 
 def test_missing_column_names_file_and_column(profile: ReferenceProfile, window: pa.Table, tmp_path: Path) -> None:
