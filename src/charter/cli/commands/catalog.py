@@ -35,6 +35,7 @@ model_app = typer.Typer(help="Model versions (SYSTEM@VERSION).", no_args_is_help
 dataset_app = typer.Typer(help="Datasets.", no_args_is_help=True)
 lineage_app = typer.Typer(help="Dataset lineage.", no_args_is_help=True)
 export_app = typer.Typer(help="Export the catalog.", no_args_is_help=True)
+mlflow_app = typer.Typer(help="MLflow Model Registry bridge (needs charter[mlflow]).", no_args_is_help=True)
 
 PROGRESS_MIN_BYTES = 16 << 20
 
@@ -475,9 +476,130 @@ def export_cyclonedx(
     )
 
 
+def _mlflow_versions(tracking_uri: str, models: list[str] | None, alias: str | None) -> list[Any]:
+    from charter.catalog import mlflow_bridge
+
+    found = mlflow_bridge.registry_versions(tracking_uri, models or [])
+    return [v for v in found if alias is None or alias in v.aliases]
+
+
+def _mlflow_system(version: Any, system: str | None) -> str:
+    from charter.catalog import mlflow_bridge
+
+    return system or mlflow_bridge.system_name_for(version.name)
+
+
+def _catalog_version(api: Api, system: str, version: str) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = api.get(f"/systems/{system}/versions/{version}")
+        return doc
+    except CliError as exc:
+        if exc.code in ("model_version_not_found", "system_not_found"):
+            return None
+        raise
+
+
+@mlflow_app.command("import")
+def mlflow_import(
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking/registry URI.")],
+    model: Annotated[list[str] | None, typer.Option(help="Registered model name (default: all).")] = None,
+    system: Annotated[str | None, typer.Option(help="Charter system for a single --model.")] = None,
+    alias: Annotated[str | None, typer.Option(help="Only versions carrying this alias.")] = None,
+) -> None:
+    """Register MLflow model versions as SYSTEM@VERSION (digest computed from the fetched artifacts)."""
+    import tempfile
+
+    from charter.catalog import mlflow_bridge
+
+    if system and len(model or []) != 1:
+        raise _usage("usage", "--system needs exactly one --model")
+    api = Api()
+    results: list[dict[str, Any]] = []
+    known: dict[str, bool] = {}
+    for v in _mlflow_versions(tracking_uri, model, alias):
+        name = _mlflow_system(v, system)
+        ref = f"{name}@{v.version}"
+        row = {"model": v.name, "version": v.version, "ref": ref, "status": "", "digest": None}
+        results.append(row)
+        if name not in known:
+            known[name] = _system_exists(api, name)
+        if not known[name]:
+            row["status"] = f"skipped: no Charter system '{name}' (charter system register {name} ...)"
+            continue
+        existing = _catalog_version(api, name, v.version)
+        if existing is not None:
+            row.update(status="exists", digest=existing["digest"])
+            continue
+        with tempfile.TemporaryDirectory(prefix="charter-mlflow-") as tmp:
+            root = mlflow_bridge.fetch(tracking_uri, v, Path(tmp))
+            info = _inspect(root, "artifact", f"sha256 {ref}")
+            body = {
+                "version": v.version,
+                "digest": info.digest,
+                "size_bytes": info.size,
+                "files": [f.to_dict() for f in info.files],
+                "uri": v.models_uri,
+                "framework": mlflow_bridge.framework_of(root) or info.framework,
+                "card": mlflow_bridge.card_for(v, root),
+                "license": _model_license(v.tags.get("license")),
+            }
+        doc = api.post(f"/systems/{name}/versions", json=body)
+        row.update(status="registered", digest=doc["digest"])
+    table(results, ["model", "version", "ref", "status", "digest"], title="MLflow import")
+
+
+def _system_exists(api: Api, name: str) -> bool:
+    try:
+        api.get(f"/systems/{name}")
+        return True
+    except CliError as exc:
+        if exc.code == "system_not_found":
+            return False
+        raise
+
+
+@mlflow_app.command("guard")
+def mlflow_guard(
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking/registry URI.")],
+    alias: Annotated[str | None, typer.Option(help="Versions carrying this alias (default: champion).")] = "champion",
+    all_versions: Annotated[bool, typer.Option("--all", help="Check every version, not only the alias.")] = False,
+    model: Annotated[list[str] | None, typer.Option(help="Registered model name (default: all).")] = None,
+    system: Annotated[str | None, typer.Option(help="Charter system for a single --model.")] = None,
+) -> None:
+    """Exit 1 unless every guarded MLflow version is registered in Charter, unchanged (same digest) and licensed."""
+    import tempfile
+
+    from charter.catalog import mlflow_bridge
+
+    if system and len(model or []) != 1:
+        raise _usage("usage", "--system needs exactly one --model")
+    api = Api()
+    results: list[dict[str, Any]] = []
+    for v in _mlflow_versions(tracking_uri, model, None if all_versions else alias):
+        ref = f"{_mlflow_system(v, system)}@{v.version}"
+        row = {"model": v.name, "version": v.version, "ref": ref, "verdict": "fail", "reason": ""}
+        results.append(row)
+        existing = _catalog_version(api, *ref.split("@", 1))
+        if existing is None:
+            row["reason"] = f"not registered in Charter (charter mlflow import --tracking-uri {tracking_uri})"
+            continue
+        with tempfile.TemporaryDirectory(prefix="charter-mlflow-") as tmp:
+            info = _inspect(mlflow_bridge.fetch(tracking_uri, v, Path(tmp)), "artifact", f"sha256 {ref}")
+        if info.digest != existing["digest"]:
+            row["reason"] = f"artifact changed: MLflow has {info.digest}, Charter registered {existing['digest']}"
+        elif not existing["locked"]:
+            row["reason"] = "no license was ever activated for this version"
+        else:
+            row.update(verdict="pass", reason="registered, unchanged, licensed")
+    table(results, ["model", "version", "ref", "verdict", "reason"], title="MLflow guard")
+    if any(r["verdict"] != "pass" for r in results):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(system_app, name="system")
     app.add_typer(model_app, name="model")
     app.add_typer(dataset_app, name="dataset")
     app.add_typer(lineage_app, name="lineage")
     app.add_typer(export_app, name="export")
+    app.add_typer(mlflow_app, name="mlflow")
