@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from charter.catalog import applies_when, controls
 from charter.catalog.classify import classify
 from charter.catalog.questionnaire import PROHIBITED_CONTROLS, Questionnaire, example, questions
-from charter.core.errors import InvalidInput
+from charter.core.errors import CharterError, InvalidInput
 
 
 def answers(**sections: dict[str, Any]) -> Questionnaire:
@@ -153,3 +154,23 @@ def test_grammar_rejects_garbage() -> None:
             applies_when.evaluate(bad, {})
     assert applies_when.evaluate("capability in {x, y}", {"capability": ["y"]}).holds
     assert not applies_when.evaluate("capability in {x}", {"capability": []}).holds
+
+
+def test_catalog_location_can_be_overridden_and_missing_is_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = tmp_path / "control-catalogs.yaml"
+    tiny.write_text(
+        "frameworks:\n- id: fw\n  controls:\n"
+        "  - {id: FW-1, ref: '1', title: One, applies_to_risk_tiers: [minimal]}\n"
+        "  - {id: FW-2, ref: '2', title: Two, applies_to_risk_tiers: [minimal], applies_when: personal_data == true}\n"
+    )
+    monkeypatch.setenv(controls.ENV_OVERRIDE, str(tiny))
+    assert controls.catalog_path() == tiny
+    result = classify(answers())
+    assert [o.id for o in result.obligations] == ["FW-1"]
+    assert [o.id for o in classify(answers(data={"personal_data": True})).obligations] == ["FW-1", "FW-2"]
+    monkeypatch.setattr(controls, "candidates", lambda: [tmp_path / "nowhere.yaml"])
+    with pytest.raises(CharterError) as err:
+        controls.catalog_path()
+    assert err.value.code == "control_catalogs_missing" and "nowhere.yaml" in err.value.message
