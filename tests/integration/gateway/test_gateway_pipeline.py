@@ -6,7 +6,9 @@ runs the whole product), so every denial path can be driven deterministically.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -293,3 +295,46 @@ def test_degraded_index_serves_within_grace_and_marks_entries(world: tuple[World
     w.index.snapshot = replace(w.index.snapshot, grants={(DIGEST, "production"): (w.grant,)})
     r = _post(w.url, key, CHAT)  # type: ignore[attr-defined]
     assert r.status_code == 503 and r.json()["code"] == "license_status_unavailable"
+
+
+class GatedWriter:
+    """The real group-commit writer behind a gate the test opens: shows what the client sees before durability."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    async def append(self, event: Any) -> int:
+        self.waiting.set()
+        await asyncio.to_thread(self.gate.wait, 10)
+        seq: int = await self.inner.append(event)
+        return seq
+
+
+def test_stream_end_is_released_only_after_the_audit_entry(world: tuple[World, Gateway, str, str]) -> None:
+    w, gw, key, _ = world
+    gated = GatedWriter(gw.audit)
+    gw.audit = gated
+    url = w.url  # type: ignore[attr-defined]
+    headers = {"Authorization": f"Bearer {key}", "Charter-Purpose": "credit-scoring"}
+    received: list[bytes] = []
+    ended = threading.Event()
+
+    def client() -> None:
+        body = {**CHAT, "stream": True}
+        with httpx.stream("POST", url + "/v1/chat/completions", json=body, headers=headers, timeout=20) as r:
+            for chunk in r.iter_raw():
+                received.append(chunk)
+        ended.set()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    assert gated.waiting.wait(10)  # the upstream finished; the entry is on its way
+    time.sleep(0.3)
+    seen = b"".join(received)
+    assert seen.count(b"data: ") == 5 and b"[DONE]" not in seen  # every token, but not the end
+    assert not ended.is_set()
+    gated.gate.set()
+    thread.join(10)
+    assert ended.is_set() and b"".join(received).endswith(b"data: [DONE]\n\n")
