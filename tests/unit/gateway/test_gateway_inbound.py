@@ -75,3 +75,17 @@ def test_fast_decision_ids_match_the_core_layout() -> None:
         assert encode130(value) == _b32(value, 26)
     a, b = decision_id(), decision_id()
     assert a.startswith("dec_") and len(a) == 30 and a != b
+
+
+def test_upstream_urls() -> None:
+    from charter.deployments.model import Deployment
+    from charter.gateway.handler import Gateway
+
+    dep = Deployment("d", "n", "s@1", "s", "sha256:x", "production", "http://h:8000")
+    scope = {"path": "/v1/chat/completions", "query_string": b""}
+    assert Gateway._url(dep, scope, None) == "http://h:8000/v1/chat/completions"
+    v1 = Deployment("d", "n", "s@1", "s", "sha256:x", "production", "http://h:8000/v1")
+    assert Gateway._url(v1, {**scope, "query_string": b"a=1"}, None) == "http://h:8000/v1/chat/completions?a=1"
+    assert Gateway._url(dep, {"path": "/gw/n/predict/x", "query_string": b""}, ("n", "predict/x")) == (
+        "http://h:8000/predict/x"
+    )
