@@ -3,7 +3,7 @@
 No database, HTTP or CLI here; services wire these functions to storage and license actions.
 """
 
-from charter.monitoring.bins import GridCounts, GroupCounts
+from charter.monitoring.bins import GroupCounts
 from charter.monitoring.conditions import (
     Condition,
     ConditionResult,
@@ -15,6 +15,7 @@ from charter.monitoring.conditions import (
     strongest,
 )
 from charter.monitoring.drift import DriftReport, DriftThresholds, FeatureDrift, drift_report
+from charter.monitoring.grid import GridCounts
 from charter.monitoring.metrics import (
     FairnessThresholds,
     WindowMetrics,

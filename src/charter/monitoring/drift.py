@@ -25,8 +25,8 @@ import numpy as np
 from scipy import stats
 
 from charter.core.errors import InvalidInput
-from charter.monitoring.bins import GridCounts
 from charter.monitoring.columns import Floats, Ints, floats
+from charter.monitoring.grid import GridCounts
 from charter.monitoring.profile import ReferenceProfile
 from charter.monitoring.sketch import WindowSketch
 

@@ -20,7 +20,6 @@ from charter.core.hashing import sha256_hex
 from charter.monitoring.bins import (
     CategoricalProfile,
     GroupCounts,
-    NumericProfile,
     PredictionProfile,
     Vocabulary,
     bincount,
@@ -39,6 +38,7 @@ from charter.monitoring.columns import (
     row_count,
     string_values,
 )
+from charter.monitoring.grid import NumericProfile
 
 SCHEMA_VERSION = 1
 PREDICTION_KINDS: tuple[PredictionKind, ...] = ("binary", "probability", "numeric")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from charter.core.errors import InvalidInput
-from charter.monitoring.bins import GridCounts, GroupCounts, bincount
+from charter.monitoring.bins import GroupCounts, bincount
 from charter.monitoring.columns import (
     ColumnData,
     Floats,
@@ -27,6 +27,7 @@ from charter.monitoring.columns import (
     row_count,
     string_values,
 )
+from charter.monitoring.grid import GridCounts
 from charter.monitoring.profile import ReferenceProfile
 
 

@@ -11,7 +11,6 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 from charter.monitoring import DriftThresholds, ProfileSpec, ReferenceProfile, build_profile, drift_report, sketch
-from charter.monitoring.bins import GridCounts
 from charter.monitoring.drift import (
     chi_square,
     js_distance,
@@ -21,6 +20,7 @@ from charter.monitoring.drift import (
     wasserstein,
     wasserstein_error_bound,
 )
+from charter.monitoring.grid import GridCounts
 
 RNG = np.random.default_rng(11)
 N = 60_000

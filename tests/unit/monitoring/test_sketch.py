@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from charter.core.errors import InvalidInput
 from charter.monitoring import ProfileSpec, ReferenceProfile, WindowSketch, build_profile, merge, sketch
-from charter.monitoring.bins import EdgeLocator
+from charter.monitoring.grid import EdgeLocator
 
 from .conftest import SPEC, make_table
 
