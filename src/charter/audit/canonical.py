@@ -2,7 +2,7 @@
 
 orjson sorts keys by code point and prints floats as Python does; RFC 8785 sorts by UTF-16 code unit and prints
 numbers as ECMAScript does. The two agree on every string, every key below U+E000, every safe integer and every float
-that is not integral; integral floats are given to orjson pre-printed. Anything else goes to the reference
+that is not integral; integral floats up to 2^53 are given to orjson pre-printed. Anything else goes to the reference
 implementation (`charter.core.canonical`), which also raises for values JSON cannot carry. A property test checks
 byte equality with the reference.
 """
@@ -37,8 +37,10 @@ def _prepare(value: Any) -> Any:
     if t is float:
         if not math.isfinite(value):
             raise _Slow
-        if value.is_integer() and abs(value) < 1e21:
-            return _Fragment(b"%d" % int(value))
+        if value.is_integer():
+            if abs(value) <= _MAX_SAFE:
+                return _Fragment(b"%d" % int(value))
+            raise _Slow  # ECMAScript pads the shortest digits with zeros; leave that to the reference
         return value
     if t is dict:
         return prepare_dict(value)

@@ -82,6 +82,14 @@ class AuditSink:
             doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
         return doc
 
+    def valid(self, event: AuditEvent) -> bool:
+        """True when the event can be written (its details canonicalize as JSON)."""
+        try:
+            canonical_document(self.entry_document(0, event, ""))
+        except (ValueError, TypeError):
+            return False
+        return True
+
     def append(self, session: Executor, event: AuditEvent) -> int:
         """Append one entry in the caller's transaction; returns its sequence number."""
         return self.append_many(session, [event])[-1]

@@ -32,9 +32,13 @@ class Problem:
 
     seq: int | None
     reason: str
+    end: int | None = None  # set when the evidence only locates a range [seq, end)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "reason": self.reason}
+        out: dict[str, Any] = {"seq": self.seq, "reason": self.reason}
+        if self.end is not None:
+            out["end"] = self.end
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +85,13 @@ class Report:
 
     @property
     def first_bad(self) -> Problem | None:
-        """The problem with the lowest entry number (else the first one found)."""
-        located = [p for p in self.problems if p.seq is not None]
+        """The problem with the lowest entry number, preferring an exact entry over a range that contains it."""
+        exact = [p.seq for p in self.problems if p.seq is not None and p.end is None]
+        located = [
+            p
+            for p in self.problems
+            if p.seq is not None and (p.end is None or not any(p.seq <= s < p.end for s in exact))
+        ]
         if located:
             return min(located, key=lambda p: p.seq if p.seq is not None else 0)
         return self.problems[0] if self.problems else None
@@ -173,20 +182,20 @@ class LogVerifier:
             if root == cp.root:
                 self._last_good = size
                 continue
-            where = self._last_good
+            where, end = self._last_good, size
             reason = f"entries in [{self._last_good}, {size}) differ from what checkpoint {size} signed"
             if sc.compact is not None and len(sc.compact) == len(compact) and fold(sc.compact) == cp.root:
                 for (a, h), got, signed in zip(decompose(size), compact, sc.compact, strict=True):
                     if got != signed:
-                        where = max(a, self.report.first)
+                        where, end = max(a, self._last_good), a + (1 << h)
                         reason = f"an entry in [{a}, {a + (1 << h)}) differs from what checkpoint {size} signed"
                         break
-            self.problem(where, reason)
+            self.problem(where, reason, end)
 
     # --- entries ---------------------------------------------------------------------------------------------
-    def problem(self, seq: int | None, reason: str) -> None:
+    def problem(self, seq: int | None, reason: str, end: int | None = None) -> None:
         if len(self.report.problems) < MAX_PROBLEMS:
-            self.report.problems.append(Problem(seq, reason))
+            self.report.problems.append(Problem(seq, reason, end))
         else:
             self.report.more_problems += 1
 
@@ -223,7 +232,7 @@ class LogVerifier:
                     break
         misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
         for i in misplaced[:MAX_PROBLEMS]:
-            self.problem(i, self._misplaced(i, bodies[i - pos]))
+            self.problem(*self._misplaced(i, bodies[i - pos]))
         if rows[0][2] is not None:
             stored = [r[2] for r in rows]
             if stored != leaves:
@@ -248,13 +257,21 @@ class LogVerifier:
             if len(self._buffer) == CHUNK:
                 self._flush_chunk()
 
-    def _misplaced(self, pos: int, body: bytes) -> str:
+    def _misplaced(self, pos: int, body: bytes) -> tuple[int, str]:
+        """Where the trouble starts: an entry that says it is `q` at position `pos` implicates min(pos, q)."""
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return f"entry {pos} is not JSON"
+            return pos, f"entry {pos} is not JSON"
         got = doc.get("seq") if isinstance(doc, dict) else None
-        return f"entry at position {pos} says seq {got}: entries were inserted, deleted or reordered"
+        if type(got) is not int:
+            return pos, f"entry {pos} has no sequence number"
+        first = max(min(pos, got), self.report.first)
+        if got < pos:
+            why = f"entry {got} reappears at position {pos}: entries were inserted or reordered at or before {got}"
+        else:
+            why = f"position {pos} holds entry {got}: entries were deleted or reordered from {pos}"
+        return first, why
 
     def _deep_check(self, pos: int, body: bytes, columns: dict[str, Any] | None) -> None:
         try:
@@ -344,10 +361,21 @@ class LogVerifier:
             if h.size != r.size:
                 self.problem(min(h.size, r.size), f"the head says {h.size} entries, the log has {r.size}")
             elif h.root != r.root or list(h.compact) != compact:
-                self.problem(None, "the head's tree state differs from the tree of the entries")
+                self._head_mismatch(list(h.compact), compact, r.size)
         if self._anchor is not None:
             self._check_anchor(self._anchor, r)
         return r
+
+    def _head_mismatch(self, stored: list[bytes], computed: list[bytes], size: int) -> None:
+        if len(stored) == len(computed):
+            for (a, h), x, y in zip(decompose(size), stored, computed, strict=True):
+                if x != y:
+                    start = max(a, self._last_good)
+                    self.problem(
+                        start, f"the head's tree differs from the entries in [{start}, {a + (1 << h)})", a + (1 << h)
+                    )
+                    return
+        self.problem(None, "the head's tree state differs from the tree of the entries")
 
     def _check_anchor(self, anchor: Anchor, r: Report) -> None:
         cp = self._open(anchor.note)

@@ -17,9 +17,10 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from charter.audit.sink import AuditSink
-from charter.core.errors import Unavailable
+from charter.core.errors import InvalidInput, Unavailable
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWorkFactory
 
@@ -33,6 +34,12 @@ class AuditWriteFailed(Unavailable):
     """The audit entry could not be made durable: the action it records must not be acknowledged."""
 
     code = "audit_unavailable"
+
+
+class AuditEventInvalid(InvalidInput):
+    """The event cannot be written (its details are not JSON); other events of its batch are unaffected."""
+
+    code = "audit_event_invalid"
 
 
 class GroupCommitWriter:
@@ -165,19 +172,40 @@ class GroupCommitWriter:
 
     def _write(self, batch: list[Any]) -> None:
         try:
-            conn = self._connection()
-            with conn.begin():
-                seqs = self.sink.append_many(conn, [event for event, _ in batch])
+            seqs = self._commit([event for event, _ in batch])
         except Exception as exc:
-            log.error("audit batch of %d entries failed: %s: %s", len(batch), type(exc).__name__, exc)
-            self._drop_connection()
-            err = AuditWriteFailed(f"the audit log could not be written ({type(exc).__name__}); retry later")
-            err.__cause__ = exc
-            _fail(batch, err)
-            return
+            if isinstance(exc, SQLAlchemyError):
+                self._failed(batch, exc)
+                return
+            # Not the database: some event cannot be canonicalized. Fail only those, write the others.
+            good: list[Any] = []
+            bad: list[Any] = []
+            for item in batch:
+                (good if self.sink.valid(item[0]) else bad).append(item)
+            _fail(bad, AuditEventInvalid(f"audit event is not JSON-serializable ({type(exc).__name__}: {exc})"))
+            if not good:
+                return
+            try:
+                seqs = self._commit([event for event, _ in good])
+            except Exception as again:
+                self._failed(good, again)
+                return
+            batch = good
         self.batches += 1
         self.entries += len(batch)
         _settle(batch, seqs)
+
+    def _commit(self, events: list[AuditEvent]) -> list[int]:
+        conn = self._connection()
+        with conn.begin():
+            return self.sink.append_many(conn, events)
+
+    def _failed(self, batch: list[Any], exc: Exception) -> None:
+        log.error("audit batch of %d entries failed: %s: %s", len(batch), type(exc).__name__, exc)
+        self._drop_connection()
+        err = AuditWriteFailed(f"the audit log could not be written ({type(exc).__name__}); retry later")
+        err.__cause__ = exc
+        _fail(batch, err)
 
 
 def _settle(batch: Sequence[Any], seqs: Sequence[int]) -> None:
