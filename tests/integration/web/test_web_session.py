@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from charter.audit.tables import AuditEntryRow
 from charter.auth.tables import PrincipalRow, WebSessionRow
 from charter.bootstrap import Container
+from charter.core.clock import utcnow
 from tests.integration.web.conftest import PASSWORD, Client, login_csrf, page_csrf, sign_in
 
 
@@ -175,3 +177,30 @@ def test_login_is_rate_limited_per_address_and_name(web: Client, user: Callable[
     )
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     assert "Too many sign-in attempts" in r.text
+
+
+def test_signing_in_again_replaces_the_browser_session(
+    web: Client, user: Callable[..., str], container: Container
+) -> None:
+    user("ivy", "viewer")
+    user("jon", "auditor")
+    client = sign_in(web(), "ivy")
+    first = client.cookies.get("charter_session")
+    assert client.get("/login").status_code == 303  # signed in: no form
+    with container.uow() as uow:  # the session runs out while the browser keeps its cookie
+        uow.session.execute(update(WebSessionRow).values(expires_at=utcnow() - timedelta(seconds=1)))
+        uow.commit()
+    r = client.post(
+        "/login", data={"csrf": login_csrf(client), "mode": "password", "username": "jon", "password": PASSWORD}
+    )
+    assert r.status_code == 303
+    with container.uow(write=False) as uow:
+        hashes = list(uow.session.scalars(select(WebSessionRow.id_hash)))
+    assert hashes and hashlib.sha256((first or "").encode()).hexdigest() not in hashes and len(hashes) == 1
+    assert "user:jon" in client.get("/").text
+
+
+def test_plain_http_on_a_public_host_warns_that_the_cookie_will_be_dropped(web: Client) -> None:
+    assert "not reached over HTTPS" in web("http://charter.example.com").get("/login").text
+    assert "not reached over HTTPS" not in web("https://charter.example.com").get("/login").text
+    assert "not reached over HTTPS" not in web("http://localhost:8400").get("/login").text

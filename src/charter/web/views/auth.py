@@ -65,6 +65,8 @@ class Login:
             "error": error,
             "username": username,
             "mode": mode,
+            # A Secure cookie over plain HTTP is dropped by the browser: say so instead of looping back here.
+            "insecure": secure_context(request) and request.url.scheme != "https",
         }
         response = HTMLResponse(render("login.html", data), status_code=status)
         response.set_cookie(
@@ -112,7 +114,10 @@ class Login:
             )
             response.headers["Retry-After"] = str(int(wait) + 1)
             return response
-        outcome = await run_in_threadpool(self._authenticate, mode, username, form.get("password", ""), api_key)
+        previous = request.cookies.get(session_cookie(request), "")
+        outcome = await run_in_threadpool(
+            self._authenticate, mode, username, form.get("password", ""), api_key, previous
+        )
         if outcome.token is None:
             return self._form(
                 request, error=outcome.error, status=401, username=username, mode=mode, next_url=form.get("next")
@@ -133,11 +138,14 @@ class Login:
         )
         return response
 
-    def _authenticate(self, mode: str, username: str, password: str, api_key: str) -> LoginOutcome:
-        """Check the credentials; on success open a session and record the sign-in in the same transaction."""
+    def _authenticate(self, mode: str, username: str, password: str, api_key: str, previous: str) -> LoginOutcome:
+        """Check the credentials (in a read transaction: Argon2 is slow and must not hold the write lock), then
+        replace any previous session of this browser with a new one and record the sign-in, in one transaction."""
         resource = f"user:{username}" if mode == "password" else f"key:{_key_prefix(api_key)}"
         method = "password" if mode == "password" else "api_key"
-        with self.container.uow() as uow:
+        actor: Actor | None = None
+        failure: CharterError | None = None
+        with self.container.uow(write=False) as uow:
             try:
                 if mode == "password":
                     if not username or not password:
@@ -146,19 +154,23 @@ class Login:
                 else:
                     actor = _by_key(uow, api_key)
             except CharterError as exc:
-                uow.rollback()
+                failure = exc
+        with self.container.uow() as uow:
+            if actor is None:
+                reason = failure.code if failure else "unknown"
                 uow.record(
                     AuditEvent(
                         "anonymous",
                         "session.login",
                         resource,
                         outcome="denied",
-                        details={"method": method, "reason": exc.code},
+                        details={"method": method, "reason": reason},
                         governance=False,
                     )
                 )
                 uow.commit()
-                return LoginOutcome(None, _friendly(exc, mode))
+                return LoginOutcome(None, _friendly(failure, mode) if failure else "Sign-in failed.")
+            sessions.end(uow, previous)
             token, _ = sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
             uow.record(AuditEvent(actor.ref, "session.login", actor.ref, details={"method": method}, governance=False))
             uow.commit()
