@@ -55,6 +55,17 @@ class Condition:
     action: Action
     windows: int = 1  # consecutive breaching windows needed before acting
 
+    def __post_init__(self) -> None:
+        ok = (
+            self.op in OPS
+            and self.action in ACTIONS
+            and math.isfinite(self.threshold)
+            and 1 <= self.windows <= MAX_WINDOWS
+            and _NAME.match(self.metric) is not None
+        )
+        if not ok:
+            raise InvalidInput(f"invalid condition fields: {self!r}", code="invalid_condition", field="conditions")
+
     def holds(self, value: float) -> bool:
         return OPS[self.op](value, self.threshold)
 
@@ -79,8 +90,15 @@ class Condition:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Condition:
-        """Rebuild from `to_dict` output (re-parsed, so a hand-edited dict is validated too)."""
-        return parse_condition(str(d["text"])) if "text" in d else cls(**d)
+        """Rebuild from `to_dict` output; always re-parsed, so a hand-edited dict is validated like text."""
+        if "text" in d:
+            return parse_condition(str(d["text"]))
+        try:
+            return parse_condition(
+                str(cls(d["metric"], d["op"], float(d["threshold"]), d["action"], int(d["windows"])))
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"condition {dict(d)!r} is malformed: {exc!r}", code="invalid_condition") from exc
 
 
 class _Parser:

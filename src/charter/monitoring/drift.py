@@ -10,6 +10,9 @@ Accuracy against the exact two-sample statistics on raw data (all validated agai
   `|w_grid − w_exact| ≤ Σ (cell hi − lo) × cell mass` over both distributions (`wasserstein_error_bound`); exact
   when every cell holds a single distinct value (integer features with few values).
 
+Jensen–Shannon uses base 2 (range [0, 1]); SciPy's and Evidently's default natural log gives √ln 2 ≈ 0.83 times the
+base-2 value, so the same 0.1 threshold is stricter here.
+
 PSI smoothing: bin proportions are floored at `epsilon` (default 1e-4, as Evidently and NannyML do) without
 renormalizing; an empty bin on one side then adds a bounded term instead of infinity; bins empty on both
 sides add 0.

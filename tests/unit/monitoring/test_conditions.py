@@ -188,6 +188,17 @@ def test_persistence_reports_progress() -> None:
     assert isinstance(d.latest, ConditionResult)
 
 
+def test_from_dict_validates_fields_without_text() -> None:
+    cond = Condition.from_dict({"metric": "perf.f1", "op": ">=", "threshold": 0.7, "action": "revoke", "windows": 2})
+    assert cond == Condition("perf.f1", ">=", 0.7, "revoke", 2)
+    with pytest.raises(InvalidInput):
+        Condition.from_dict({"metric": "perf.f1", "op": "=~", "threshold": 0.7, "action": "revoke", "windows": 2})
+    with pytest.raises(InvalidInput):
+        Condition.from_dict({"metric": "perf.f1", "op": ">", "threshold": 0.7, "action": "delete", "windows": 1})
+    with pytest.raises(InvalidInput):
+        Condition.from_dict({"metric": "perf.f1"})
+
+
 def test_strongest_action() -> None:
     s = parse_condition("a < 1 => suspend")
     r = parse_condition("b < 1 => revoke")
