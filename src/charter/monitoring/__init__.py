@@ -24,7 +24,7 @@ from charter.monitoring.metrics import (
     window_metrics,
 )
 from charter.monitoring.profile import SCHEMA_VERSION, ProfileSpec, ReferenceProfile, build_profile
-from charter.monitoring.sketch import WindowSketch, merge, sketch
+from charter.monitoring.sketch import WindowSketch, merge, sketch_rows
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -50,7 +50,7 @@ __all__ = [
     "parse_condition",
     "persistence",
     "reference_fairness",
-    "sketch",
+    "sketch_rows",
     "strongest",
     "window_metrics",
 ]

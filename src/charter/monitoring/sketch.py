@@ -162,7 +162,7 @@ def _shapes(s: WindowSketch) -> dict[str, Any]:
     }
 
 
-def sketch(profile: ReferenceProfile, data: ColumnData, *, source: str = "window") -> WindowSketch:
+def sketch_rows(profile: ReferenceProfile, data: ColumnData, *, source: str = "window") -> WindowSketch:
     """Sketch of one in-memory chunk of rows."""
     out = WindowSketch.empty(profile)
     out._count(data, source)

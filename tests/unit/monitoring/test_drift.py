@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from charter.monitoring import DriftThresholds, ProfileSpec, ReferenceProfile, build_profile, drift_report, sketch
+from charter.monitoring import DriftThresholds, ProfileSpec, ReferenceProfile, build_profile, drift_report, sketch_rows
 from charter.monitoring.drift import (
     chi_square,
     js_distance,
@@ -39,7 +39,7 @@ SAMPLES = {
 
 def grids(ref: np.ndarray, cur: np.ndarray) -> tuple[ReferenceProfile, GridCounts, GridCounts]:
     prof = build_profile({"v": ref}, ProfileSpec(numeric=("v",)))
-    return prof, prof.numeric["v"].grid, sketch(prof, {"v": cur}).numeric["v"]
+    return prof, prof.numeric["v"].grid, sketch_rows(prof, {"v": cur}).numeric["v"]
 
 
 @pytest.mark.parametrize("name", SAMPLES)
@@ -136,13 +136,13 @@ def test_psi_formula_and_epsilon_smoothing() -> None:
 def test_psi_over_reference_deciles_is_near_zero_without_drift() -> None:
     ref, cur = SAMPLES["same"]
     prof, _, _ = grids(ref, cur)
-    report = drift_report(prof, sketch(prof, {"v": cur}))
+    report = drift_report(prof, sketch_rows(prof, {"v": cur}))
     assert report.features[0].psi is not None and report.features[0].psi < 0.01
     assert report.features[0].status == "ok"
 
 
 def test_report_statuses_follow_thresholds(profile: ReferenceProfile, current: pa.Table) -> None:
-    report = drift_report(profile, sketch(profile, current))
+    report = drift_report(profile, sketch_rows(profile, current))
     by_name = {f.feature: f for f in report.features}
     x, k, c = by_name["x"], by_name["k"], by_name["c"]
     assert x.psi is not None and x.psi < 0.1 and x.wasserstein is not None and 0.1 <= x.wasserstein < 0.2
@@ -153,24 +153,26 @@ def test_report_statuses_follow_thresholds(profile: ReferenceProfile, current: p
     assert report.prediction is not None and report.prediction.status == "breach"
     assert report.status == "breach" and report.sufficient
     relaxed = DriftThresholds(psi_warn=5, psi_breach=9, wasserstein_warn=0.18, wasserstein_breach=9, js_warn=5)
-    statuses = {f.feature: f.status for f in drift_report(profile, sketch(profile, current), relaxed).features}
+    statuses = {f.feature: f.status for f in drift_report(profile, sketch_rows(profile, current), relaxed).features}
     assert statuses == {"x": "ok", "e": "ok", "k": "warn", "c": "ok"}
     for js_breach, status in ((None, "warn"), (0.2, "breach")):
         t = DriftThresholds(psi_warn=5, psi_breach=9, js_breach=js_breach)
-        assert {f.feature: f.status for f in drift_report(profile, sketch(profile, current), t).features}["c"] == status
+        assert {f.feature: f.status for f in drift_report(profile, sketch_rows(profile, current), t).features}[
+            "c"
+        ] == status
 
 
 def test_no_verdict_below_minimum_rows(profile: ReferenceProfile, current: pa.Table) -> None:
-    report = drift_report(profile, sketch(profile, current.slice(0, 999)))
+    report = drift_report(profile, sketch_rows(profile, current.slice(0, 999)))
     assert not report.sufficient
     assert {f.status for f in report.features} == {"insufficient"}
     assert report.features[0].psi is not None  # still computed, just not judged
 
 
 def test_categorical_drift_counts_unseen_values(profile: ReferenceProfile, current: pa.Table) -> None:
-    report = drift_report(profile, sketch(profile, current))
+    report = drift_report(profile, sketch_rows(profile, current))
     c = next(f for f in report.features if f.feature == "c")
     ref = profile.categorical["c"].counts[:-1]
-    cur = sketch(profile, current).categorical["c"][:-1]
+    cur = sketch_rows(profile, current).categorical["c"][:-1]
     assert cur[-1] > 0  # "new" landed in __unseen__
     assert c.js == pytest.approx(jensenshannon(ref, cur, base=2), abs=1e-12)

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from charter.core.errors import InvalidInput
-from charter.monitoring import ReferenceProfile, build_profile, sketch
+from charter.monitoring import ReferenceProfile, build_profile, sketch_rows
 from charter.monitoring.ingest import BatchReader, LateLabels, SortedLabels, profile_file, sketch_file
 
 from .conftest import SPEC
@@ -35,7 +35,7 @@ def test_streamed_file_equals_in_memory_sketch(
     path = write(window, tmp_path / f"w{suffix}")
     calls: list[tuple[int, int | None]] = []
     got = sketch_file(profile, path, batch_rows=4_096, progress=lambda done, total: calls.append((done, total)))
-    assert got.to_dict() == sketch(profile, window).to_dict()
+    assert got.to_dict() == sketch_rows(profile, window).to_dict()
     assert calls[-1][0] == window.num_rows
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) > 1
     assert calls[-1][1] == (window.num_rows if suffix == ".parquet" else None)
@@ -61,7 +61,7 @@ def test_late_labels_are_joined_by_record_id(
     got = sketch_file(profile, window_path, labels=LateLabels(labels_path, "record", "outcome", "id"))
     y = np.full(n, np.nan)
     y[picked] = window.column("y").to_numpy()[picked]
-    expected = sketch(profile, window.set_column(window.schema.get_field_index("y"), "y", pa.array(y)))
+    expected = sketch_rows(profile, window.set_column(window.schema.get_field_index("y"), "y", pa.array(y)))
     assert got.to_dict() == expected.to_dict()
     assert got.labels is not None and got.labels.sum() == n // 3 and got.label_missing == n - n // 3
 

@@ -17,7 +17,7 @@ from charter.monitoring import (
     build_profile,
     metric_id,
     reference_fairness,
-    sketch,
+    sketch_rows,
     window_metrics,
 )
 from charter.monitoring.metrics import performance
@@ -28,7 +28,7 @@ def decisions(table: pa.Table) -> np.ndarray:
 
 
 def test_performance_matches_sklearn(profile: ReferenceProfile, current: pa.Table) -> None:
-    values = window_metrics(profile, sketch(profile, current)).values
+    values = window_metrics(profile, sketch_rows(profile, current)).values
     y, yp = current.column("y").to_numpy(), decisions(current)
     assert values["perf.accuracy"] == pytest.approx(accuracy_score(y, yp), abs=1e-15)
     assert values["perf.f1"] == pytest.approx(f1_score(y, yp), abs=1e-15)
@@ -38,7 +38,7 @@ def test_performance_matches_sklearn(profile: ReferenceProfile, current: pa.Tabl
 
 
 def test_fairness_matches_fairlearn_exactly(profile: ReferenceProfile, current: pa.Table) -> None:
-    values = window_metrics(profile, sketch(profile, current)).values
+    values = window_metrics(profile, sketch_rows(profile, current)).values
     y, yp, g = current.column("y").to_numpy(), decisions(current), current.column("g").to_numpy()
     dp = demographic_parity_difference(y, yp, sensitive_features=g)
     eo = equalized_odds_difference(y, yp, sensitive_features=g)
@@ -66,7 +66,7 @@ def test_small_groups_are_flagged_and_left_out() -> None:
     p[g == "few_rows"] = 1.0  # would dominate DP if it were compared
     data = {"p": p, "y": y, "g": g}
     prof = build_profile(data, ProfileSpec(prediction="p", label="y", sensitive=("g",)))
-    m = window_metrics(prof, sketch(prof, data))
+    m = window_metrics(prof, sketch_rows(prof, data))
     fair = m.fairness["g"]
     assert set(fair.insufficient) == {"few_rows", "few_pos"}
     rates = {x.group: x for x in fair.groups}
@@ -79,27 +79,27 @@ def test_small_groups_are_flagged_and_left_out() -> None:
     assert fair.eo_diff == pytest.approx(
         equalized_odds_difference(y[eo_keep], yp[eo_keep], sensitive_features=g[eo_keep])
     )
-    loose = window_metrics(prof, sketch(prof, data), fairness_thresholds=FairnessThresholds(1, 1)).fairness["g"]
+    loose = window_metrics(prof, sketch_rows(prof, data), fairness_thresholds=FairnessThresholds(1, 1)).fairness["g"]
     assert loose.dp_diff == pytest.approx(demographic_parity_difference(y, yp, sensitive_features=g))
 
 
 def test_fewer_than_two_sufficient_groups_gives_no_value() -> None:
     data = {"p": np.linspace(0, 1, 150), "y": np.arange(150) % 2, "g": np.array(["a"] * 120 + ["b"] * 30)}
     prof = build_profile(data, ProfileSpec(prediction="p", label="y", sensitive=("g",)))
-    values = window_metrics(prof, sketch(prof, data)).values
+    values = window_metrics(prof, sketch_rows(prof, data)).values
     assert values["fairness.dp_diff[g]"] is None and values["fairness.eo_diff"] is None
 
 
 def test_unseen_groups_are_reported_not_compared(profile: ReferenceProfile, current: pa.Table) -> None:
     g = np.where(np.arange(current.num_rows) % 10 == 0, "unknown", current.column("g").to_numpy())
     window = current.set_column(current.schema.get_field_index("g"), "g", pa.array(g))
-    fair = window_metrics(profile, sketch(profile, window)).fairness["g"]
+    fair = window_metrics(profile, sketch_rows(profile, window)).fairness["g"]
     pseudo = [x for x in fair.groups if x.pseudo]
     assert [x.group for x in pseudo] == ["__unseen__"] and pseudo[0].rows == current.num_rows // 10
 
 
 def test_stable_metric_ids(profile: ReferenceProfile, current: pa.Table) -> None:
-    values = window_metrics(profile, sketch(profile, current)).values
+    values = window_metrics(profile, sketch_rows(profile, current)).values
     expected = {
         "window.rows",
         "window.labelled_rows",
@@ -129,7 +129,7 @@ def test_stable_metric_ids(profile: ReferenceProfile, current: pa.Table) -> None
 
 
 def test_values_are_none_below_minimum_rows(profile: ReferenceProfile, current: pa.Table) -> None:
-    values = window_metrics(profile, sketch(profile, current.slice(0, 500))).values
+    values = window_metrics(profile, sketch_rows(profile, current.slice(0, 500))).values
     assert values["window.rows"] == 500
     assert values["drift.psi_max"] is None and values["drift.psi[x]"] is None and values["perf.accuracy"] is None
     assert values["drift.prediction_psi"] is None
@@ -144,7 +144,7 @@ def test_partial_labels_and_missing_values() -> None:
     x[:400] = np.nan
     data = {"x": x, "p": r.random(n), "y": y}
     prof = build_profile({**data, "y": r.integers(0, 2, n)}, ProfileSpec(numeric=("x",), prediction="p", label="y"))
-    m = window_metrics(prof, sketch(prof, data))
+    m = window_metrics(prof, sketch_rows(prof, data))
     assert m.values["window.labelled_rows"] == n // 2
     assert m.values["drift.missing_rate[x]"] == pytest.approx(0.1)
     yl, pl = y[n // 2 :].astype(int), (data["p"][n // 2 :] >= 0.5).astype(int)
@@ -158,5 +158,5 @@ def test_performance_edge_cases() -> None:
 
 
 def test_to_dict_is_json_ready(profile: ReferenceProfile, current: pa.Table) -> None:
-    d = window_metrics(profile, sketch(profile, current)).to_dict()
+    d = window_metrics(profile, sketch_rows(profile, current)).to_dict()
     assert json.loads(json.dumps(d, allow_nan=False))["values"]["window.rows"] == current.num_rows

@@ -9,14 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from charter.core.errors import InvalidInput
-from charter.monitoring import ProfileSpec, ReferenceProfile, WindowSketch, build_profile, merge, sketch
+from charter.monitoring import ProfileSpec, ReferenceProfile, WindowSketch, build_profile, merge, sketch_rows
 from charter.monitoring.grid import EdgeLocator
 
 from .conftest import SPEC, make_table
 
 
 def test_incremental_updates_equal_one_shot(profile: ReferenceProfile, current: pa.Table) -> None:
-    whole = sketch(profile, current)
+    whole = sketch_rows(profile, current)
     parts = WindowSketch.empty(profile)
     for batch in current.to_batches(max_chunksize=7_000):
         parts.update(batch)
@@ -25,7 +25,7 @@ def test_incremental_updates_equal_one_shot(profile: ReferenceProfile, current: 
 
 
 def test_counts_match_the_data(profile: ReferenceProfile, current: pa.Table) -> None:
-    s = sketch(profile, current)
+    s = sketch_rows(profile, current)
     x = current.column("x").to_numpy()
     assert (
         s.numeric["x"].counts.tolist()
@@ -42,11 +42,11 @@ def test_counts_match_the_data(profile: ReferenceProfile, current: pa.Table) -> 
 
 def test_merge_equals_sketch_of_concatenation(profile: ReferenceProfile, current: pa.Table) -> None:
     a, b = current.slice(0, 15_000), current.slice(15_000)
-    assert merge(sketch(profile, a), sketch(profile, b)).to_dict() == sketch(profile, current).to_dict()
+    assert merge(sketch_rows(profile, a), sketch_rows(profile, b)).to_dict() == sketch_rows(profile, current).to_dict()
 
 
 def test_json_round_trip(profile: ReferenceProfile, current: pa.Table) -> None:
-    s = sketch(profile, current)
+    s = sketch_rows(profile, current)
     text = json.dumps(s.to_dict(), allow_nan=False)
     again = WindowSketch.from_dict(json.loads(text), profile)
     assert again.to_dict() == s.to_dict()
@@ -62,11 +62,11 @@ def test_empty_sketch_serializes_without_nan(profile: ReferenceProfile) -> None:
 
 def test_sketch_of_another_profile_is_refused(profile: ReferenceProfile, current: pa.Table) -> None:
     other = build_profile(make_table(5_000, seed=9), SPEC)
-    s = sketch(other, current)
+    s = sketch_rows(other, current)
     with pytest.raises(InvalidInput, match="different reference profile"):
         WindowSketch.from_dict(s.to_dict(), profile)
     with pytest.raises(InvalidInput):
-        merge(s, sketch(profile, current))
+        merge(s, sketch_rows(profile, current))
 
 
 def test_reshaped_sketch_is_refused(profile: ReferenceProfile) -> None:
@@ -77,7 +77,7 @@ def test_reshaped_sketch_is_refused(profile: ReferenceProfile) -> None:
 
 
 def test_failed_update_leaves_the_sketch_unchanged(profile: ReferenceProfile, current: pa.Table) -> None:
-    s = sketch(profile, current.slice(0, 100))
+    s = sketch_rows(profile, current.slice(0, 100))
     before = s.to_dict()
     bad = current.slice(0, 50).set_column(current.schema.get_field_index("p"), "p", pa.array([3.0] * 50))
     with pytest.raises(InvalidInput, match="outside"):
@@ -92,7 +92,7 @@ def test_memory_is_fixed_by_the_profile(profile: ReferenceProfile, current: pa.T
             grids + sum(c.nbytes for c in s.categorical.values()) + sum(g.confusion.nbytes for g in s.groups.values())
         )
 
-    small, large = sketch(profile, current.slice(0, 10)), sketch(profile, current)
+    small, large = sketch_rows(profile, current.slice(0, 10)), sketch_rows(profile, current)
     assert nbytes(small) == nbytes(large) < 200_000
 
 
@@ -111,7 +111,7 @@ def window(draw: st.DrawFn) -> WindowSketch:
         mask = pa.array([draw(st.booleans()) for _ in idx])
         x = pa.compute.if_else(mask, pa.scalar(None, pa.float64()), table.column("x"))
         table = table.set_column(0, "x", x)
-    return sketch(_PROFILE, table)
+    return sketch_rows(_PROFILE, table)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,4 +163,4 @@ def test_dictionary_encoded_categories_count_like_plain_strings(profile: Referen
     with_nulls = pa.array(["a", None, "new", "b"]).dictionary_encode()
     vocab = profile.categorical["c"].vocabulary
     assert vocab.assign(with_nulls).tolist() == vocab.assign(pa.array(["a", None, "new", "b"])).tolist()
-    assert sketch(profile, encoded).to_dict() == sketch(profile, current).to_dict()
+    assert sketch_rows(profile, encoded).to_dict() == sketch_rows(profile, current).to_dict()
