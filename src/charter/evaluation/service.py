@@ -262,7 +262,7 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = _json_safe(dict(evidence))
     problems = type_problems(clean)
     if problems:
-        shown = "; ".join(f"evidence.{message}" for _, message in problems[:MAX_PROBLEMS])
+        shown = "; ".join(_located(path, message) for path, message in problems[:MAX_PROBLEMS])
         raise InvalidInput(
             shown,
             code="evidence_invalid",
@@ -278,6 +278,10 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
             field="evidence",
         )
     return clean
+
+
+def _located(path: str, message: str) -> str:
+    return f"evidence.{message}" if message.startswith(path) else f"evidence.{path}: {message}"
 
 
 def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: ModelVersionRead) -> None:
