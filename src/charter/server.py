@@ -17,6 +17,7 @@ from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
 from charter.api.routes import audit as audit_routes
 from charter.bootstrap import Container, build
+from charter.licenses import background as licenses_background
 from charter.settings import Settings
 
 log = logging.getLogger("charter.server")
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Di
     """Build the container from settings (env + charter.toml) and the whole app."""
     container = build(settings or Settings())
     audit_routes.wire(container)
+    licenses_background.wire(container)
     return Dispatcher(container, with_web=with_web)
 
 

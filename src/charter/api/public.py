@@ -12,6 +12,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from charter import __version__
+from charter.api.routes.licenses import register_public as licenses_public
 from charter.bootstrap import Container
 from charter.storage import migrate
 
@@ -37,6 +38,7 @@ class Public:
         )
         for register in container.extras.get("public_routes", []):
             register(self)
+        licenses_public(self)
 
     def add(self, path: str, endpoint: Callable[[Request], object], methods: list[str] | None = None) -> None:
         self.app.router.routes.append(Route(path, endpoint, methods=methods or ["GET"]))

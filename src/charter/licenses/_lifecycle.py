@@ -1,0 +1,219 @@
+"""The mechanics every license use case shares: optimistic locking with retry, state changes with their audit
+entry, counter bump and notification, and the activation requirements."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
+
+from charter.auth.model import Actor, Resource
+from charter.catalog import service as catalog
+from charter.core.clock import as_utc, isoformat, utcnow
+from charter.core.errors import Conflict
+from charter.core.events import AuditEvent
+from charter.core.ids import new_id
+from charter.evaluation import service as evaluation
+from charter.licenses import notify, policy, reaudit, repository, webhooks
+from charter.licenses.model import LicenseState, Transition, next_state
+from charter.licenses.tables import LicenseRow
+from charter.signoffs import service as signoffs
+from charter.signoffs.model import SubjectRef, Tally
+from charter.storage.uow import UnitOfWork
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 6
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, StaleDataError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+    return False
+
+
+def retrying(uow: UnitOfWork, license_id: str, attempt: Callable[[], T]) -> T:
+    """Run `attempt` in a savepoint and commit; when a concurrent change wins the optimistic lock, re-read and
+    retry (a few times), then give up with 409 `license_conflict`. The caller's other work in `uow` is kept."""
+    for n in range(MAX_ATTEMPTS):
+        try:
+            with uow.session.begin_nested():
+                out = attempt()
+        except (StaleDataError, DBAPIError) as exc:
+            if not _retryable(exc):
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**n))
+            continue
+        uow.commit()
+        return out
+    raise Conflict(
+        f"license {license_id} kept changing concurrently; reload it (charter license show {license_id}) and retry",
+        code="license_conflict",
+    )
+
+
+def check_version(row: LicenseRow, expected: int | None) -> None:
+    if expected is not None and row.version != expected:
+        raise Conflict(
+            f"license {row.id} is at version {row.version}, not {expected}: it changed since you read it",
+            code="license_conflict",
+            details={"version": row.version, "expected": expected},
+        )
+
+
+def resource(uow: UnitOfWork, row: LicenseRow) -> Resource:
+    """The license as an authorization resource: scoped like its system."""
+    sys = catalog.system_resource(uow, row.system)
+    return Resource(kind="license", name=row.id, team=sys.team, system=sys.system, production=sys.production)
+
+
+def touch(uow: UnitOfWork, row: LicenseRow) -> int:
+    """Take the optimistic lock (UPDATE … WHERE version = v) and raise the state version."""
+    row.updated_at = utcnow()
+    uow.session.flush()
+    return repository.bump_state_version(uow)
+
+
+def payload(row: LicenseRow, **extra: Any) -> dict[str, Any]:
+    """Webhook/audit payload describing a license."""
+    doc: dict[str, Any] = {
+        "license": row.id,
+        "state": row.state,
+        "version": row.version,
+        "model": row.model_ref,
+        "digest": row.digest,
+        "system": row.system,
+        "env": row.env,
+        "exp": isoformat(row.exp) if row.exp else None,
+    }
+    doc.update(extra)
+    return doc
+
+
+def change(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: LicenseRow,
+    transition: Transition,
+    *,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Apply one state transition: optimistic lock, counter, audit entry, webhook; all in this transaction."""
+    before = LicenseState(row.state)
+    row.state = next_state(before, transition, row.id)
+    if reason is not None:
+        row.reason = reason
+    state_version = touch(uow, row)
+    info = {"from": before, "to": row.state, "version": row.version, "state_version": state_version}
+    info.update(details or {})
+    if reason is not None:
+        info["reason"] = reason
+    uow.record(AuditEvent(actor.ref, f"license.{transition}", f"license:{row.id}", details=info))
+    webhooks.enqueue(
+        uow, f"license.{transition}", payload(row, actor=actor.ref, **{k: v for k, v in info.items() if k != "version"})
+    )
+    uow.after_commit(notify.changed)
+
+
+def reinstatement_stage(row: LicenseRow) -> str:
+    n = int(row.stage.rsplit("-", 1)[1]) + 1 if row.stage.startswith("reinstate-") else 1
+    return f"reinstate-{n}"
+
+
+def stage_required(uow: UnitOfWork, row: LicenseRow) -> tuple[str, ...]:
+    """Functions that must sign at the license's current stage."""
+    if row.stage == "issue":
+        return tuple(row.required_signoffs)
+    return policy.licensing(uow).reinstatement_functions(row.reason_category)
+
+
+def subject(row: LicenseRow) -> SubjectRef:
+    return SubjectRef("license", row.id, row.digest, row.stage)
+
+
+@dataclass(frozen=True, slots=True)
+class Requirements:
+    tally: Tally
+    assessment: dict[str, Any] | None
+    missing: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing
+
+
+def assessment_summary(uow: UnitOfWork, digest: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The latest assessment of `digest` and, when it does not allow licensing, why."""
+    found = evaluation.latest_assessment(uow, digest)
+    if found is None:
+        return None, f"assessment: none for {digest} yet (run: charter evaluate SYSTEM@VERSION …)"
+    blockers = list(found.blockers)
+    doc = {
+        "id": found.id,
+        "verdict": str(found.verdict),
+        "blockers": blockers,
+        "created_at": isoformat(found.created_at),
+    }
+    if blockers:
+        return doc, f"assessment {found.id} has blockers: {', '.join(blockers)}"
+    return doc, None
+
+
+def requirements(uow: UnitOfWork, row: LicenseRow) -> Requirements:
+    """Sign-offs of the current stage and the assessment: what is still missing."""
+    required = stage_required(uow, row)
+    tally = signoffs.tally_for(uow, subject(row), required)
+    missing = [f"signoff: {fn}" for fn in tally.missing]
+    missing += [f"rejected by {who} ({fn})" for fn, who in tally.rejected.items()]
+    assessment, problem = assessment_summary(uow, row.digest)
+    if problem:
+        missing.append(problem)
+    return Requirements(tally, assessment, missing)
+
+
+def activate(uow: UnitOfWork, actor: Actor, row: LicenseRow, req: Requirements, now: datetime | None = None) -> None:
+    """approved → active: validity window, status index, token id, catalog lock and production flag."""
+    now = now or utcnow()
+    row.activated_at = now
+    row.nbf = now
+    row.exp = now + timedelta(days=row.days)
+    row.status_index = repository.allocate_status_index(uow)
+    row.token_id = new_id("tok")
+    row.assessment_id = req.assessment["id"] if req.assessment else None
+    change(
+        uow,
+        actor,
+        row,
+        Transition.ACTIVATE,
+        details={
+            "nbf": isoformat(now),
+            "exp": isoformat(row.exp),
+            "status_index": row.status_index,
+            "assessment": row.assessment_id,
+            "jti": row.token_id,
+            "conditions_digest": row.conditions_digest,
+        },
+    )
+    catalog.lock_model_version(uow, row.model_ref, actor=actor.ref)
+    if row.env == "production":
+        catalog.set_production_licensed(uow, row.system, True, actor=actor.ref)
+    reaudit.ensure_periodic(uow, row.system, row.id, now + policy.reaudit_interval(policy.licensing(uow)))
+
+
+def release_production(uow: UnitOfWork, actor: Actor, row: LicenseRow) -> None:
+    """After revoke/expire: the system no longer holds a production license unless another one is live."""
+    if row.env == "production" and repository.production_holders(uow, row.system, excluding=row.id) == 0:
+        catalog.set_production_licensed(uow, row.system, False, actor=actor.ref)
+
+
+def expired(row: LicenseRow, now: datetime) -> bool:
+    return row.exp is not None and as_utc(row.exp) <= now

@@ -1,0 +1,268 @@
+"""Scheduled jobs: expiry, expiry warnings, activation once an assessment arrives, re-audits, status-list
+re-signing and webhook delivery. Each job runs in at most one process at a time (a lease row on either backend);
+every job is idempotent, so a crashed holder's work is simply redone by the next."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
+
+from charter.auth.model import SYSTEM_ACTOR
+from charter.catalog import service as catalog
+from charter.core.clock import as_utc, isoformat, utcnow
+from charter.core.errors import CharterError
+from charter.core.events import AuditEvent
+from charter.core.ids import new_id
+from charter.evaluation import service as evaluation
+from charter.licenses import _lifecycle as lc
+from charter.licenses import issuer as signing
+from charter.licenses import policy, reaudit, repository, service, webhooks
+from charter.licenses.model import LicenseState
+from charter.licenses.runtime import Runtime, issuer_for, webhook_target
+from charter.licenses.tables import AuditTaskRow, JobLeaseRow, LicenseRow
+from charter.storage.uow import UnitOfWork
+
+log = logging.getLogger("charter.scheduler")
+HOLDER = f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}"
+RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+S = LicenseState
+
+
+def acquire(runtime: Runtime, name: str, now: datetime, holder: str = HOLDER) -> bool:
+    """Take the lease on job `name` unless another live holder has it."""
+    try:
+        with runtime.uow() as uow:
+            row = uow.session.scalar(select(JobLeaseRow).where(JobLeaseRow.name == name).with_for_update())
+            if row is None:
+                uow.session.add(JobLeaseRow(name=name, holder=holder, expires_at=now + LEASE))
+            elif row.holder != holder and as_utc(row.expires_at) > now:
+                return False
+            else:
+                row.holder, row.expires_at = holder, now + LEASE
+            uow.commit()
+            return True
+    except IntegrityError:  # another process inserted the lease first
+        return False
+
+
+def release(runtime: Runtime, name: str, now: datetime, holder: str = HOLDER) -> None:
+    with runtime.uow() as uow:
+        row = uow.session.get(JobLeaseRow, name)
+        if row is not None and row.holder == holder:
+            row.expires_at = RELEASED
+            row.last_run_at = now
+            uow.commit()
+
+
+def _ids(runtime: Runtime, *conditions: ColumnElement[bool]) -> list[str]:
+    with runtime.uow(write=False) as uow:
+        return list(uow.session.scalars(select(LicenseRow.id).where(*conditions).order_by(LicenseRow.id)))
+
+
+def _each(ids: list[str], work: Callable[[str], bool]) -> int:
+    """Run `work` per id in its own transaction; one failure is logged and does not stop the rest."""
+    done = 0
+    for license_id in ids:
+        try:
+            done += bool(work(license_id))
+        except CharterError as exc:
+            log.warning("scheduled work on %s skipped: %s: %s", license_id, exc.code, exc.message)
+    return done
+
+
+def expire_due(runtime: Runtime, now: datetime) -> int:
+    """active/suspended licenses whose validity ended → expired."""
+    ids = _ids(runtime, LicenseRow.state.in_([s.value for s in repository.LIVE]), LicenseRow.exp <= now)
+
+    def one(license_id: str) -> bool:
+        with runtime.uow() as uow:
+            return service.expire(uow, SYSTEM_ACTOR, license_id, now) is not None
+
+    return _each(ids, one)
+
+
+def warn_expiring(runtime: Runtime, now: datetime) -> int:
+    """One webhook per license entering the warning window before expiry."""
+    ids = _ids(
+        runtime,
+        LicenseRow.state == S.ACTIVE,
+        LicenseRow.exp <= now + policy.EXPIRY_WARNING,
+        LicenseRow.exp > now,
+        LicenseRow.expiry_warned_at.is_(None),
+    )
+
+    def one(license_id: str) -> bool:
+        with runtime.uow() as uow:
+
+            def attempt() -> bool:
+                row = repository.get_row(uow, license_id)
+                if row.expiry_warned_at is not None:
+                    return False
+                row.expiry_warned_at = now
+                uow.session.flush()
+                doc = lc.payload(row, warning="expiring")
+                uow.record(AuditEvent(SYSTEM_ACTOR.ref, "license.expiry_warning", f"license:{row.id}", details=doc))
+                webhooks.enqueue(uow, "license.expiring", doc)
+                return True
+
+            return lc.retrying(uow, license_id, attempt)
+
+    return _each(ids, one)
+
+
+def activate_ready(runtime: Runtime, now: datetime) -> int:
+    """Approved licenses whose assessment has since arrived (without blockers) → active."""
+    del now
+    ids = _ids(runtime, LicenseRow.state == S.APPROVED)
+
+    def one(license_id: str) -> bool:
+        with runtime.uow() as uow:
+            row = repository.get_row(uow, license_id)
+            if not lc.requirements(uow, row).ready:
+                return False
+            service.activate(uow, SYSTEM_ACTOR, license_id)
+            return True
+
+    return _each(ids, one)
+
+
+def _schedule_new_versions(runtime: Runtime, now: datetime) -> int:
+    created = 0
+    with runtime.uow() as uow:
+        live = repository.list_rows(uow, states=[s.value for s in repository.LIVE], limit=100_000)
+        by_system: dict[str, list[LicenseRow]] = {}
+        for row in live:
+            by_system.setdefault(row.system, []).append(row)
+        for system, rows in by_system.items():
+            since = min(as_utc(r.activated_at or r.created_at) for r in rows)
+            licensed = {r.digest for r in rows}
+            known = set(
+                uow.session.scalars(
+                    select(AuditTaskRow.model_ref).where(
+                        AuditTaskRow.system == system, AuditTaskRow.kind == reaudit.NEW_VERSION
+                    )
+                )
+            )
+            for mv in catalog.list_model_versions(uow, SYSTEM_ACTOR, system):
+                ref = f"{mv.system}@{mv.version}"
+                if as_utc(mv.created_at) > since and mv.digest not in licensed and ref not in known:
+                    reaudit.create(
+                        uow,
+                        actor_ref=SYSTEM_ACTOR.ref,
+                        system=system,
+                        kind=reaudit.NEW_VERSION,
+                        due_at=now + policy.NEW_VERSION_REAUDIT,
+                        reason=f"new model version {ref} of a licensed system",
+                        model_ref=ref,
+                        license_id=rows[0].id,
+                    )
+                    created += 1
+        uow.commit()
+    return created
+
+
+def _task_digest(uow: UnitOfWork, task: AuditTaskRow) -> str | None:
+    if task.model_ref:
+        return catalog.get_model_version(uow, task.model_ref).digest
+    live = repository.list_rows(uow, states=[s.value for s in repository.LIVE], system=task.system, limit=1)
+    return live[0].digest if live else None
+
+
+def _complete_assessed(runtime: Runtime, now: datetime) -> int:
+    """An open task is done once a blocker-free assessment of its model was made after the task was created."""
+    done = 0
+    with runtime.uow() as uow:
+        for task in reaudit.open_tasks(uow):
+            digest = _task_digest(uow, task)
+            found = evaluation.latest_assessment(uow, digest) if digest else None
+            if found is None or found.blockers or as_utc(found.created_at) < as_utc(task.created_at):
+                continue
+            reaudit.finish(uow, task, SYSTEM_ACTOR.ref, f"assessment {found.id} of {digest} has no blockers", now)
+            done += 1
+        uow.commit()
+    return done
+
+
+def _overdue(runtime: Runtime, now: datetime) -> int:
+    """Open tasks past due: notify once and (by policy) suspend the system's active licenses."""
+    with runtime.uow() as uow:
+        tasks = [t for t in reaudit.open_tasks(uow) if as_utc(t.due_at) <= now and t.overdue_at is None]
+        for task in tasks:
+            task.overdue_at = now
+            details = {"system": task.system, "due_at": isoformat(task.due_at), "reason": task.reason}
+            uow.record(AuditEvent(SYSTEM_ACTOR.ref, "reaudit.overdue", f"audit-task:{task.id}", details=details))
+            webhooks.enqueue(uow, "reaudit.overdue", {"task": task.id, **details})
+        uow.commit()
+    if not policy.REAUDIT_OVERDUE_SUSPENDS:
+        return len(tasks)
+    for task in tasks:
+        ids = _ids(runtime, LicenseRow.system == task.system, LicenseRow.state == S.ACTIVE)
+
+        def one(license_id: str, task: AuditTaskRow = task) -> bool:
+            with runtime.uow() as uow:
+                evidence = {"task": task.id, "due_at": isoformat(task.due_at), "reason": task.reason}
+                service.suspend(
+                    uow, SYSTEM_ACTOR, license_id, f"re-audit {task.id} is overdue", evidence, category="reaudit"
+                )
+                return True
+
+        _each(ids, one)
+    return len(tasks)
+
+
+def reaudits(runtime: Runtime, now: datetime) -> int:
+    """Schedule re-audits for new model versions, close assessed ones, act on overdue ones."""
+    return _schedule_new_versions(runtime, now) + _complete_assessed(runtime, now) + _overdue(runtime, now)
+
+
+def status_list(runtime: Runtime, now: datetime) -> int:
+    """Re-sign the status list when the state moved or half its lifetime passed."""
+    signing.current_status_list(runtime.uow, issuer_for(runtime), now)
+    return 1
+
+
+def deliver_webhooks(runtime: Runtime, now: datetime) -> int:
+    return webhooks.deliver_due(runtime.uow, webhook_target(runtime.settings), now)
+
+
+def prune(runtime: Runtime, now: datetime) -> int:
+    with runtime.uow() as uow:
+        n = webhooks.prune(uow, now)
+        uow.commit()
+    return n
+
+
+JOBS: dict[str, Callable[[Runtime, datetime], int]] = {
+    "licenses.expire": expire_due,
+    "licenses.warn_expiring": warn_expiring,
+    "licenses.activate_ready": activate_ready,
+    "licenses.reaudit": reaudits,
+    "licenses.status_list": status_list,
+    "licenses.webhooks": deliver_webhooks,
+    "licenses.prune": prune,
+}
+
+
+def run_due_jobs(runtime: Runtime, now: datetime | None = None) -> dict[str, int]:
+    """Run every job this process can take the lease of; returns {job: items handled} (-1: held elsewhere)."""
+    now = now or utcnow()
+    out: dict[str, int] = {}
+    for name, job in JOBS.items():
+        if not acquire(runtime, name, now):
+            out[name] = -1
+            continue
+        try:
+            out[name] = job(runtime, now)
+        except Exception:
+            log.exception("scheduled job %s failed", name)
+            out[name] = 0
+        finally:
+            release(runtime, name, now)
+    return out

@@ -1,0 +1,474 @@
+"""License use cases: request, sign off, activate, suspend, reinstate, revoke, renew, read, check; plus the
+gateway's index. Each state-changing function authorizes first, writes its audit entry in the same transaction
+and commits once (retrying when a concurrent change wins the optimistic lock)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from charter.auth.authorize import allowed, authorize, authorize_any
+from charter.auth.model import Actor, Permission, Resource
+from charter.auth.repository import principal_by_ref
+from charter.catalog import service as catalog
+from charter.core.clock import as_utc, utcnow
+from charter.core.errors import CharterError, Conflict, ErrorKind, InvalidInput
+from charter.core.events import AuditEvent
+from charter.core.ids import new_id
+from charter.licenses import _lifecycle as lc
+from charter.licenses import conditions as cond
+from charter.licenses import policy, repository, webhooks
+from charter.licenses.issuer import Issuer, token_for
+from charter.licenses.model import LicenseIndexEntry, LicenseState, Transition
+from charter.licenses.schemas import (
+    CheckResult,
+    LicenseCreate,
+    LicenseRead,
+    LicenseStatus,
+    RenewCreate,
+    StateChange,
+    TokenRead,
+)
+from charter.licenses.tables import LicenseRow
+from charter.signoffs import service as signoffs
+from charter.signoffs.model import Decision
+from charter.signoffs.schemas import SignOffCreate
+from charter.storage.uow import UnitOfWork
+
+S = LicenseState
+
+
+class NotLicensable(CharterError):
+    kind = ErrorKind.FAILED
+    code = "system_prohibited"
+
+
+def _dedupe(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+def _callers(uow: UnitOfWork, callers: list[str]) -> list[str]:
+    out = []
+    for ref in _dedupe(callers):
+        if not ref.startswith("app:"):
+            raise InvalidInput(
+                f"caller '{ref}' must be an app: app:NAME (create one: charter app add NAME)", field="callers"
+            )
+        principal_by_ref(uow.session, ref)
+        out.append(ref)
+    return out
+
+
+def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str | None = None) -> LicenseRead:
+    """Ask for a license; computes the required sign-offs from policy and notifies reviewers."""
+    mv = catalog.get_model_version(uow, data.model)
+    authorize(actor, Permission.LICENSE_REQUEST, catalog.system_resource(uow, mv.system))
+    sys = catalog.get_system(uow, mv.system)
+    if sys.risk_tier == "prohibited":
+        raise NotLicensable(
+            f"system {sys.name} is classified prohibited (EU AI Act Art. 5): it can never be licensed",
+            details={"system": sys.name, "risk_tier": sys.risk_tier},
+        )
+    rules = policy.licensing(uow)
+    rules.check_validity(sys.risk_tier, data.days)
+    required = rules.required_signoffs(sys.risk_tier, personal_data=sys.personal_data)
+    purposes = _dedupe(data.purposes)
+    restricted = sorted(set(purposes) & set(mv.restricted_purposes))
+    if restricted:
+        raise InvalidInput(
+            f"{mv.system}@{mv.version} may not be used for {', '.join(restricted)} "
+            "(restricted by its model card or license)",
+            code="purpose_restricted",
+            field="purposes",
+        )
+    parsed = cond.validate(data.conditions)
+    now = utcnow()
+    row = LicenseRow(
+        id=new_id("lic"),
+        system=mv.system,
+        model_ref=f"{mv.system}@{mv.version}",
+        model_version=mv.version,
+        model_version_id=mv.id,
+        digest=mv.digest,
+        env=data.env,
+        purposes=purposes,
+        callers=_callers(uow, data.callers),
+        tools=_dedupe(data.tools),
+        regions=_dedupe(data.regions),
+        conditions=parsed,
+        conditions_digest=cond.conditions_digest(parsed),
+        days=data.days,
+        risk_tier=sys.risk_tier,
+        personal_data=sys.personal_data,
+        required_signoffs=list(required),
+        policy_digest=rules.digest,
+        state=S.REQUESTED,
+        stage="issue",
+        requested_by_id=actor.id,
+        requested_by=actor.ref,
+        renews=renews,
+        created_at=now,
+        updated_at=now,
+    )
+    return _create(uow, actor, row, "license.renew" if renews else "license.request")
+
+
+def _create(uow: UnitOfWork, actor: Actor, row: LicenseRow, action: str) -> LicenseRead:
+    uow.session.add(row)
+    uow.session.flush()
+    state_version = repository.bump_state_version(uow)
+    details = {
+        "model": row.model_ref,
+        "digest": row.digest,
+        "env": row.env,
+        "purposes": row.purposes,
+        "callers": row.callers,
+        "tools": row.tools,
+        "regions": row.regions,
+        "days": row.days,
+        "conditions": row.conditions,
+        "conditions_digest": row.conditions_digest,
+        "required_signoffs": row.required_signoffs,
+        "risk_tier": row.risk_tier,
+        "policy_digest": row.policy_digest,
+        "renews": row.renews,
+        "state_version": state_version,
+    }
+    uow.record(AuditEvent(actor.ref, action, f"license:{row.id}", details=details))
+    webhooks.enqueue(
+        uow,
+        "license.signoff_requested",
+        lc.payload(row, required_signoffs=row.required_signoffs, requested_by=actor.ref),
+    )
+    out = repository.to_read(row)
+    uow.commit()
+    return out
+
+
+def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) -> LicenseStatus:
+    """Approve or reject as a reviewer function; the last approval activates the license when it can."""
+
+    def attempt() -> None:
+        row = repository.get_row(uow, license_id)
+        res = lc.resource(uow, row)
+        authorize(actor, Permission.LICENSE_SIGNOFF, res, function=data.function)
+        state = S(row.state)
+        if state not in (S.REQUESTED, S.SUSPENDED):
+            raise Conflict(
+                f"license {row.id} is {state}: sign-offs are taken while requested (or suspended, to reinstate)",
+                code="license_not_awaiting_signoff",
+            )
+        lc.touch(uow, row)
+        signoffs.record(
+            uow,
+            actor,
+            subject=lc.subject(row),
+            function=data.function,
+            decision=data.decision,
+            comment=data.comment,
+            required=lc.stage_required(uow, row),
+            requester_id=row.requested_by_id,
+            resource=res,
+        )
+        if state is S.SUSPENDED:
+            webhooks.enqueue(
+                uow,
+                "license.reinstatement_signoff",
+                lc.payload(row, function=data.function, decision=data.decision, by=actor.ref),
+            )
+            return
+        if data.decision is Decision.REJECT:
+            lc.change(uow, actor, row, Transition.REJECT, reason=data.comment or f"rejected by {data.function}")
+            return
+        req = lc.requirements(uow, row)
+        if req.tally.complete:
+            lc.change(uow, actor, row, Transition.APPROVE, details={"approved": req.tally.approved})
+            if req.ready:
+                lc.activate(uow, actor, row, req)
+
+    lc.retrying(uow, license_id, attempt)
+    return status(uow, actor, license_id)
+
+
+def activate(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
+    """Activate an approved license once its assessment arrived; 409 with what is missing otherwise."""
+
+    def attempt() -> LicenseRead:
+        row = repository.get_row(uow, license_id)
+        authorize(actor, Permission.LICENSE_REQUEST, lc.resource(uow, row))
+        if S(row.state) is not S.APPROVED:
+            if S(row.state) is S.ACTIVE:
+                return repository.to_read(row)
+            req = lc.requirements(uow, row) if S(row.state) is S.REQUESTED else None
+            raise Conflict(
+                f"license {row.id} is {row.state}, not approved"
+                + (f"; missing: {'; '.join(req.missing)}" if req and req.missing else ""),
+                code="license_requirements_unmet" if req else "license_invalid_transition",
+                details={"missing": req.missing if req else []},
+            )
+        req = lc.requirements(uow, row)
+        if not req.ready:
+            raise Conflict(
+                f"license {row.id} cannot be activated yet; missing: {'; '.join(req.missing)}",
+                code="license_requirements_unmet",
+                details={"missing": req.missing},
+            )
+        lc.activate(uow, actor, row, req)
+        return repository.to_read(row)
+
+    return lc.retrying(uow, license_id, attempt)
+
+
+def suspend(
+    uow: UnitOfWork,
+    actor: Actor,
+    license_id: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+    *,
+    category: str | None = None,
+    expected_version: int | None = None,
+) -> LicenseRead:
+    """active → suspended (by a license manager, or SYSTEM_ACTOR for monitoring/scheduler with evidence)."""
+
+    def attempt() -> LicenseRead:
+        row = repository.get_row(uow, license_id)
+        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
+        lc.check_version(row, expected_version)
+        row.reason_category = policy.suspension_category(category, evidence)
+        row.evidence = evidence
+        row.stage = lc.reinstatement_stage(row)
+        lc.change(
+            uow,
+            actor,
+            row,
+            Transition.SUSPEND,
+            reason=reason,
+            details={"category": row.reason_category, "evidence": evidence, "reinstatement_stage": row.stage},
+        )
+        return repository.to_read(row)
+
+    return lc.retrying(uow, license_id, attempt)
+
+
+def reinstate(
+    uow: UnitOfWork, actor: Actor, license_id: str, reason: str, *, expected_version: int | None = None
+) -> LicenseRead:
+    """suspended → active, once the policy's reinstatement sign-offs are in and the assessment still passes."""
+
+    def attempt() -> LicenseRead:
+        row = repository.get_row(uow, license_id)
+        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
+        lc.check_version(row, expected_version)
+        if S(row.state) is S.SUSPENDED:
+            if lc.expired(row, utcnow()):
+                raise Conflict(f"license {row.id} expired at {row.exp}; renew it instead", code="license_expired")
+            req = lc.requirements(uow, row)
+            if not req.ready:
+                raise Conflict(
+                    f"license {row.id} cannot be reinstated yet; missing: {'; '.join(req.missing)} "
+                    f"(reviewers sign with: charter license approve {row.id} --as FUNCTION)",
+                    code="license_requirements_unmet",
+                    details={"missing": req.missing, "stage": row.stage},
+                )
+        lc.change(uow, actor, row, Transition.REINSTATE, reason=reason, details={"stage": row.stage})
+        row.reason_category = None
+        row.evidence = None
+        return repository.to_read(row)
+
+    return lc.retrying(uow, license_id, attempt)
+
+
+def revoke(
+    uow: UnitOfWork,
+    actor: Actor,
+    license_id: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+    *,
+    expected_version: int | None = None,
+) -> LicenseRead:
+    """Withdraw a license for good (revoked is final)."""
+
+    def attempt() -> LicenseRead:
+        row = repository.get_row(uow, license_id)
+        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
+        lc.check_version(row, expected_version)
+        row.evidence = evidence
+        lc.change(uow, actor, row, Transition.REVOKE, reason=reason, details={"evidence": evidence})
+        lc.release_production(uow, actor, row)
+        return repository.to_read(row)
+
+    return lc.retrying(uow, license_id, attempt)
+
+
+def change_state(uow: UnitOfWork, actor: Actor, license_id: str, verb: str, data: StateChange) -> LicenseRead:
+    """Dispatch suspend|reinstate|revoke from one request body."""
+    if verb == "suspend":
+        return suspend(
+            uow,
+            actor,
+            license_id,
+            data.reason,
+            data.evidence,
+            category=data.category,
+            expected_version=data.expected_version,
+        )
+    if verb == "reinstate":
+        return reinstate(uow, actor, license_id, data.reason, expected_version=data.expected_version)
+    if verb == "revoke":
+        return revoke(uow, actor, license_id, data.reason, data.evidence, expected_version=data.expected_version)
+    raise InvalidInput(f"unknown license action '{verb}': suspend, reinstate or revoke", field="action")
+
+
+def expire(uow: UnitOfWork, actor: Actor, license_id: str, now: datetime | None = None) -> LicenseRead | None:
+    """active/suspended → expired once `exp` passed (the scheduler's job); None when nothing was due."""
+    now = now or utcnow()
+
+    def attempt() -> LicenseRead | None:
+        row = repository.get_row(uow, license_id)
+        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
+        if S(row.state) not in repository.LIVE or not lc.expired(row, now):
+            return None
+        lc.change(uow, actor, row, Transition.EXPIRE, reason="validity ended")
+        lc.release_production(uow, actor, row)
+        return repository.to_read(row)
+
+    return lc.retrying(uow, license_id, attempt)
+
+
+def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> LicenseRead:
+    """Request a new license with the same model, scope and conditions, linked to the old one (fresh sign-offs)."""
+    old = repository.get_row(uow, license_id)
+    authorize(actor, Permission.LICENSE_REQUEST, lc.resource(uow, old))
+    if S(old.state) not in (S.ACTIVE, S.SUSPENDED, S.EXPIRED):
+        raise Conflict(
+            f"license {old.id} is {old.state}: only active, suspended or expired licenses renew",
+            code="license_not_renewable",
+        )
+    again = LicenseCreate(
+        model=old.model_ref,
+        env=old.env,
+        purposes=old.purposes,
+        callers=old.callers,
+        tools=old.tools,
+        regions=old.regions,
+        days=data.days or old.days,
+        conditions=[cond.render(c) for c in old.conditions],
+    )
+    return request(uow, actor, again, renews=old.id)
+
+
+def get(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
+    """One license."""
+    row = repository.get_row(uow, license_id)
+    authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
+    return repository.to_read(row)
+
+
+def status(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseStatus:
+    """State, sign-offs of the current stage, the assessment, and the list of what is missing."""
+    row = repository.get_row(uow, license_id)
+    authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
+    req = lc.requirements(uow, row)
+    state = S(row.state)
+    awaiting = state in (S.REQUESTED, S.APPROVED, S.SUSPENDED)
+    return LicenseStatus(
+        id=row.id,
+        state=state,
+        version=row.version,
+        stage=row.stage,
+        required_signoffs=list(req.tally.required),
+        approved=req.tally.approved,
+        rejected=req.tally.rejected,
+        missing_signoffs=list(req.tally.missing),
+        assessment=req.assessment,
+        missing=req.missing if awaiting else [],
+        ready=req.ready and awaiting,
+        signoffs=signoffs.signoffs_for(uow, lc.subject(row), all_stages=True),
+    )
+
+
+def list_licenses(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    state: str | None = None,
+    system: str | None = None,
+    expiring_within: timedelta | None = None,
+) -> list[LicenseRead]:
+    """Licenses, newest first; `expiring_within` keeps live ones whose validity ends within that time."""
+    authorize_any(actor, Permission.LICENSE_READ)
+    states = [state] if state else []
+    if state and state not in {s.value for s in S}:
+        raise InvalidInput(f"unknown state '{state}'; one of {', '.join(s.value for s in S)}", field="state")
+    before = None
+    if expiring_within is not None:
+        before = utcnow() + expiring_within
+        states = states or [s.value for s in repository.LIVE]
+    rows = repository.list_rows(uow, states=states, system=system, expiring_before=before)
+    scopes: dict[str, Resource] = {}
+    out = []
+    for row in rows:
+        if row.system not in scopes:
+            scopes[row.system] = catalog.system_resource(uow, row.system)
+        if allowed(actor, Permission.LICENSE_READ, scopes[row.system]):
+            out.append(repository.to_read(row))
+    return out
+
+
+def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> TokenRead:
+    """The signed license token of an active (or suspended) license."""
+    row = repository.get_row(uow, license_id)
+    authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
+    if S(row.state) not in repository.LIVE:
+        raise Conflict(f"license {row.id} is {row.state}: only active licenses have a token", code="license_not_active")
+    return TokenRead(license=row.id, token=token_for(issuer, row))
+
+
+def check(uow: UnitOfWork, actor: Actor, model: str, env: str, purpose: str | None = None) -> CheckResult:
+    """Does an active license cover MODEL@VERSION in `env` (for `purpose`) now? With the reasons if not."""
+    mv = catalog.get_model_version(uow, model)
+    authorize(actor, Permission.LICENSE_READ, catalog.system_resource(uow, mv.system))
+    now = utcnow()
+    rows = repository.list_rows(uow, digest=mv.digest, env=env)
+    reasons: list[str] = []
+    for row in rows:
+        state = S(row.state)
+        if state is S.ACTIVE and row.nbf and row.exp and as_utc(row.nbf) <= now < as_utc(row.exp):
+            if purpose is None or purpose in row.purposes:
+                return CheckResult(
+                    allowed=True,
+                    model=model,
+                    digest=mv.digest,
+                    env=env,
+                    purpose=purpose,
+                    license=row.id,
+                    exp=row.exp,
+                    reasons=[],
+                )
+            reasons.append(f"license {row.id} is active but covers purposes {', '.join(row.purposes)}, not {purpose}")
+        elif state is S.ACTIVE:
+            reasons.append(f"license {row.id} is outside its validity ({row.nbf} – {row.exp})")
+        elif state in (S.REQUESTED, S.APPROVED):
+            missing = lc.requirements(uow, row).missing
+            reasons.append(f"license {row.id} is {state}; missing: {'; '.join(missing) or 'activation'}")
+        else:
+            why = f" ({row.reason})" if row.reason else ""
+            reasons.append(f"license {row.id} is {state}{why}")
+    if not rows:
+        reasons.append(
+            f"no license for {model} ({mv.digest}) in {env}; request one: charter license request {model} --env {env} …"
+        )
+    return CheckResult(allowed=False, model=model, digest=mv.digest, env=env, purpose=purpose, reasons=reasons)
+
+
+def active_index(uow: UnitOfWork) -> list[LicenseIndexEntry]:
+    """Every active or suspended license, for the gateway's in-memory index (no authorization: internal)."""
+    rows = repository.list_rows(uow, states=[s.value for s in repository.LIVE], limit=1_000_000)
+    return [repository.index_entry(r) for r in rows]
+
+
+def state_version(uow: UnitOfWork) -> int:
+    """Rises with every license change (committed); the gateway reloads its index when it moves."""
+    return repository.state_version(uow)
