@@ -96,8 +96,10 @@ class Checkpointer:
     def _checkpoint(self) -> StoredCheckpoint | None:
         with self.uow(write=False) as uow:
             s = uow.session
-            head = store.head(s)
+            # Checkpoint first, head second: without a snapshot (PostgreSQL READ COMMITTED) a checkpoint signed by
+            # another process in between could otherwise look larger than the head.
             prev = store.latest_checkpoint(s)
+            head = store.head(s)
             if prev is not None and prev.size == head.size:
                 if prev.root != head.root:
                     raise ConsistencyRefused(f"the head root differs from the root checkpoint {prev.size} signed")

@@ -175,7 +175,9 @@ class AuditLog:
         """Proof that the tree of `first` entries is a prefix of the tree of `second` (default: latest checkpoint)."""
         note = None
         if second is None:
-            cp = self._signed_at_least(max(first, 0))
+            cp = self.checkpointer.latest(fresh=True)
+            if cp is None:
+                raise Unavailable("no audit checkpoint has been signed yet", code="no_checkpoint")
             second, note = cp.size, cp.note
         with self.uow(write=False) as uow:
             s = uow.session

@@ -1,0 +1,134 @@
+"""The group-commit writer on SQLite and PostgreSQL: concurrency, durability errors, poison events, processes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import text
+
+from charter.audit.export import verify_database
+from charter.audit.writer import AuditEventInvalid, AuditWriteFailed, GroupCommitWriter
+from charter.bootstrap import Container
+from charter.core.events import AuditEvent
+from charter.settings import Settings
+from tests.support.db import env_for
+
+
+def ev(i: int, **details: object) -> AuditEvent:
+    return AuditEvent(
+        "app:portal",
+        "inference.allow",
+        "deployment:d",
+        details={"i": i, **details},
+        sensitive={"request": b"q"},
+        governance=False,
+    )
+
+
+def size(c: Container) -> int:
+    with c.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM audit_entries")).scalar_one())
+
+
+def test_concurrent_threads_and_tasks_get_distinct_durable_seqs(container: Container) -> None:
+    before = size(container)
+    seqs: list[int] = []
+    lock = threading.Lock()
+    with GroupCommitWriter(container.uow, container.audit, max_batch=50) as writer:
+
+        def thread_writer(k: int) -> None:
+            for i in range(40):
+                seq = writer.submit(ev(k * 1000 + i)).result(timeout=30)
+                with lock:
+                    seqs.append(seq)
+
+        async def task_writer(k: int) -> list[int]:
+            return [await writer.append(ev(k * 1000 + i)) for i in range(40)]
+
+        async def tasks() -> list[list[int]]:
+            return await asyncio.gather(*(task_writer(100 + k) for k in range(8)))
+
+        threads = [threading.Thread(target=thread_writer, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for got in asyncio.run(tasks()):
+            with lock:
+                seqs.extend(got)
+        for t in threads:
+            t.join()
+        assert writer.entries == 640 and writer.batches < 640
+        assert writer.queue_depth == 0
+    assert sorted(seqs) == list(range(before, before + 640))
+    report = verify_database(container.engine, public_raw=container.keys.audit.public_raw, deep=True)
+    assert report.ok, report.problems
+    assert report.size == before + 640
+
+
+def test_a_failed_batch_fails_every_waiter_then_the_writer_recovers(container: Container) -> None:
+    with GroupCommitWriter(container.uow, container.audit) as writer:
+        assert writer.submit(ev(0)).result(timeout=30) >= 0
+        with container.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_head RENAME TO audit_head_away"))
+        futures = [writer.submit(ev(i)) for i in range(20)]
+        for f in futures:
+            with pytest.raises(AuditWriteFailed) as err:
+                f.result(timeout=30)
+            assert err.value.code == "audit_unavailable" and err.value.__cause__ is not None
+        with container.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_head_away RENAME TO audit_head"))
+        assert writer.submit(ev(99)).result(timeout=30) >= 1
+    report = verify_database(container.engine, public_raw=container.keys.audit.public_raw)
+    assert report.ok, report.problems
+
+
+def test_a_poison_event_fails_alone(container: Container) -> None:
+    with GroupCommitWriter(container.uow, container.audit, max_wait_ms=50, quiet_ms=50) as writer:
+        good = [writer.submit(ev(i)) for i in range(5)]
+        bad = writer.submit(ev(5, blob=object()))
+        good += [writer.submit(ev(i)) for i in range(6, 10)]
+        assert len({f.result(timeout=30) for f in good}) == 9
+        with pytest.raises(AuditEventInvalid):
+            bad.result(timeout=30)
+
+
+def test_closed_writer_refuses(container: Container) -> None:
+    writer = GroupCommitWriter(container.uow, container.audit)
+    f: Future[int] = writer.submit(ev(1))
+    writer.close()
+    assert f.result(timeout=1) >= 0
+    with pytest.raises(AuditWriteFailed):
+        writer.submit(ev(2))
+
+
+WORKER = """
+import sys
+from charter import bootstrap
+from charter.audit.writer import GroupCommitWriter
+from charter.core.events import AuditEvent
+from charter.settings import Settings
+c = bootstrap.build(Settings())
+with GroupCommitWriter(c.uow, c.audit, max_batch=20) as w:
+    fs = [w.submit(AuditEvent("app:p%s" % sys.argv[1], "inference.allow", "deployment:d", details={"i": i},
+                              governance=False)) for i in range(150)]
+    print(len({f.result(timeout=60) for f in fs}))
+"""
+
+
+def test_several_processes_append_to_one_tree(container: Container, settings: Settings) -> None:
+    before = size(container)
+    env = {**env_for(settings), "PYTHONPATH": ":".join(sys.path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(k)], env=env, stdout=subprocess.PIPE, text=True)
+        for k in range(3)
+    ]
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0 and out.strip() == "150"
+    assert size(container) == before + 450
+    report = verify_database(container.engine, public_raw=container.keys.audit.public_raw, deep=True)
+    assert report.ok, report.problems
