@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,19 +19,14 @@ from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, EXIT_USAGE, CliError
 from charter.cli.output import console, emit, err_console
 from charter.core.hashing import sha256_file, sha256_tree, tree_size
-from charter.evaluation import (
-    build_evaluation_evidence,
-    evaluate_predictions,
-    load_predictions,
-    scan_path,
-)
-from charter.evaluation.bootstrap import DEFAULT_RESAMPLES
-from charter.evaluation.report import render_assessment
-from charter.evaluation.schemas import AssessmentDetail
+
+if TYPE_CHECKING:
+    from charter.evaluation.schemas import AssessmentDetail
 
 FORMATS = ("json", "junit", "sarif", "markdown")
 PREDICTION_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz", ".bz2", ".zst")
 PROGRESS_MIN_BYTES = 16 << 20
+DEFAULT_RESAMPLES = 200  # charter.evaluation.bootstrap.DEFAULT_RESAMPLES (not imported: numpy/pyarrow load slowly)
 _MARK = {"fail": "[red]FAIL[/red]", "pass": "[green]pass[/green]", "not_applicable": "[dim]n/a[/dim]"}
 _ORDER = {"fail": 0, "pass": 1, "not_applicable": 2}
 _SEVERITY = {"blocker": 0, "major": 1, "minor": 2}
@@ -104,6 +99,9 @@ def show_assessment(
     detail: dict[str, Any], *, fmt: str | None, output: Path | None, html: Path | None, extra: dict[str, Any]
 ) -> None:
     """Print (or write) an assessment; exit 1 when a blocker rule failed."""
+    from charter.evaluation.report import render_assessment
+    from charter.evaluation.schemas import AssessmentDetail
+
     parsed = AssessmentDetail.model_validate(detail)
     if html is not None:
         html.write_text(render_assessment(parsed, "html"), encoding="utf-8")
@@ -174,6 +172,8 @@ def evaluate(
 
     Exit code 1 when a blocker rule fails, 0 when the model version passes.
     """
+    from charter.evaluation import build_evaluation_evidence, evaluate_predictions, load_predictions, scan_path
+
     system, version = split_ref(ref)
     check_format(format)
     if predictions is None and artifact is None:

@@ -14,7 +14,6 @@ from charter.cli.commands.evaluation import check_format, show_assessment, split
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO
 from charter.cli.output import console, emit, table
-from charter.policies import builtin_baselines, run_policy_tests
 
 policy_app = typer.Typer(
     help="Policies: YAML rules (CEL) over the evidence, versioned by digest.", no_args_is_help=True
@@ -133,6 +132,8 @@ def policy_test(
     ] = False,
 ) -> None:
     """Run the policy tests of a directory, offline; exit 1 when a case fails."""
+    from charter.policies import builtin_baselines, run_policy_tests
+
     if not directory.is_dir():
         raise usage("directory_not_found", f"policy test: no such directory: {directory}")
     report = run_policy_tests(directory, extra_policies=builtin_baselines() if baselines else ())
