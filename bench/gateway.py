@@ -1,0 +1,234 @@
+"""Gateway benchmark: direct upstream vs Charter gateway (durable audit) vs LiteLLM proxy, in one run.
+
+Each target gets the same bounded load on loopback (wrk when installed, else an aiohttp client) against the same
+fast OpenAI-shaped upstream (`bench/_upstream.py`): throughput at --concurrency, then latency at concurrency 1.
+Prints req/s, p50/p99 and the latency each proxy adds over calling the upstream directly, and the ratios.
+LiteLLM is installed by this script into bench/.venvs/litellm, pinned to litellm[proxy]==1.106.2.
+
+    .venv/bin/python bench/gateway.py [--seconds 10] [--concurrency 32] [--skip-litellm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _load
+import _setup
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+LITELLM_SPEC = "litellm[proxy]==1.106.2"  # pinned: 1.107.0 was a compromised release
+LITELLM_VENV = ROOT / "bench" / ".venvs" / "litellm"
+BODY = json.dumps(
+    {"model": "credit-prod", "messages": [{"role": "user", "content": "Score applicant 42: income 52000, debt 9000"}]}
+).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} not up after {timeout}s")
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
+    out = log.open("wb") if log else subprocess.DEVNULL
+    return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def litellm_binary() -> tuple[Path | None, str]:
+    """Create bench/.venvs/litellm with the pinned LiteLLM; (path to `litellm`, note)."""
+    exe = LITELLM_VENV / "bin" / "litellm"
+    marker = LITELLM_VENV / ".installed"
+    if exe.exists() and marker.exists() and marker.read_text().strip() == LITELLM_SPEC:
+        return exe, "cached venv"
+    try:
+        if not (LITELLM_VENV / "bin" / "python").exists():
+            subprocess.run([PY, "-m", "venv", str(LITELLM_VENV)], check=True, capture_output=True)
+        pip = [str(LITELLM_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, LITELLM_SPEC], check=True, capture_output=True, text=True, timeout=1200)
+    except subprocess.CalledProcessError as exc:
+        tail = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]
+        return None, f"pip install {LITELLM_SPEC} failed: {' | '.join(tail)}"
+    except subprocess.TimeoutExpired:
+        return None, f"pip install {LITELLM_SPEC} timed out"
+    marker.write_text(LITELLM_SPEC)
+    return exe, "installed"
+
+
+def start_litellm(upstream: str, work: Path) -> tuple[subprocess.Popen[bytes] | None, str, str]:
+    exe, note = litellm_binary()
+    if exe is None:
+        return None, "", note
+    config = work / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: credit-prod\n"
+        "    litellm_params:\n"
+        "      model: openai/credit-prod\n"
+        f"      api_base: {upstream}/v1\n"
+        "      api_key: sk-bench\n"
+        "litellm_settings:\n"
+        "  telemetry: false\n"
+    )
+    port = free_port()
+    env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
+    proc = start(
+        [str(exe), "--config", str(config), "--port", str(port), "--num_workers", "1"], env, work / "litellm.log"
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/health/liveliness", 180, proc)
+    except RuntimeError as exc:
+        stop(proc)
+        log = (work / "litellm.log").read_text(errors="replace").strip().splitlines()[-3:]
+        return None, "", f"LiteLLM did not start ({exc}): {' | '.join(log)}"
+    return proc, url, note
+
+
+def audit_count(home: Path) -> int:
+    with sqlite3.connect(home / "charter.db") as db:
+        return int(db.execute("SELECT count(*) FROM audit_entries WHERE action LIKE 'inference.%'").fetchone()[0])
+
+
+def measure(name: str, url: str, headers: dict[str, str], args: argparse.Namespace) -> dict[str, _load.Result]:
+    _load.run(url, headers, BODY, 4, 1)  # warm up connections and caches
+    out = {
+        "load": _load.run(url, headers, BODY, args.concurrency, args.seconds),
+        "c1": _load.run(url, headers, BODY, 1, args.latency_seconds),
+    }
+    for label, r in out.items():
+        print(
+            f"  {name:8s} {label:4s} c={r.concurrency:<3d} {r.rps:9.0f} req/s  p50 {r.p50_ms:7.3f} ms  "
+            f"p99 {r.p99_ms:8.3f} ms  errors {r.errors}  ({r.requests} requests, {r.tool})",
+            flush=True,
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10, help="Duration of the throughput run per target.")
+    parser.add_argument("--latency-seconds", type=float, default=5, help="Duration of the concurrency-1 run.")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="Charter gateway worker processes.")
+    parser.add_argument("--skip-litellm", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="charter-bench-"))
+    procs: list[subprocess.Popen[bytes] | None] = []
+    try:
+        up_port = free_port()
+        upstream = f"http://127.0.0.1:{up_port}"
+        procs.append(start([PY, str(ROOT / "bench" / "_upstream.py"), str(up_port)], log=work / "upstream.log"))
+        time.sleep(0.5)
+        home = work / "home"
+        env = {"CHARTER_HOME": str(home), "CHARTER_ENVIRONMENT": "development", "CHARTER_LOG_LEVEL": "warning"}
+        print(f"setting up Charter in {home} …", flush=True)
+        app_key = _setup.licensed_deployment(env, upstream, work)
+        gw_port = free_port()
+        gateway = f"http://127.0.0.1:{gw_port}"
+        gw = start(
+            [PY, "-m", "charter", "gateway", "--port", str(gw_port), "--workers", str(args.workers)],
+            env,
+            work / "gateway.log",
+        )
+        procs.append(gw)
+        wait_http(gateway + "/healthz", 60, gw)
+
+        print(
+            f"\nload: {args.concurrency} connections for {args.seconds:g}s, then 1 connection for "
+            f"{args.latency_seconds:g}s; tool: {'wrk' if shutil.which('wrk') else 'aiohttp'}; "
+            f"cores: {os.cpu_count()}; load average before: {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        results: dict[str, dict[str, _load.Result]] = {}
+        plain = {"Content-Type": "application/json"}
+        results["direct"] = measure("direct", upstream + "/v1/chat/completions", plain, args)
+        before = audit_count(home)
+        charter_headers = {**plain, "Authorization": f"Bearer {app_key}", "Charter-Purpose": "credit-scoring"}
+        results["charter"] = measure("charter", gateway + "/v1/chat/completions", charter_headers, args)
+        answered = sum(r.requests - r.errors for r in results["charter"].values())
+        written = audit_count(home) - before
+        print(
+            f"  charter audit entries written during the run: {written} (answered 2xx: {answered}; warm-up adds a few)",
+            flush=True,
+        )
+        lite_note = "skipped (--skip-litellm)"
+        if not args.skip_litellm:
+            print(f"preparing LiteLLM ({LITELLM_SPEC}) …", flush=True)
+            lite, lite_url, lite_note = start_litellm(upstream, work)
+            procs.append(lite)
+            if lite is not None:
+                results["litellm"] = measure("litellm", lite_url + "/v1/chat/completions", plain, args)
+                stop(lite)
+        report(results, lite_note)
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+
+
+def report(results: dict[str, dict[str, _load.Result]], lite_note: str) -> None:
+    direct = results["direct"]
+    print("\n== summary (added latency = proxy minus direct, concurrency 1)")
+    print(f"{'target':10s} {'req/s':>9s} {'p50 c=1':>9s} {'p99 c=1':>9s} {'+p50':>8s} {'+p99':>8s}")
+    for name, r in results.items():
+        add50 = r["c1"].p50_ms - direct["c1"].p50_ms
+        add99 = r["c1"].p99_ms - direct["c1"].p99_ms
+        print(
+            f"{name:10s} {r['load'].rps:9.0f} {r['c1'].p50_ms:8.3f}ms {r['c1'].p99_ms:8.3f}ms "
+            f"{add50:+7.3f}ms {add99:+7.3f}ms"
+        )
+    charter = results["charter"]
+    print(f"charter / direct throughput: {charter['load'].rps / direct['load'].rps:.2f}")
+    if "litellm" in results:
+        lite = results["litellm"]
+        print(f"charter / litellm throughput: {charter['load'].rps / max(lite['load'].rps, 1e-9):.1f}x")
+        add_c = charter["c1"].p99_ms - direct["c1"].p99_ms
+        add_l = lite["c1"].p99_ms - direct["c1"].p99_ms
+        print(f"litellm added p99 / charter added p99: {add_l / max(add_c, 1e-3):.1f}x")
+    else:
+        print(f"litellm: not measured — {lite_note}")
+    print("targets: ≥ 4,000 req/s per gateway worker with durable audit; added p99 ≤ 3 ms at c=1; ≥ 30× LiteLLM")
+
+
+if __name__ == "__main__":
+    main()

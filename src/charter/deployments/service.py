@@ -1,0 +1,208 @@
+"""Deployment use cases: add, list, show, remove; the index snapshot gateways load; SDK decisions.
+
+Every state-changing function takes `uow` and `actor` first, authorizes first, records its audit event in the
+same transaction and commits once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from charter.auth.authorize import allowed, authorize
+from charter.auth.model import Actor, Permission, Resource
+from charter.catalog import service as catalog
+from charter.core.clock import utcnow
+from charter.core.errors import Conflict, NotFound
+from charter.core.events import AuditEvent
+from charter.core.ids import new_id
+from charter.deployments.decisions import inference_event
+from charter.deployments.index import Snapshot, build_grants, with_tombstones
+from charter.deployments.model import Deployment, DeploymentKind, Request
+from charter.deployments.schemas import DecisionCreate, DecisionRead, DeploymentCreate, DeploymentRead
+from charter.deployments.scope import decide
+from charter.deployments.tables import DeploymentRow
+from charter.licenses import service as licenses
+from charter.storage.uow import UnitOfWork
+
+
+def _read(row: DeploymentRow) -> DeploymentRead:
+    return DeploymentRead(
+        id=row.id,
+        name=row.name,
+        model=row.model,
+        system=row.system,
+        digest=row.digest,
+        env=row.env,
+        upstream=row.upstream,
+        kind=row.kind,
+        upstream_model=row.upstream_model,
+        rate_limit_rps=row.rate_limit_rps,
+        rate_burst=row.rate_burst,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def to_model(row: DeploymentRow | DeploymentRead) -> Deployment:
+    """The pure deployment the gateway keeps in memory."""
+    return Deployment(
+        id=row.id,
+        name=row.name,
+        model=row.model,
+        system=row.system,
+        digest=row.digest,
+        env=row.env,
+        upstream=row.upstream.rstrip("/"),
+        kind=DeploymentKind(row.kind),
+        upstream_model=row.upstream_model,
+        rate_limit_rps=row.rate_limit_rps,
+        rate_burst=row.rate_burst,
+    )
+
+
+def _row(uow: UnitOfWork, name: str) -> DeploymentRow:
+    row = uow.session.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
+    if row is None:
+        raise NotFound(
+            f"no deployment named '{name}' (see: charter deployment list)", code="deployment_not_found", field="name"
+        )
+    return row
+
+
+def _resource(uow: UnitOfWork, system: str) -> Resource:
+    res = catalog.system_resource(uow, system)
+    return Resource(kind="deployment", name=res.name, team=res.team, system=res.system, production=res.production)
+
+
+def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate) -> DeploymentRead:
+    """Register a deployment of SYSTEM@VERSION in an environment behind an upstream model server."""
+    version = catalog.get_model_version(uow, data.model)
+    authorize(actor, Permission.DEPLOYMENT_WRITE, _resource(uow, version.system))
+    if uow.session.scalar(select(DeploymentRow.id).where(DeploymentRow.name == data.name)) is not None:
+        raise Conflict(f"deployment '{data.name}' already exists", code="deployment_exists", field="name")
+    now = utcnow()
+    row = DeploymentRow(
+        id=new_id("dep"),
+        name=data.name,
+        model=f"{version.system}@{version.version}",
+        system=version.system,
+        digest=version.digest,
+        env=data.env,
+        upstream=data.upstream.rstrip("/"),
+        kind=data.kind,
+        upstream_model=data.upstream_model,
+        rate_limit_rps=data.rate_limit_rps,
+        rate_burst=data.rate_burst,
+        created_by=actor.ref,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(row)
+    uow.record(
+        AuditEvent(
+            actor.ref,
+            "deployment.create",
+            f"deployment:{data.name}",
+            details={
+                "model": row.model,
+                "digest": row.digest,
+                "env": row.env,
+                "upstream": row.upstream,
+                "kind": row.kind,
+                "rate_limit_rps": row.rate_limit_rps,
+            },
+        )
+    )
+    out = _read(row)
+    uow.commit()
+    return out
+
+
+def get(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
+    """One deployment by name."""
+    row = _row(uow, name)
+    authorize(actor, Permission.DEPLOYMENT_READ, Resource(kind="deployment", name=name, system=row.system))
+    return _read(row)
+
+
+def list_all(uow: UnitOfWork, actor: Actor) -> list[DeploymentRead]:
+    """Every deployment the actor may read."""
+    rows = uow.session.scalars(select(DeploymentRow).order_by(DeploymentRow.name))
+    return [
+        _read(r)
+        for r in rows
+        if allowed(actor, Permission.DEPLOYMENT_READ, Resource(kind="deployment", name=r.name, system=r.system))
+    ]
+
+
+def remove(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
+    """Delete a deployment; gateways stop routing to it within a second."""
+    row = _row(uow, name)
+    authorize(actor, Permission.DEPLOYMENT_WRITE, _resource(uow, row.system))
+    out = _read(row)
+    uow.session.delete(row)
+    uow.record(AuditEvent(actor.ref, "deployment.delete", f"deployment:{name}", details={"model": row.model}))
+    uow.commit()
+    return out
+
+
+def probe(uow: UnitOfWork) -> tuple[int, int, str]:
+    """Cheap change detector for gateways: license state version, deployment count and newest update."""
+    count, newest = uow.session.execute(select(func.count(DeploymentRow.id), func.max(DeploymentRow.updated_at))).one()
+    return licenses.state_version(uow), int(count or 0), str(newest)
+
+
+def snapshot(uow: UnitOfWork, previous: Snapshot | None = None) -> Snapshot:
+    """Everything a gateway needs in memory: license state version, grants, deployments.
+
+    Licenses that were in `previous` but left the index are kept as revoked/expired tombstones.
+    """
+    version = licenses.state_version(uow)
+    grants = build_grants(licenses.active_index(uow))
+    if previous is not None:
+        grants = with_tombstones(grants, previous.grants, time.time())
+    rows = uow.session.scalars(select(DeploymentRow))
+    return Snapshot(version=version, grants=grants, deployments={r.name: to_model(r) for r in rows})
+
+
+def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCreate) -> DecisionRead:
+    """Check an in-process model call (SDK) against the deployment's licenses and audit the decision."""
+    started = time.perf_counter()
+    row = _row(uow, name)
+    authorize(actor, Permission.INFERENCE_CALL, Resource(kind="deployment", name=name, system=row.system))
+    dep = to_model(row)
+    grants = build_grants(licenses.active_index(uow)).get((dep.digest, dep.env), ())
+    verdict = decide(grants, Request(actor.ref, data.purpose, tuple(data.tools)), time.time())
+    decision_id = new_id("dec")
+    status = 200 if verdict.allowed else 403
+    extra: dict[str, object] = {"mode": data.mode, "via": "sdk", "purpose": data.purpose}
+    if data.latency_ms is not None:
+        extra["call_latency_ms"] = data.latency_ms
+    seq = uow.record(
+        inference_event(
+            decision_id=decision_id,
+            caller=actor.ref,
+            deployment=name,
+            verdict=verdict,
+            status=status,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            # The SDK sends sha256 digests of its payloads; they are keyed (HMAC) like gateway bodies.
+            request=data.request_digest.encode() if data.request_digest else None,
+            response=data.response_digest.encode() if data.response_digest else None,
+            extra=extra,
+        )
+    )
+    uow.commit()
+    return DecisionRead(
+        decision_id=decision_id,
+        allowed=verdict.allowed,
+        reason=str(verdict.reason) if verdict.reason else None,
+        detail=verdict.detail,
+        license_id=verdict.license_id,
+        deployment=name,
+        degraded=verdict.degraded,
+        audit_seq=seq,
+    )

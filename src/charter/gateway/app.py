@@ -1,0 +1,92 @@
+"""Gateway factory: `create(container)` builds the ASGI app the server mounts at /v1, /gw and /metrics.
+
+Wires the pooled upstream session, the live license index, the key cache and the group-commit audit writer
+into the container's lifespan, so `charter serve` and `charter gateway` start and stop them with the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from typing import Any
+
+from charter.auth import service as auth_service
+from charter.auth.model import Actor
+from charter.bootstrap import Container
+from charter.core.events import AuditEvent
+from charter.deployments import service as deployments
+from charter.deployments.index import Snapshot
+from charter.gateway.audit import closer, group_writer
+from charter.gateway.handler import Capture, Gateway
+from charter.gateway.index import LiveIndex
+from charter.gateway.keys import KeyCache
+from charter.gateway.listen import listener_for
+from charter.gateway.metrics import Metrics
+from charter.gateway.upstream import Upstream
+from charter.licenses import notify
+
+
+class NotStarted:
+    """The audit appender before the lifespan started: every call is refused (503), never served unaudited."""
+
+    async def append(self, event: AuditEvent) -> int:
+        raise RuntimeError(f"gateway not started: cannot audit {event.action}")
+
+
+def create(container: Container) -> Gateway:
+    """The gateway app for one process; its background parts start with the server's lifespan."""
+    settings = container.settings
+
+    def verify(key: str) -> Actor:
+        with container.uow(write=False) as uow:
+            return auth_service.authenticate(uow, key)
+
+    def probe() -> Hashable:
+        with container.uow(write=False) as uow:
+            return deployments.probe(uow)
+
+    def load() -> Snapshot:
+        with container.uow(write=False) as uow:
+            return deployments.snapshot(uow, index.snapshot)
+
+    index = LiveIndex(probe, load, poll_s=settings.propagation_poll_s)
+    upstream = Upstream()
+    gateway = Gateway(
+        index=index,
+        keys=KeyCache(verify, ttl_s=5.0),
+        audit=NotStarted(),
+        upstream=upstream,
+        metrics=Metrics(),
+        grace_s=float(settings.degraded_grace_s),
+        max_body=settings.max_body_bytes,
+    )
+    container.extras["gateway"] = gateway
+    unsubscribe = notify.subscribe(index.wake)  # in-process license changes: probe at once
+    listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
+
+    async def startup() -> None:
+        writer = group_writer(container)
+        gateway.audit = writer
+        gateway.queue_depth = lambda: writer.queue_depth
+        # Monitoring registers its capture hook at wiring time; read it once everything is wired.
+        capture: Capture | None = container.extras.get("gateway_capture")
+        gateway.capture = capture
+        await upstream.start()
+        await index.start()
+        if listener is not None:
+            listener.start()
+
+    async def shutdown() -> None:
+        unsubscribe()
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+        await index.stop()
+        await upstream.close()
+        writer = container.extras.get("audit_writer")
+        if writer is not None:
+            await closer(writer)()
+
+    hooks: dict[str, list[Any]] = container.extras.setdefault("lifespan", {"startup": [], "shutdown": []})
+    hooks["startup"].append(startup)
+    hooks["shutdown"].append(shutdown)
+    return gateway
