@@ -7,7 +7,7 @@ into the container's lifespan, so `charter serve` and `charter gateway` start an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from charter.auth import service as auth_service
@@ -61,8 +61,8 @@ def create(container: Container) -> Gateway:
         max_body=settings.max_body_bytes,
     )
     container.extras["gateway"] = gateway
-    unsubscribe = notify.subscribe(index.wake)  # in-process license changes: probe at once
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
+    unsubscribe: list[Callable[[], None]] = []
 
     async def startup() -> None:
         writer = group_writer(container)
@@ -73,11 +73,13 @@ def create(container: Container) -> Gateway:
         gateway.capture = capture
         await upstream.start()
         await index.start()
+        unsubscribe.append(notify.subscribe(index.wake))  # in-process license changes: probe at once
         if listener is not None:
             listener.start()
 
     async def shutdown() -> None:
-        unsubscribe()
+        while unsubscribe:
+            unsubscribe.pop()()
         if listener is not None:
             await asyncio.to_thread(listener.stop)
         await index.stop()
