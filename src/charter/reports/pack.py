@@ -34,19 +34,22 @@ from charter.licenses import service as licenses
 from charter.licenses.issuer import Issuer
 from charter.reports import dossier, render
 from charter.reports.facts import SystemFacts, collect
+from charter.reports.layout import (
+    ANCHOR_ACTION,
+    AUDIT_EXPORT,
+    CHECKPOINT,
+    FORMAT,
+    JWKS,
+    MANIFEST,
+    README,
+    VERIFIER_KEY,
+)
 from charter.reports.monitoring import MonitoringSource
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
 
-FORMAT = "charter-evidence-pack"
-MANIFEST = "MANIFEST.json"
-AUDIT_EXPORT = "audit/export.jsonl"
-CHECKPOINT = "audit/checkpoint.txt"
-VERIFIER_KEY = "audit/verifier-key.txt"
-JWKS = "licenses/jwks.json"
-ANCHOR_ACTION = "report.pack"
 AUDIT_RESOURCE = Resource(kind="audit")
 
-README = """Charter evidence pack for AI system {system} (pack {pack}, generated {generated_at} by {generated_by}).
+README_TEXT = """Charter evidence pack for AI system {system} (pack {pack}, generated {generated_at} by {generated_by}).
 
 Verify everything offline:            charter report verify-pack THIS.zip [--key VERIFIER_KEY] [--jwks JWKS]
 Verify only the audit log export:      charter audit verify --from-export audit/export.jsonl \\
@@ -139,7 +142,7 @@ def write_pack(
         first = _first_seq(read, system)
     pack_id = new_id("pack")
     generated_at = isoformat(facts.generated_at)
-    files["README.txt"] = README.format(
+    files[README] = README_TEXT.format(
         system=system, pack=pack_id, generated_at=generated_at, generated_by=actor.ref
     ).encode()
     anchored = {name: _sha256(data) for name, data in sorted(files.items())}

@@ -17,7 +17,7 @@ from charter.audit.note import NoteError, Verifier, verify_checkpoint
 from charter.core.errors import CharterError, InvalidInput
 from charter.licenses import jose, tokens
 from charter.licenses.jose import KeySet, VerifyError
-from charter.reports.pack import (
+from charter.reports.layout import (
     ANCHOR_ACTION,
     AUDIT_EXPORT,
     CHECKPOINT,

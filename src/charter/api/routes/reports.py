@@ -14,6 +14,7 @@ from charter.api.routes.audit import audit_log
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
+from charter.core.errors import CharterError
 from charter.licenses.runtime import issuer_for
 from charter.reports import service
 from charter.reports.monitoring import MonitoringSource
@@ -31,6 +32,14 @@ def monitoring_source(c: Container) -> MonitoringSource | None:
     """The monitoring data source registered in the container, if monitoring is installed."""
     source = c.extras.get(MONITORING_KEY)
     return source if callable(source) else None
+
+
+def _sign_checkpoint(c: Container) -> None:
+    """Sign the log's head first (as the checkpoint loop would within a second) so the report shows a current one."""
+    try:
+        audit_log(c).checkpointer.checkpoint()
+    except CharterError:
+        pass  # a refused checkpoint is logged by the checkpointer; the report shows the latest signed one
 
 
 def _response(rendered: service.Rendered, *, download: bool) -> Response:
@@ -53,6 +62,7 @@ def system_report(
     format: Annotated[Literal["html", "pdf", "json"], Query(description="html, pdf or json.")] = "html",
 ) -> Response:
     """EU AI Act Annex IV technical documentation of the system; unfilled elements are marked MISSING."""
+    _sign_checkpoint(c)
     with c.uow(write=False) as uow:
         report = service.system_report(uow, actor, name, monitoring=monitoring_source(c))
     return _response(service.render_system(report, format), download=format == "pdf")

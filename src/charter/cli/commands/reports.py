@@ -6,7 +6,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -15,7 +15,9 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_BY_STATUS, EXIT_NO, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from charter.cli.output import console, emit, table
-from charter.reports.packcheck import PackVerdict, verify_pack
+
+if TYPE_CHECKING:
+    from charter.reports.packcheck import PackVerdict
 
 report_app = typer.Typer(
     help="Reports: Annex IV technical documentation, compliance summary, evidence packs.", no_args_is_help=True
@@ -177,6 +179,8 @@ def verify_pack_cmd(
             trusted_jwks = json.loads(_text(jwks, "JWKS"))
         except ValueError:
             raise CliError("invalid_jwks", "--jwks is not a JSON document", EXIT_USAGE) from None
+    from charter.reports.packcheck import verify_pack  # the offline verifier only loads when used
+
     verdict = verify_pack(pack_file, trusted_key=_text(key, "verifier key") if key else None, trusted_jwks=trusted_jwks)
     _verdict(verdict)
 
