@@ -184,36 +184,33 @@ def test_systems_and_lineage(running: Running) -> None:
 
 
 def _request_license(running: Running, requester_key: str, model: str) -> str:
-    """Request a license as `requester` and record a passing assessment (against an empty policy set) for it.
+    """Record a passing assessment for `model`, then request a license for it over the API as the requester.
 
-    Both go through the domain services on the server's database: the REST routes for licenses are not
-    needed to exercise the dashboard, and a passing evaluation of a real policy set needs far more evidence.
+    The assessment is recorded through the evaluation service on the server's database, against an empty policy
+    set: a real passing evaluation needs far more evidence than this test is about.
     """
     from charter import bootstrap
-    from charter.auth import service as auth_service
     from charter.auth.model import SYSTEM_ACTOR
     from charter.evaluation import service as evaluation
-    from charter.licenses import service as licenses
-    from charter.licenses.schemas import LicenseCreate
     from charter.policies.engine import evaluate
 
     container = bootstrap.build(running.settings)
     try:
         with container.uow() as uow:
             evaluation.record_assessment(uow, SYSTEM_ACTOR, model, evaluate([], {}), {})
-        with container.uow(write=False) as uow:
-            requester = auth_service.authenticate(uow, requester_key)
-        body = LicenseCreate(
-            model=model, env="production", purposes=["customer-support"], callers=["app:helpdesk"], days=30
-        )
-        with container.uow() as uow:
-            return str(licenses.request(uow, requester, body).id)
     finally:
         container.close()
+    body = {
+        "model": model,
+        "env": "production",
+        "purposes": ["customer-support"],
+        "callers": ["app:helpdesk"],
+        "days": 30,
+    }
+    return str(running.seed.post("/licenses", body, key=requester_key)["id"])
 
 
 def test_inbox_approval_activates_the_license(running: Running) -> None:
-    pytest.importorskip("charter.licenses.service", reason="the licenses service is not part of this build yet")
     model = seed_minimal_system(running.seed)
     running.seed.post("/apps", {"name": "helpdesk"})
     rita = running.seed.user("rita", PASSWORD, ("ml-engineer", None))

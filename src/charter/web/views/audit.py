@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Select, func, select
 
+from charter.audit import service as audit_service
 from charter.audit.merkle import leaf_hash
 from charter.audit.tables import AuditEntryRow, AuditHeadRow
 from charter.auth.authorize import authorize
 from charter.auth.model import Permission, Resource
 from charter.core.errors import InvalidInput, NotFound
-from charter.web import domains
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
 
@@ -98,13 +98,10 @@ def log_page(ctx: Ctx) -> Page:
     return Page("audit.html", data, fragment="_audit_rows.html")
 
 
-def verification(ctx: Ctx) -> Any:
-    """The latest signed checkpoint and whether it verified, from the audit service once it provides one."""
-    fn = domains.function("audit", "latest_checkpoint", "checkpoint verification")
-    if isinstance(fn, domains.Missing):
-        return fn
+def verification(ctx: Ctx) -> dict[str, Any] | None:
+    """The latest signed checkpoint and whether its signature verifies (None: none signed yet)."""
     with ctx.uow() as uow:
-        return fn(uow)
+        return audit_service.latest_checkpoint(uow)
 
 
 def entry_page(ctx: Ctx) -> Page:
@@ -126,10 +123,8 @@ def entry_page(ctx: Ctx) -> Page:
         pretty = json.dumps(json.loads(body), indent=2, ensure_ascii=False, sort_keys=True)
     except ValueError:
         pretty = body.decode("utf-8", "replace")
-    proof: Any = domains.function("audit", "inclusion_proof", "inclusion proofs")
-    if not isinstance(proof, domains.Missing):
-        with ctx.uow() as uow:
-            proof = proof(uow, seq)
+    with ctx.uow() as uow:
+        proof = audit_service.inclusion_proof(uow, seq)
     data = {
         "title": f"Audit entry #{seq}",
         "seq": seq,

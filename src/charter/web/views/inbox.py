@@ -10,10 +10,11 @@ from starlette.responses import RedirectResponse, Response
 
 from charter.auth.model import Actor, Role
 from charter.core.errors import InvalidInput
-from charter.web import domains
+from charter.licenses import service as licenses
+from charter.licenses.schemas import LicenseRead, LicenseStatus
+from charter.signoffs.schemas import SignOffCreate
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
-from charter.web.views.licenses import service, unavailable
 
 DECISIONS = ("approve", "reject")
 
@@ -23,7 +24,7 @@ def functions_of(actor: Actor) -> list[str]:
     return sorted({g.function for g in actor.grants if g.role is Role.REVIEWER and g.function})
 
 
-def _item(lic: Any, status: Any, mine: list[str], actor: Actor) -> dict[str, Any] | None:
+def _item(lic: LicenseRead, status: LicenseStatus, mine: list[str], actor: Actor) -> dict[str, Any] | None:
     """An inbox entry when the actor could sign this license now; None when it is not theirs to decide."""
     if lic.requested_by == actor.ref:
         return None
@@ -40,22 +41,16 @@ def _item(lic: Any, status: Any, mine: list[str], actor: Actor) -> dict[str, Any
     }
 
 
-def pending_for(ctx: Ctx, limit: int | None = None) -> list[dict[str, Any]] | domains.Missing:
+def pending_for(ctx: Ctx, limit: int | None = None) -> list[dict[str, Any]]:
     """Licenses the signed-in reviewer can sign now (requested, or suspended awaiting reinstatement)."""
-    list_fn = service("list_licenses", "Sign-offs")
-    status_fn = service("status", "Sign-offs")
-    if isinstance(list_fn, domains.Missing):
-        return list_fn
-    if isinstance(status_fn, domains.Missing):
-        return status_fn
     mine = functions_of(ctx.actor)
     if not mine:
         return []
     out: list[dict[str, Any]] = []
     with ctx.uow() as uow:
         for state in ("requested", "suspended"):
-            for lic in list_fn(uow, ctx.actor, state=state):
-                item = _item(lic, status_fn(uow, ctx.actor, lic.id), mine, ctx.actor)
+            for lic in licenses.list_licenses(uow, ctx.actor, state=state):
+                item = _item(lic, licenses.status(uow, ctx.actor, lic.id), mine, ctx.actor)
                 if item is not None:
                     out.append(item)
                     if limit is not None and len(out) >= limit:
@@ -66,8 +61,6 @@ def pending_for(ctx: Ctx, limit: int | None = None) -> list[dict[str, Any]] | do
 def inbox(ctx: Ctx) -> Page:
     """GET /inbox — what waits for the reviewer, with a decision form for each."""
     items = pending_for(ctx)
-    if isinstance(items, domains.Missing):
-        return unavailable("Sign-off inbox", items)
     data = {
         "title": "Sign-off inbox",
         "items": items,
@@ -81,14 +74,6 @@ def inbox(ctx: Ctx) -> Page:
 
 def decide(ctx: Ctx) -> Page | Response:
     """POST /inbox/{id} — record an approval or rejection through the licenses service (which authorizes)."""
-    sign = service("sign", "Sign-offs")
-    if isinstance(sign, domains.Missing):
-        return unavailable("Sign-off inbox", sign)
-    schemas = domains.module("signoffs.schemas")
-    if schemas is None:
-        return unavailable(
-            "Sign-off inbox", domains.Missing("signoffs", "Sign-offs", "no sign-off schemas in this build")
-        )
     license_id = ctx.param("id")
     decision = ctx.form.get("decision", "")
     if decision not in DECISIONS:
@@ -98,12 +83,12 @@ def decide(ctx: Ctx) -> Page | Response:
     if decision == "reject" and not comment:
         raise InvalidInput("say why you reject: a comment is required", field="comment")
     try:
-        body = schemas.SignOffCreate.model_validate({"function": function, "decision": decision, "comment": comment})
+        body = SignOffCreate.model_validate({"function": function, "decision": decision, "comment": comment})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidInput(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}", field="sign-off") from None
     with ctx.uow(write=True) as uow:
-        status = sign(uow, ctx.actor, license_id, body)
+        status = licenses.sign(uow, ctx.actor, license_id, body)
     state = str(status.state)
     if ctx.htmx:
         return Page("_inbox_done.html", {"license_id": license_id, "decision": decision, "state": state})

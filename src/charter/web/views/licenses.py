@@ -13,7 +13,10 @@ from sqlalchemy import select
 from charter.audit.tables import AuditEntryRow
 from charter.auth.model import Permission
 from charter.core.errors import CharterError, InvalidInput
-from charter.web import domains
+from charter.licenses import service as licenses
+from charter.licenses.conditions import render as render_condition
+from charter.licenses.runtime import issuer_for
+from charter.licenses.schemas import LicenseRead, LicenseStatus
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
 
@@ -21,33 +24,23 @@ STATES = ("requested", "approved", "active", "suspended", "rejected", "revoked",
 HISTORY_LIMIT = 200
 
 
-def service(name: str, what: str) -> Any:
-    """A function of `charter.licenses.service`, or a `Missing` when this build has none."""
-    return domains.function("licenses", name, what)
-
-
-def unavailable(title: str, missing: domains.Missing) -> Page:
-    return Page("pending.html", {"title": title, "missing": missing})
-
-
-def state_counts(licenses: list[Any]) -> dict[str, Any]:
-    counts = Counter(str(lic.state) for lic in licenses)
-    return {"counts": [(s, counts[s]) for s in STATES if counts[s]], "total": len(licenses)}
+def state_counts(rows: list[LicenseRead]) -> dict[str, Any]:
+    """Licenses per state, in lifecycle order, for the overview and the list header."""
+    counts = Counter(str(lic.state) for lic in rows)
+    return {"counts": [(s, counts[s]) for s in STATES if counts[s]], "total": len(rows)}
 
 
 def list_page(ctx: Ctx) -> Page:
     """GET /licenses — newest first, filterable by state and system."""
-    fn = service("list_licenses", "Licenses")
-    if isinstance(fn, domains.Missing):
-        return unavailable("Licenses", fn)
     state = ctx.q("state") or None
     system = ctx.q("system") or None
     if state is not None and state not in STATES:
         raise InvalidInput(f"state must be one of {', '.join(STATES)}, got '{state[:40]}'", field="state")
     expiring = ctx.q("expiring") == "30d"
     with ctx.uow() as uow:
-        everything = fn(uow, ctx.actor)
-        shown = fn(uow, ctx.actor, state=state, system=system, expiring_within=timedelta(days=30) if expiring else None)
+        everything = licenses.list_licenses(uow, ctx.actor)
+        within = timedelta(days=30) if expiring else None
+        shown = licenses.list_licenses(uow, ctx.actor, state=state, system=system, expiring_within=within)
     data = {
         "title": "Licenses",
         "licenses": shown,
@@ -73,15 +66,10 @@ def _claims(token: str) -> dict[str, Any] | None:
 def _token(ctx: Ctx, license_id: str, state: str) -> dict[str, Any] | None:
     if state not in ("active", "suspended"):
         return None
-    fn = service("token", "License token")
-    issuer_for = domains.function("licenses", "issuer_for", "License token", module_name="runtime")
-    if isinstance(fn, domains.Missing) or isinstance(issuer_for, domains.Missing):
-        return None
     with ctx.uow() as uow:
-        out = fn(uow, ctx.actor, license_id, issuer_for(ctx.container))
-    token = str(out.token)
-    claims = _claims(token)
-    return {"token": token, "claims": json.dumps(claims, indent=2, sort_keys=True) if claims else None}
+        out = licenses.token(uow, ctx.actor, license_id, issuer_for(ctx.container))
+    claims = _claims(out.token)
+    return {"token": out.token, "claims": json.dumps(claims, indent=2, sort_keys=True) if claims else None}
 
 
 def _history(ctx: Ctx, license_id: str) -> list[dict[str, Any]] | None:
@@ -107,20 +95,19 @@ def _history(ctx: Ctx, license_id: str) -> list[dict[str, Any]] | None:
 
 
 def _conditions(conditions: list[dict[str, Any]]) -> list[str]:
-    render = domains.function("licenses", "render", "Conditions", module_name="conditions")
     out = []
     for c in conditions:
         try:
-            out.append(render(c) if callable(render) else json.dumps(c))
+            out.append(render_condition(c))
         except CharterError:
             out.append(json.dumps(c))
     return out
 
 
-def timeline(status: Any) -> list[dict[str, Any]]:
+def timeline(status: LicenseStatus) -> list[dict[str, Any]]:
     """Each required function of the current stage: who approved or rejected it, or that it is still awaited."""
     by_fn = {s.function: s for s in status.signoffs if s.stage == status.stage}
-    out = []
+    out: list[dict[str, Any]] = []
     for fn in status.required_signoffs:
         s = by_fn.get(fn)
         if s is None:
@@ -140,20 +127,16 @@ def timeline(status: Any) -> list[dict[str, Any]]:
 
 def detail_page(ctx: Ctx) -> Page:
     """GET /licenses/{id} — scope, conditions, sign-offs, token, history."""
-    get = service("get", "Licenses")
-    status_fn = service("status", "License status")
-    if isinstance(get, domains.Missing):
-        return unavailable("License", get)
     license_id = ctx.param("id")
     with ctx.uow() as uow:
-        lic = get(uow, ctx.actor, license_id)
-        status = None if isinstance(status_fn, domains.Missing) else status_fn(uow, ctx.actor, license_id)
-    earlier = [s for s in status.signoffs if s.stage != status.stage] if status else []
+        lic = licenses.get(uow, ctx.actor, license_id)
+        status = licenses.status(uow, ctx.actor, license_id)
+    earlier = [s for s in status.signoffs if s.stage != status.stage]
     data = {
         "title": f"License {lic.id}",
         "lic": lic,
         "status": status,
-        "timeline": timeline(status) if status else [],
+        "timeline": timeline(status),
         "earlier": earlier,
         "conditions": _conditions(lic.conditions),
         "token": _token(ctx, lic.id, str(lic.state)),

@@ -9,10 +9,14 @@ from charter.auth import service as auth_service
 from charter.auth.model import Permission
 from charter.catalog import service as catalog
 from charter.core.clock import as_utc, utcnow
+from charter.licenses import reaudit
+from charter.licenses import service as licenses
+from charter.licenses.schemas import LicenseRead, LicenseStatus
 from charter.web import domains
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
-from charter.web.views import audit, inbox, licenses, systems
+from charter.web.views import audit, inbox, systems
+from charter.web.views import licenses as license_views
 
 LIST_LIMIT = 8
 
@@ -34,36 +38,27 @@ def _systems(ctx: Ctx) -> Any:
 
 def _licenses(ctx: Ctx) -> tuple[Any, Any]:
     """(licenses by state, live licenses expiring within 30 days)."""
-    fn = licenses.service("list_licenses", "Licenses by state")
-    if isinstance(fn, domains.Missing):
-        return fn, domains.Missing("licenses", "Expiring soon", fn.reason)
     if not ctx.can(Permission.LICENSE_READ):
         return None, None
     with ctx.uow() as uow:
-        everything = fn(uow, ctx.actor)
-        expiring = fn(uow, ctx.actor, expiring_within=timedelta(days=30))
-    return licenses.state_counts(everything), {"items": expiring[:LIST_LIMIT], "more": len(expiring) > LIST_LIMIT}
+        everything = licenses.list_licenses(uow, ctx.actor)
+        expiring = licenses.list_licenses(uow, ctx.actor, expiring_within=timedelta(days=30))
+    return license_views.state_counts(everything), {"items": expiring[:LIST_LIMIT]}
 
 
 def _pending(ctx: Ctx) -> Any:
     """Licenses waiting for sign-offs: for a reviewer, those waiting for them; for others, all requested."""
     if ctx.can(Permission.LICENSE_SIGNOFF):
         mine = inbox.pending_for(ctx, limit=LIST_LIMIT)
-        if isinstance(mine, domains.Missing):
-            return mine
         return {"items": [_waiting(i["lic"], i["status"]) for i in mine], "mine": True}
-    list_fn = licenses.service("list_licenses", "Pending sign-offs")
-    status_fn = licenses.service("status", "Pending sign-offs")
-    if isinstance(list_fn, domains.Missing) or isinstance(status_fn, domains.Missing):
-        return list_fn if isinstance(list_fn, domains.Missing) else status_fn
     if not ctx.can(Permission.LICENSE_READ):
         return None
     with ctx.uow() as uow:
-        rows = list_fn(uow, ctx.actor, state="requested")[:LIST_LIMIT]
-        return {"items": [_waiting(r, status_fn(uow, ctx.actor, r.id)) for r in rows], "mine": False}
+        rows = licenses.list_licenses(uow, ctx.actor, state="requested")[:LIST_LIMIT]
+        return {"items": [_waiting(r, licenses.status(uow, ctx.actor, r.id)) for r in rows], "mine": False}
 
 
-def _waiting(lic: Any, status: Any) -> dict[str, Any]:
+def _waiting(lic: LicenseRead, status: LicenseStatus) -> dict[str, Any]:
     return {
         "id": lic.id,
         "system": f"{lic.system}@{lic.model_version}",
@@ -73,13 +68,10 @@ def _waiting(lic: Any, status: Any) -> dict[str, Any]:
 
 
 def _reaudits(ctx: Ctx) -> Any:
-    fn = domains.function("licenses", "list_tasks", "Open re-audits", module_name="reaudit")
-    if isinstance(fn, domains.Missing):
-        return fn
     if not ctx.can(Permission.LICENSE_READ):
         return None
     with ctx.uow() as uow:
-        tasks = fn(uow, ctx.actor, status="open")
+        tasks = reaudit.list_tasks(uow, ctx.actor, status="open")
     now = utcnow()
     items = [
         {"system": t.system, "reason": t.reason, "due": t.due_at, "status": t.status, "overdue": as_utc(t.due_at) < now}

@@ -11,8 +11,10 @@ from charter.catalog.questionnaire import questions
 from charter.catalog.schemas import ModelVersionRead, SystemRead
 from charter.core.errors import Forbidden, InvalidInput, NotFound
 from charter.evaluation import service as evaluation
+from charter.licenses import service as licenses
+from charter.licenses.schemas import LicenseRead
 from charter.policies.catalogs import builtin_catalog
-from charter.web import domains, lineage
+from charter.web import lineage
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
 
@@ -111,12 +113,11 @@ def _lineage(ctx: Ctx, versions: list[ModelVersionRead], chosen: str | None) -> 
     }
 
 
-def _licenses(ctx: Ctx, system: str) -> Any:
-    fn = domains.function("licenses", "list_licenses", "Licenses")
-    if isinstance(fn, domains.Missing) or not ctx.can(Permission.LICENSE_READ):
-        return fn if isinstance(fn, domains.Missing) else []
+def _licenses(ctx: Ctx, system: str) -> list[LicenseRead] | None:
+    if not ctx.can(Permission.LICENSE_READ):
+        return None
     with ctx.uow() as uow:
-        return fn(uow, ctx.actor, system=system)
+        return licenses.list_licenses(uow, ctx.actor, system=system)
 
 
 def _evaluations(ctx: Ctx, versions: list[ModelVersionRead]) -> list[dict[str, Any]] | None:
