@@ -125,7 +125,10 @@ class AuditSink:
             )
         nodes = tree.extend(leaves)
         mark = "%s" if pg else "?"
-        conn.exec_driver_sql(_INSERT_ENTRIES.replace("?", mark), rows)
+        if pg and len(rows) >= _COPY_FROM:
+            _copy_entries(conn, rows)
+        else:
+            conn.exec_driver_sql(_INSERT_ENTRIES.replace("?", mark), rows)
         if nodes:
             conn.exec_driver_sql(_INSERT_NODES.replace("?", mark), nodes)
         state = json.dumps([h.hex() for h in tree.hashes])
@@ -158,6 +161,14 @@ class AuditSink:
                 log.exception("audit checkpoint trigger failed")
 
 
+def _copy_entries(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL COPY: half the client CPU of a pipelined executemany for a batch."""
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor() as cur, cur.copy(_COPY_ENTRIES) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -166,6 +177,8 @@ _INSERT_ENTRIES = (
     "INSERT INTO audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_COPY_FROM = 16
+_COPY_ENTRIES = "COPY audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) FROM STDIN"
 _INSERT_NODES = "INSERT INTO audit_nodes (height, idx, hash) VALUES (?, ?, ?)"
 _SELECT_HEAD = "SELECT size, compact FROM audit_head WHERE id = 1"
 _SELECT_HEAD_PG = _SELECT_HEAD + " FOR UPDATE"
