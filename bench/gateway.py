@@ -90,7 +90,7 @@ def litellm_binary() -> tuple[Path | None, str]:
     return exe, "installed"
 
 
-def start_litellm(upstream: str, work: Path) -> tuple[subprocess.Popen[bytes] | None, str, str]:
+def start_litellm(upstream: str, work: Path, master_key: str) -> tuple[subprocess.Popen[bytes] | None, str, str]:
     exe, note = litellm_binary()
     if exe is None:
         return None, "", note
@@ -104,6 +104,8 @@ def start_litellm(upstream: str, work: Path) -> tuple[subprocess.Popen[bytes] | 
         "      api_key: sk-bench\n"
         "litellm_settings:\n"
         "  telemetry: false\n"
+        "general_settings:\n"
+        f"  master_key: {master_key}\n"
     )
     port = free_port()
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
@@ -191,10 +193,12 @@ def main() -> None:
         lite_note = "skipped (--skip-litellm)"
         if not args.skip_litellm:
             print(f"preparing LiteLLM ({LITELLM_SPEC}) …", flush=True)
-            lite, lite_url, lite_note = start_litellm(upstream, work)
+            master = "sk-" + os.urandom(24).hex()  # LiteLLM refuses to start without a strong master key
+            lite, lite_url, lite_note = start_litellm(upstream, work, master)
             procs.append(lite)
             if lite is not None:
-                results["litellm"] = measure("litellm", lite_url + "/v1/chat/completions", plain, args)
+                lite_headers = {**plain, "Authorization": f"Bearer {master}"}
+                results["litellm"] = measure("litellm", lite_url + "/v1/chat/completions", lite_headers, args)
                 stop(lite)
         report(results, lite_note)
     finally:
