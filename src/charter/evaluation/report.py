@@ -13,7 +13,7 @@ from charter.evaluation.schemas import AssessmentDetail
 from charter.policies.document import Rule, Severity
 from charter.policies.engine import Assessment, RuleResult, Verdict
 from charter.policies.errors import Location
-from charter.policies.evidence import split_path
+from charter.policies.evidence import fill_defaults, split_path
 from charter.policies.render import render
 
 MAX_VALUES_PER_RULE = 12
@@ -113,7 +113,6 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("charter.evaluation", "templates"),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -140,7 +139,7 @@ def render_html(detail: AssessmentDetail) -> str:
         key=lambda r: (_VERDICT_ORDER[r.verdict], _SEVERITY_ORDER[r.severity], r.policy, r.rule_id),
     )
     failed = [r for r in ordered if r.verdict == "fail"]
-    evidence = detail.evidence
+    evidence = fill_defaults(detail.evidence)  # every declared field present, whatever was stored
     context = {
         "a": detail,
         "failed": failed,
