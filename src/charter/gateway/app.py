@@ -26,6 +26,10 @@ from charter.gateway.upstream import Upstream
 from charter.licenses import notify
 
 
+# Model calls carry long prompts and base64 images: the API's 1 MiB default is too small for them.
+MODEL_BODY_BYTES = 32 << 20
+
+
 class NotStarted:
     """The audit appender before the lifespan started: every call is refused (503), never served unaudited."""
 
@@ -58,7 +62,7 @@ def create(container: Container) -> Gateway:
         upstream=upstream,
         metrics=Metrics(),
         grace_s=float(settings.degraded_grace_s),
-        max_body=settings.max_body_bytes,
+        max_body=max(settings.max_body_bytes, MODEL_BODY_BYTES),
     )
     container.extras["gateway"] = gateway
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)

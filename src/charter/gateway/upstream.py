@@ -81,6 +81,23 @@ class StreamResult:
         self.upstream_error: str | None = None
 
 
+_TAIL = len(DONE) - 1
+
+
+def split_done(tail: bytes, chunk: bytes) -> tuple[bytes, bytes]:
+    """(bytes to send now, bytes to hold from `data: [DONE]` on), also when the marker straddles two chunks.
+
+    `tail` is the end of what was already sent. A marker split across chunks has only its first bytes out, and
+    the client cannot act on an event before its terminating blank line, which is held.
+    """
+    window = tail + chunk
+    cut = window.find(DONE)
+    if cut < 0:
+        return chunk, b""
+    at = max(0, cut - len(tail))
+    return chunk[:at], chunk[at:]
+
+
 async def pass_stream(
     resp: aiohttp.ClientResponse, send: Send, start_headers: list[tuple[bytes, bytes]]
 ) -> StreamResult:
@@ -91,15 +108,15 @@ async def pass_stream(
     """
     out = StreamResult()
     await send({"type": "http.response.start", "status": resp.status, "headers": start_headers})
+    tail = b""
     try:
         async for chunk in resp.content.iter_any():
             out.body.append(chunk)
             if out.held:
                 out.held += chunk
                 continue
-            cut = chunk.find(DONE)
-            if cut >= 0:
-                chunk, out.held = chunk[:cut], chunk[cut:]
+            chunk, out.held = split_done(tail, chunk)
+            tail = (tail + chunk)[-_TAIL:]
             if chunk and not out.client_gone:
                 try:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})

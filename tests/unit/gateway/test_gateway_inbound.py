@@ -89,3 +89,13 @@ def test_upstream_urls() -> None:
     assert Gateway._url(dep, {"path": "/gw/n/predict/x", "query_string": b""}, ("n", "predict/x")) == (
         "http://h:8000/predict/x"
     )
+
+
+def test_done_marker_is_held_even_across_chunk_boundaries() -> None:
+    from charter.gateway.upstream import split_done
+
+    assert split_done(b"", b'data: {"a":1}\n\n') == (b'data: {"a":1}\n\n', b"")
+    assert split_done(b"", b'data: {"a":1}\n\ndata: [DONE]\n\n') == (b'data: {"a":1}\n\n', b"data: [DONE]\n\n")
+    assert split_done(b"1}\n\ndata: [DO", b"NE]\n\n") == (b"", b"NE]\n\n")
+    assert split_done(b"\n\nda", b"ta: [DONE]\n\n") == (b"", b"ta: [DONE]\n\n")
+    assert split_done(b"\n\n", b"data: [DONE]") == (b"", b"data: [DONE]")
