@@ -25,7 +25,6 @@ from charter.gateway.metrics import Metrics
 from charter.gateway.upstream import Upstream
 from charter.licenses import notify
 
-
 # Model calls carry long prompts and base64 images: the API's 1 MiB default is too small for them.
 MODEL_BODY_BYTES = 32 << 20
 
