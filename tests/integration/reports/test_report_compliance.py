@@ -14,7 +14,7 @@ from charter.storage.uow import UnitOfWork
 from tests.conftest import MakeUser, bearer
 from tests.integration.reports.world import ReportWorld
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the rest runs on every backend
 EVIDENCE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -62,6 +62,7 @@ def test_summary_per_system(world: ReportWorld, client: TestClient) -> None:
     assert "credit-scoring" in page.text and "chat-helper" in page.text and "MISSING" in page.text
 
 
+@SQLITE
 def test_monitoring_breaches_come_through_the_protocol(world: ReportWorld, client: TestClient) -> None:
     world.documented_system()
     window = WindowSummary(
@@ -86,6 +87,7 @@ def test_monitoring_breaches_come_through_the_protocol(world: ReportWorld, clien
     assert "credit-scoring@1.0 2026-01-01 00:00 UTC – 2026-01-01 00:00 UTC: 5000 rows; breached: drift.psi_max" in page
 
 
+@SQLITE
 def test_summary_only_lists_reportable_systems(world: ReportWorld, client: TestClient, make_user: MakeUser) -> None:
     world.documented_system()
     world.bare_system("chat-helper")

@@ -24,7 +24,7 @@ from charter.reports.zipsafe import Limits, ZipUnsafe
 from tests.conftest import MakeUser, bearer
 from tests.integration.reports.world import ReportWorld
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the rest runs on every backend
 
 
 def charter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -104,6 +104,7 @@ def test_round_trip_verifies_offline(pack: bytes, tmp_path: Path) -> None:
     assert json.loads(r.stdout)["ok"] is True
 
 
+@SQLITE
 def test_pinned_keys(pack: bytes, container: object) -> None:
     with zipfile.ZipFile(io.BytesIO(pack)) as zf:
         key = zf.read("audit/verifier-key.txt").decode().strip()
@@ -130,6 +131,7 @@ def test_tampered_file_is_refused(pack: bytes) -> None:
     assert any("report.html: differs from the digest in signed audit entry" in p for p in problems), problems
 
 
+@SQLITE
 def test_removed_and_added_files_are_refused(pack: bytes) -> None:
     def drop_assessment(name: str, data: bytes) -> bytes | None:
         return None if name.startswith("assessments/") else data
@@ -149,6 +151,7 @@ def test_removed_and_added_files_are_refused(pack: bytes) -> None:
     assert any("asm_forged.json: not recorded in audit entry" in p for p in problems), problems
 
 
+@SQLITE
 def test_tampered_audit_entry_and_token_are_refused(pack: bytes) -> None:
     def edit_log(name: str, data: bytes) -> bytes:
         return data.replace(b'"actor":"user:rev-legal"', b'"actor":"user:mallory"') if name.endswith(".jsonl") else data
@@ -168,6 +171,7 @@ def test_tampered_audit_entry_and_token_are_refused(pack: bytes) -> None:
     assert any(p.startswith("licenses/lic_") and ".jwt" in p for p in problems), problems
 
 
+@SQLITE
 def test_verify_pack_cli_exit_codes(pack: bytes, tmp_path: Path) -> None:
     (tmp_path / "bad.zip").write_bytes(rewrite(pack, lambda n, d: d + b" " if n == "report.json" else d))
     r = charter("report", "verify-pack", "bad.zip", cwd=tmp_path)
@@ -191,12 +195,12 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 @pytest.mark.parametrize(
     "name", ["../etc/passwd", "audit/../../x", "/abs/path", "C:/windows/x", "dir\\..\\x", "a//b", "./a"]
 )
-def test_path_traversal_members_are_refused(backend: str, name: str) -> None:
+def test_path_traversal_members_are_refused(name: str) -> None:
     with pytest.raises(ZipUnsafe, match="member"):
         verify_pack(io.BytesIO(zip_of({"MANIFEST.json": b"{}", name: b"x"})))
 
 
-def test_zip_bombs_are_refused(backend: str) -> None:
+def test_zip_bombs_are_refused() -> None:
     bomb = zip_of({"MANIFEST.json": b"{}", "report.html": b"\0" * (40 << 20)})
     assert len(bomb) < 200_000
     with pytest.raises(ZipUnsafe, match="zip bomb"):
@@ -209,7 +213,7 @@ def test_zip_bombs_are_refused(backend: str) -> None:
         verify_pack(io.BytesIO(big), limits=Limits(max_total_bytes=1 << 20))
 
 
-def test_symlinks_and_duplicates_are_refused(backend: str) -> None:
+def test_symlinks_and_duplicates_are_refused() -> None:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         link = zipfile.ZipInfo("MANIFEST.json")
@@ -226,6 +230,7 @@ def test_symlinks_and_duplicates_are_refused(backend: str) -> None:
         verify_pack(io.BytesIO(out.getvalue()))
 
 
+@SQLITE
 def test_pack_needs_audit_read(pack: bytes, client: TestClient, make_user: MakeUser) -> None:
     _, viewer = make_user("viewer")
     r = client.get("/api/v1/reports/systems/credit-scoring/pack", headers=bearer(viewer))

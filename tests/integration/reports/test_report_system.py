@@ -18,7 +18,7 @@ from charter.reports.pdf import ENV_VAR, find_chromium
 from tests.conftest import MakeUser, bearer
 from tests.integration.reports.world import DIGEST, ReportWorld
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the rest runs on every backend
 
 ANNEX_IV_TITLES = (
     "1. General description of the AI system",
@@ -140,6 +140,7 @@ def test_bare_system_marks_missing_fields_and_invents_nothing(world: ReportWorld
     )
 
 
+@SQLITE
 def test_user_text_is_escaped(world: ReportWorld, client: TestClient) -> None:
     world.bare_system("chat-helper")
     with world.c.uow() as uow:
@@ -150,6 +151,7 @@ def test_user_text_is_escaped(world: ReportWorld, client: TestClient) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+@SQLITE
 def test_report_authorization(world: ReportWorld, client: TestClient, make_user: MakeUser) -> None:
     world.documented_system()
     world.bare_system("chat-helper")
@@ -165,6 +167,7 @@ def test_report_authorization(world: ReportWorld, client: TestClient, make_user:
     assert client.get("/api/v1/reports/systems/chat-helper?format=docx").status_code == 422
 
 
+@SQLITE
 @pytest.mark.skipif(find_chromium() is None, reason=NO_CHROMIUM)
 def test_pdf_is_rendered_with_every_section(world: ReportWorld, client: TestClient) -> None:
     world.documented_system()
@@ -182,6 +185,7 @@ def test_pdf_is_rendered_with_every_section(world: ReportWorld, client: TestClie
     assert "MISSING" in text and "ETH-DP-DIFF" in text and "ACME Bank" in text
 
 
+@SQLITE
 def test_pdf_without_a_renderer_is_a_clear_503(
     world: ReportWorld, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
