@@ -31,6 +31,7 @@ from charter.storage.uow import UnitOfWork
 
 AUDIT_LIMIT = 200
 TIMELINE_LIMIT = 200
+ASSESSMENT_ENTRIES = 20  # newest assessments per version whose audit entries the summary lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +193,7 @@ def _audit(
 ) -> AuditFacts:
     resources = [f"system:{name}", f"model:{name}@*"]
     resources += [f"dataset:{ref}" for v in versions for ref in v.datasets]
-    resources += [f"assessment:{a.id}" for v in versions for a in v.assessments]
+    resources += [f"assessment:{a.id}" for v in versions for a in v.assessments[:ASSESSMENT_ENTRIES]]
     resources += [f"audit-task:{t.id}" for t in tasks]
     found: dict[int, AuditLine] = {}
     for resource in dict.fromkeys(resources):

@@ -169,6 +169,9 @@ def verify_pack_cmd(
         str | None, typer.Option(help="The log's note verifier key (text, file or URL) instead of the pack's own.")
     ] = None,
     jwks: Annotated[str | None, typer.Option(help="License JWKS (file or URL) instead of the pack's own.")] = None,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="Refuse packs that expand beyond this many bytes (default 2 GiB).")
+    ] = 2 << 30,
 ) -> None:
     """Check an evidence pack offline: safe zip, manifest digests, audit export, anchor entry, license tokens."""
     if not pack_file.is_file():
@@ -180,8 +183,11 @@ def verify_pack_cmd(
         except ValueError:
             raise CliError("invalid_jwks", "--jwks is not a JSON document", EXIT_USAGE) from None
     from charter.reports.packcheck import verify_pack  # the offline verifier only loads when used
+    from charter.reports.zipsafe import Limits
 
-    verdict = verify_pack(pack_file, trusted_key=_text(key, "verifier key") if key else None, trusted_jwks=trusted_jwks)
+    limits = Limits(max_total_bytes=max_bytes, max_member_bytes=max_bytes)
+    trusted_key = _text(key, "verifier key") if key else None
+    verdict = verify_pack(pack_file, trusted_key=trusted_key, trusted_jwks=trusted_jwks, limits=limits)
     _verdict(verdict)
 
 
