@@ -23,7 +23,8 @@ from charter.core.events import AuditEvent
 from charter.deployments.decisions import inference_event
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
-from charter.deployments.scope import check, decide
+from charter.deployments.scope import decide
+from charter.gateway import listing
 from charter.gateway.asgi import read_body, respond
 from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, inbound, openai_call
@@ -36,7 +37,6 @@ from charter.gateway.upstream import UPSTREAM_ERRORS, Upstream, is_stream, pass_
 log = logging.getLogger("charter.gateway")
 
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
-JSON = b"application/json"
 Capture = Callable[[Deployment, Any, Any], Awaitable[None] | None]
 
 
@@ -109,9 +109,9 @@ class Gateway:
             name, _, rest = path[4:].partition("/")
             await self._call(scope, receive, send, (name, rest))
         elif path == "/v1/models" and method == "GET":
-            await self._models(scope, send)
+            await listing.models(self, scope, send)
         elif path == "/metrics" and method == "GET":
-            await self._metrics(send)
+            await listing.metrics(self, send)
         else:
             body = problem_body(404, "not_found", f"no gateway route {method} {path}")
             await respond(send, 404, body, PROBLEM)
@@ -124,7 +124,7 @@ class Gateway:
             call.deployment = plain[0]
         inb = inbound(scope["headers"])
         try:
-            actor = await self._authenticate(inb)
+            actor = await self.authenticate(inb)
         except Unauthenticated as exc:
             await self._refuse(send, call, 401, exc.code, exc.message)
             return
@@ -191,7 +191,7 @@ class Gateway:
             )
         return verdict
 
-    async def _authenticate(self, inb: Inbound) -> Actor:
+    async def authenticate(self, inb: Inbound) -> Actor:
         if inb.token is None:
             raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
         return await self.keys.actor(inb.token)
@@ -348,39 +348,6 @@ class Gateway:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # --- listing and metrics -----------------------------------------------------------------------------------
-
-    async def _models(self, scope: Scope, send: Send) -> None:
-        inb = inbound(scope["headers"])
-        try:
-            actor = await self._authenticate(inb)
-        except Unauthenticated as exc:
-            body = problem_body(401, exc.code, exc.message)
-            await respond(send, 401, body, PROBLEM, [(b"www-authenticate", b'Bearer realm="charter"')])
-            return
-        now = time.time()
-        snap = self.index.snapshot
-        data = []
-        for dep in sorted(snap.deployments.values(), key=lambda d: d.name):
-            if dep.kind is not DeploymentKind.OPENAI:
-                continue
-            usable = any(
-                check(g, Request(actor.ref, p, ()), now) is None for g in snap.grants_for(dep) for p in g.purposes
-            )
-            if usable:
-                data.append(
-                    {"id": dep.name, "object": "model", "created": 0, "owned_by": "charter", "model": dep.model}
-                )
-        await respond(send, 200, orjson.dumps({"object": "list", "data": data}), JSON)
-
-    async def _metrics(self, send: Send) -> None:
-        now = time.time()
-        self.metrics.degraded = 1 if self.index.degraded_since(now) is not None else 0
-        self.metrics.index_version = self.index.snapshot.version
-        if self.queue_depth is not None:
-            self.metrics.queue_depth = self.queue_depth()
-        await respond(send, 200, self.metrics.render(), self.metrics.content_type)
 
 
 def _license(call: Call) -> str | None:
