@@ -22,7 +22,7 @@ from charter.settings import Settings
 from tests.support.db import env_for
 from tests.support.server import Server, cli
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]  # ~20 CLI processes + a server
 MODEL_BYTES = 200 * 1024 * 1024
 
 
