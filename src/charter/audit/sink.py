@@ -30,6 +30,9 @@ HMAC_PREFIX = "hmac-sha256:"
 log = logging.getLogger("charter.audit")
 
 Executor = Session | Connection
+Prepared = tuple[
+    bytes, str, str, str, str
+]  # canonical body up to `seq`, then the actor/action/resource/outcome columns
 
 
 class AuditHeadMissing(Unavailable):
@@ -67,7 +70,7 @@ class AuditSink:
         return HMAC_PREFIX + self._hmac.hexdigest(value if isinstance(value, bytes) else value.encode())
 
     def entry_document(self, seq: int, event: AuditEvent, ts: str) -> dict[str, Any]:
-        """The JSON document of one entry (before canonicalization)."""
+        """The JSON document of one entry; its canonical bytes are the stored body (see `prepare`)."""
         doc: dict[str, Any] = {
             "v": ENTRY_SCHEMA,
             "seq": seq,
@@ -82,21 +85,36 @@ class AuditSink:
             doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
         return doc
 
-    def valid(self, event: AuditEvent) -> bool:
-        """True when the event can be written (its details canonicalize as JSON)."""
-        try:
-            canonical_document(self.entry_document(0, event, ""))
-        except (ValueError, TypeError):
-            return False
-        return True
+    def prepare(self, event: AuditEvent) -> Prepared:
+        """Everything of an entry that does not depend on its position: the canonical body up to `seq`.
+
+        The keys `seq`, `ts` and `v` sort after all others, so the body is this prefix followed by
+        `,"seq":N,"ts":"T","v":1}`. Raises ValueError when the details are not JSON. Safe to call from any thread.
+        """
+        details = event.details if type(event.details) is dict else dict(event.details)
+        doc: dict[str, Any] = {
+            "action": event.action,
+            "actor": event.actor,
+            "details": details,
+            "outcome": event.outcome,
+            "resource": event.resource,
+        }
+        if event.sensitive:
+            doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
+        head = canonical_document(doc)
+        return head[:-1], event.actor[:140], event.action[:80], event.resource[:200], event.outcome
 
     def append(self, session: Executor, event: AuditEvent) -> int:
         """Append one entry in the caller's transaction; returns its sequence number."""
-        return self.append_many(session, [event])[-1]
+        return self.append_prepared(session, [self.prepare(event)])[-1]
 
     def append_many(self, session: Executor, events: Sequence[AuditEvent]) -> list[int]:
         """Append events in order in the caller's transaction; the head row lock serializes writers across processes."""
-        if not events:
+        return self.append_prepared(session, [self.prepare(e) for e in events])
+
+    def append_prepared(self, session: Executor, items: Sequence[Prepared]) -> list[int]:
+        """`append_many` for events already prepared (by the caller's thread, in the group-commit writer)."""
+        if not items:
             return []
         conn = session.connection() if isinstance(session, Session) else session
         pg = conn.dialect.name == "postgresql"
@@ -110,19 +128,16 @@ class AuditSink:
         tree = CompactTree(head.size, [bytes.fromhex(h) for h in compact])
         start = tree.size
         now = utcnow()
-        ts = isoformat(now)
+        tail = b',"seq":%d,"ts":"' + isoformat(now).encode() + b'","v":1}'
         ts_db = self._ts_param(conn.dialect)(now)
         sha256 = hashlib.sha256
-        entry_document = self.entry_document
         rows: list[tuple[Any, ...]] = []
         leaves: list[bytes] = []
-        for seq, event in enumerate(events, start):
-            body = canonical_document(entry_document(seq, event, ts))
+        for seq, (prefix, actor, action, resource, outcome) in enumerate(items, start):
+            body = prefix + tail % seq
             leaf = sha256(b"\x00" + body).digest()
             leaves.append(leaf)
-            rows.append(
-                (seq, ts_db, event.actor[:140], event.action[:80], event.resource[:200], event.outcome, body, leaf)
-            )
+            rows.append((seq, ts_db, actor, action, resource, outcome, body, leaf))
         nodes = tree.extend(leaves)
         mark = "%s" if pg else "?"
         if pg and len(rows) >= _COPY_FROM:

@@ -17,7 +17,6 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from charter.audit.sink import AuditSink
 from charter.core.errors import InvalidInput, Unavailable
@@ -37,7 +36,7 @@ class AuditWriteFailed(Unavailable):
 
 
 class AuditEventInvalid(InvalidInput):
-    """The event cannot be written (its details are not JSON); other events of its batch are unaffected."""
+    """The event cannot be written: its details are not JSON (raised by submit/append, nothing is queued)."""
 
     code = "audit_event_invalid"
 
@@ -87,10 +86,14 @@ class GroupCommitWriter:
         return await fut
 
     def _put(self, event: AuditEvent, waiter: _Waiter) -> None:
+        try:
+            prepared = self.sink.prepare(event)  # in the caller's thread, overlapping the writer's commit
+        except (ValueError, TypeError) as exc:
+            raise AuditEventInvalid(f"audit event is not JSON-serializable: {exc}") from exc
         with self._lock:
             if self._closed:
                 raise AuditWriteFailed("the audit writer is closed: the process is shutting down")
-            self._q.put((event, waiter))
+            self._q.put((prepared, waiter))
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, stop the thread, and fail anything that arrives later."""
@@ -172,33 +175,15 @@ class GroupCommitWriter:
 
     def _write(self, batch: list[Any]) -> None:
         try:
-            seqs = self._commit([event for event, _ in batch])
+            conn = self._connection()
+            with conn.begin():
+                seqs = self.sink.append_prepared(conn, [item for item, _ in batch])
         except Exception as exc:
-            if isinstance(exc, SQLAlchemyError):
-                self._failed(batch, exc)
-                return
-            # Not the database: some event cannot be canonicalized. Fail only those, write the others.
-            good: list[Any] = []
-            bad: list[Any] = []
-            for item in batch:
-                (good if self.sink.valid(item[0]) else bad).append(item)
-            _fail(bad, AuditEventInvalid(f"audit event is not JSON-serializable ({type(exc).__name__}: {exc})"))
-            if not good:
-                return
-            try:
-                seqs = self._commit([event for event, _ in good])
-            except Exception as again:
-                self._failed(good, again)
-                return
-            batch = good
+            self._failed(batch, exc)
+            return
         self.batches += 1
         self.entries += len(batch)
         _settle(batch, seqs)
-
-    def _commit(self, events: list[AuditEvent]) -> list[int]:
-        conn = self._connection()
-        with conn.begin():
-            return self.sink.append_many(conn, events)
 
     def _failed(self, batch: list[Any], exc: Exception) -> None:
         log.error("audit batch of %d entries failed: %s: %s", len(batch), type(exc).__name__, exc)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from charter.audit.canonical import canonical, canonical_document
+from charter.audit.sink import AuditSink
 from charter.core.canonical import canonical_json
+from charter.core.events import AuditEvent
 
 scalars = (
     st.none()
@@ -43,3 +46,26 @@ def test_same_bytes_as_reference(value: Any) -> None:
 def test_entry_documents(details: dict[str, Any], actor: str, seq: int) -> None:
     doc = {"v": 1, "seq": seq, "ts": "2025-01-01T00:00:00Z", "actor": actor, "details": details}
     assert outcome(canonical_document, doc) == outcome(canonical_json, doc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(keys, json_values, max_size=4),
+    st.dictionaries(st.text(max_size=8), st.binary(max_size=20), max_size=2),
+    st.text(max_size=12),
+    st.integers(0, 1 << 40),
+)
+def test_prepared_bodies_are_the_canonical_entry_document(
+    details: dict[str, Any], sensitive: dict[str, bytes], actor: str, seq: int
+) -> None:
+    sink = AuditSink(b"k" * 32)
+    event = AuditEvent(actor, "license.suspend", "license:x", details=details, sensitive=sensitive)
+    ts = "2025-06-01T12:00:00.123456Z"
+    try:
+        want = canonical_json(sink.entry_document(seq, event, ts))
+    except ValueError:
+        with pytest.raises(ValueError):
+            sink.prepare(event)
+        return
+    prefix = sink.prepare(event)[0]
+    assert prefix + b',"seq":%d,"ts":"%s","v":1}' % (seq, ts.encode()) == want
