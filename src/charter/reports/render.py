@@ -12,7 +12,7 @@ import jinja2
 
 from charter import __version__
 from charter.reports import dossier
-from charter.reports.annex import PERFORMANCE_KEYS
+from charter.reports.annex_ctx import PERFORMANCE_KEYS
 from charter.reports.items import number, when
 
 BRIEF_CHARS = 240
