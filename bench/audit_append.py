@@ -93,8 +93,11 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-def run_threads(writers: int, seconds: float, call: Callable[[int], object]) -> tuple[int, float, list[float]]:
-    """`writers` threads calling `call(i)` back to back for `seconds`; returns (count, elapsed, latencies)."""
+Run = tuple[int, float, list[float], float]
+
+
+def run_threads(writers: int, seconds: float, call: Callable[[int], object]) -> Run:
+    """`writers` threads calling `call(i)` back to back for `seconds`: (count, elapsed, latencies, cpu seconds)."""
     stop = time.monotonic() + seconds
     lat: list[list[float]] = [[] for _ in range(writers)]
 
@@ -108,6 +111,7 @@ def run_threads(writers: int, seconds: float, call: Callable[[int], object]) -> 
             i += 1
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(writers)]
+    cpu = time.process_time()
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -115,10 +119,10 @@ def run_threads(writers: int, seconds: float, call: Callable[[int], object]) -> 
         t.join()
     elapsed = time.perf_counter() - start
     flat = [x for xs in lat for x in xs]
-    return len(flat), elapsed, flat
+    return len(flat), elapsed, flat, time.process_time() - cpu
 
 
-def run_tasks(writers: int, seconds: float, writer: GroupCommitWriter) -> tuple[int, float, list[float]]:
+def run_tasks(writers: int, seconds: float, writer: GroupCommitWriter) -> Run:
     lat: list[float] = []
 
     async def work(k: int, stop: float) -> None:
@@ -135,14 +139,18 @@ def run_tasks(writers: int, seconds: float, writer: GroupCommitWriter) -> tuple[
         await asyncio.gather(*(work(k, stop) for k in range(writers)))
         return time.perf_counter() - start
 
+    cpu = time.process_time()
     elapsed = asyncio.run(main())
-    return len(lat), elapsed, lat
+    return len(lat), elapsed, lat, time.process_time() - cpu
 
 
-def line(label: str, n: int, elapsed: float, lat: list[float], extra: str = "") -> float:
+def line(label: str, run: Run, extra: str = "") -> float:
+    """One result line; `cpu` is this process's CPU time per event (all threads), less sensitive to machine load."""
+    n, elapsed, lat, cpu = run
     rate = n / elapsed
     print(
-        f"  {label:<34} {rate:>9,.0f} ev/s   p50 {pct(lat, 0.5):6.2f} ms   p99 {pct(lat, 0.99):7.2f} ms  {extra}",
+        f"  {label:<34} {rate:>8,.0f} ev/s  p50 {pct(lat, 0.5):6.2f} ms  p99 {pct(lat, 0.99):7.2f} ms  "
+        f"cpu {cpu / n * 1e6:5.1f} µs/ev ({cpu / elapsed:.0%} of a core)  {extra}",
         flush=True,
     )
     return rate
@@ -155,21 +163,20 @@ def bench_appends(c: bootstrap.Container, writers: int, seconds: float) -> dict[
     ) as w:
         w.submit(event(0)).result()  # warm up the connection
         b0, e0 = w.batches, w.entries
-        n, el, lat = run_threads(writers, seconds, lambda i: w.submit(event(i)).result())
+        run = run_threads(writers, seconds, lambda i: w.submit(event(i)).result())
         mean = (w.entries - e0) / max(1, w.batches - b0)
-        out["threads"] = line(f"group commit, {writers} threads", n, el, lat, f"mean batch {mean:.0f}")
+        out["threads"] = line(f"group commit, {writers} threads", run, f"batch {mean:.0f}")
         b0, e0 = w.batches, w.entries
-        n, el, lat = run_tasks(writers, seconds, w)
+        run = run_tasks(writers, seconds, w)
         mean = (w.entries - e0) / max(1, w.batches - b0)
-        out["asyncio"] = line(f"group commit, {writers} asyncio tasks", n, el, lat, f"mean batch {mean:.0f}")
+        out["asyncio"] = line(f"group commit, {writers} asyncio tasks", run, f"batch {mean:.0f}")
 
     def one_tx(i: int) -> None:
         with c.uow() as uow:
             uow.record(event(i))
             uow.commit()
 
-    n, el, lat = run_threads(writers, min(seconds, 3.0), one_tx)
-    out["peer"] = line(f"peer: 1 transaction/event, {writers} thr", n, el, lat)
+    out["peer"] = line(f"peer: 1 transaction/event, {writers} thr", run_threads(writers, min(seconds, 3.0), one_tx))
     ratio_t, ratio_a = out["threads"] / out["peer"], out["asyncio"] / out["peer"]
     print(f"  group commit vs peer: x{ratio_t:.1f} (threads), x{ratio_a:.1f} (asyncio)")
     return out
@@ -200,22 +207,22 @@ def bench_verify(c: bootstrap.Container, total: int) -> float:
     log.checkpointer.checkpoint()
     times = []
     for _ in range(2):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         report = verify_database(c.engine, public_raw=c.keys.audit.public_raw)
-        times.append(time.perf_counter() - t)
+        times.append((time.perf_counter() - t, time.process_time() - cpu))
         assert report.ok, report.problems[:3]
-    best = min(times)
+    best, best_cpu = min(times)
     with c.engine.connect() as conn:
         bodies = [bytes(r[0]) for r in conn.exec_driver_sql(f"SELECT body FROM audit_entries WHERE seq < {total}")]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     level = [hashlib.sha256(b"\x00" + b).digest() for b in bodies]
     while len(level) > 1:
         nxt = [hashlib.sha256(b"\x01" + a + b).digest() for a, b in zip(level[0::2], level[1::2], strict=False)]
         level = nxt + (level[-1:] if len(level) & 1 else [])
-    peer = time.perf_counter() - t
+    peer, peer_cpu = time.perf_counter() - t, time.process_time() - cpu
     print(
-        f"  verify {report.entries:,} entries from the database: {best:.2f} s "
-        f"(peer: hash the same bodies in memory {peer:.2f} s; x{best / peer:.1f})"
+        f"  verify {report.entries:,} entries from the database: {best:.2f} s, cpu {best_cpu:.2f} s "
+        f"(peer: hash the same bodies in memory {peer:.2f} s, cpu {peer_cpu:.2f} s; x{best / peer:.1f})"
     )
     return best
 
