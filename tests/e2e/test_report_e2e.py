@@ -19,7 +19,11 @@ from tests.integration.reports.world import build_world
 from tests.support.db import env_for
 from tests.support.server import Server, cli
 
-pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(900),  # a dozen CLI processes on a loaded machine
+    pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
+]
 
 
 def test_reports_through_cli_and_real_server(
