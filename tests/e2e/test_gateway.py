@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from charter import bootstrap
 from charter.audit.tables import AuditEntryRow
+from charter.guard import Guard, LicenseDenied
 from charter.settings import Settings
 from tests.support.db import env_for
 from tests.support.gateway_fake import FakeUpstream
@@ -128,6 +129,14 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
             assert resp.status_code == 403 and resp.json()["code"] == "tool_not_in_scope"
             decisions.append(resp.headers["charter-decision-id"])
 
+            # The SDK against the same server: same checks, same audit entries.
+            guard = Guard("credit-prod", purpose="credit-scoring", url=server.url, api_key=app_key)
+            assert guard(lambda x: x * 2)(21) == 42 and guard.last is not None and guard.last.allowed
+            decisions.append(guard.last.decision_id)
+            with pytest.raises(LicenseDenied) as denied:
+                guard.check(tools=("send_email",))
+            assert denied.value.code == "tool_not_in_scope"
+
             # SIGKILL under load: every call that got an answer has its entry.
             answered, failures = asyncio.run(_kill_under_load(gateway, app_key))
             assert len(answered) > 50 and failures > 0
@@ -148,6 +157,9 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
                 assert resp.json()["code"] == "license_suspended" and resp.json()["license_id"] == license_id
                 decisions.append(resp.headers["charter-decision-id"])
             assert time.monotonic() - suspended_at < 1.0
+            with pytest.raises(LicenseDenied) as denied:
+                guard.check()
+            assert denied.value.code == "license_suspended"
         finally:
             gateway.stop()
             server.stop()
@@ -158,6 +170,7 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
     assert entries[decisions[0]]["action"] == "inference.allow"
     assert set(entries[decisions[0]]["digests"]) == {"request", "response"}
     assert entries[decisions[3]]["details"]["reason"] == "tool_not_in_scope"
+    assert entries[decisions[4]]["details"]["via"] == "sdk"
     verify = cli(env_for(settings), "audit", "verify", "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     for log in tmp_path.glob("*.log"):
