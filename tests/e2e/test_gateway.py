@@ -91,8 +91,8 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
     admin_key = json.loads(init.stdout)["key"]
     license_id, app_key = _licensed(settings)
     with FakeUpstream(chunk_delay_s=0.05) as upstream:
-        server = Server(env, log=tmp_path / "serve.log").start()
-        gateway = Server(env, command="gateway", log=tmp_path / "gateway.log").start()
+        server = Server(env, log=tmp_path / "serve.log").start(timeout=90)
+        gateway = Server(env, command="gateway", log=tmp_path / "gateway.log").start(timeout=90)
         try:
             env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key}
             r = cli(env, "deployment", "add", "credit-prod", "--model", "credit@1.0", "--env", "production",
@@ -140,7 +140,7 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
             # SIGKILL under load: every call that got an answer has its entry.
             answered, failures = asyncio.run(_kill_under_load(gateway, app_key))
             assert len(answered) > 50 and failures > 0
-            gateway = Server(env, command="gateway", log=tmp_path / "gateway2.log").start()
+            gateway = Server(env, command="gateway", log=tmp_path / "gateway2.log").start(timeout=90)
 
             # Suspension reaches both processes within a second.
             r = cli(env, "license", "suspend", license_id, "--reason", "drift above threshold")
