@@ -139,7 +139,7 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
 
             # SIGKILL under load: every call that got an answer has its entry.
             answered, failures = asyncio.run(_kill_under_load(gateway, app_key))
-            assert len(answered) > 50 and failures > 0
+            assert len(answered) > 20 and failures > 0
             gateway = Server(env, command="gateway", log=tmp_path / "gateway2.log").start(timeout=90)
 
             # Suspension reaches both processes within a second.
