@@ -152,7 +152,8 @@ def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
     cols = "seq, body, leaf_hash" + (", actor, action, resource, outcome" if deep else "")
     raw: Any = conn.connection.dbapi_connection
     pg = conn.dialect.name == "postgresql"
-    cursor = raw.cursor(name="charter_audit_verify") if pg else raw.cursor()
+    # PostgreSQL: a server-side cursor in binary format (bytea arrives as raw bytes, not hex text).
+    cursor = raw.cursor(name="charter_audit_verify", binary=True) if pg else raw.cursor()
     cursor.execute(f"SELECT {cols} FROM audit_entries WHERE seq < {end:d} ORDER BY seq")
     chunks: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=4)
 
