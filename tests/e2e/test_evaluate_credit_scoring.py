@@ -12,8 +12,10 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -22,6 +24,7 @@ from charter.audit.tables import AuditEntryRow
 from charter.evaluation.tables import AssessmentRow, EvaluationRow
 from charter.policies.tables import PolicyRow
 from charter.settings import Settings
+from tests.integration.policies_eval.conftest import VERSIONS, evaluation_body, register_credit_scoring
 from tests.support.db import env_for
 from tests.support.server import Server, cli
 
@@ -113,26 +116,17 @@ def run_readme(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProce
     )
 
 
-def register(env: dict[str, str], tmp_path: Path) -> None:
-    """The catalog through its CLI: a high-risk system, the model version with its card, training data lineage."""
-    answers = tmp_path / "answers.yaml"
-    answers.write_text(readme_commands().split("<<'YAML'\n", 1)[1].split("YAML\n", 1)[0])
-    training = tmp_path / "training.csv"
-    training.write_text("y,gender,age_band,income_k\n" + "".join(f"{i % 2},F,18-29,{i}\n" for i in range(200)))
-    steps = [
-        ("team", "add", "risk"),
-        ("system", "register", "credit-scoring", "--team", "risk", "--purpose", "Consumer credit",
-         "--answers", str(answers), "--human-oversight", "A credit officer reviews every rejection.",
-         "--dpia-ref", "DPIA-1", "--log-retention-days", "365", "--access-restricted"),
-        ("model", "register", REF, "--artifact", str(EXAMPLE / "model.safetensors"),
-         "--card", str(EXAMPLE / "MODEL_CARD.md")),
-        ("dataset", "register", "credit-applicants", "--file", str(training), "--license", "CC0-1.0",
-         "--lawful-basis", "contract", "--personal-data"),
-        ("lineage", "link", "credit-applicants", REF, "--role", "training"),
-    ]  # fmt: skip
-    for args in steps:
-        r = cli(env, *args)
-        assert r.returncode == 0, (args, r.stdout, r.stderr)
+@contextmanager
+def api(env: dict[str, str]) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {env['CHARTER_API_KEY']}"}
+    with httpx.Client(base_url=env["CHARTER_URL"], headers=headers, timeout=60) as client:
+        yield client
+
+
+def registered(env: dict[str, str]) -> None:
+    """The catalog set up over the API (the README test does it through the catalog CLI)."""
+    with api(env) as client:
+        register_credit_scoring(client)  # type: ignore[arg-type]
 
 
 def test_readme_commands_block_then_pass(served: dict[str, str], tmp_path: Path) -> None:
@@ -150,11 +144,14 @@ def test_readme_commands_block_then_pass(served: dict[str, str], tmp_path: Path)
     assert "Policy assessment of credit-scoring@1.0.0" in html and "PASS" in html
 
 
-def test_example_through_cli_policies_and_bad_input(served: dict[str, str], settings: Settings, tmp_path: Path) -> None:
+PREDS = ("--label", "y", "--prediction", "y_hat", "--score", "p", "--sensitive", "gender,age_band")
+ARTIFACT = ("--artifact", str(EXAMPLE / "model.safetensors"))
+
+
+def test_evaluate_formats_and_exit_codes(served: dict[str, str], tmp_path: Path) -> None:
     env = served
-    register(env, tmp_path)
-    preds = ("--label", "y", "--prediction", "y_hat", "--score", "p", "--sensitive", "gender,age_band")
-    artifact = ("--artifact", str(EXAMPLE / "model.safetensors"))
+    registered(env)
+    preds, artifact = PREDS, ARTIFACT
 
     # biased → exit 1, the parity rule named, JUnit for CI, JSON document with --json
     junit = tmp_path / "biased.xml"
@@ -177,7 +174,13 @@ def test_example_through_cli_policies_and_bad_input(served: dict[str, str], sett
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert r.stdout.startswith("# Policy assessment: PASS")
 
-    # policies: test offline, add, list, show, diff, eval, coverage
+
+def test_policy_commands(served: dict[str, str], tmp_path: Path) -> None:
+    env = served
+    registered(env)
+    with api(env) as client:
+        r = client.post(f"{VERSIONS}/evaluations", json=evaluation_body("mitigated"))
+        assert r.status_code == 201 and r.json()["assessment"]["verdict"] == "pass", r.text
     pdir = tmp_path / "policies"
     pdir.mkdir()
     (pdir / "credit.yaml").write_text(POLICY)
@@ -209,10 +212,18 @@ def test_example_through_cli_policies_and_bad_input(served: dict[str, str], sett
     r = cli(env, "policy", "eval", REF, "--html", str(html))
     assert r.returncode == 1 and "CREDIT-ACCURACY" in r.stdout  # accuracy 0.748 < 0.8 now
     assert "CREDIT-ACCURACY" in html.read_text()
+    r = cli(env, "assessment", "list", REF, "--json")
+    items = json.loads(r.stdout)["items"]
+    assert [i["verdict"] for i in items] == ["fail", "pass"] and items[0]["blockers"] == ["CREDIT-ACCURACY"]
+    r = cli(env, "assessment", "show", items[1]["id"], "--format", "sarif")
+    assert r.returncode == 0 and json.loads(r.stdout)["runs"][0]["properties"]["verdict"] == "pass"
     r = cli(env, "controls", "coverage", "--framework", "eu-ai-act", "--json")
     assert r.returncode == 0 and "credit-scoring/CREDIT-ACCURACY" in json.dumps(json.loads(r.stdout)["covered"])
 
-    # bad input: a clear one-line message, the right exit code, nothing stored
+
+def test_bad_input_fails_cleanly_and_stores_nothing(served: dict[str, str], settings: Settings, tmp_path: Path) -> None:
+    env = served
+    registered(env)
     before = counts(settings)
     broken = tmp_path / "broken.yaml"
     broken.write_text(POLICY.replace("severity: blocker", "severity: critical").replace("EUAIA-ART15", "eu-ai-act:15"))

@@ -43,7 +43,7 @@ def assessment_row(session: Session, assessment_id: str) -> AssessmentRow:
     row = session.get(AssessmentRow, assessment_id)
     if row is None:
         raise NotFound(
-            f"no assessment '{assessment_id[:60]}'; list them with: charter policy eval SYSTEM@VERSION --list",
+            f"no assessment '{assessment_id[:60]}'; list them with: charter assessment list SYSTEM@VERSION",
             code="assessment_not_found",
         )
     return row

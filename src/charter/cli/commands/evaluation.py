@@ -5,6 +5,7 @@ the evidence with the sha256 of each input (never the data), stores it and asses
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,9 @@ from charter.cli.output import console, emit, err_console
 from charter.core.hashing import sha256_file, sha256_tree, tree_size
 
 if TYPE_CHECKING:
+    from charter.evaluation.scan import ScanResult
     from charter.evaluation.schemas import AssessmentDetail
+    from charter.evaluation.tabular import Predictions
 
 FORMATS = ("json", "junit", "sarif", "markdown")
 PREDICTION_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz", ".bz2", ".zst")
@@ -63,9 +66,9 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: progress.advance(task, n)
 
 
-def _predictions_file(path: Path) -> Path:
+def _predictions_file(path: Path, field: str = "predictions") -> Path:
     if not path.is_file():
-        raise usage("file_not_found", f"predictions: no such file: {path}")
+        raise usage("file_not_found", f"{field}: no such file: {path}")
     suffixes = [s.lower() for s in path.suffixes]
     if not any(s in PREDICTION_SUFFIXES for s in suffixes[-2:]):
         with path.open("rb") as fh:
@@ -73,7 +76,7 @@ def _predictions_file(path: Path) -> Path:
         if magic != b"PAR1":
             raise usage(
                 "unsupported_file_type",
-                f"predictions: {path.name} is not a CSV or Parquet file; give a .csv or .parquet file",
+                f"{field}: {path.name} is not a CSV or Parquet file; give a .csv or .parquet file",
             )
     return path
 
@@ -161,6 +164,18 @@ def evaluate(
         str | None, typer.Option(help="The positive value when labels are two other values.")
     ] = None,
     artifact: Annotated[Path | None, typer.Option(help="The registered model file or directory, to scan.")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A scikit-learn pickle/joblib model to run on --data (scanned first; never loaded if unsafe)."
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CSV or Parquet with features, label and sensitive columns.")
+    ] = None,
+    features: Annotated[
+        str | None, typer.Option(help="Feature columns for --model (default: the model's own, else all the others).")
+    ] = None,
     format: Annotated[str | None, typer.Option("--format", help="json | junit | sarif | markdown.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write the --format output to this file.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write an HTML report to this file.")] = None,
@@ -176,48 +191,59 @@ def evaluate(
 
     system, version = split_ref(ref)
     check_format(format)
+    if model is not None:
+        if data is None or predictions is not None:
+            raise usage("usage", "--model needs --data FILE (and no --predictions): the model predicts on the data")
+        artifact = artifact or model
+    elif data is not None or features is not None:
+        raise usage("usage", "--data and --features go with --model FILE")
     if predictions is None and artifact is None:
-        raise usage("nothing_to_evaluate", "give --predictions FILE (and/or --artifact PATH)")
+        raise usage("nothing_to_evaluate", "give --predictions FILE (and/or --artifact PATH), or --model with --data")
     columns = _columns(sensitive)
-    pred_path = _predictions_file(predictions) if predictions is not None else None
+    given = predictions or data
+    table_path = _predictions_file(given, "predictions" if predictions else "data") if given is not None else None
     api = Api()
-    model = api.get(f"/systems/{system}/versions/{version}")  # unknown model version: exit 3 before any work
+    registered = api.get(f"/systems/{system}/versions/{version}")  # unknown model version: exit 3 before any work
     inputs: dict[str, Any] = {}
-    evaluated = None
-    if pred_path is not None:
-        data = load_predictions(
-            pred_path, label=label, prediction=prediction, score=score, sensitive=columns, positive_label=positive_label
-        )
-        with _progress(pred_path.stat().st_size, f"sha256 {pred_path.name}") as advance:
-            digest = sha256_file(pred_path, advance)
-        inputs["predictions"] = {
-            "name": pred_path.name,
-            "sha256": digest,
-            "size": pred_path.stat().st_size,
-            "rows": data.n,
-        }
-        evaluated = evaluate_predictions(data, resamples=bootstrap)
     scan = None
     if artifact is not None:
         digest, size = _artifact_digest(artifact)
-        if digest != model["digest"]:
+        if digest != registered["digest"]:
             raise usage(
                 "artifact_digest_mismatch",
-                f"artifact: {artifact} is {digest}, but {model['ref']} is {model['digest']}; "
+                f"artifact: {artifact} is {digest}, but {registered['ref']} is {registered['digest']}; "
                 "pass the file or directory that was registered",
             )
         inputs["artifact"] = {"name": artifact.name, "sha256": digest, "size": size}
         scan = scan_path(artifact)
+    evaluated = None
+    if table_path is not None:
+        if model is not None:
+            model_scan = scan if scan is not None and artifact == model else scan_path(model)
+            loaded = run_model(
+                model, model_scan, table_path, label=label, sensitive=columns, features=_columns(features),
+                positive_label=positive_label,
+            )  # fmt: skip
+        else:
+            loaded = load_predictions(
+                table_path, label=label, prediction=prediction, score=score, sensitive=columns,
+                positive_label=positive_label,
+            )  # fmt: skip
+        with _progress(table_path.stat().st_size, f"sha256 {table_path.name}") as advance:
+            digest = sha256_file(table_path, advance)
+        size = table_path.stat().st_size
+        inputs["predictions"] = {"name": table_path.name, "sha256": digest, "size": size, "rows": loaded.n}
+        evaluated = evaluate_predictions(loaded, resamples=bootstrap)
     evidence = build_evaluation_evidence(predictions=evaluated, scan=scan)
     evidence.pop("documentation", None)  # the server reads it from the stored model card
     options = {
-        "label": label if pred_path else None,
-        "prediction": prediction if pred_path else None,
-        "score": score,
+        "label": label if table_path else None,
+        "prediction": prediction if predictions else None,
+        "score": score if predictions else None,
         "sensitive": columns,
         "positive_label": positive_label,
-        "bootstrap_resamples": bootstrap if pred_path else None,
-        "source": "predictions" if pred_path else None,
+        "bootstrap_resamples": bootstrap if table_path else None,
+        "source": ("model" if model else "predictions") if table_path else None,
     }
     body = {"evidence": evidence, "inputs": inputs, "options": {k: v for k, v in options.items() if v is not None}}
     result = api.post(f"/systems/{system}/versions/{version}/evaluations", json=body)
@@ -226,5 +252,122 @@ def evaluate(
     )
 
 
+def run_model(
+    model: Path, scan: ScanResult, data: Path, *, label: str, sensitive: list[str], features: list[str],
+    positive_label: str | None,
+) -> Predictions:  # fmt: skip
+    """A scikit-learn model's predictions on `data`; unpickled only when its scan found nothing critical."""
+    from charter.evaluation import predictions_from_arrays
+
+    critical = [f for f in scan.findings if str(f.severity) == "critical"]
+    if not scan.safe or critical:
+        found = "; ".join(f"{f.file}: {f.detail}" for f in critical[:3]) or "no clean result"
+        raise usage("model_unsafe", f"model: {model.name} was not loaded because its scan found: {found}")
+    if not set(scan.formats) & {"pickle", "joblib"}:
+        kinds = ", ".join(scan.formats) or "an unrecognised format"
+        raise usage(
+            "unsupported_model_format",
+            f"model: {model.name} is {kinds}; --model runs scikit-learn pickle/joblib files, "
+            "for other models compute predictions and pass --predictions",
+        )
+    try:
+        import joblib  # type: ignore[import-untyped]
+        import sklearn  # noqa: F401  (the pickle needs it)
+    except ImportError:
+        raise usage("ml_extra_missing", "--model needs scikit-learn: pip install 'charter[ml]'") from None
+    estimator = joblib.load(model)
+    if not callable(getattr(estimator, "predict", None)):
+        raise usage("not_a_model", f"model: {model.name} holds a {type(estimator).__name__}, which cannot predict")
+    table = _read_table(data)
+    names = list(table.column_names)
+    missing = [c for c in [label, *sensitive, *features] if c not in names]
+    if missing:
+        raise usage(
+            "column_not_found", f"{data.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
+        )
+    wanted = features or [str(c) for c in getattr(estimator, "feature_names_in_", [])]
+    wanted = wanted or [c for c in names if c not in {label, *sensitive}]
+    x = _matrix(table, wanted, data.name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y_hat = estimator.predict(x)
+            proba = estimator.predict_proba(x) if callable(getattr(estimator, "predict_proba", None)) else None
+    except Exception as exc:  # whatever the estimator raises, report it as bad input
+        raise usage("model_failed", f"model: {model.name} failed to predict on {data.name}: {exc}") from None
+    score = _positive_scores(proba, getattr(estimator, "classes_", None), positive_label)
+    return predictions_from_arrays(
+        table.column(label).to_numpy(zero_copy_only=False),
+        y_hat,
+        y_score=score,
+        sensitive={c: table.column(c).to_numpy(zero_copy_only=False).astype(str) for c in sensitive},
+        positive_label=positive_label,
+        source=data.name,
+    )
+
+
+def _read_table(path: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    try:
+        with path.open("rb") as fh:
+            parquet = fh.read(4) == b"PAR1"
+        return pq.read_table(path) if parquet else pa_csv.read_csv(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise usage("unreadable_file", f"data: {path.name} cannot be read as CSV or Parquet: {exc}") from None
+
+
+def _matrix(table: Any, columns: list[str], source: str) -> Any:
+    import numpy as np
+
+    out = []
+    for c in columns:
+        if c not in table.column_names:
+            raise usage("column_not_found", f"{source}: feature column '{c}' not found")
+        try:
+            out.append(np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64))
+        except (TypeError, ValueError):
+            raise usage("invalid_feature", f"{source}: feature column '{c}' is not numeric") from None
+    return np.column_stack(out)
+
+
+def _positive_scores(proba: Any, classes: Any, positive_label: str | None) -> Any:
+    if proba is None or classes is None or getattr(proba, "ndim", 0) != 2:
+        return None
+    wanted = {positive_label} if positive_label is not None else {"1", "True", "true", "1.0"}
+    index = [i for i, c in enumerate(classes) if str(c) in wanted]
+    return proba[:, index[0]] if len(index) == 1 else None
+
+
+assessment_app = typer.Typer(help="Stored assessments (policy verdicts on a model version).", no_args_is_help=True)
+
+
+@assessment_app.command("list")
+def assessment_list(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) -> None:
+    """Assessments of a model version, newest first."""
+    from charter.cli.output import table
+
+    system, version = split_ref(ref)
+    items = Api().get(f"/systems/{system}/versions/{version}/assessments")["items"]
+    rows = items if STATE.json else [{**i, "blockers": ", ".join(i["blockers"]) or "-"} for i in items]
+    table(rows, ["id", "verdict", "blockers", "created_at", "created_by"])
+
+
+@assessment_app.command("show")
+def assessment_show(
+    assessment_id: Annotated[str, typer.Argument(help="Assessment id (asm_…).")],
+    format: Annotated[str | None, typer.Option("--format", help="json | junit | sarif | markdown.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the --format output to this file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write an HTML report to this file.")] = None,
+) -> None:
+    """One stored assessment (exit 1 when it has blockers)."""
+    check_format(format)
+    doc = Api().get(f"/assessments/{assessment_id}")
+    show_assessment(doc, fmt=format, output=output, html=html, extra={})
+
+
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
+    app.add_typer(assessment_app, name="assessment")
