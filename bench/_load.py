@@ -23,6 +23,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int  # transport errors and non-2xx answers
+    cpu_per_request_us: float = 0.0  # CPU of the server process per request, when measured
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

@@ -127,16 +127,37 @@ def audit_count(home: Path) -> int:
         return int(db.execute("SELECT count(*) FROM audit_entries WHERE action LIKE 'inference.%'").fetchone()[0])
 
 
-def measure(name: str, url: str, headers: dict[str, str], args: argparse.Namespace) -> dict[str, _load.Result]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) and its waited-for children, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    name: str, url: str, headers: dict[str, str], args: argparse.Namespace, pid: int | None = None
+) -> dict[str, _load.Result]:
     _load.run(url, headers, BODY, 4, 1)  # warm up connections and caches
-    out = {
-        "load": _load.run(url, headers, BODY, args.concurrency, args.seconds),
-        "c1": _load.run(url, headers, BODY, 1, args.latency_seconds),
-    }
+    cpu0 = cpu_seconds(pid) if pid else float("nan")
+    out = {"load": _load.run(url, headers, BODY, args.concurrency, args.seconds)}
+    cpu = (cpu_seconds(pid) - cpu0) if pid else float("nan")
+    out["c1"] = _load.run(url, headers, BODY, 1, args.latency_seconds)
     for label, r in out.items():
         print(
             f"  {name:8s} {label:4s} c={r.concurrency:<3d} {r.rps:9.0f} req/s  p50 {r.p50_ms:7.3f} ms  "
             f"p99 {r.p99_ms:8.3f} ms  errors {r.errors}  ({r.requests} requests, {r.tool})",
+            flush=True,
+        )
+    if cpu == cpu and cpu > 0:  # not NaN
+        r = out["load"]
+        out["load"].cpu_per_request_us = cpu / max(r.requests, 1) * 1e6
+        print(
+            f"  {name:8s} CPU {cpu:.2f} s of its process for {r.requests} requests: "
+            f"{out['load'].cpu_per_request_us:.0f} µs/request → {1e6 / out['load'].cpu_per_request_us:.0f} "
+            "req per CPU-second (one worker on an idle core)",
             flush=True,
         )
     return out
@@ -180,10 +201,10 @@ def main() -> None:
         )
         results: dict[str, dict[str, _load.Result]] = {}
         plain = {"Content-Type": "application/json"}
-        results["direct"] = measure("direct", upstream + "/v1/chat/completions", plain, args)
+        results["direct"] = measure("direct", upstream + "/v1/chat/completions", plain, args, procs[0].pid)
         before = audit_count(home)
         charter_headers = {**plain, "Authorization": f"Bearer {app_key}", "Charter-Purpose": "credit-scoring"}
-        results["charter"] = measure("charter", gateway + "/v1/chat/completions", charter_headers, args)
+        results["charter"] = measure("charter", gateway + "/v1/chat/completions", charter_headers, args, gw.pid)
         answered = sum(r.requests - r.errors for r in results["charter"].values())
         written = audit_count(home) - before
         print(
@@ -198,7 +219,8 @@ def main() -> None:
             procs.append(lite)
             if lite is not None:
                 lite_headers = {**plain, "Authorization": f"Bearer {master}"}
-                results["litellm"] = measure("litellm", lite_url + "/v1/chat/completions", lite_headers, args)
+                url = lite_url + "/v1/chat/completions"
+                results["litellm"] = measure("litellm", url, lite_headers, args, lite.pid)
                 stop(lite)
         report(results, lite_note)
     finally:
@@ -226,6 +248,9 @@ def report(results: dict[str, dict[str, _load.Result]], lite_note: str) -> None:
     if "litellm" in results:
         lite = results["litellm"]
         print(f"charter / litellm throughput: {charter['load'].rps / max(lite['load'].rps, 1e-9):.1f}x")
+        c_cpu, l_cpu = charter["load"].cpu_per_request_us, lite["load"].cpu_per_request_us
+        if c_cpu and l_cpu:
+            print(f"litellm / charter CPU per request: {l_cpu / c_cpu:.1f}x")
         add_c = charter["c1"].p99_ms - direct["c1"].p99_ms
         add_l = lite["c1"].p99_ms - direct["c1"].p99_ms
         print(f"litellm added p99 / charter added p99: {add_l / max(add_c, 1e-3):.1f}x")
