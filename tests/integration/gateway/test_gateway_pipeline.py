@@ -338,3 +338,23 @@ def test_stream_end_is_released_only_after_the_audit_entry(world: tuple[World, G
     gated.gate.set()
     thread.join(10)
     assert ended.is_set() and b"".join(received).endswith(b"data: [DONE]\n\n")
+
+
+def test_capture_hook_sees_allowed_json_calls_after_the_response(world: tuple[World, Gateway, str, str]) -> None:
+    w, gw, key, _ = world
+    seen: list[tuple[str, Any, Any]] = []
+    done = threading.Event()
+
+    async def capture(dep: Deployment, request: Any, response: Any) -> None:
+        seen.append((dep.name, request, response))
+        done.set()
+
+    gw.capture = capture
+    assert _post(w.url, key, CHAT).status_code == 200  # type: ignore[attr-defined]
+    assert _post(w.url, key, CHAT, purpose="marketing").status_code == 403  # type: ignore[attr-defined]
+    assert done.wait(5)
+    time.sleep(0.2)
+    assert len(seen) == 1
+    name, request, response = seen[0]
+    assert name == "credit-prod" and request["messages"][0]["content"] == "score 42"
+    assert response["choices"][0]["message"]["content"] == "approved"
