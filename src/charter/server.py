@@ -16,6 +16,7 @@ from charter.api.app import API_PREFIX, create_api
 from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
 from charter.api.routes import audit as audit_routes
+from charter.api.routes import monitoring as monitoring_routes
 from charter.bootstrap import Container, build
 from charter.licenses import background as licenses_background
 from charter.settings import Settings
@@ -44,7 +45,8 @@ class Dispatcher:
     def __init__(self, container: Container, *, with_api: bool = True, with_web: bool = True) -> None:
         self.container = container
         limit = container.settings.max_body_bytes
-        self.api = BodySizeLimit(create_api(container), limit) if with_api else None
+        api = create_api(container) if with_api else None
+        self.api = BodySizeLimit(api, limit, exempt_prefixes=monitoring_routes.OWN_BODY_LIMIT) if api else None
         self.public = create_public(container, with_api=with_api)
         self.gateway = _optional(GATEWAY_MODULE, container)
         self.web = BodySizeLimit(_optional(WEB_MODULE, container) or self.public, limit) if with_web else None
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Di
     container = build(settings or Settings())
     audit_routes.wire(container)
     licenses_background.wire(container)
+    monitoring_routes.wire(container)
     return Dispatcher(container, with_web=with_web)
 
 
@@ -102,4 +105,5 @@ def create_gateway_app(settings: Settings | None = None) -> Dispatcher:
     """Gateway-only process (`charter gateway`): gateway plus public endpoints, no API or dashboard."""
     container = build(settings or Settings())
     audit_routes.wire(container)
+    monitoring_routes.wire(container, scheduler=False)
     return Dispatcher(container, with_api=False, with_web=False)

@@ -240,8 +240,8 @@ class Gateway:
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-        if self.capture is not None and doc is not None:
-            self._capture(dep, doc, payload)
+        if self.capture is not None and 200 <= status < 300:
+            self._capture(dep, doc, body, payload)
 
     async def _stream(
         self, send: Send, call: Call, resp: Any, headers: list[tuple[bytes, bytes]], body: bytes, sent_at: float
@@ -333,13 +333,17 @@ class Gateway:
         )
         await respond(send, 503, body, PROBLEM, [(b"retry-after", b"1")])
 
-    def _capture(self, dep: Deployment, doc: dict[str, Any], payload: bytes) -> None:
+    def _capture(self, dep: Deployment, doc: dict[str, Any] | None, body: bytes, payload: bytes) -> None:
         hook = self.capture
         assert hook is not None
 
         async def run() -> None:
             try:
-                result = hook(dep, doc, orjson.loads(payload))
+                try:  # plain HTTP deployments: the request body itself; neither side need be JSON
+                    request, response = (doc if doc is not None else orjson.loads(body)), orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    return
+                result = hook(dep, request, response)
                 if result is not None:
                     await result
             except Exception as exc:  # monitoring must never break serving

@@ -1,0 +1,182 @@
+"""Monitoring use cases: reference profiles, windows of production data (uploaded, from an SDK or captured by the
+gateway), condition checks that act on licenses, and the read models for the API, CLI, dashboard and reports.
+
+Each writing use case authorizes first, records its audit entries in its transaction and commits once; a
+condition that fires suspends or revokes the license in that same transaction (see `checks`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from charter.auth.authorize import authorize
+from charter.auth.model import SYSTEM_ACTOR, Actor, Permission
+from charter.catalog import service as catalog
+from charter.catalog.schemas import ModelVersionRead
+from charter.core.canonical import canonical_json
+from charter.core.clock import utcnow
+from charter.core.errors import InvalidInput
+from charter.core.events import AuditEvent
+from charter.core.hashing import sha256_hex
+from charter.core.ids import new_id
+from charter.licenses import service as licenses
+from charter.monitoring import checks
+from charter.monitoring import repository as repo
+from charter.monitoring.profile import ReferenceProfile
+from charter.monitoring.schemas import ProfileRead, ProfileUpload, WindowRead, WindowUpload
+from charter.monitoring.sketch import WindowSketch
+from charter.monitoring.tables import ProfileRow, WindowRow
+from charter.monitoring.views import (
+    breaches_of,
+    list_profiles,
+    list_windows,
+    metric_series,
+    profile_read,
+    recent_breaches,
+    series,
+    status,
+    summary,
+    window_read,
+)
+from charter.monitoring.windows import load_profile, record
+from charter.storage.uow import UnitOfWork
+
+__all__ = [
+    "breaches_of",
+    "check_latest",
+    "get_reference",
+    "list_profiles",
+    "list_windows",
+    "metric_series",
+    "record_capture",
+    "recent_breaches",
+    "series",
+    "set_reference",
+    "status",
+    "submit_window",
+    "summary",
+]
+
+
+def _version(uow: UnitOfWork, actor: Actor, ref: str, permission: Permission) -> ModelVersionRead:
+    mv = catalog.get_model_version(uow, ref)
+    authorize(actor, permission, catalog.system_resource(uow, mv.system))
+    return mv
+
+
+def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) -> ProfileRead:
+    """Store the reference profile of a model version (per digest); replacing the profile of a production-licensed
+    system needs a senior engineer, since the reference decides what counts as drift."""
+    mv = _version(uow, actor, ref, Permission.MONITOR_WRITE)
+    profile = ReferenceProfile.from_dict(data.profile)
+    spec = profile.spec
+    if not (spec.numeric or spec.categorical or spec.prediction):
+        raise InvalidInput("the reference profile has no feature or prediction column to monitor", field="profile")
+    if profile.model_version not in (None, mv.digest, f"{mv.system}@{mv.version}"):
+        raise InvalidInput(
+            f"the profile was built for {profile.model_version}, not {mv.system}@{mv.version} ({mv.digest})",
+            code="profile_model_mismatch",
+            field="profile",
+        )
+    row = repo.profile_row(uow, mv.digest)
+    resource = catalog.system_resource(uow, mv.system)
+    if row is not None and resource.production:
+        authorize(actor, Permission.CATALOG_WRITE_PRODUCTION, resource)
+    now = utcnow()
+    replaced = row is not None
+    if row is None:
+        row = ProfileRow(id=new_id("prf"), digest=mv.digest, created_at=now)
+        uow.session.add(row)
+    previous = None if not replaced else row.fingerprint
+    row.system = mv.system
+    row.model_ref = f"{mv.system}@{mv.version}"
+    row.fingerprint = profile.fingerprint
+    row.spec = spec.to_dict()
+    row.rows = profile.rows
+    row.profile = profile.to_dict()
+    row.source = {**data.source.model_dump(exclude_none=True), "evaluation": data.evaluation}
+    row.capture = data.capture.model_dump()
+    row.created_by = actor.ref
+    row.updated_at = now
+    uow.session.flush()
+    details = {
+        "model": row.model_ref,
+        "digest": mv.digest,
+        "fingerprint": profile.fingerprint,
+        "replaced": previous,
+        "rows": profile.rows,
+        "spec": row.spec,
+        "source": row.source,
+        "capture": row.capture,
+    }
+    uow.record(AuditEvent(actor.ref, "monitoring.reference", f"model:{row.model_ref}", details=details))
+    out = profile_read(row, full=False)
+    uow.commit()
+    return out
+
+
+def get_reference(uow: UnitOfWork, actor: Actor, ref: str, *, full: bool = True) -> ProfileRead:
+    """The reference profile of a model version (with the profile document when `full`)."""
+    mv = _version(uow, actor, ref, Permission.MONITOR_READ)
+    return profile_read(repo.require_profile(uow, mv.digest, ref), full=full)
+
+
+def _checked(uow: UnitOfWork, window: WindowRow) -> WindowRead:
+    rows = checks.check_window(uow, window)
+    out = window_read(uow, window, rows)
+    uow.commit()
+    return out
+
+
+def submit_window(uow: UnitOfWork, actor: Actor, ref: str, data: WindowUpload) -> WindowRead:
+    """Record a window sketched by the client (an uploaded file, or an SDK's sketch); check the conditions on it."""
+    mv = _version(uow, actor, ref, Permission.MONITOR_WRITE)
+    profile_row = repo.require_profile(uow, mv.digest, ref)
+    sketch = WindowSketch.from_dict(data.sketch, load_profile(profile_row))
+    if data.kind == "sdk":
+        source, replace = f"sdk:{actor.ref}", False
+    elif data.source is not None:
+        source, replace = f"upload:{data.source.sha256.removeprefix('sha256:')}", True
+    else:
+        source, replace = f"upload:{sha256_hex(canonical_json(data.sketch))}", True
+    info: dict[str, Any] = {"kind": data.kind, "by": actor.ref}
+    if data.source is not None:
+        info["file"] = data.source.model_dump(exclude_none=True)
+    window = record(uow, actor.ref, profile_row, data.start, data.end, source, sketch, replace=replace, info=info)
+    return _checked(uow, window)
+
+
+def record_capture(uow: UnitOfWork, digest: str, start: datetime, end: datetime, sketch: WindowSketch) -> WindowRead:
+    """Merge a gateway flush into the capture part of its window (SYSTEM_ACTOR: internal, no caller)."""
+    profile_row = repo.profile_row(uow, digest)
+    if profile_row is None or profile_row.fingerprint != sketch.fingerprint:
+        raise InvalidInput(
+            f"capture of {digest} was sketched against a reference profile that is no longer current",
+            code="profile_mismatch",
+        )
+    authorize(SYSTEM_ACTOR, Permission.MONITOR_WRITE, catalog.system_resource(uow, profile_row.system))
+    window = record(uow, SYSTEM_ACTOR.ref, profile_row, start, end, "capture", sketch, replace=False)
+    return _checked(uow, window)
+
+
+def check_latest(uow: UnitOfWork) -> int:
+    """The scheduled check: for every live license with conditions, check the latest window of its digest when it
+    has not been checked for that license yet (activated since, or an action that failed). Returns windows checked."""
+    digests = {e.digest for e in licenses.active_index(uow) if e.conditions}
+    done = 0
+    for digest in sorted(digests):
+        window = repo.latest_window(uow, digest)
+        if window is None:
+            continue
+        pending = [
+            w.license_id
+            for w in checks.watched(uow, digest)
+            if not repo.checked(uow, window.id, w.license_id)
+            or any((c.outcome or "").startswith("failed") for c in repo.checks_of(uow, window.id, w.license_id))
+        ]
+        if pending:
+            checks.check_window(uow, window)
+            uow.commit()
+            done += 1
+    return done

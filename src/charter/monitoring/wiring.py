@@ -1,0 +1,153 @@
+"""Monitoring inside a running process: the gateway capture hook, the flush loop that merges captured sketches into
+their windows, and the scheduled condition check (one process at a time, by lease).
+
+Knobs (environment, until `charter.settings` carries them): `CHARTER_MONITOR_WINDOW_S` (capture window length,
+default 3600), `CHARTER_MONITOR_FLUSH_S` (how often captured sketches are written, default 60) and
+`CHARTER_MONITOR_CHECK_S` (scheduled check interval, default 300).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from charter.core.clock import utcnow
+from charter.core.errors import CharterError
+from charter.licenses import jobs
+from charter.licenses.runtime import Runtime
+from charter.monitoring import repository as repo
+from charter.monitoring import service
+from charter.monitoring.capture import Capturer, Target
+from charter.monitoring.windows import load_profile
+
+log = logging.getLogger("charter.monitoring")
+CAPTURE_KEY = "gateway_capture"  # read by charter.gateway.app at startup
+CHECK_JOB = "monitoring.check"
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    window_s: float = 3600.0
+    flush_s: float = 60.0
+    check_s: float = 300.0
+
+    @classmethod
+    def load(cls, runtime: Runtime, environ: Mapping[str, str] | None = None) -> MonitorSettings:
+        """From `settings.monitor_*` when present, else `CHARTER_MONITOR_*`, else the defaults."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for name, default in (("window_s", cls.window_s), ("flush_s", cls.flush_s), ("check_s", cls.check_s)):
+            raw = getattr(runtime.settings, f"monitor_{name}", None) or env.get(f"CHARTER_MONITOR_{name.upper()}")
+            try:
+                value = float(raw) if raw is not None else default
+            except ValueError:
+                raise CharterError(f"CHARTER_MONITOR_{name.upper()}={raw!r} is not a number of seconds") from None
+            if value <= 0:
+                raise CharterError(f"CHARTER_MONITOR_{name.upper()} must be positive")
+            values[name] = value
+        return cls(**values)
+
+
+class Monitor:
+    """Start/stop hooks for the server lifespan: flush captured sketches, refresh profiles, run the checks."""
+
+    def __init__(self, runtime: Runtime, capturer: Capturer, config: MonitorSettings, *, scheduler: bool) -> None:
+        self.runtime = runtime
+        self.capturer = capturer
+        self.config = config
+        self.scheduler = scheduler
+        self._task: asyncio.Task[None] | None = None
+        self._seen: dict[str, str] = {}
+        self._last_check = 0.0
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.refresh)
+        self._task = asyncio.create_task(self._run(), name="charter-monitoring")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await asyncio.to_thread(self.flush)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.config.flush_s)
+            try:
+                await asyncio.to_thread(self.refresh)
+                await asyncio.to_thread(self.flush)
+                if self.scheduler and loop.time() - self._last_check >= self.config.check_s:
+                    self._last_check = loop.time()
+                    await asyncio.to_thread(self.check)
+            except Exception:
+                log.exception("monitoring tick failed")
+
+    def refresh(self) -> None:
+        """Load the reference profiles that are new or changed since the last look (cheap when nothing changed)."""
+        with self.runtime.uow(write=False) as uow:
+            current = repo.fingerprints(uow)
+            changed = {d for d, f in current.items() if self._seen.get(d) != f}
+            targets = dict(self.capturer.targets)
+            for digest in set(targets) - set(current):
+                del targets[digest]
+            for digest in changed:
+                row = repo.profile_row(uow, digest)
+                if row is None:
+                    continue
+                target = Target.build(load_profile(row), row.capture)
+                if target is None:
+                    targets.pop(digest, None)
+                else:
+                    targets[digest] = target
+        self.capturer.targets = targets
+        self._seen = current
+
+    def flush(self) -> int:
+        """Merge every captured sketch into its window (and check the conditions); returns windows written."""
+        written = 0
+        for item in self.capturer.drain():
+            try:
+                with self.runtime.uow() as uow:
+                    service.record_capture(uow, item.digest, item.start, item.end, item.sketch)
+                written += 1
+            except CharterError as exc:
+                log.warning("captured window of %s dropped: %s: %s", item.digest, exc.code, exc.message)
+            except Exception as exc:  # the database may be briefly unavailable: keep the counts for the next flush
+                log.warning("captured window of %s not written yet: %s", item.digest, type(exc).__name__)
+                self.capturer.restore(item)
+        return written
+
+    def check(self) -> int:
+        """The scheduled check, in at most one process at a time."""
+        now = utcnow()
+        if not jobs.acquire(self.runtime, CHECK_JOB, now):
+            return -1
+        try:
+            with self.runtime.uow() as uow:
+                return service.check_latest(uow)
+        finally:
+            jobs.release(self.runtime, CHECK_JOB, now)
+
+
+def wire(runtime: Runtime, *, scheduler: bool = True) -> Monitor:
+    """Register capture (for the gateway) and the monitoring loop in the process lifespan (idempotent)."""
+    existing = runtime.extras.get("monitoring.monitor")
+    if isinstance(existing, Monitor):
+        return existing
+    config = MonitorSettings.load(runtime)
+    capturer = Capturer(window_s=config.window_s)
+    monitor = Monitor(runtime, capturer, config, scheduler=scheduler)
+    runtime.extras["monitoring.monitor"] = monitor
+    runtime.extras[CAPTURE_KEY] = capturer
+    hooks = runtime.extras.setdefault("lifespan", {})
+    hooks.setdefault("startup", []).append(monitor.start)
+    hooks.setdefault("shutdown", []).append(monitor.stop)
+    return monitor

@@ -1,0 +1,177 @@
+"""A monitored world: a licensed model version whose license carries monitoring conditions, plus synthetic
+reference and production data (features age, income, region; probability score; label y; group gender)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from charter.auth import service as auth
+from charter.auth.model import SYSTEM_ACTOR, Actor
+from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
+from charter.auth.service import authenticate
+from charter.bootstrap import Container
+from charter.catalog import service as catalog
+from charter.catalog.schemas import ModelVersionCreate, SystemCreate
+from charter.core.errors import CharterError
+from charter.evaluation import service as evaluation
+from charter.licenses import service as licenses
+from charter.licenses.schemas import LicenseCreate
+from charter.monitoring import ProfileSpec, ReferenceProfile, build_profile, sketch_rows
+from charter.policies.engine import Assessment, Verdict
+from charter.signoffs.schemas import SignOffCreate
+
+PRACTICES = (
+    "manipulation",
+    "exploiting_vulnerabilities",
+    "social_scoring",
+    "crime_prediction_profiling",
+    "facial_scraping",
+    "emotion_recognition_work_education",
+    "biometric_categorisation_sensitive",
+    "realtime_remote_biometric_id",
+    "intimate_imagery",
+    "csam",
+)
+SPEC = ProfileSpec(
+    numeric=("age", "income"),
+    categorical=("region",),
+    prediction="score",
+    prediction_kind="probability",
+    label="y",
+    sensitive=("gender",),
+)
+
+
+@dataclass(frozen=True)
+class Monitored:
+    system: str
+    model: str  # SYSTEM@VERSION
+    digest: str
+    license_id: str
+    app_key: str
+
+
+def user(c: Container, name: str, role: str, function: str | None = None) -> Actor:
+    """A user with one global role, as an authenticated actor."""
+    with c.uow() as uow:
+        auth.add_user(uow, SYSTEM_ACTOR, UserCreate(name=name))
+    with c.uow() as uow:
+        auth.grant_role(uow, SYSTEM_ACTOR, RoleGrant(principal=name, role=role, function=function))
+    with c.uow() as uow:
+        key = auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=name)).key
+    with c.uow(write=False) as uow:
+        return authenticate(uow, key)
+
+
+def _app_key(c: Container, app: str) -> str:
+    try:
+        with c.uow() as uow:
+            auth.add_app(uow, SYSTEM_ACTOR, AppCreate(name=app))
+    except CharterError:
+        pass  # the app exists already (a second monitored system in the same world)
+    with c.uow() as uow:
+        return auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=f"app:{app}")).key
+
+
+def reviewer(c: Container, function: str) -> Actor:
+    """A reviewer of `function` (created on first use)."""
+    name = f"rev-{function}-{os.urandom(3).hex()}"
+    return user(c, name, "reviewer", function)
+
+
+def monitored(
+    c: Container, *, system: str = "credit", conditions: list[str], app: str = "loan-portal"
+) -> Monitored:
+    """System → model version → clean assessment → active production license with `conditions` → app key."""
+    answers = {"prohibited": dict.fromkeys(PRACTICES, False)}
+    with c.uow() as uow:
+        catalog.register_system(
+            uow, SYSTEM_ACTOR, SystemCreate.model_validate({"name": system, "purpose": "x", "answers": answers})
+        )
+    digest = "sha256:" + os.urandom(32).hex()
+    with c.uow() as uow:
+        catalog.register_model_version(
+            uow, SYSTEM_ACTOR, system, ModelVersionCreate(version="1.0", digest=digest, size_bytes=1)
+        )
+    model = f"{system}@1.0"
+    clean = Assessment(
+        results=(), verdict=Verdict.PASS, policy_set_digest=digest[7:], evidence_digest=digest[7:], policies=()
+    )
+    with c.uow() as uow:
+        evaluation.record_assessment(uow, SYSTEM_ACTOR, model, clean, {})
+    app_key = _app_key(c, app)
+    body = {
+        "model": model,
+        "env": "production",
+        "purposes": ["credit-scoring"],
+        "callers": [f"app:{app}"],
+        "days": 30,
+        "conditions": conditions,
+    }
+    requester = user(c, f"req-{os.urandom(3).hex()}", "ml-engineer")
+    with c.uow() as uow:
+        lic = licenses.request(uow, requester, LicenseCreate.model_validate(body))
+    approve(c, lic.id)
+    with c.uow(write=False) as uow:
+        state = licenses.get(uow, SYSTEM_ACTOR, lic.id).state
+    assert state == "active", f"license {lic.id} is {state}"
+    return Monitored(system, model, digest, lic.id, app_key)
+
+
+def approve(c: Container, license_id: str) -> None:
+    """Every sign-off the license's current stage still misses (issue or reinstatement)."""
+    with c.uow(write=False) as uow:
+        needed = licenses.status(uow, SYSTEM_ACTOR, license_id).missing_signoffs
+    for fn in needed:
+        with c.uow() as uow:
+            body = SignOffCreate.model_validate({"function": fn, "decision": "approve", "comment": "reviewed"})
+            licenses.sign(uow, reviewer(c, fn), license_id, body)
+
+
+def table(n: int, *, seed: int, shift: float = 0.0, flip: bool = False) -> pa.Table:
+    """Synthetic rows; `shift` moves income by that many σ (drift), `flip` inverts labels (accuracy collapses)."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 10, n)
+    income = rng.lognormal(10, 0.4, n) * (1 + 0.4 * shift)
+    region = rng.choice(["north", "south", "east", "west"], n, p=[0.4, 0.3, 0.2, 0.1])
+    gender = rng.choice(["f", "m"], n)
+    score = 1 / (1 + np.exp(-(age - 40) / 10))
+    y = (rng.random(n) < score).astype(np.int64)
+    if flip:
+        y = 1 - y
+    return pa.table(
+        {
+            "id": np.arange(n, dtype=np.int64) + seed * 1_000_000,
+            "age": age,
+            "income": income,
+            "region": pa.array(region),
+            "gender": pa.array(gender),
+            "score": score,
+            "y": y,
+        }
+    )
+
+
+def profile_of(n: int = 5000, seed: int = 1, *, model_version: str | None = None) -> ReferenceProfile:
+    return build_profile(table(n, seed=seed), SPEC, model_version=model_version)
+
+
+def sketch_doc(profile: ReferenceProfile, n: int, *, seed: int, shift: float = 0.0, flip: bool = False) -> Any:
+    return sketch_rows(profile, table(n, seed=seed, shift=shift, flip=flip)).to_dict()
+
+
+def write(path: Path, t: pa.Table) -> Path:
+    if path.suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(t, path)
+    else:
+        pq.write_table(t, path, row_group_size=2048)
+    return path
