@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import time
 
+# Decision ids must be unique, not secret: a per-process generator seeded from the OS avoids a syscall per call.
+_RANDOM = random.Random(os.urandom(32))
 _TABLE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz")
 
 
@@ -17,4 +20,4 @@ def encode130(value: int) -> str:
 
 def decision_id(prefix: str = "dec") -> str:
     """`dec_` + 26 characters that sort by creation time, like `charter.core.ids.new_id("dec")`."""
-    return f"{prefix}_{encode130((int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), 'big'))}"
+    return f"{prefix}_{encode130((int(time.time() * 1000) << 80) | _RANDOM.getrandbits(80))}"
