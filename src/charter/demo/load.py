@@ -17,7 +17,7 @@ from charter.bootstrap import Container
 from charter.catalog import service as catalog
 from charter.catalog.schemas import DatasetCreate, FileIn, LineageLink, ModelVersionCreate, SystemCreate
 from charter.core.errors import NotFound
-from charter.demo import content, data
+from charter.demo import content, data, monitoring
 from charter.deployments import service as deployments
 from charter.deployments.schemas import DeploymentCreate
 from charter.evaluation import build_evaluation_evidence, evaluate_predictions, load_predictions, scan_path
@@ -290,13 +290,14 @@ def _credit(ld: _Loader) -> None:
     ld.sign(rejected, ["ethics"], Decision.REJECT)
     ld.state("credit-scoring@1.0.0 production (biased, rejected by ethics)", rejected.id)
     active = ld.request(
-        v2, "production", "credit-decisioning", "app:loan-portal", 180, ["fairness.gender.dp_diff < 0.1 => suspend"]
+        v2, "production", "credit-decisioning", "app:loan-portal", 180, ["fairness.dp_diff[gender] < 0.1 => suspend"]
     )
     ld.sign(active, active.required_signoffs)
     ld.state("credit-scoring@2.0.0 production (mitigated)", active.id)
     pending = ld.request(v2, "staging", "credit-decisioning", "app:loan-portal", 90, [])
     ld.sign(pending, ["ml-lead", "security"])
     ld.state("credit-scoring@2.0.0 staging (awaiting legal, ethics, privacy)", pending.id)
+    _monitoring(ld, v2, thresholds)
     with ld.c.uow() as uow:
         deployments.add(
             uow,
@@ -372,3 +373,23 @@ def _classifier(ld: _Loader) -> None:
     ld.state("doc-classifier@0.9 production (revoked)", old.id)
     new = ld.request(refs[1], "production", "document-routing", "app:doc-router", 365, [])
     ld.state("doc-classifier@1.0 production (awaiting ml-lead)", new.id)
+
+
+def _monitoring(ld: _Loader, ref: str, thresholds: dict[str, float]) -> None:
+    """A second license on the mitigated model (pre-screening for a partner) whose drift condition the last
+    monitoring window breaches: the monitoring service suspends it automatically."""
+    if not monitoring.available():
+        ld.result.notes.append("monitoring service not installed: no reference profile, windows or drift breach")
+        return
+    lic = ld.request(
+        ref,
+        "production",
+        "partner-prescreening",
+        "app:loan-portal",
+        90,
+        ["drift.psi_max < 0.25 => suspend", "fairness.dp_diff[gender] < 0.1 => suspend"],
+    )
+    ld.sign(lic, lic.required_signoffs)
+    windows = monitoring.load(ld.c, ld.people["mara"], ref, ld.files / "monitoring" / "credit-scoring", thresholds)
+    ld.result.notes.extend(windows)
+    ld.state(f"{ref} production partner pre-screening (suspended automatically: drift)", lic.id)
