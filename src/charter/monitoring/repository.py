@@ -39,7 +39,7 @@ def profiles_of(uow: UnitOfWork, system: str | None = None) -> list[ProfileRow]:
 
 def fingerprints(uow: UnitOfWork) -> dict[str, str]:
     """`{digest: fingerprint}` of every profile (what capture processes poll to notice a new profile)."""
-    return dict(uow.session.execute(select(ProfileRow.digest, ProfileRow.fingerprint)).tuples())
+    return dict(uow.session.execute(select(ProfileRow.digest, ProfileRow.fingerprint)).tuples().all())
 
 
 def _insert(uow: UnitOfWork, table: Any) -> Any:

@@ -86,9 +86,7 @@ def reviewer(c: Container, function: str) -> Actor:
     return user(c, name, "reviewer", function)
 
 
-def monitored(
-    c: Container, *, system: str = "credit", conditions: list[str], app: str = "loan-portal"
-) -> Monitored:
+def monitored(c: Container, *, system: str = "credit", conditions: list[str], app: str = "loan-portal") -> Monitored:
     """System → model version → clean assessment → active production license with `conditions` → app key."""
     answers = {"prohibited": dict.fromkeys(PRACTICES, False)}
     with c.uow() as uow:

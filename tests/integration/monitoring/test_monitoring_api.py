@@ -85,9 +85,7 @@ def test_reference_windows_status_and_series(client: TestClient, container: Cont
     assert client.get("/api/v1/monitoring/profiles").json()["items"][0]["model"] == world.model
 
 
-def test_same_file_replaces_its_sketch_and_capture_like_sources_merge(
-    client: TestClient, container: Container
-) -> None:
+def test_same_file_replaces_its_sketch_and_capture_like_sources_merge(client: TestClient, container: Container) -> None:
     world = monitored(container, conditions=["drift.psi_max < 0.25 => suspend"])
     _reference(client, world.model)
     prof = profile_of(model_version=world.model)
