@@ -20,7 +20,10 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _window(i: int, doc: Any, **source: Any) -> dict[str, Any]:
-    body = {"start": (T0 + timedelta(days=i)).isoformat(), "end": (T0 + timedelta(days=i + 1)).isoformat()}
+    body: dict[str, Any] = {
+        "start": (T0 + timedelta(days=i)).isoformat(),
+        "end": (T0 + timedelta(days=i + 1)).isoformat(),
+    }
     body["sketch"] = doc
     if source:
         body["source"] = {"name": f"w{i}.parquet", "sha256": f"{i:064x}", **source}
