@@ -57,6 +57,8 @@ def wrk(url: str, headers: dict[str, str], body: bytes, concurrency: int, second
                 str(concurrency),
                 "-d",
                 f"{int(seconds)}s",
+                "--timeout",  # generous: a slow proxy's answers count as slow, not as errors
+                "30s",
                 "--latency",
                 "-s",
                 script,
