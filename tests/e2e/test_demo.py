@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +115,9 @@ def test_demo_loads_every_state_once(demo: tuple[dict[str, Any], float, Containe
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["loaded"] is False
     assert audit_count(c) == before
+
+
+def test_demo_needs_an_initialised_data_dir(tmp_path: Path) -> None:
+    r = cli({"CHARTER_HOME": str(tmp_path / "home"), "CHARTER_ENVIRONMENT": "test"}, "demo")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.startswith("error: not_initialised:") and "charter init" in r.stderr

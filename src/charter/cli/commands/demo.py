@@ -9,6 +9,7 @@ from rich.table import Table
 
 from charter import bootstrap
 from charter.cli.context import STATE
+from charter.cli.errors import EXIT_USAGE, CliError
 from charter.cli.output import console, emit
 from charter.settings import Settings
 
@@ -18,7 +19,10 @@ def demo() -> None:
     from charter.demo import DemoResult, load
 
     settings = Settings()
-    container = bootstrap.build(settings)
+    try:
+        container = bootstrap.build(settings)
+    except FileNotFoundError as exc:  # no keys: the data dir was never initialised
+        raise CliError("not_initialised", f"{exc}; the demo loads into an initialised data dir", EXIT_USAGE) from exc
     try:
         result: DemoResult = load(container)
     finally:
