@@ -124,6 +124,14 @@ def license_system(c: Container, name: str, tier: str, requester: Actor, reviewe
     return Licensed(name, tier, model, digest, lic.id)
 
 
+def add_app(c: Container) -> str:
+    """The calling app (`app:loan-portal`) and a key for it."""
+    with c.uow() as uow:
+        auth.add_app(uow, SYSTEM_ACTOR, AppCreate(name=APP.split(":", 1)[1]))
+    with c.uow() as uow:
+        return auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=APP)).key
+
+
 def make_world(settings: Settings, tiers: Mapping[str, str]) -> World:
     """`charter init` (CLI), then one active license per system in `tiers` (name → "high" | "minimal")."""
     from tests.support.db import env_for
@@ -133,10 +141,7 @@ def make_world(settings: Settings, tiers: Mapping[str, str]) -> World:
     admin_key = json.loads(init.stdout)["key"]
     c = bootstrap.build(settings)
     try:
-        with c.uow() as uow:
-            auth.add_app(uow, SYSTEM_ACTOR, AppCreate(name=APP.split(":", 1)[1]))
-        with c.uow() as uow:
-            app_key = auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=APP)).key
+        app_key = add_app(c)
         requester = _actor(c, "rita", "ml-engineer")
         reviewers: dict[str, Actor] = {}
         systems = {n: license_system(c, n, t, requester, reviewers) for n, t in tiers.items()}
