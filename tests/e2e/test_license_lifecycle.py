@@ -222,6 +222,10 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
         assert r.returncode == 1 and "license_invalid_transition" in r.stderr
     r = cli(env, "check", MODEL, "--env", "production", "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["allowed"] is False
+    [task] = _ok(cli(env, "license", "reaudits", "--status", "open", "--json"))["items"]  # type: ignore[misc]
+    assert task["system"] == "credit-scoring" and task["kind"] == "periodic"
+    done = _ok(as_("sam", "license", "reaudit-done", task["id"], "--note", "annual review", "--json"))
+    assert done["status"] == "done" and done["completed_by"] == "user:sam"
     listed = _ok(cli(env, "license", "list", "--state", "revoked", "--json"))
     assert [i["id"] for i in listed["items"]] == [lid]  # type: ignore[index]
     status = _ok(cli(env, "license", "status", lid, "--json"))

@@ -20,7 +20,7 @@ from charter.core.errors import Conflict
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
-from charter.licenses import notify, policy, reaudit, repository, webhooks
+from charter.licenses import policy, reaudit, repository, webhooks
 from charter.licenses.model import LicenseState, Transition, next_state
 from charter.licenses.tables import LicenseRow
 from charter.signoffs import service as signoffs
@@ -107,7 +107,9 @@ def change(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Apply one state transition: optimistic lock, counter, audit entry, webhook; all in this transaction."""
+    """Apply one state transition: optimistic lock, counter, audit entry, webhook; all in this transaction.
+
+    The webhook's after-commit hook also wakes in-process listeners (`notify`)."""
     before = LicenseState(row.state)
     row.state = next_state(before, transition, row.id)
     if reason is not None:
@@ -121,7 +123,6 @@ def change(
     webhooks.enqueue(
         uow, f"license.{transition}", payload(row, actor=actor.ref, **{k: v for k, v in info.items() if k != "version"})
     )
-    uow.after_commit(notify.changed)
 
 
 def reinstatement_stage(row: LicenseRow) -> str:

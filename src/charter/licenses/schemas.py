@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from charter.catalog.schemas import PURPOSE_PATTERN
 from charter.licenses.model import LicenseState
 from charter.signoffs.schemas import SignOffRead
 
 ENV_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,59}$"
-TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$"
+Purpose = Annotated[str, Field(pattern=PURPOSE_PATTERN, description="Purpose, e.g. credit-decisioning.")]
+Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$")]
 
 
 class _Strict(BaseModel):
@@ -21,10 +23,10 @@ class _Strict(BaseModel):
 class LicenseCreate(_Strict):
     model: str = Field(max_length=250, description="SYSTEM@VERSION of the model version to license.")
     env: str = Field(pattern=ENV_PATTERN, description="Environment, e.g. production.")
-    purposes: list[str] = Field(min_length=1, max_length=50)
+    purposes: list[Purpose] = Field(min_length=1, max_length=50)
     callers: list[str] = Field(min_length=1, max_length=200, description="Apps allowed to call: app:NAME.")
-    tools: list[str] = Field(default_factory=list, max_length=200)
-    regions: list[str] = Field(default_factory=list, max_length=50)
+    tools: list[Token] = Field(default_factory=list, max_length=200)
+    regions: list[Token] = Field(default_factory=list, max_length=50)
     days: int = Field(ge=1, le=3650, description="Validity in days from activation (capped by policy per tier).")
     conditions: list[str] = Field(
         default_factory=list, max_length=50, description="'METRIC OP VALUE => suspend|revoke [after N windows]'."

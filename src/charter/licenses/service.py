@@ -38,13 +38,15 @@ from charter.storage.uow import UnitOfWork
 S = LicenseState
 
 
-class NotLicensable(CharterError):
+class SystemProhibited(CharterError):
+    """A prohibited system (EU AI Act Art. 5) can never be licensed."""
+
     kind = ErrorKind.FAILED
     code = "system_prohibited"
 
 
 def _dedupe(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    return list(dict.fromkeys(values))
 
 
 def _callers(uow: UnitOfWork, callers: list[str]) -> list[str]:
@@ -65,7 +67,7 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
     authorize(actor, Permission.LICENSE_REQUEST, catalog.system_resource(uow, mv.system))
     sys = catalog.get_system(uow, mv.system)
     if sys.risk_tier == "prohibited":
-        raise NotLicensable(
+        raise SystemProhibited(
             f"system {sys.name} is classified prohibited (EU AI Act Art. 5): it can never be licensed",
             details={"system": sys.name, "risk_tier": sys.risk_tier},
         )
