@@ -3,6 +3,7 @@ entry, counter bump and notification, and the activation requirements."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from charter.signoffs import service as signoffs
 from charter.signoffs.model import SubjectRef, Tally
 from charter.storage.uow import UnitOfWork
 
+log = logging.getLogger("charter.licenses")
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -50,6 +52,7 @@ def retrying(uow: UnitOfWork, license_id: str, attempt: Callable[[], T]) -> T:
         except (StaleDataError, DBAPIError) as exc:
             if not _retryable(exc):
                 raise
+            log.info("license %s changed concurrently (%s); retry %d", license_id, type(exc).__name__, n + 1)
             time.sleep(random.uniform(0, 0.01 * 2**n))
             continue
         uow.commit()
