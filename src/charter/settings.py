@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=1, le=65535)
     gateway_port: int = Field(default=8401, ge=1, le=65535)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+        description="Public base URL (behind a proxy): the license issuer and status-list URL are built on it.",
+    )
     environment: Literal["development", "production", "test"] = "development"
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest accepted API request body.")
     upload_max_bytes: int = Field(default=1 << 30, ge=1024, description="Largest accepted file upload.")

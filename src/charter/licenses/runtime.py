@@ -21,7 +21,9 @@ class Runtime(Protocol):
 
 
 def public_url(settings: Settings) -> str:
-    """Base URL the issuer and status list URI are built on (the configured bind address and port)."""
+    """Base URL the issuer and status list URI are built on: CHARTER_PUBLIC_URL, else the bind address and port."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
     host = settings.host
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
