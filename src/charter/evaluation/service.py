@@ -79,7 +79,7 @@ def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationC
         digest=version.digest,
         evidence=evidence,
         evidence_digest=sha256_hex(canonical_json(evidence)),
-        inputs=data.inputs.model_dump(mode="json"),
+        inputs=_inputs(data),
         options=data.options.model_dump(mode="json", exclude_none=True),
         created_by=actor.ref,
         created_at=utcnow(),
@@ -309,6 +309,15 @@ def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: 
                 code="artifact_digest_mismatch",
                 field="inputs.artifact.sha256",
             )
+
+
+def _inputs(data: EvaluationCreate) -> dict[str, Any]:
+    """Input files with digests in the catalog's `sha256:<hex>` form."""
+    out: dict[str, Any] = data.inputs.model_dump(mode="json")
+    for item in out.values():
+        if item:
+            item["sha256"] = repository.normalize_digest(item["sha256"])
+    return out
 
 
 def _json_safe(value: Any) -> Any:
