@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select, text
 
@@ -33,19 +34,24 @@ ORIGIN_FILE = "audit-origin"
 _LOCK_KEY = 0x636861727465  # pg_advisory_xact_lock key for checkpoint writers ("charte")
 
 
-def resolve_origin(home: Path, host: str = "") -> str:
-    """The log's origin: `<data dir>/audit-origin` if present, else `<host>/audit` for a DNS host name, else default."""
+def resolve_origin(home: Path, host: str = "", public_url: str | None = None) -> str:
+    """The log's origin: `<data dir>/audit-origin` if present, else `<public URL host/path>/audit`, else
+    `<host>/audit` for a DNS host name, else `charter.local/audit`."""
     path = home / ORIGIN_FILE
     if path.is_file():
         origin = path.read_text().strip()
-        if origin and " " not in origin and "+" not in origin:
+        if origin and not any(c.isspace() or c == "+" for c in origin):
             return origin
         log.error("%s: origin must be one word without '+'; using %s", path, DEFAULT_ORIGIN)
         return DEFAULT_ORIGIN
+    if public_url:
+        parsed = urlsplit(public_url)
+        if parsed.netloc and "+" not in public_url:
+            return f"{parsed.netloc}{parsed.path.rstrip('/')}/audit"
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        if host and host not in ("localhost",) and "." in host:
+        if host and host != "localhost" and "." in host:
             return f"{host}/audit"
     return DEFAULT_ORIGIN
 

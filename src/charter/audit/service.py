@@ -74,7 +74,7 @@ class AuditLog:
     @classmethod
     def build(cls, settings: Settings, uow: UnitOfWorkFactory, key: SigningKey, sink: AuditSink) -> AuditLog:
         """The log for a container: origin from the data dir (or host name), checkpoints after governance changes."""
-        origin = resolve_origin(settings.home, settings.host)
+        origin = resolve_origin(settings.home, settings.host, settings.public_url)
         checkpointer = Checkpointer(uow, key, origin, interval_s=settings.checkpoint_interval_s)
         checkpointer.attach(sink)
         log = cls(uow, checkpointer)

@@ -142,6 +142,7 @@ def test_origin_comes_from_the_data_dir_or_host(tmp_path: Path) -> None:
     assert resolve_origin(tmp_path, "127.0.0.1") == DEFAULT_ORIGIN
     assert resolve_origin(tmp_path, "localhost") == DEFAULT_ORIGIN
     assert resolve_origin(tmp_path, "charter.example.com") == "charter.example.com/audit"
+    assert resolve_origin(tmp_path, "0.0.0.0", "https://gov.example.org/charter/") == "gov.example.org/charter/audit"
     (tmp_path / "audit-origin").write_text("audit.example.org/prod\n")
     assert resolve_origin(tmp_path, "charter.example.com") == "audit.example.org/prod"
     (tmp_path / "audit-origin").write_text("bad origin\n")
