@@ -60,6 +60,7 @@ class Call:
     caller: str = "anonymous"
     verdict: Verdict | None = None
     upstream_s: float | None = None
+    facts: dict[str, Any] | None = None  # what the call declared (purpose, tools), for its audit entry
 
 
 def _status_for(reason: str) -> int:
@@ -129,6 +130,8 @@ class Gateway:
             await self._refuse(send, call, 401, exc.code, exc.message)
             return
         call.caller = actor.ref
+        if inb.purpose is not None:
+            call.facts = {"purpose": inb.purpose[:200]}
         body = await read_body(receive, self.max_body)
         if body is None:
             await self._refuse(send, call, 413, "payload_too_large", f"request body exceeds {self.max_body} bytes")
@@ -142,6 +145,8 @@ class Gateway:
                 await self._refuse(send, call, 400, exc.code, exc.message)
                 return
             call.deployment, tools, doc = oa.model, oa.tools, oa.doc
+            if tools:  # bounded: these come from the caller
+                call.facts = {**(call.facts or {}), "tools": [t[:100] for t in tools[:50]]}
         dep = self.index.snapshot.deployments.get(call.deployment)
         if dep is None or (plain is None and dep.kind is not DeploymentKind.OPENAI):
             detail = f"no {'OpenAI-compatible ' if plain is None else ''}deployment named '{call.deployment}'"
@@ -300,6 +305,8 @@ class Gateway:
         extra: dict[str, Any] | None = None,
     ) -> int:
         elapsed = time.perf_counter() - call.started
+        if call.facts:
+            extra = {**call.facts, **(extra or {})}
         event = inference_event(
             decision_id=call.decision_id,
             caller=call.caller,

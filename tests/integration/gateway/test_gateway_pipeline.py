@@ -169,6 +169,7 @@ def test_allowed_call_is_forwarded_audited_and_keeps_the_key(world: tuple[World,
     entry = _entry(w.container, decision)
     assert entry["action"] == "inference.allow" and entry["actor"] == "app:loan-portal"
     assert entry["resource"] == "deployment:credit-prod" and entry["details"]["license_id"] == "lic_test"
+    assert entry["details"]["purpose"] == "credit-scoring" and "tools" not in entry["details"]
     assert set(entry["digests"]) == {"request", "response"}
     assert all(v.startswith("hmac-sha256:") for v in entry["digests"].values())
     assert "score 42" not in json.dumps(entry)
@@ -196,6 +197,8 @@ def test_denials_name_their_reason_and_are_audited(world: tuple[World, Gateway, 
         assert resp.json()["code"] == code
         entry = _entry(w.container, resp.headers["charter-decision-id"])
         assert entry["action"] == "inference.deny" and entry["details"]["reason"] == code
+        if code == "tool_not_in_scope":
+            assert entry["details"]["tools"] == ["send_email"] and entry["details"]["purpose"] == "credit-scoring"
     assert _post(url, key, ok_tools).status_code == 200
     w.change(state="suspended")
     r = _post(url, key, CHAT)
