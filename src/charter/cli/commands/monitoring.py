@@ -349,12 +349,25 @@ def metrics(
 def windows(ref: Ref, limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
     """Newest windows of a model version."""
     items = Api().get(_base(ref) + "/windows", params={"limit": limit})["items"]
-    rows = [{**w, "psi_max": _num(w["metrics"].get("drift.psi_max")), "breached": _breached(w)} for w in items]
-    table(rows, ["id", "start", "end", "rows", "status", "psi_max", "breached"])
+    if STATE.json:
+        emit({"items": items})
+        return
+    rows = [
+        {
+            "id": w["id"],
+            "window": f"{_short(w['start'])} – {_short(w['end'])}",
+            "rows": f"{w['rows']:,}",
+            "drift": w["status"],
+            "psi_max": _num(w["metrics"].get("drift.psi_max")),
+            "breached": str(sum(c["status"] == "breached" for c in w.get("checks", []))),
+        }
+        for w in items
+    ]
+    table(rows, ["id", "window", "rows", "drift", "psi_max", "breached"])
 
 
-def _breached(w: dict[str, Any]) -> str:
-    return ", ".join(c["condition"] for c in w.get("checks", []) if c["status"] == "breached") or "-"
+def _short(iso: str) -> str:
+    return iso.replace("T", " ")[:16]
 
 
 @monitor_app.command("breaches")
