@@ -224,7 +224,9 @@ class Gateway:
     ) -> None:
         sent_at = time.perf_counter()
         try:
-            async with self.upstream.session.request(scope["method"], url, data=body, headers=inb.forward) as resp:
+            async with self.upstream.session.request(
+                scope["method"], url, data=body or None, headers=inb.forward
+            ) as resp:
                 headers = response_headers(resp, call.decision_id.encode())
                 if is_stream(resp):
                     await self._stream(send, call, resp, headers, body, sent_at)
