@@ -24,6 +24,7 @@ from tests.support.web import (
     require_browser,
     seed_catalog,
     seed_minimal_system,
+    seed_monitoring,
     shot,
     shot_of,
 )
@@ -183,7 +184,7 @@ def test_systems_and_lineage(running: Running) -> None:
     assert not foreign(requested, running.server.url)
 
 
-def _request_license(running: Running, requester_key: str, model: str) -> str:
+def _request_license(running: Running, requester_key: str, model: str, conditions: list[str] | None = None) -> str:
     """Record a passing assessment for `model`, then request a license for it over the API as the requester.
 
     The assessment is recorded through the evaluation service on the server's database, against an empty policy
@@ -206,6 +207,7 @@ def _request_license(running: Running, requester_key: str, model: str) -> str:
         "purposes": ["customer-support"],
         "callers": ["app:helpdesk"],
         "days": 30,
+        "conditions": conditions or [],
     }
     return str(running.seed.post("/licenses", body, key=requester_key)["id"])
 
@@ -255,4 +257,40 @@ def test_inbox_approval_activates_the_license(running: Running) -> None:
         row = page.locator("tr", has=page.get_by_role("link", name=re.compile(license_id[:14])))
         assert "active" in row.inner_text()
         shot(page, "15-licenses")
+    assert not foreign(requested, running.server.url)
+
+
+def test_monitoring_chart_shows_the_breach_that_suspended_the_license(running: Running) -> None:
+    model = seed_minimal_system(running.seed, "churn-model", "3.1.0")
+    running.seed.post("/apps", {"name": "helpdesk"})
+    rita = running.seed.user("rita", PASSWORD, ("ml-engineer", None))
+    lena = running.seed.user("lena", PASSWORD, ("reviewer", "ml-lead"), ("auditor", None))
+    license_id = _request_license(running, rita, model, conditions=["drift.psi_max < 0.25 => suspend"])
+    running.seed.post(f"/licenses/{license_id}/signoffs", {"function": "ml-lead", "decision": "approve"}, key=lena)
+    seed_monitoring(running.seed, model, [0.0, 0.05, 0.0, 2.5])  # the last window drifts
+    with browser_page(running.server.url) as (page, requested):
+        login(page, "lena", PASSWORD)
+        breaches = page.locator("section", has=page.get_by_role("heading", name="Breached conditions"))
+        assert "drift.psi_max < 0.25" in breaches.inner_text()
+        nav(page, "Monitoring").click()
+        page.get_by_role("heading", name="Monitoring", exact=True).wait_for()
+        row = page.locator("#monitored tr", has=page.get_by_role("link", name=model))
+        assert "1 breached" in row.inner_text()
+        shot(page, "16-monitoring")
+
+        row.get_by_role("link", name=model).click()
+        drift = page.locator("#panel-drift")
+        drift.locator("[data-chart-ready]").wait_for()
+        assert drift.locator("canvas").count() == 1
+        assert int(drift.locator(".chart").get_attribute("data-breaches") or 0) == 1
+        legend = drift.locator(".u-legend").inner_text()
+        assert "drift.psi_max" in legend and "breach" in legend
+        assert page.locator("#panel-performance [data-chart-ready]").count() == 1
+        conditions = page.locator("#conditions").inner_text()
+        assert "breached" in conditions and "suspend" in conditions
+        shot(page, "17-monitoring-model")
+        shot_of(drift, "17b-drift-chart")
+
+        page.locator("#conditions").get_by_role("link", name=re.compile(license_id[:14])).click()
+        assert page.locator("#license-state .badge-state-suspended").count() == 1
     assert not foreign(requested, running.server.url)

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.bootstrap import Container
 from charter.web.handler import error_response, page
-from charter.web.views import audit, auth, coverage, inbox, licenses, overview, pending, systems
+from charter.web.views import audit, auth, coverage, inbox, licenses, monitoring, overview, systems
 
 # Everything the dashboard loads comes from Charter itself; no inline script, no third-party host.
 CSP = (
@@ -82,10 +82,8 @@ def create(container: Container) -> ASGIApp:
         Route("/licenses/{id}", page(container, licenses.detail_page)),
         Route("/inbox", page(container, inbox.inbox)),
         Route("/inbox/{id}", page(container, inbox.decide), methods=["POST"]),
-        Route(
-            "/monitoring",
-            page(container, pending.unavailable("Monitoring", "monitoring", "Monitoring windows", "list_windows")),
-        ),
+        Route("/monitoring", page(container, monitoring.overview)),
+        Route("/monitoring/{system}/{version}", page(container, monitoring.model_page)),
         Mount("/static", app=StaticFiles(packages=[("charter.web", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})

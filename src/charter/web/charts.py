@@ -1,107 +1,60 @@
-"""Monitoring charts as data: windows of metric values → drift, performance and fairness series with thresholds and
-breach markers (evaluated with the license conditions themselves), in the shape `static/charts.js` draws."""
+"""Monitoring charts: the monitoring service's chart series split into panels (drift, accuracy, fairness) so each
+metric family gets its own scale, in the shape `static/charts.js` draws."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from charter.core.clock import as_utc
-from charter.core.errors import CharterError
-from charter.monitoring.conditions import Condition, evaluate, parse_condition
-from charter.monitoring.drift import DriftThresholds
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One monitoring window: when it ended and its flat metric values (`drift.psi_max`, `perf.accuracy`, …)."""
-
-    end: datetime
-    values: Mapping[str, float | None]
+# Headline metrics asked for besides the ones license conditions watch (those always come first).
+HEADLINE = (
+    "drift.psi_max",
+    "drift.prediction_psi",
+    "perf.accuracy",
+    "perf.f1",
+    "fairness.dp_diff",
+    "fairness.eo_diff",
+)
+MAX_SERIES = 6
 
 
 @dataclass(frozen=True, slots=True)
 class Panel:
     id: str
     title: str
-    prefixes: tuple[str, ...]
-    defaults: tuple[str, ...]
+    prefix: str
 
 
 PANELS = (
-    Panel("drift", "Drift", ("drift.",), ("drift.psi_max", "drift.prediction_psi")),
-    Panel("performance", "Accuracy", ("perf.",), ("perf.accuracy",)),
-    Panel("fairness", "Fairness", ("fairness.",), ("fairness.dp_diff", "fairness.eo_diff")),
+    Panel("drift", "Drift", "drift."),
+    Panel("performance", "Accuracy", "perf."),
+    Panel("fairness", "Fairness", "fairness."),
 )
-MAX_SERIES = 6
 
 
-def conditions_of(raw: Iterable[str | Mapping[str, Any]]) -> list[Condition]:
-    """License conditions (stored `{metric, op, value, action, after}` dicts, or text) as parsed conditions.
-
-    A condition that does not parse is skipped: the chart still shows the metrics, only without its line.
-    """
-    out = []
-    for item in raw:
-        try:
-            if isinstance(item, str):
-                out.append(parse_condition(item))
-            else:
-                windows = int(item.get("after", 1) or 1)
-                value = float(item["value"])
-                out.append(Condition(str(item["metric"]), item["op"], value, item["action"], windows))
-        except (CharterError, KeyError, TypeError, ValueError):
-            continue
-    return out
-
-
-def _thresholds(panel: Panel, conditions: Sequence[Condition]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if panel.id == "drift":
-        t = DriftThresholds()
-        out += [
-            {"label": f"PSI warn {t.psi_warn:g}", "value": t.psi_warn, "kind": "warn"},
-            {"label": f"PSI breach {t.psi_breach:g}", "value": t.psi_breach, "kind": "warn"},
-        ]
-    for c in conditions:
-        if c.metric.startswith(panel.prefixes):
-            out.append(
-                {"label": f"{c.metric} {c.op} {c.threshold:g} ⇒ {c.action}", "value": c.threshold, "kind": "breach"}
-            )
-    return out
-
-
-def panels(windows: Sequence[Window], conditions: Sequence[Condition]) -> list[dict[str, Any]]:
-    """One chart spec per panel that has data: series over window end times, thresholds, breach markers."""
-    ordered = sorted(windows, key=lambda w: w.end)
-    xs = [int(as_utc(w.end).timestamp()) for w in ordered]
-    present = {k for w in ordered for k, v in w.values.items() if v is not None}
+def split(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One chart per metric family that has values: its series, its threshold lines and its breach markers."""
     out = []
     for panel in PANELS:
-        watched = [c.metric for c in conditions if c.metric.startswith(panel.prefixes)]
-        metrics = list(dict.fromkeys([*watched, *(m for m in panel.defaults if m in present)]))[:MAX_SERIES]
-        metrics = [m for m in metrics if m in present or m in watched]
-        if not metrics:
+        series = [
+            s
+            for s in spec.get("series", [])
+            if str(s.get("metric", s.get("label", ""))).startswith(panel.prefix)
+            and any(v is not None for v in s.get("values", []))
+        ][:MAX_SERIES]
+        metrics = {str(s.get("metric", s.get("label"))) for s in series}
+        if not series:
             continue
-        series = [{"label": m, "values": [w.values.get(m) for w in ordered]} for m in metrics]
-        breaches = []
-        for c in conditions:
-            if not c.metric.startswith(panel.prefixes):
-                continue
-            for x, w in zip(xs, ordered, strict=True):
-                result = evaluate(c, w.values)
-                if result.status == "breached":
-                    breaches.append({"x": x, "y": result.observed, "label": str(c)})
         out.append(
             {
-                "id": panel.id,
+                "id": f"{spec.get('id', 'chart')}-{panel.id}",
+                "panel": panel.id,
                 "title": panel.title,
-                "x": xs,
+                "x": list(spec.get("x", [])),
                 "series": series,
-                "thresholds": _thresholds(panel, conditions),
-                "breaches": breaches,
+                "thresholds": [t for t in spec.get("thresholds", []) if t.get("metric") in metrics],
+                "breaches": [b for b in spec.get("breaches", []) if b.get("metric") in metrics],
             }
         )
     return out

@@ -14,7 +14,6 @@ from markupsafe import Markup
 
 from charter import __version__
 from charter.core.clock import as_utc, utcnow
-from charter.web.domains import Missing
 
 
 @dataclass
@@ -97,7 +96,6 @@ def environment() -> Environment:
     )
     env.filters.update(dt=fmt_dt, ago=fmt_ago, short=fmt_short, num=fmt_num, json_script=to_json_script)
     env.globals.update(static=static_url, version=__version__)
-    env.tests["missing"] = lambda value: isinstance(value, Missing)
     return env
 
 

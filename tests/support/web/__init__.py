@@ -191,3 +191,57 @@ def seed_minimal_system(seed: Seeder, system: str = "support-bot", version: str 
         {"version": version, "digest": digest(f"{system}@{version}"), "size_bytes": 4096, "format": "gguf"},
     )
     return f"{system}@{version}"
+
+
+def production_rows(n: int, *, seed: int, shift: float = 0.0) -> Any:
+    """Synthetic scoring data (age, income, region, gender, score, label y); `shift` moves income (drift)."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 10, n)
+    income = rng.lognormal(10, 0.4, n) * (1 + 0.5 * shift)
+    score = 1 / (1 + np.exp(-(age - 40) / 10))
+    y = (rng.random(n) < score).astype(np.int64)
+    return pa.table(
+        {
+            "age": age,
+            "income": income,
+            "region": pa.array(rng.choice(["north", "south", "east", "west"], n)),
+            "gender": pa.array(rng.choice(["f", "m"], n)),
+            "score": score,
+            "y": y,
+        }
+    )
+
+
+def seed_monitoring(seed: Seeder, model: str, shifts: list[float], *, rows: int = 4000) -> None:
+    """Upload a reference profile and one window per shift (hourly), as `charter monitor` would compute them."""
+    from datetime import UTC, datetime, timedelta
+
+    from charter.monitoring import ProfileSpec, build_profile, sketch_rows
+
+    system, version = model.split("@")
+    spec = ProfileSpec(
+        numeric=("age", "income"),
+        categorical=("region",),
+        prediction="score",
+        prediction_kind="probability",
+        label="y",
+        sensitive=("gender",),
+    )
+    profile = build_profile(production_rows(rows * 2, seed=1), spec)
+    base = f"/monitoring/systems/{system}/versions/{version}"
+    source = {"name": "reference.parquet", "sha256": digest("reference")[7:], "rows": rows * 2}
+    r = seed.http.put(base + "/reference", json={"profile": profile.to_dict(), "source": source})
+    assert r.status_code < 300, r.text
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for i, shift in enumerate(shifts):
+        sketch = sketch_rows(profile, production_rows(rows, seed=100 + i, shift=shift)).to_dict()
+        window = {
+            "start": (start + timedelta(hours=i)).isoformat(),
+            "end": (start + timedelta(hours=i + 1)).isoformat(),
+            "sketch": sketch,
+            "source": {"name": f"window-{i}.parquet", "sha256": digest(f"window-{i}")[7:], "rows": rows},
+        }
+        seed.post(base + "/windows", window)

@@ -1,56 +1,47 @@
-"""Monitoring chart data: panels, thresholds from license conditions, breach markers where a condition breaches."""
+"""Monitoring chart panels: the service's series split by metric family with their thresholds and breaches."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from charter.web.charts import split
 
-from charter.web.charts import Window, conditions_of, panels
-
-T0 = datetime(2025, 3, 1, tzinfo=UTC)
-
-
-def _windows() -> list[Window]:
-    psi = [0.02, 0.05, 0.31, 0.12]
-    acc = [0.91, 0.90, None, 0.82]
-    return [
-        Window(T0 + timedelta(hours=i), {"drift.psi_max": p, "perf.accuracy": a, "drift.psi[age]": p / 2})
-        for i, (p, a) in enumerate(zip(psi, acc, strict=True))
-    ]
-
-
-def test_conditions_from_stored_dicts_and_text() -> None:
-    conds = conditions_of(
-        [
-            {"metric": "drift.psi_max", "op": "<", "value": 0.25, "action": "suspend", "after": 1},
-            "perf.accuracy >= 0.85 => revoke after 2 windows",
-            {"metric": "x", "op": "~", "value": 1, "action": "suspend"},  # broken: skipped
-            "not a condition",
-        ]
-    )
-    assert [(c.metric, c.op, c.threshold, c.action, c.windows) for c in conds] == [
-        ("drift.psi_max", "<", 0.25, "suspend", 1),
-        ("perf.accuracy", ">=", 0.85, "revoke", 2),
-    ]
+SPEC = {
+    "id": "monitoring-m-1",
+    "x": [10, 20, 30],
+    "series": [
+        {"label": "drift.psi_max", "metric": "drift.psi_max", "values": [0.02, 0.31, 0.1]},
+        {"label": "perf.accuracy", "metric": "perf.accuracy", "values": [0.9, None, 0.8]},
+        {"label": "fairness.dp_diff", "metric": "fairness.dp_diff", "values": [None, None, None]},
+        {"label": "window.rows", "metric": "window.rows", "values": [1000, 1000, 1000]},
+    ],
+    "thresholds": [
+        {
+            "label": "drift.psi_max < 0.25 => suspend (lic_1)",
+            "value": 0.25,
+            "kind": "breach",
+            "metric": "drift.psi_max",
+        },
+        {"label": "PSI warn 0.1", "value": 0.1, "kind": "warn", "metric": "drift.psi_max"},
+        {"label": "perf.accuracy >= 0.85 => revoke", "value": 0.85, "kind": "breach", "metric": "perf.accuracy"},
+    ],
+    "breaches": [
+        {"x": 20, "y": 0.31, "metric": "drift.psi_max", "label": "drift.psi_max < 0.25 => suspend"},
+        {"x": 30, "y": 0.8, "metric": "perf.accuracy", "label": "perf.accuracy >= 0.85 => revoke"},
+    ],
+}
 
 
-def test_panels_with_thresholds_and_breaches() -> None:
-    conds = conditions_of(["drift.psi_max < 0.25 => suspend", "perf.accuracy >= 0.85 => revoke"])
-    specs = {p["id"]: p for p in panels(list(reversed(_windows())), conds)}
-    assert set(specs) == {"drift", "performance"}  # no fairness metric in any window
-    drift = specs["drift"]
-    assert drift["x"] == sorted(drift["x"]) and len(drift["x"]) == 4
-    assert [s["label"] for s in drift["series"]] == ["drift.psi_max"]
-    assert drift["series"][0]["values"] == [0.02, 0.05, 0.31, 0.12]
-    kinds = {(t["kind"], t["value"]) for t in drift["thresholds"]}
-    assert {("warn", 0.1), ("warn", 0.25), ("breach", 0.25)} <= kinds
-    assert [(b["x"], b["y"]) for b in drift["breaches"]] == [(drift["x"][2], 0.31)]
-    perf = specs["performance"]
-    assert perf["series"][0]["values"] == [0.91, 0.90, None, 0.82]
-    assert [b["y"] for b in perf["breaches"]] == [0.82]  # the window without labels is no data, not a breach
+def test_split_by_family() -> None:
+    panels = {p["panel"]: p for p in split(SPEC)}
+    assert set(panels) == {"drift", "performance"}  # fairness has no values, window.rows is no family
+    drift = panels["drift"]
+    assert drift["id"] == "monitoring-m-1-drift" and drift["x"] == [10, 20, 30]
+    assert [s["metric"] for s in drift["series"]] == ["drift.psi_max"]
+    assert {t["value"] for t in drift["thresholds"]} == {0.25, 0.1}
+    assert [(b["x"], b["y"]) for b in drift["breaches"]] == [(20, 0.31)]
+    perf = panels["performance"]
+    assert [t["value"] for t in perf["thresholds"]] == [0.85]
+    assert [b["y"] for b in perf["breaches"]] == [0.8]
 
 
-def test_a_watched_per_feature_metric_gets_its_own_series() -> None:
-    conds = conditions_of(["drift.psi[age] < 0.1 => suspend"])
-    drift = next(p for p in panels(_windows(), conds) if p["id"] == "drift")
-    assert [s["label"] for s in drift["series"]] == ["drift.psi[age]", "drift.psi_max"]
-    assert [b["y"] for b in drift["breaches"]] == [0.155]
+def test_empty_spec() -> None:
+    assert split({"x": [], "series": []}) == []

@@ -12,7 +12,7 @@ from charter.core.clock import as_utc, utcnow
 from charter.licenses import reaudit
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead, LicenseStatus
-from charter.web import domains
+from charter.monitoring import service as monitoring
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
 from charter.web.views import audit, inbox, systems
@@ -81,13 +81,10 @@ def _reaudits(ctx: Ctx) -> Any:
 
 
 def _breaches(ctx: Ctx) -> Any:
-    fn = domains.function("monitoring", "recent_breaches", "Breached conditions")
-    if isinstance(fn, domains.Missing):
-        return fn
     if not ctx.can(Permission.MONITOR_READ):
         return None
     with ctx.uow() as uow:
-        return {"items": fn(uow, ctx.actor)[:LIST_LIMIT]}
+        return {"items": monitoring.recent_breaches(uow, ctx.actor, limit=LIST_LIMIT)}
 
 
 def overview(ctx: Ctx) -> Page:
