@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from aiohttp import web
 from sqlalchemy import select
@@ -69,6 +73,14 @@ def _entries(settings: Settings, action: str) -> list[dict[str, Any]]:
 def _ok(r: Any) -> dict[str, Any]:
     assert r.returncode == 0, r.stdout + r.stderr
     return dict(json.loads(r.stdout))
+
+
+def _cli_in(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`charter ARGS` run in `cwd` (where `monitor reference` looks for the evaluation's data file)."""
+    cwd.mkdir(exist_ok=True)
+    run_env = {**os.environ, **env}
+    cmd = [sys.executable, "-m", "charter", *args]
+    return subprocess.run(cmd, env=run_env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
 def _call(url: str, key: str, instances: list[dict[str, Any]]) -> httpx.Response:
@@ -167,9 +179,21 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settin
             human = cli(env, "monitor", "status", live.model)
             assert "BREACHED" in human.stdout and "suspended" in human.stdout
 
-            # Upload path: late labels, Parquet and CSV windows, persistence over two windows.
-            _ok(cli(env, "monitor", "reference", batch.model, str(reference), "--prediction", "score", "--label", "y",
-                    "--json"))  # fmt: skip
+            # Upload path. The reference defaults to the evaluation's data file (found by name and sha256) and
+            # takes its columns from the evaluation; then late labels, Parquet and CSV windows, persistence.
+            scored = table(5000, seed=1)
+            scored = scored.append_column("pred", pa.compute.greater(scored.column("score"), 0.5).cast(pa.int64()))
+            write(tmp_path / "holdout.parquet", scored)
+            ev = cli(env, "evaluate", batch.model, "--predictions", str(tmp_path / "holdout.parquet"), "--label", "y",
+                     "--prediction", "pred", "--score", "score", "--sensitive", "gender", "--json")  # fmt: skip
+            assert ev.returncode in (0, 1), ev.stdout + ev.stderr
+            ref2 = _ok(_cli_in(tmp_path, env, "monitor", "reference", batch.model, "--json"))
+            assert ref2["source"]["name"] == "holdout.parquet" and ref2["source"]["evaluation"].startswith("evl_")
+            spec = ref2["spec"]
+            assert (spec["prediction"], spec["prediction_kind"], spec["label"]) == ("score", "probability", "y")
+            assert spec["sensitive"] == ["gender"] and spec["numeric"] == ["age", "income"]  # not id, not pred
+            missing = _cli_in(tmp_path / "elsewhere", env, "monitor", "reference", batch.model)
+            assert missing.returncode == 2 and "reference_data_required" in missing.stderr
             days = ["2026-11-01T00:00/2026-11-02T00:00", "2026-11-02T00:00/2026-11-03T00:00", "2026-11-03/2026-11-04"]
             results = []
             for i, (day, shift) in enumerate(zip(days, (0.0, 3.0, 3.0), strict=True)):

@@ -132,6 +132,9 @@ def _defaults(options: dict[str, Any], names: list[str]) -> dict[str, Any]:
     sensitive = [s for s in options.get("sensitive") or [] if s in names]
     if sensitive and "prediction" in out:
         out["sensitive"] = sensitive
+    # The evaluation's other prediction column (a label when the score is profiled) is an output, not a feature.
+    out["exclude"] = [options[k] for k in ("prediction", "score") if options.get(k) in names]
+    out["exclude"] = [c for c in out["exclude"] if c != out.get("prediction")]
     return out
 
 
@@ -169,13 +172,14 @@ def reference(
     found = _defaults((evaluation or {}).get("options") or {}, names) if evaluation else {}
     if prediction_kind is not None and prediction_kind not in KINDS:
         raise usage("invalid_option", f"--prediction-kind must be one of {', '.join(KINDS)}")
+    outputs = [c for c in found.pop("exclude", []) if c != prediction]
     options = {**found, **{k: v for k, v in given.items() if v is not None}}
     if prediction_kind is not None:
         options["prediction_kind"] = prediction_kind
     excluded = _columns(exclude)
     if not (numeric or categorical or exclude):
         taken = {options.get("prediction"), options.get("label")}
-        excluded = [n for n in names if ID_COLUMN.match(n) and n not in taken]
+        excluded = [n for n in names if (ID_COLUMN.match(n) or n in outputs) and n not in taken]
     spec = spec_for(
         path,
         numeric=_columns(numeric),
@@ -218,7 +222,7 @@ def _profile_text(doc: dict[str, Any], excluded: list[str]) -> str:
     if src.get("evaluation"):
         lines.append(f"  the data of evaluation {src['evaluation']} (same sha256)")
     if excluded:
-        lines.append(f"  not features (identifiers): {', '.join(excluded)}")
+        lines.append(f"  not features (identifiers, model outputs): {', '.join(excluded)}")
     return "\n".join(lines)
 
 
