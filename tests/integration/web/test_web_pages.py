@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from charter.auth import service as auth_service
+from charter.auth.model import SYSTEM_ACTOR
+from charter.auth.schemas import RoleGrant, TeamCreate
+from charter.bootstrap import Container
 from tests.integration.web.conftest import Client, sign_in
 
 
@@ -72,3 +76,19 @@ def test_coverage_per_framework(web: Client, user: Callable[..., str]) -> None:
     assert r.status_code == 200 and "GDPR-" in r.text
     assert client.get("/coverage/nope").status_code == 404
     assert client.get("/coverage?tier=nope").status_code == 422
+
+
+def test_team_scoped_roles_get_the_overview_with_what_they_may_see(
+    web: Client, user: Callable[..., str], container: Container
+) -> None:
+    with container.uow() as uow:
+        auth_service.add_team(uow, SYSTEM_ACTOR, TeamCreate(name="risk"))
+    user("tess")
+    with container.uow() as uow:
+        grant = RoleGrant(principal="tess", role="auditor", scope="team:risk")
+        auth_service.grant_role(uow, SYSTEM_ACTOR, grant)
+    client = sign_in(web(), "tess")
+    r = client.get("/")
+    assert r.status_code == 200
+    assert "Your roles do not include reading the audit log." in r.text  # the log spans every team
+    assert client.get("/audit").status_code == 403

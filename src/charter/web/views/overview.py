@@ -1,14 +1,19 @@
-"""Overview: the state of governance at a glance, from whichever domain services this build provides."""
+"""Overview: the state of governance at a glance. Each card asks its domain service with the signed-in actor; a card
+the actor's grants do not cover (e.g. a team-scoped role and a service that needs global scope) shows "no access"
+instead of failing the whole page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from charter.auth import service as auth_service
+from charter.auth.authorize import authorize
 from charter.auth.model import Permission
 from charter.catalog import service as catalog
 from charter.core.clock import as_utc, utcnow
+from charter.core.errors import Forbidden
 from charter.licenses import reaudit
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead, LicenseStatus
@@ -19,6 +24,23 @@ from charter.web.views import audit, inbox, systems
 from charter.web.views import licenses as license_views
 
 LIST_LIMIT = 8
+T = TypeVar("T")
+
+
+def _guarded(card: Callable[[Ctx], T], ctx: Ctx, denied: T) -> T:
+    """A card's data, or `denied` when the service refuses this actor."""
+    try:
+        return card(ctx)
+    except Forbidden:
+        return denied
+
+
+def _audit(ctx: Ctx) -> dict[str, Any] | None:
+    """The tree head and latest checkpoint, for actors who may read the whole log."""
+    if not ctx.can(Permission.AUDIT_READ):
+        return None
+    authorize(ctx.actor, Permission.AUDIT_READ, audit.AUDIT)
+    return {"head": audit.head_info(ctx), "checkpoint": audit.verification(ctx)}
 
 
 def _principals(ctx: Ctx) -> dict[str, int] | None:
@@ -88,19 +110,20 @@ def _breaches(ctx: Ctx) -> Any:
 
 
 def overview(ctx: Ctx) -> Page:
-    """GET / — counts and lists per domain; a domain not in this build says so."""
-    by_state, expiring = _licenses(ctx)
+    """GET / — counts and lists per domain."""
+    by_state, expiring = _guarded(_licenses, ctx, (None, None))
+    log = _guarded(_audit, ctx, None)
     data: dict[str, Any] = {
         "title": "Overview",
-        "principals": _principals(ctx),
-        "can_audit": ctx.can(Permission.AUDIT_READ),
-        "audit_head": audit.head_info(ctx) if ctx.can(Permission.AUDIT_READ) else None,
-        "checkpoint": audit.verification(ctx) if ctx.can(Permission.AUDIT_READ) else None,
-        "systems_by_tier": _systems(ctx),
+        "principals": _guarded(_principals, ctx, None),
+        "can_audit": log is not None,
+        "audit_head": log["head"] if log else None,
+        "checkpoint": log["checkpoint"] if log else None,
+        "systems_by_tier": _guarded(_systems, ctx, None),
         "licenses_by_state": by_state,
         "expiring": expiring,
-        "pending_signoffs": _pending(ctx),
-        "reaudits": _reaudits(ctx),
-        "breaches": _breaches(ctx),
+        "pending_signoffs": _guarded(_pending, ctx, None),
+        "reaudits": _guarded(_reaudits, ctx, None),
+        "breaches": _guarded(_breaches, ctx, None),
     }
     return Page("overview.html", data)
