@@ -138,12 +138,19 @@ class AuditLog:
             raise Unavailable("no checkpoint covers that entry yet; retry in a second", code="no_checkpoint")
         return cp
 
+    def _exists(self, seq: int) -> None:
+        with self.uow(write=False) as uow:
+            head = store.head(uow.session)
+        if not 0 <= seq < head.size:
+            raise NotFound(f"entry {seq} is not in the log (it has {head.size})", code="audit_entry_not_found")
+
     def inclusion(self, seq: int, size: int | None = None) -> InclusionProofRead:
         """Proof that entry `seq` is in the tree of `size` entries (default: the latest checkpoint)."""
         note = None
         if size is None:
             cp = self.checkpointer.latest(fresh=False)
             if cp is None or cp.size <= seq:
+                self._exists(seq)  # no checkpoint will ever cover an entry that is not in the log
                 cp = self._signed_at_least(seq + 1)
             size, note = cp.size, cp.note
         with self.uow(write=False) as uow:
