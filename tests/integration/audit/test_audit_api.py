@@ -81,6 +81,8 @@ def test_inclusion_and_consistency_proofs_verify(api: TestClient) -> None:
     assert latest.size == proof["second"] > first["size"]
     assert verify_consistency(first["size"], latest.size, b(first["root"]), latest.root, [b(p) for p in proof["proof"]])
     assert api.get("/api/v1/audit/proofs/consistency", params={"first": 10**6}).status_code == 422
+    beyond = api.get(f"/api/v1/audit/entries/{latest.size + 100}/proof")
+    assert beyond.status_code == 404 and beyond.json()["code"] == "audit_entry_not_found"
     listing = api.get("/api/v1/audit/checkpoints").json()["items"]
     assert [c["size"] for c in listing] == sorted(c["size"] for c in listing)
 
