@@ -345,6 +345,9 @@ class Gateway:
     def _capture(self, dep: Deployment, doc: dict[str, Any] | None, body: bytes, payload: bytes) -> None:
         hook = self.capture
         assert hook is not None
+        wants = getattr(hook, "wants", None)
+        if wants is not None and not wants(dep):
+            return  # a model nobody monitors: no task, no parsing
 
         async def run() -> None:
             try:

@@ -201,6 +201,10 @@ class Capturer:
         self._lock = threading.Lock()  # buffers and the dict of open windows
         self._fold_lock = threading.Lock()  # sketch updates
 
+    def wants(self, deployment: CapturedDeployment) -> bool:
+        """Whether calls to this deployment are captured (lets the gateway skip parsing bodies it would drop)."""
+        return deployment.digest in self.targets
+
     def window_of(self, t: float) -> float:
         return math.floor(t / self.window_s) * self.window_s
 

@@ -88,9 +88,14 @@ def _states(uow: UnitOfWork) -> dict[str, str]:
 
 
 def window_read(
-    uow: UnitOfWork, window: WindowRow, rows: Sequence[CheckRow] | None = None, *, report: bool = False
+    uow: UnitOfWork,
+    window: WindowRow,
+    rows: Sequence[CheckRow] | None = None,
+    *,
+    report: bool = False,
+    states: dict[str, str] | None = None,
 ) -> WindowRead:
-    states = _states(uow)
+    states = _states(uow) if states is None else states
     found = repo.checks_of(uow, window.id) if rows is None else rows
     return WindowRead(
         id=window.id,
@@ -181,14 +186,17 @@ def list_windows(uow: UnitOfWork, actor: Actor, ref: str | None = None, *, limit
     """Newest windows of one model version, or of every monitored version the actor may read."""
     if ref is not None:
         mv = _version(uow, actor, ref)
-        return [window_read(uow, w) for w in repo.windows_of(uow, mv.digest, limit=_limit(limit))]
+        states = _states(uow)
+        return [window_read(uow, w, states=states) for w in repo.windows_of(uow, mv.digest, limit=_limit(limit))]
     authorize_any(actor, Permission.MONITOR_READ)
     out: list[WindowRead] = []
     rows = repo.profiles_of(uow)
     ok = _readable(uow, actor, [r.system for r in rows])
+    states = _states(uow)
     for prof in rows:
         if prof.system in ok:
-            out += [window_read(uow, w) for w in repo.windows_of(uow, prof.digest, limit=_limit(limit))]
+            found = repo.windows_of(uow, prof.digest, limit=_limit(limit))
+            out += [window_read(uow, w, states=states) for w in found]
     out.sort(key=lambda w: (as_utc(w.end), as_utc(w.start)), reverse=True)
     return out[:limit]
 

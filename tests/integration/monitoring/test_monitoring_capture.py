@@ -114,6 +114,7 @@ def test_openai_default_path_missing_values_and_unmonitored_models(container: Co
     monitor.capturer(dep, ["not", "an", "object"], {"score": 0.4})
     other = dataclasses.replace(dep, name="other", digest="sha256:" + "0" * 64)
     monitor.capturer(other, plain, {"score": 0.5})
+    assert monitor.capturer.wants(dep) and not monitor.capturer.wants(other)  # the gateway skips `other` early
     assert monitor.capturer.captured == 2
     assert monitor.flush() == 1
     with container.uow(write=False) as uow:
