@@ -63,10 +63,12 @@ def test_api_bodies(world: tuple[TestClient, str, Container]) -> None:
 
     _refused(client.post("/api/v1/teams", content=chunks(), headers={"content-type": "application/json"}), 413)
     started = time.monotonic()
-    _refused(client.post("/api/v1/systems", content=deep(), headers={"content-type": "application/json"}), 422)
+    _refused(client.post("/api/v1/systems", content=deep(), headers={"content-type": "application/json"}), 400, 422)
     bad_utf8 = b'{"name": "\xff\xfe\xfa"}'
-    _refused(client.post("/api/v1/teams", content=bad_utf8, headers={"content-type": "application/json"}), 422)
-    _refused(client.post("/api/v1/teams", content=b"\x00" * 100, headers={"content-type": "application/json"}), 422)
+    _refused(client.post("/api/v1/teams", content=bad_utf8, headers={"content-type": "application/json"}), 400, 422)
+    _refused(
+        client.post("/api/v1/teams", content=b"\x00" * 100, headers={"content-type": "application/json"}), 400, 422
+    )
     _refused(client.post("/api/v1/teams", json={"name": "../../etc/passwd"}), 422)
     _refused(client.post("/api/v1/systems", json={"name": "a" * 10_000, "purpose": "x"}), 422)
     _refused(client.get("/api/v1/systems/" + "%2e%2e%2f" * 50 + "etc%2fpasswd"), 404)
