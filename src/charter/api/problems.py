@@ -46,7 +46,45 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `code` is the stable reason.",
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+        "detail": {"type": "string"},
+        "field": {"type": "string"},
+        "details": {"type": "object"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _document_problems(doc: dict[str, Any]) -> None:
+    """Errors are problem+json: say so where FastAPI documents its own 422 shape, which Charter never sends."""
+    doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            responses = op.get("responses", {}) if isinstance(op, dict) else {}
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid input", "content": {PROBLEM: {"schema": ref}}}
+
+
 def install(app: FastAPI) -> None:
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(base())  # base() caches the document on the app; edit it once, in place
+        return app.openapi_schema or base()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(CharterError)
     async def _charter(_: Request, exc: CharterError) -> JSONResponse:
         return problem(STATUS[exc.kind], exc.code, exc.message, field=exc.field, details=exc.details or None)
