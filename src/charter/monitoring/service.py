@@ -59,6 +59,12 @@ __all__ = [
 ]
 
 
+# Every window sketch is as large as the profile's bins: bound what one upload can make every later window cost.
+MAX_FEATURES = 1000
+MAX_GRID = 10_000
+MAX_SENSITIVE = 20
+
+
 def _version(uow: UnitOfWork, actor: Actor, ref: str, permission: Permission) -> ModelVersionRead:
     mv = catalog.get_model_version(uow, ref)
     authorize(actor, permission, catalog.system_resource(uow, mv.system))
@@ -73,6 +79,15 @@ def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) 
     spec = profile.spec
     if not (spec.numeric or spec.categorical or spec.prediction):
         raise InvalidInput("the reference profile has no feature or prediction column to monitor", field="profile")
+    features = len(spec.numeric) + len(spec.categorical)
+    if features > MAX_FEATURES or spec.grid > MAX_GRID or len(spec.sensitive) > MAX_SENSITIVE:
+        raise InvalidInput(
+            f"the reference profile is too large to monitor: {features} features (at most {MAX_FEATURES}), "
+            f"grid {spec.grid} (at most {MAX_GRID}), {len(spec.sensitive)} sensitive attributes (at most "
+            f"{MAX_SENSITIVE}); profile fewer columns",
+            code="profile_too_large",
+            field="profile",
+        )
     if profile.model_version not in (None, mv.digest, f"{mv.system}@{mv.version}"):
         raise InvalidInput(
             f"the profile was built for {profile.model_version}, not {mv.system}@{mv.version} ({mv.digest})",

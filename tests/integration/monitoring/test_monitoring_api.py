@@ -144,6 +144,9 @@ def test_mismatched_sketches_and_bad_windows_are_refused(client: TestClient, con
     prof = profile_of(model_version="credit@9.9").to_dict()
     r = client.put(BASE + "/reference", json={"profile": prof, "source": {"name": "r", "sha256": "a" * 64}})
     assert r.status_code == 422 and r.json()["code"] == "profile_model_mismatch"
+    huge = build_profile(table(30_000, seed=1), ProfileSpec(numeric=("income",), bins=10, grid=20_000)).to_dict()
+    r = client.put(BASE + "/reference", json={"profile": huge, "source": {"name": "r", "sha256": "a" * 64}})
+    assert r.status_code == 422 and r.json()["code"] == "profile_too_large"
 
 
 def test_permissions(client: TestClient, container: Container, make_user: MakeUser) -> None:
