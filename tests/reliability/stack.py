@@ -278,6 +278,7 @@ class Load:
 @dataclass(frozen=True, slots=True)
 class Entry:
     seq: int
+    actor: str
     action: str
     resource: str
     outcome: str
@@ -298,7 +299,7 @@ def entries(settings: Settings, action_like: str = "%") -> Iterator[Entry]:
         engine.dispose()
     for seq, body in rows:
         doc = json.loads(bytes(body))
-        yield Entry(int(seq), doc["action"], doc["resource"], doc["outcome"], doc.get("details", {}))
+        yield Entry(int(seq), doc["actor"], doc["action"], doc["resource"], doc["outcome"], doc.get("details", {}))
 
 
 def decisions(settings: Settings) -> dict[str, Entry]:
