@@ -102,6 +102,7 @@ def test_openapi_fuzz_as_every_role(container: Container, admin_key: str, make_u
         for op in ops:  # and with no key, or a malformed one
             calls += run_operation(op, {}, 1, failures, "anonymous", statuses)
             calls += run_operation(op, {"Authorization": "Bearer chk_" + "x" * 60}, 1, failures, "bad-key", statuses)
+    print(f"FUZZ operations={len(ops)} identities={len(keys) + 2} calls={calls} failures={len(failures)}")
     assert calls > len(ops) * len(keys)
     # the fuzz got past authentication and validation often enough to exercise handlers
     assert statuses["admin 2xx"] > len(ops) // 2 and statuses["viewer 2xx"] > 10, statuses

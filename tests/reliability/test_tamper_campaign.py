@@ -17,6 +17,7 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,8 @@ def leaf(body: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + body).digest()
 
 
-@pytest.fixture(scope="module")
-def template() -> Iterator[tuple[MemLog, list[str]]]:
+def build_template() -> tuple[MemLog, list[str]]:
+    """The log every mutation starts from, and the checkpoint notes an auditor saved along the way."""
     log = MemLog()
     notes: list[str] = []
     for size in CHECKPOINTS:
@@ -137,6 +138,12 @@ def template() -> Iterator[tuple[MemLog, list[str]]]:
     with log.engine.begin() as conn:  # one self-contained file to copy
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     assert log.verify(deep=True).ok
+    return log, notes
+
+
+@pytest.fixture(scope="module")
+def template() -> Iterator[tuple[MemLog, list[str]]]:
+    log, notes = build_template()
     yield log, notes
     log.close()
 
@@ -197,29 +204,43 @@ def _at(report: Report, i: int) -> bool:
     )
 
 
+@dataclass
+class Campaign:
+    counts: Counter[str] = field(default_factory=Counter)
+    missed: list[tuple[str, int | None]] = field(default_factory=list)
+    mislocated: list[tuple[str, int | None, list[dict[str, Any]]]] = field(default_factory=list)
+
+
+def campaign(log: MemLog, notes: list[str], mutations: int, seed: int, scratch: Path) -> Campaign:
+    """Mutate a fresh copy of the template `mutations` times (kinds in turn) and verify each copy."""
+    rng = random.Random(seed)
+    shm = Path("/dev/shm")
+    work = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else scratch))
+    out = Campaign()
+    try:
+        for n in range(mutations):
+            kind = KINDS[n % len(KINDS)]
+            copy = Copy(log, work / "copy.db")
+            where, located = mutate(copy, kind, rng)
+            # forks: the auditor verifies against the checkpoints it saved (the stored ones were deleted)
+            report = copy.verify(trusted=tuple(notes) if kind == "fork" else ())
+            out.counts[kind] += 1
+            if report.ok:
+                out.missed.append((kind, where))
+            elif not located(report):
+                out.mislocated.append((kind, where, [p.to_dict() for p in report.problems[:3]]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def test_a_thousand_random_rewrites_are_all_detected(template: tuple[MemLog, list[str]], tmp_path: Path) -> None:
     log, notes = template
-    rng = random.Random(6962)
-    shm = Path("/dev/shm")
-    work = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp_path))
-    missed: list[tuple[str, int | None]] = []
-    mislocated: list[tuple[str, int | None, list[dict[str, Any]]]] = []
-    counts: Counter[str] = Counter()
-    for n in range(MUTATIONS):
-        kind = KINDS[n % len(KINDS)]
-        copy = Copy(log, work / "copy.db")
-        where, located = mutate(copy, kind, rng)
-        # forks: the auditor verifies against the checkpoints it saved (the stored ones were deleted)
-        report = copy.verify(trusted=tuple(notes) if kind == "fork" else ())
-        counts[kind] += 1
-        if report.ok:
-            missed.append((kind, where))
-        elif not located(report):
-            mislocated.append((kind, where, [p.to_dict() for p in report.problems[:3]]))
-    shutil.rmtree(work, ignore_errors=True)
-    assert sum(counts.values()) == MUTATIONS and set(counts) == set(KINDS)
-    assert not missed, f"{len(missed)} rewrites went unnoticed: {missed[:5]}"
-    assert not mislocated, f"{len(mislocated)} rewrites were not located at their first bad entry: {mislocated[:3]}"
+    result = campaign(log, notes, MUTATIONS, 6962, tmp_path)
+    assert sum(result.counts.values()) == MUTATIONS and set(result.counts) == set(KINDS)
+    assert not result.missed, f"{len(result.missed)} rewrites went unnoticed: {result.missed[:5]}"
+    bad = result.mislocated
+    assert not bad, f"{len(bad)} rewrites were not located at their first bad entry: {bad[:3]}"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
