@@ -70,6 +70,22 @@ def _entries(settings: Settings, action: str) -> list[dict[str, Any]]:
         c.close()
 
 
+def _suspended_at(settings: Settings, license_id: str) -> float:
+    """When the suspension committed (its audit entry's time), as a Unix time."""
+    c = bootstrap.build(settings)
+    try:
+        with c.uow(write=False) as uow:
+            ts = uow.session.scalar(
+                select(AuditEntryRow.ts).where(
+                    AuditEntryRow.action == "license.suspend", AuditEntryRow.resource == f"license:{license_id}"
+                )
+            )
+    finally:
+        c.close()
+    assert ts is not None
+    return float(ts.timestamp())
+
+
 def _ok(r: Any) -> dict[str, Any]:
     assert r.returncode == 0, r.stdout + r.stderr
     return dict(json.loads(r.stdout))
@@ -124,6 +140,7 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settin
     reference = write(tmp_path / "reference.parquet", table(5000, seed=1))
     with ModelServer() as model:
         server = Server(env, log=tmp_path / "serve.log").start(timeout=90)
+        gateway = Server(env, command="gateway", log=tmp_path / "gateway.log").start(timeout=90)
         try:
             env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key}
             prof = _ok(
@@ -136,12 +153,14 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settin
             assert prof["spec"]["categorical"] == ["region", "gender"]
             _ok(cli(env, "deployment", "add", "credit-http", "--model", live.model, "--env", "production",
                     "--upstream", model.url, "--kind", "http", "--json"))  # fmt: skip
-            _wait("the deployment", lambda: _call(server.url, live.app_key, _traffic(table(1, seed=0))[0]).is_success)
+            urls = (server.url, gateway.url)  # the embedded gateway and a standalone `charter gateway`
+            for url in urls:
+                _wait("the deployment", lambda u=url: _call(u, live.app_key, _traffic(table(1, seed=0))[0]).is_success)
 
-            # Baseline traffic: one window, the condition holds.
+            # Baseline traffic through both processes: one window (one row, both flushes merged), the condition holds.
             _next_window()
-            for instances in _traffic(table(1500, seed=2)):
-                assert _call(server.url, live.app_key, instances).status_code == 200
+            for n, instances in enumerate(_traffic(table(1500, seed=2))):
+                assert _call(urls[n % 2], live.app_key, instances).status_code == 200
 
             def baseline() -> dict[str, Any] | None:
                 doc = json.loads(cli(env, "monitor", "status", live.model, "--json").stdout)
@@ -150,23 +169,29 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settin
 
             first = _wait("a baseline window", baseline)
             assert first["breached"] is False and first["licenses"][0]["state"] == "active"
+            assert first["window"]["rows"] == 1500 and first["window"]["sources"] == ["capture"]
 
-            # Drift in one feature: income moves by several σ.
+            # Drift in one feature: income moves by several σ. Each process refuses once the license is suspended.
             _next_window()
-            statuses = [_call(server.url, live.app_key, i).status_code for i in _traffic(table(1500, seed=3, shift=3))]
-            assert set(statuses) <= {200, 403} and statuses[0] == 200
-
-            def suspended() -> bool:
-                doc = json.loads(cli(env, "license", "show", live.license_id, "--json").stdout)
-                return bool(doc["state"] == "suspended")
-
-            _wait("the automatic suspension", suspended)
-            seen = time.monotonic()
-            while (r := _call(server.url, live.app_key, _traffic(table(10, seed=4))[0])).status_code == 200:
-                assert time.monotonic() - seen < 1.0, "the gateway still serves a suspended license"
+            refused: dict[str, float] = {}
+            for n, instances in enumerate(_traffic(table(1500, seed=3, shift=3))):
+                url = urls[n % 2]
+                status_code = _call(url, live.app_key, instances).status_code
+                assert status_code in (200, 403) and (n > 0 or status_code == 200)
+                if status_code == 403:
+                    refused.setdefault(url, time.time())
+            deadline = time.monotonic() + 30
+            while len(refused) < 2 and time.monotonic() < deadline:
+                for url in urls:
+                    if url not in refused:
+                        r = _call(url, live.app_key, _traffic(table(10, seed=4))[0])
+                        if r.status_code == 403:
+                            refused[url] = time.time()
+                            assert r.json()["code"] == "license_suspended"
+                            assert r.json()["license_id"] == live.license_id
                 time.sleep(0.05)
-            assert r.status_code == 403 and r.json()["code"] == "license_suspended"
-            assert r.json()["license_id"] == live.license_id
+            assert set(refused) == set(urls), "a gateway kept serving the drifting model"
+            assert _ok(cli(env, "license", "show", live.license_id, "--json"))["state"] == "suspended"
 
             status = cli(env, "monitor", "status", live.model, "--json")
             assert status.returncode == 1, status.stdout + status.stderr  # a breached condition says no
@@ -220,8 +245,12 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settin
             human = cli(env, "monitor", "windows", batch.model)
             assert human.returncode == 0 and "2026-11-03 00:00" in human.stdout and "3,000" in human.stdout
         finally:
+            gateway.stop()
             server.stop()
 
+    suspended_at = _suspended_at(settings, live.license_id)
+    for url, at in refused.items():
+        assert at - suspended_at < 1.0, f"{url} refused {at - suspended_at:.2f} s after the suspension"
     suspensions = {e["resource"]: e for e in _entries(settings, "license.suspend")}
     evidence = suspensions[f"license:{live.license_id}"]["details"]["evidence"]
     assert evidence["window"] == doc["window"]["id"] and evidence["metric"] == "drift.psi_max"
