@@ -197,3 +197,26 @@ def test_evidence_pack_zip_bomb_and_traversal_refused_by_the_cli(container: Cont
         out = r.stdout + r.stderr
         assert "Traceback" not in out, out
     assert not Path("/tmp/charter-pwned").exists() and not Path("/etc/charter-pwned").exists()
+
+
+@SQLITE
+def test_integers_beyond_64_bits_are_refused_not_crashed(world: tuple[TestClient, str, Container]) -> None:
+    client, _, _ = world
+    huge = 2**64
+    for url in (
+        f"/api/v1/audit/entries/{huge}",
+        f"/api/v1/audit/entries/{huge}/proof",
+        f"/api/v1/audit/entries/0/proof?size={huge}",
+        f"/api/v1/audit/proofs/consistency?first={huge}",
+        f"/api/v1/audit/proofs/consistency?first=1&second={huge}",
+        f"/api/v1/audit/checkpoints?after={huge}",
+        f"/api/v1/audit/entries?cursor={huge}",
+    ):
+        _refused(client.get(url), 404, 422)
+    body = {"name": "big", "model": "credit@1.0", "upstream": "http://127.0.0.1:9", "rate_burst": huge}
+    _refused(client.post("/api/v1/deployments", json=body), 422)
+    version = {"version": "9.0", "digest": "sha256:" + "9" * 64, "size_bytes": huge}
+    _refused(client.post("/api/v1/systems/credit/versions", json=version), 422)
+    licenses = client.get("/api/v1/licenses").json()["items"]
+    change = {"reason": "x", "expected_version": huge}
+    _refused(client.post(f"/api/v1/licenses/{licenses[0]['id']}/suspend", json=change), 409, 422)
