@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -53,6 +53,11 @@ def audit_log(c: Container) -> AuditLog:
     return log
 
 
+# Sequence numbers and tree sizes are 64-bit integers in both databases: larger ones are invalid input, not a crash.
+MAX_SEQ = 2**63 - 1
+Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="Entry sequence number.")]
+
+
 @router.get("/audit/entries")
 def list_entries(
     actor: Reader,
@@ -62,7 +67,7 @@ def list_entries(
     resource: Annotated[str | None, Query(max_length=200, description="Exact, or a prefix ending in *.")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: Annotated[int | None, Query(ge=0, description="`next` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="`next` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     order: Literal["asc", "desc"] = "desc",
 ) -> EntryPage:
@@ -73,7 +78,7 @@ def list_entries(
 
 
 @router.get("/audit/entries/{seq}")
-def get_entry(seq: int, actor: Reader, c: ContainerDep) -> EntryRead:
+def get_entry(seq: Seq, actor: Reader, c: ContainerDep) -> EntryRead:
     """One entry with its canonical body and leaf hash."""
     _read(actor)
     return audit_log(c).entry(seq)
@@ -81,10 +86,12 @@ def get_entry(seq: int, actor: Reader, c: ContainerDep) -> EntryRead:
 
 @router.get("/audit/entries/{seq}/proof")
 def entry_proof(
-    seq: int,
+    seq: Seq,
     actor: Reader,
     c: ContainerDep,
-    size: Annotated[int | None, Query(ge=1, description="Tree size (default: the latest checkpoint).")] = None,
+    size: Annotated[
+        int | None, Query(ge=1, le=MAX_SEQ, description="Tree size (default: the latest checkpoint).")
+    ] = None,
 ) -> InclusionProofRead:
     """RFC 9162 inclusion proof of the entry, with the signed checkpoint it verifies against."""
     _read(actor)
@@ -95,8 +102,8 @@ def entry_proof(
 def consistency_proof(
     actor: Reader,
     c: ContainerDep,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int | None, Query(ge=0, description="Default: the latest checkpoint.")] = None,
+    first: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    second: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="Default: the latest checkpoint.")] = None,
 ) -> ConsistencyProofRead:
     """RFC 9162 consistency proof between two tree sizes."""
     _read(actor)
@@ -107,7 +114,7 @@ def consistency_proof(
 def list_checkpoints(
     actor: Reader,
     c: ContainerDep,
-    after: Annotated[int | None, Query(ge=0, description="`next` of the previous page.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="`next` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointPage:
     """Signed checkpoints, smallest first."""
