@@ -25,7 +25,7 @@ class DeploymentCreate(_Strict):
         default=None, max_length=200, description="Model name the upstream expects (rewrites `model` in requests)."
     )
     rate_limit_rps: float | None = Field(default=None, gt=0, description="Calls per second per license.")
-    rate_burst: int | None = Field(default=None, ge=1, description="Bucket size (default: the rate).")
+    rate_burst: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Bucket size (default: the rate).")
 
 
 class DeploymentRead(BaseModel):
