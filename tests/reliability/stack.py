@@ -37,7 +37,7 @@ from charter.licenses.schemas import LicenseCreate
 from charter.policies.engine import Assessment, Verdict
 from charter.settings import Settings
 from charter.signoffs.schemas import SignOffCreate
-from tests.support.server import Server, cli
+from tests.support.server import Server
 
 NO = dict.fromkeys(
     (
@@ -133,12 +133,10 @@ def add_app(c: Container) -> str:
 
 
 def make_world(settings: Settings, tiers: Mapping[str, str]) -> World:
-    """`charter init` (CLI), then one active license per system in `tiers` (name → "high" | "minimal")."""
-    from tests.support.db import env_for
-
-    init = cli(env_for(settings), "init", "--json")
-    assert init.returncode == 0, init.stdout + init.stderr
-    admin_key = json.loads(init.stdout)["key"]
+    """`charter init`, then one active license per system in `tiers` (name → "high" | "minimal")."""
+    init = bootstrap.init(settings)  # what `charter init` does (its CLI is exercised by tests/e2e)
+    assert init.admin is not None
+    admin_key = init.admin.key
     c = bootstrap.build(settings)
     try:
         app_key = add_app(c)
