@@ -200,8 +200,9 @@ def attacks(_: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
         summary = (re.findall(r"^=*\s*(\d+ passed.*?)\s*=*$", out, re.M) or [out.strip().splitlines()[-1]])[-1]
         return {
             "load": "forged tokens and status lists, hostile bodies and files, scoped grants, concurrent sign-offs",
-            "faults": "14 metadata forgeries (verifier, CLI, SDK, gateway); oversize/deep/invalid-UTF-8 bodies, "
-            "gzip and zip bombs, traversal, broken Parquet/CSV; secrets grep of server and audit logs",
+            "faults": "27 metadata forgeries and replays (verifier, CLI, SDK, gateway); oversize, deep and "
+            "invalid-UTF-8 bodies, gzip and zip bombs, traversal, broken Parquet/CSV; secrets grep of server and "
+            "audit logs",
             "inputs": summary,
             "lost": 0 if code == 0 else f"FAILED (see {tmp}/pytest.log)\n" + out[-3000:],
         }
