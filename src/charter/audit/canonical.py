@@ -2,9 +2,9 @@
 
 orjson sorts keys by code point and prints floats as Python does; RFC 8785 sorts by UTF-16 code unit and prints
 numbers as ECMAScript does. The two agree on every string, every key below U+E000, every safe integer and every float
-that is not integral; integral floats up to 2^53 are given to orjson pre-printed. Anything else goes to the reference
-implementation (`charter.core.canonical`), which also raises for values JSON cannot carry. A property test checks
-byte equality with the reference.
+that is not integral and not below 1e-4; integral floats up to 2^53 are given to orjson pre-printed. Anything else
+goes to the reference implementation (`charter.core.canonical`), which also raises for values JSON cannot carry.
+A property test checks byte equality with the reference.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def _prepare(value: Any) -> Any:
             if abs(value) <= _MAX_SAFE:
                 return _Fragment(b"%d" % int(value))
             raise _Slow  # ECMAScript pads the shortest digits with zeros; leave that to the reference
+        if abs(value) < 1e-4:
+            raise _Slow  # Python prints 1e-6 <= |x| < 1e-4 with an exponent, ECMAScript positionally
         return value
     if t is dict:
         return prepare_dict(value)
