@@ -1,8 +1,8 @@
 """A revocation issued under load: two `charter gateway` processes over one PostgreSQL schema honour it within 1 s.
 
 Measured two ways: by the clock (no 200 for a call sent more than a second after the revoke was acknowledged) and
-by the log (every `inference.allow` entry ordered after the `license.revoke` entry was decided before the gateway
-could know, i.e. its call was sent before the revoke was acknowledged + 1 s).
+by the log (no `inference.allow` entry is ordered after the `license.revoke` entry: a call in flight when the
+revocation committed is decided again by its gateway and refused, its upstream answer withheld).
 """
 
 from __future__ import annotations
@@ -73,10 +73,9 @@ def run_revocation(settings: Settings, tmp: Path, *, rounds: int = 1, concurrenc
                     for a in allowed
                     if a.decision_id is not None and stored[a.decision_id].seq > entry.seq
                 ]
-                # An allow ordered after the revocation entry is a call decided before this gateway could know:
-                # it was sent before the revoke was acknowledged plus the propagation bound, never later.
-                for _, a in after_entry:
-                    assert a.sent <= acked + PROPAGATION_S, (entry.seq, a)
+                # The audit writer fences every allow on the license state it was decided on: a call in flight
+                # when the revocation committed is decided again and refused, so no allow follows the entry.
+                assert not after_entry, f"{len(after_entry)} allows ordered after the revocation entry {entry.seq}"
                 figures["allows_after_entry"] += len(after_entry)
                 figures["max_allow_lag_s"] = round(worst, 3)
                 figures["revoke_ack_s"] = round(acked - issued, 3)

@@ -112,6 +112,12 @@ class AuditSink:
         """Append events in order in the caller's transaction; the head row lock serializes writers across processes."""
         return self.append_prepared(session, [self.prepare(e) for e in events])
 
+    def lock_head(self, session: Executor) -> None:
+        """Take the head lock now, before appending (SQLite's BEGIN IMMEDIATE already holds the database's)."""
+        conn = session.connection() if isinstance(session, Session) else session
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(_SELECT_HEAD_PG).all()
+
     def append_prepared(self, session: Executor, items: Sequence[Prepared]) -> list[int]:
         """`append_many` for events already prepared (by the caller's thread, in the group-commit writer)."""
         if not items:

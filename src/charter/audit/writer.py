@@ -3,6 +3,12 @@
 A caller is acknowledged only after its batch committed durably (SQLite `synchronous=FULL`, PostgreSQL
 `synchronous_commit=on`); if the batch fails, every caller in it gets the error. Batches close at `max_batch` entries,
 when `max_wait_ms` has passed since their first entry, or when no entry arrived for a short quiet gap.
+
+Fences: an entry may carry the version of the state it was decided on (the gateway's license state version). Inside
+the batch's transaction, holding the head lock, the writer reads the current version; an entry whose fence is older
+is not written and its caller gets `FenceMoved`. Every change of that state appends its own audit entry under the
+same lock, so no entry decided on a superseded state is ever ordered after the entry of the change that superseded
+it: the caller must decide again on the new state.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
@@ -27,6 +33,7 @@ log = logging.getLogger("charter.audit.writer")
 
 _Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 _STOP: Any = object()
+FenceReader = Callable[[Connection], int]
 
 
 class AuditWriteFailed(Unavailable):
@@ -41,6 +48,15 @@ class AuditEventInvalid(InvalidInput):
     code = "audit_event_invalid"
 
 
+class FenceMoved(Exception):
+    """The state the entry was decided on changed before it could be written: nothing was written, decide again."""
+
+    def __init__(self, fence: int, current: int) -> None:
+        super().__init__(f"decided on state version {fence}, the database is at {current}")
+        self.fence = fence
+        self.current = current
+
+
 class GroupCommitWriter:
     """Thread-safe: `submit(event) -> Future[int]` from threads, `await append(event)` from asyncio."""
 
@@ -52,12 +68,14 @@ class GroupCommitWriter:
         max_batch: int = 500,
         max_wait_ms: float = 2.0,
         quiet_ms: float = 0.2,
+        fence: FenceReader | None = None,
     ) -> None:
         self.engine: Engine = target.engine if isinstance(target, UnitOfWorkFactory) else target
         self.sink = sink
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.quiet = min(quiet_ms / 1000, self.max_wait)
+        self._fence = fence
         self.batches = 0
         self.entries = 0
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -72,20 +90,25 @@ class GroupCommitWriter:
         """Entries waiting for the next batch."""
         return self._q.qsize()
 
-    def submit(self, event: AuditEvent) -> Future[int]:
-        """Queue `event`; the future resolves to its sequence number once durable, or raises AuditWriteFailed."""
+    def submit(self, event: AuditEvent, *, fence: int | None = None) -> Future[int]:
+        """Queue `event`; the future resolves to its sequence number once durable, or raises AuditWriteFailed.
+
+        With `fence`, it raises FenceMoved instead when the fenced state moved past `fence` (module docstring).
+        """
         fut: Future[int] = Future()
-        self._put(event, fut)
+        self._put(event, fut, fence)
         return fut
 
-    async def append(self, event: AuditEvent) -> int:
+    async def append(self, event: AuditEvent, *, fence: int | None = None) -> int:
         """Append `event` and wait (without blocking the event loop) until it is durable; returns its seq."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
-        self._put(event, (loop, fut))
+        self._put(event, (loop, fut), fence)
         return await fut
 
-    def _put(self, event: AuditEvent, waiter: _Waiter) -> None:
+    def _put(self, event: AuditEvent, waiter: _Waiter, fence: int | None) -> None:
+        if fence is not None and self._fence is None:
+            raise ValueError("this audit writer has no fence reader: it cannot check a fenced entry")
         try:
             prepared = self.sink.prepare(event)  # in the caller's thread, overlapping the writer's commit
         except (ValueError, TypeError) as exc:
@@ -93,7 +116,7 @@ class GroupCommitWriter:
         with self._lock:
             if self._closed:
                 raise AuditWriteFailed("the audit writer is closed: the process is shutting down")
-            self._q.put((prepared, waiter))
+            self._q.put((prepared, waiter, fence))
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, stop the thread, and fail anything that arrives later."""
@@ -174,16 +197,26 @@ class GroupCommitWriter:
                 log.debug("closing the audit writer connection failed", exc_info=True)
 
     def _write(self, batch: list[Any]) -> None:
+        stale: list[Any] = []
+        current = 0
         try:
             conn = self._connection()
             with conn.begin():
-                seqs = self.sink.append_prepared(conn, [item for item, _ in batch])
+                if self._fence is not None and any(f is not None for _, _, f in batch):
+                    self.sink.lock_head(conn)  # changes of the fenced state wait for this batch, or precede it
+                    current = self._fence(conn)
+                    stale = [b for b in batch if b[2] is not None and b[2] < current]
+                    if stale:
+                        batch = [b for b in batch if b[2] is None or b[2] >= current]
+                seqs = self.sink.append_prepared(conn, [item for item, _, _ in batch])
         except Exception as exc:
-            self._failed(batch, exc)
+            self._failed(batch + stale, exc)
             return
         self.batches += 1
         self.entries += len(batch)
         _settle(batch, seqs)
+        for _, waiter, fence in stale:
+            _fail([(None, waiter, fence)], FenceMoved(fence, current))
 
     def _failed(self, batch: list[Any], exc: Exception) -> None:
         log.error("audit batch of %d entries failed: %s: %s", len(batch), type(exc).__name__, exc)
@@ -195,7 +228,7 @@ class GroupCommitWriter:
 
 def _settle(batch: Sequence[Any], seqs: Sequence[int]) -> None:
     loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int]]] = {}
-    for (_, waiter), seq in zip(batch, seqs, strict=True):
+    for (_, waiter, _), seq in zip(batch, seqs, strict=True):
         if isinstance(waiter, Future):
             try:
                 waiter.set_result(seq)
@@ -218,7 +251,7 @@ def _settle_async(items: list[tuple[asyncio.Future[int], int]]) -> None:
 
 def _fail(batch: Sequence[Any], exc: BaseException) -> None:
     loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[int]]] = {}
-    for _, waiter in batch:
+    for _, waiter, _ in batch:
         if isinstance(waiter, Future):
             try:
                 waiter.set_exception(exc)

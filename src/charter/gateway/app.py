@@ -32,8 +32,8 @@ MODEL_BODY_BYTES = 32 << 20
 class NotStarted:
     """The audit appender before the lifespan started: every call is refused (503), never served unaudited."""
 
-    async def append(self, event: AuditEvent) -> int:
-        raise RuntimeError(f"gateway not started: cannot audit {event.action}")
+    async def append(self, event: AuditEvent, *, fence: int | None = None) -> int:
+        raise RuntimeError(f"gateway not started: cannot audit {event.action} (fence {fence})")
 
 
 def create(container: Container) -> Gateway:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from charter.audit.writer import GroupCommitWriter
 from charter.bootstrap import Container
+from charter.licenses import repository
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -24,6 +25,7 @@ def group_writer(container: Container) -> GroupCommitWriter:
             container.audit,
             max_batch=container.settings.audit_batch_max,
             max_wait_ms=container.settings.audit_batch_wait_ms,
+            fence=repository.fence_version,  # no allow is ordered after the entry of a license change it missed
         )
         container.extras["audit_writer"] = writer
     return writer

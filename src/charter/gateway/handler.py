@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from charter.audit.writer import FenceMoved
 from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission, Resource
 from charter.core.errors import CharterError, Unauthenticated
@@ -41,9 +42,13 @@ Capture = Callable[[Deployment, Any, Any], Awaitable[None] | None]
 
 
 class Appender(Protocol):
-    """The group-commit audit writer: resolves once the entry is durable."""
+    """The group-commit audit writer: resolves once the entry is durable.
 
-    async def append(self, event: AuditEvent) -> int: ...
+    With `fence` (the license state version a call was allowed on) it raises FenceMoved, writing nothing, when a
+    license change committed in the meantime: the call is then decided again on the new state.
+    """
+
+    async def append(self, event: AuditEvent, *, fence: int | None = None) -> int: ...
 
 
 class AuditUnavailable(Exception):
@@ -61,6 +66,11 @@ class Call:
     verdict: Verdict | None = None
     upstream_s: float | None = None
     facts: dict[str, Any] | None = None  # what the call declared (purpose, tools), for its audit entry
+    fence: int | None = None  # license state version the call was allowed on
+    asked: tuple[Deployment, Actor, str | None, tuple[str, ...]] | None = None  # to decide again
+
+
+_REDECIDE_TRIES = 5
 
 
 def _status_for(reason: str) -> int:
@@ -152,6 +162,8 @@ class Gateway:
             detail = f"no {'OpenAI-compatible ' if plain is None else ''}deployment named '{call.deployment}'"
             await self._refuse(send, call, 404, "deployment_not_found", detail + " (see: charter deployment list)")
             return
+        call.fence = self.index.snapshot.version  # the snapshot _decide reads (no await in between)
+        call.asked = (dep, actor, inb.purpose, tools)
         verdict = self._decide(dep, actor, inb.purpose, tools)
         call.verdict = verdict
         if not verdict.allowed:
@@ -240,9 +252,12 @@ class Gateway:
             return
         call.upstream_s = time.perf_counter() - sent_at
         try:
-            await self._audit(call, status, None, body, payload)
+            changed = await self._audit_allowed(call, status, None, body, payload)
         except AuditUnavailable:
             await self._audit_down(send, call)
+            return
+        if changed is not None:
+            await self._withhold(send, call, changed, body)
             return
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -260,10 +275,14 @@ class Gateway:
         if result.client_gone:
             extra["client_gone"] = True
         try:
-            await self._audit(call, resp.status, reason, body, b"".join(result.body), extra=extra)
+            changed = await self._audit_allowed(call, resp.status, reason, body, b"".join(result.body), extra=extra)
+            if changed is not None:
+                await self._audit(call, _status_for(str(changed.reason)), None, body, None, extra=extra)
         except AuditUnavailable:
             # Headers and part of the body are out; withholding the end of the stream is all that is left to do.
             raise RuntimeError("audit unavailable: stream aborted before its end") from None
+        if changed is not None:
+            raise RuntimeError(f"{changed.reason} while streaming: stream aborted before its end")
         if result.upstream_error:
             raise RuntimeError(f"upstream stream failed: {result.upstream_error}")
         if not result.client_gone:
@@ -296,6 +315,45 @@ class Gateway:
         body = problem_body(status, code, detail, decision_id=call.decision_id, license_id=_license(call))
         await respond(send, status, body, PROBLEM, headers)
 
+    async def _audit_allowed(
+        self,
+        call: Call,
+        status: int,
+        reason: str | None,
+        request: bytes | None,
+        response: bytes | None,
+        *,
+        extra: dict[str, Any] | None = None,
+    ) -> Verdict | None:
+        """Audit an allowed call, fenced by the license state it was allowed on.
+
+        When a license change committed before the entry could be (FenceMoved), catch the index up and decide again:
+        still allowed, the entry is written on the new state; refused, nothing is written and the new verdict is
+        returned, for the caller to refuse the call. So no allow is ever ordered after the entry of a change that
+        would have refused it.
+        """
+        for _ in range(_REDECIDE_TRIES):
+            try:
+                await self._audit(call, status, reason, request, response, extra=extra, fence=call.fence)
+                return None
+            except FenceMoved as moved:
+                if call.asked is None or not await self.index.catch_up(moved.current):
+                    raise AuditUnavailable from moved
+                call.fence = self.index.snapshot.version
+                verdict = self._decide(*call.asked)
+                call.verdict = verdict
+                if not verdict.allowed:
+                    call.fence = None
+                    return verdict
+        raise AuditUnavailable("license state kept changing: the call could not be decided on a settled state")
+
+    async def _withhold(self, send: Send, call: Call, verdict: Verdict, request: bytes) -> None:
+        reason = str(verdict.reason)
+        detail = (verdict.detail or f"license {verdict.license_id}: {reason}") + (
+            "; it changed while the call was in flight, so the upstream's answer is withheld"
+        )
+        await self._refuse(send, call, _status_for(reason), reason, detail, request=request)
+
     async def _audit(
         self,
         call: Call,
@@ -305,6 +363,7 @@ class Gateway:
         response: bytes | None,
         *,
         extra: dict[str, Any] | None = None,
+        fence: int | None = None,
     ) -> int:
         elapsed = time.perf_counter() - call.started
         if call.facts:
@@ -323,7 +382,9 @@ class Gateway:
         )
         t0 = time.perf_counter()
         try:
-            seq = await self.audit.append(event)
+            seq = await self.audit.append(event, fence=fence)
+        except FenceMoved:
+            raise
         except Exception as exc:
             log.error("audit append failed: %s", type(exc).__name__)
             raise AuditUnavailable from exc

@@ -43,6 +43,7 @@ class LiveIndex:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._refreshing: asyncio.Task[bool] | None = None
 
     def degraded_since(self, now: float) -> float | None:
         """When the index stopped being fresh: a failing probe, or a probe that has not returned for a while."""
@@ -78,6 +79,22 @@ class LiveIndex:
         self._failing_since = None
         self.last_ok = self._clock()
         return changed
+
+    async def catch_up(self, version: int, *, tries: int = 5) -> bool:
+        """Refresh until the snapshot holds license state `version` or newer; False when it cannot (fail closed).
+
+        Concurrent callers share one refresh: a license change meets many calls in flight at once.
+        """
+        for _ in range(tries):
+            if self.snapshot.version >= version:
+                return True
+            task = self._refreshing
+            if task is None or task.done():
+                task = self._refreshing = asyncio.get_running_loop().create_task(self.refresh())
+            await asyncio.shield(task)
+            if self._failing_since is not None:
+                return False
+        return self.snapshot.version >= version
 
     def wake(self) -> None:
         """Probe at once (callable from any thread, e.g. a license service after-commit hook)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 
 from charter.core.errors import NotFound
 from charter.licenses.model import LicenseIndexEntry, LicenseState, status_value
@@ -56,6 +56,12 @@ def allocate_status_index(uow: UnitOfWork) -> int:
         update(LicenseMetaRow).where(LicenseMetaRow.id == 1).values(next_index=LicenseMetaRow.next_index + 1)
     )
     return int(uow.session.scalar(select(LicenseMetaRow.next_index).where(LicenseMetaRow.id == 1)) or 0) - 1
+
+
+def fence_version(conn: Connection) -> int:
+    """The license state version on a bare connection: the audit writer's fence for gateway allow entries."""
+    value = conn.exec_driver_sql("SELECT state_version FROM license_meta WHERE id = 1").scalar()
+    return int(value or 0)
 
 
 def state_version(uow: UnitOfWork) -> int:

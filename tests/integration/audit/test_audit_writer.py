@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from charter.audit.export import verify_database
-from charter.audit.writer import AuditEventInvalid, AuditWriteFailed, GroupCommitWriter
+from charter.audit.writer import AuditEventInvalid, AuditWriteFailed, FenceMoved, GroupCommitWriter
 from charter.bootstrap import Container
 from charter.core.events import AuditEvent
+from charter.licenses import repository
 from charter.settings import Settings
 from tests.support.db import env_for
 
@@ -137,3 +138,32 @@ def test_several_processes_append_to_one_tree(container: Container, settings: Se
     assert size(container) == before + 450
     report = verify_database(container.engine, public_raw=container.keys.audit.public_raw, deep=True)
     assert report.ok, report.problems
+
+
+def test_fenced_entries_decided_on_a_superseded_license_state_are_not_written(container: Container) -> None:
+    """The gateway's revocation ordering: no allow decided on version v is ordered after the change to v + 1."""
+
+    def bump() -> int:
+        with container.uow() as uow:
+            version = repository.bump_state_version(uow)
+            uow.commit()
+        return version
+
+    v1 = bump()
+    with GroupCommitWriter(container.uow, container.audit, fence=repository.fence_version) as writer:
+        assert writer.submit(ev(1), fence=v1).result(timeout=30) >= 0  # current state: written
+        v2 = bump()
+        before = size(container)
+        with pytest.raises(FenceMoved) as moved:
+            writer.submit(ev(2), fence=v1).result(timeout=30)
+        assert (moved.value.fence, moved.value.current) == (v1, v2)
+        assert size(container) == before  # nothing written
+        # One batch mixing stale, current and unfenced entries: only the stale one is refused.
+        futures = [writer.submit(ev(3), fence=v1), writer.submit(ev(4), fence=v2), writer.submit(ev(5))]
+        with pytest.raises(FenceMoved):
+            futures[0].result(timeout=30)
+        assert futures[1].result(timeout=30) >= 0 and futures[2].result(timeout=30) >= 0
+        assert size(container) == before + 2
+    with GroupCommitWriter(container.uow, container.audit) as plain, pytest.raises(ValueError, match="fence"):
+        plain.submit(ev(6), fence=v2)  # a fence nobody can check is refused, never ignored
+    assert verify_database(container.engine, public_raw=container.keys.audit.public_raw).ok

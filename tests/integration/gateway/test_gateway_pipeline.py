@@ -115,8 +115,10 @@ def world(container: Container) -> Iterator[tuple[World, Gateway, str, str]]:
         with container.uow(write=False) as uow:
             return auth_service.authenticate(uow, k)
 
-    with FakeUpstream(chunk_delay_s=0.2) as upstream, GroupCommitWriter(container.uow, container.audit) as writer:
+    with FakeUpstream(chunk_delay_s=0.2) as upstream:
         w = World(container, upstream)
+        # The fence is the world's license state version, as the real gateway's is the license_meta row's.
+        writer = GroupCommitWriter(container.uow, container.audit, fence=lambda conn: w.version)
         up = Upstream()
         gw = Gateway(
             index=w.index,
@@ -133,7 +135,7 @@ def world(container: Container) -> Iterator[tuple[World, Gateway, str, str]]:
             await up.close()
 
         app = Lifespan(gw, [up.start, w.index.start], [stop])
-        with ThreadServer(app) as server:
+        with writer, ThreadServer(app) as server:
             w.url = server.url  # type: ignore[attr-defined]
             yield w, gw, key, other
 
@@ -308,10 +310,10 @@ class GatedWriter:
         self.gate = threading.Event()
         self.waiting = threading.Event()
 
-    async def append(self, event: Any) -> int:
+    async def append(self, event: Any, *, fence: int | None = None) -> int:
         self.waiting.set()
         await asyncio.to_thread(self.gate.wait, 10)
-        seq: int = await self.inner.append(event)
+        seq: int = await self.inner.append(event, fence=fence)
         return seq
 
 
@@ -361,3 +363,43 @@ def test_capture_hook_sees_allowed_json_calls_after_the_response(world: tuple[Wo
     name, request, response = seen[0]
     assert name == "credit-prod" and request["messages"][0]["content"] == "score 42"
     assert response["choices"][0]["message"]["content"] == "approved"
+
+
+def _post_gated(w: World, gw: Gateway, key: str, change: dict[str, Any]) -> httpx.Response:
+    """A call whose audit entry waits until the license changed (`change`): the upstream already answered."""
+    gated = GatedWriter(gw.audit)
+    gw.audit = gated
+    out: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: out.append(_post(w.url, key, CHAT)))  # type: ignore[attr-defined]
+    thread.start()
+    assert gated.waiting.wait(10)
+    w.change(**change)  # commits version + 1 and lets the index notice it
+    gated.gate.set()
+    thread.join(10)
+    gw.audit = gated.inner
+    return out[0]
+
+
+def test_call_allowed_before_a_revocation_is_refused_when_its_entry_would_follow_it(
+    world: tuple[World, Gateway, str, str],
+) -> None:
+    w, gw, key, _ = world
+    before = len(_entries(w.container))
+    r = _post_gated(w, gw, key, {"state": "revoked"})
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "license_revoked" and "withheld" in r.json()["detail"]
+    assert "approved" not in r.text
+    new = _entries(w.container)[before:]
+    assert [e["action"] for e in new] == ["inference.deny"]  # the allow was never written
+    assert new[0]["details"]["decision_id"] == r.headers["charter-decision-id"]
+
+
+def test_call_allowed_across_an_unrelated_license_change_is_decided_again_and_served(
+    world: tuple[World, Gateway, str, str],
+) -> None:
+    w, gw, key, _ = world
+    before = len(_entries(w.container))
+    r = _post_gated(w, gw, key, {"callers": w.grant.callers | {"app:other"}})
+    assert r.status_code == 200, r.text
+    new = _entries(w.container)[before:]
+    assert [e["action"] for e in new] == ["inference.allow"]
