@@ -162,10 +162,11 @@ class Gateway:
             detail = f"no {'OpenAI-compatible ' if plain is None else ''}deployment named '{call.deployment}'"
             await self._refuse(send, call, 404, "deployment_not_found", detail + " (see: charter deployment list)")
             return
-        call.fence = self.index.snapshot.version  # the snapshot _decide reads (no await in between)
+        version = self.index.snapshot.version  # the snapshot _decide reads (no await in between)
         call.asked = (dep, actor, inb.purpose, tools)
         verdict = self._decide(dep, actor, inb.purpose, tools)
         call.verdict = verdict
+        call.fence = _fence(verdict, version)
         if not verdict.allowed:
             reason = str(verdict.reason)
             await self._refuse(send, call, _status_for(reason), reason, verdict.detail)
@@ -339,11 +340,11 @@ class Gateway:
             except FenceMoved as moved:
                 if call.asked is None or not await self.index.catch_up(moved.current):
                     raise AuditUnavailable from moved
-                call.fence = self.index.snapshot.version
+                version = self.index.snapshot.version
                 verdict = self._decide(*call.asked)
                 call.verdict = verdict
+                call.fence = _fence(verdict, version)
                 if not verdict.allowed:
-                    call.fence = None
                     return verdict
         raise AuditUnavailable("license state kept changing: the call could not be decided on a settled state")
 
@@ -425,6 +426,12 @@ class Gateway:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _fence(verdict: Verdict, version: int) -> int | None:
+    """The license state version an allow stands on; none for a degraded decision, which knows no current state
+    (the grace rules govern it, and its entry must stay writable while license tables cannot be read)."""
+    return version if verdict.allowed and not verdict.degraded else None
 
 
 def _license(call: Call) -> str | None:
