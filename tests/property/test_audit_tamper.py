@@ -137,3 +137,12 @@ def test_rewritten_exports_are_detected(shape: tuple[int, list[int], int], how: 
             del lines[i:]
         report = verify_export(io.BytesIO(b"".join(lines)), verifier)
         assert not report.ok, f"{how} of line {i} went unnoticed"
+
+
+def test_an_entry_inserted_before_the_last_is_located_exactly() -> None:
+    """Found by the property above: the renumbered last entry lies beyond the head and says which one it was."""
+    with build(40, [8], 17) as log:
+        insert(log, 39)
+        report = log.verify()
+        bad = report.first_bad
+        assert bad is not None and bad.seq == 39, report.problems

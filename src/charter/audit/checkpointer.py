@@ -12,9 +12,11 @@ import ipaddress
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
 
 from charter.audit import store
 from charter.audit.merkle import CompactTree, decompose, fold, mth
@@ -22,7 +24,7 @@ from charter.audit.note import Checkpoint, NoteError, Verifier, sign_note, verif
 from charter.audit.proofs import consistency_proof, verify_consistency
 from charter.audit.sink import AuditSink
 from charter.audit.store import StoredCheckpoint
-from charter.audit.tables import CHECKPOINTS, ENTRIES
+from charter.audit.tables import CHECKPOINTS
 from charter.core.clock import utcnow
 from charter.core.signing import SigningKey
 from charter.storage.uow import UnitOfWorkFactory
@@ -115,18 +117,15 @@ class Checkpointer:
                     f"the head has {head.size} entries but checkpoint {prev.size} was signed: the log was truncated"
                 )
             first = 0 if prev is None else prev.size
-            rows = s.execute(
-                select(ENTRIES.c.seq, ENTRIES.c.body)
-                .where(ENTRIES.c.seq >= first, ENTRIES.c.seq < head.size)
-                .order_by(ENTRIES.c.seq)
-            ).all()
-        leaves = []
-        for expected, row in enumerate(rows, first):
-            if row.seq != expected:
-                raise ConsistencyRefused(f"entry {expected} is missing below the head ({head.size})")
-            leaves.append(hashlib.sha256(b"\x00" + bytes(row.body)).digest())
-        if len(leaves) != head.size - first:
-            raise ConsistencyRefused(f"entry {first + len(leaves)} is missing below the head ({head.size})")
+            seqs, bodies = _entries_between(s, first, head.size)
+        if seqs != list(range(first, first + len(seqs))):
+            for expected, seq in enumerate(seqs, first):
+                if seq != expected:
+                    raise ConsistencyRefused(f"entry {expected} is missing below the head ({head.size})")
+        if len(seqs) != head.size - first:
+            raise ConsistencyRefused(f"entry {first + len(seqs)} is missing below the head ({head.size})")
+        sha256 = hashlib.sha256
+        leaves = [sha256(b"\x00" + body).digest() for body in bodies]
         origin = self.configured_origin
         if prev is not None:
             origin = prev.origin
@@ -237,3 +236,18 @@ class Checkpointer:
                 pass  # logged loudly by checkpoint(); keep refusing until an operator acts
             except Exception:
                 log.exception("audit checkpoint failed; retrying in %.1fs", self.interval_s)
+
+
+def _entries_between(session: Session, first: int, end: int) -> tuple[list[int], list[bytes]]:
+    """Sequence numbers and bodies of entries [first, end), read on the driver's cursor (this runs every second)."""
+    conn = session.connection()
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    cur: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(
+            f"SELECT seq, body FROM audit_entries WHERE seq >= {mark} AND seq < {mark} ORDER BY seq", (first, end)
+        )
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    return [int(r[0]) for r in rows], [bytes(r[1]) for r in rows]

@@ -132,7 +132,9 @@ def verify_database(
         cps += [SignedCheckpoint(note) for note in trusted]
         head = store.head(conn)
         nodes = {(r[0], r[1]): bytes(r[2]) for r in conn.exec_driver_sql("SELECT height, idx, hash FROM audit_nodes")}
-        beyond = conn.exec_driver_sql(f"SELECT min(seq) FROM audit_entries WHERE seq >= {head.size:d}").scalar()
+        beyond = conn.exec_driver_sql(
+            f"SELECT seq, body FROM audit_entries WHERE seq >= {head.size:d} ORDER BY seq LIMIT 1"
+        ).first()
         v = LogVerifier(
             verifier=verifier if verifier is not None else _key_for(public_raw or b""),
             checkpoints=cps,
@@ -143,7 +145,11 @@ def verify_database(
         for block in _db_rows(conn, deep, head.size):
             v.feed_block(block)
         if beyond is not None:
-            v.problem(int(beyond), f"entry {beyond} lies beyond the head ({head.size} entries): it was inserted")
+            pos, body = int(beyond[0]), bytes(beyond[1])
+            where, why = v.locate_misplaced(pos, body)
+            if where < pos:  # an entry that says it is an earlier one: inserted at or before that one
+                v.problem(where, why)
+            v.problem(pos, f"entry {pos} lies beyond the head ({head.size} entries): it was inserted")
         return v.finish()
 
 

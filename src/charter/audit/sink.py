@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -144,6 +145,8 @@ class AuditSink:
             now = utcnow()
             tail = b',"seq":%d,"ts":"' + isoformat(now).encode() + b'","v":1}'
             ts_db = self._ts_param(conn.dialect)(now)
+            if not pg and isinstance(ts_db, datetime):
+                ts_db = ts_db.isoformat(" ")  # what sqlite3's adapter stores, computed once instead of per row
             sha256 = hashlib.sha256
             rows: list[tuple[Any, ...]] = []
             leaves: list[bytes] = []
@@ -158,8 +161,10 @@ class AuditSink:
                 with cur.copy(_COPY_ENTRIES) as copy:
                     for row in rows:
                         copy.write_row(row)
-            else:
+            elif pg:
                 cur.executemany(_INSERT_ENTRIES.replace("?", mark), rows)
+            else:
+                _insert_sqlite(cur, rows)
             if nodes:
                 cur.executemany(_INSERT_NODES.replace("?", mark), nodes)
             state = json.dumps([h.hex() for h in tree.hashes])
@@ -201,6 +206,7 @@ _INSERT_ENTRIES = (
     "INSERT INTO audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_ENTRIES_HEAD = "INSERT INTO audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) VALUES "
 _COPY_FROM = 16
 _COPY_ENTRIES = "COPY audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) FROM STDIN"
 _INSERT_NODES = "INSERT INTO audit_nodes (height, idx, hash) VALUES (?, ?, ?)"
@@ -208,6 +214,24 @@ _SELECT_HEAD = "SELECT size, compact FROM audit_head WHERE id = 1"
 _SELECT_HEAD_PG = _SELECT_HEAD + " FOR UPDATE"
 _UPDATE_HEAD = "UPDATE audit_head SET size = ?, compact = ?, root = ?, updated_at = ? WHERE id = 1"
 _UPDATE_HEAD_PG = "UPDATE audit_head SET size = ?, compact = ?::jsonb, root = ?, updated_at = ? WHERE id = 1"
+
+
+_SQLITE_CHUNK = 500  # rows per INSERT: 4,000 parameters, far below SQLite's limit
+_sqlite_inserts: dict[int, str] = {}
+
+
+def _insert_sqlite(cur: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Multi-row INSERTs: one statement (one step, one GIL release) per 500 rows instead of one per row.
+
+    The sqlite3 module releases the GIL around every step; under a busy event loop each re-acquisition waits for the
+    loop's thread, so per-row steps made a batch cost one GIL hand-off per entry.
+    """
+    for i in range(0, len(rows), _SQLITE_CHUNK):
+        chunk = rows[i : i + _SQLITE_CHUNK]
+        sql = _sqlite_inserts.get(len(chunk))
+        if sql is None:
+            sql = _sqlite_inserts[len(chunk)] = _INSERT_ENTRIES_HEAD + ",".join(["(?,?,?,?,?,?,?,?)"] * len(chunk))
+        cur.execute(sql, [v for row in chunk for v in row])
 
 
 def _create_head(conn: Connection) -> None:

@@ -232,7 +232,7 @@ class LogVerifier:
                     break
         misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
         for i in misplaced[:MAX_PROBLEMS]:
-            self.problem(*self._misplaced(i, bodies[i - pos]))
+            self.problem(*self.locate_misplaced(i, bodies[i - pos]))
         if rows[0][2] is not None:
             stored = [r[2] for r in rows]
             if stored != leaves:
@@ -257,7 +257,7 @@ class LogVerifier:
             if len(self._buffer) == CHUNK:
                 self._flush_chunk()
 
-    def _misplaced(self, pos: int, body: bytes) -> tuple[int, str]:
+    def locate_misplaced(self, pos: int, body: bytes) -> tuple[int, str]:
         """Where the trouble starts: an entry that says it is `q` at position `pos` implicates min(pos, q)."""
         try:
             doc = orjson.loads(body)

@@ -2,7 +2,8 @@
 
 A caller is acknowledged only after its batch committed durably (SQLite `synchronous=FULL`, PostgreSQL
 `synchronous_commit=on`); if the batch fails, every caller in it gets the error. Batches close at `max_batch` entries,
-when `max_wait_ms` has passed since their first entry, or when no entry arrived for a short quiet gap.
+when `max_wait_ms` has passed since their first entry, or when no entry arrived for a short quiet gap. The quiet gap
+is only waited for under load (the previous batch held more than one entry): a lone caller is written at once.
 
 Fences: an entry may carry the version of the state it was decided on (the gateway's license state version). Inside
 the batch's transaction, holding the head lock, the writer reads the current version; an entry whose fence is older
@@ -33,6 +34,8 @@ log = logging.getLogger("charter.audit.writer")
 
 _Waiter = Future[int] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[int]"]
 _STOP: Any = object()
+WAL_CHECKPOINT_S = 0.25
+WAL_RESET_BATCHES = 64
 FenceReader = Callable[[Connection], int]
 
 
@@ -82,6 +85,8 @@ class GroupCommitWriter:
         self._lock = threading.Lock()
         self._closed = False
         self._conn: Connection | None = None
+        self._wal_thread: threading.Thread | None = None
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="charter-audit-writer", daemon=True)
         self._thread.start()
 
@@ -126,6 +131,9 @@ class GroupCommitWriter:
             self._closed = True
             self._q.put(_STOP)
         self._thread.join(timeout)
+        self._stopped.set()
+        if self._wal_thread is not None:
+            self._wal_thread.join(timeout)
         leftover = []
         while True:
             try:
@@ -147,16 +155,18 @@ class GroupCommitWriter:
     def _run(self) -> None:
         q = self._q
         stopping = False
+        last = 0
         while not stopping:
             first = q.get()
             if first is _STOP:
                 break
             batch = [first]
-            stopping = self._collect(batch)
+            stopping = self._collect(batch, self.quiet if last > 1 else 0.0)
+            last = len(batch)
             self._write(batch)
         self._drop_connection()
 
-    def _collect(self, batch: list[Any]) -> bool:
+    def _collect(self, batch: list[Any], quiet: float) -> bool:
         """Add queued items to `batch` until it is full, its wait is over or the queue stays quiet; True on stop."""
         q = self._q
         deadline = time.monotonic() + self.max_wait
@@ -165,10 +175,10 @@ class GroupCommitWriter:
                 item = q.get_nowait()
             except queue.Empty:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.quiet <= 0:
+                if remaining <= 0 or quiet <= 0:
                     return False
                 try:
-                    item = q.get(timeout=min(remaining, self.quiet))
+                    item = q.get(timeout=min(remaining, quiet))
                 except queue.Empty:
                     return False
             if item is _STOP:
@@ -181,11 +191,50 @@ class GroupCommitWriter:
             conn = self.engine.connect()
             if self.engine.dialect.name == "sqlite":
                 conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+                # WAL checkpoints (copying the log into the database file and syncing it) run in the background
+                # thread below, not inside a commit that callers are waiting for.
+                conn.connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
+                self._start_wal_checkpoints()
             elif self.engine.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET synchronous_commit TO on")
                 conn.commit()
             self._conn = conn
         return self._conn
+
+    def _start_wal_checkpoints(self) -> None:
+        if self._wal_thread is None:
+            self._wal_thread = threading.Thread(target=self._wal_loop, name="charter-audit-wal", daemon=True)
+            self._wal_thread.start()
+
+    def _wal_loop(self) -> None:
+        """PASSIVE WAL checkpoints every WAL_CHECKPOINT_S while batches commit: they never block the writer."""
+        seen = -1
+        raw: Any = None
+        while not self._stopped.wait(WAL_CHECKPOINT_S):
+            if self.batches == seen:
+                continue
+            seen = self.batches
+            try:
+                if raw is None:
+                    raw = self.engine.raw_connection()
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception:
+                log.warning("background WAL checkpoint failed", exc_info=True)
+                if raw is not None:
+                    raw.invalidate()
+                    raw = None
+        if raw is not None:
+            raw.close()
+
+    def _finish_wal_checkpoint(self) -> None:
+        """Between two batches, after their callers were answered: copy what the background checkpoints left, so
+        the next batch restarts the WAL from its beginning (a checkpoint that runs beside a busy writer never
+        catches up with it, and the WAL would grow without end)."""
+        try:
+            conn = self._connection()
+            conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+        except Exception:
+            log.warning("WAL checkpoint between batches failed", exc_info=True)
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -215,6 +264,8 @@ class GroupCommitWriter:
         self.batches += 1
         self.entries += len(batch)
         _settle(batch, seqs)
+        if self._wal_thread is not None and self.batches % WAL_RESET_BATCHES == 0:
+            self._finish_wal_checkpoint()
         for _, waiter, fence in stale:
             _fail([(None, waiter, fence)], FenceMoved(fence, current))
 
