@@ -1,4 +1,5 @@
-"""Gateway benchmark: direct upstream vs Charter gateway (durable audit) vs LiteLLM proxy, in one run.
+"""Gateway benchmark: direct upstream vs a bare uvicorn+aiohttp proxy vs Charter gateway (durable audit) vs LiteLLM
+proxy, in one run.
 
 Each target gets the same bounded load on loopback (wrk when installed, else an aiohttp client) against the same
 fast OpenAI-shaped upstream (`bench/_upstream.py`): throughput at --concurrency, then latency at concurrency 1.
@@ -53,6 +54,19 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
         except Exception:
             time.sleep(0.2)
     raise RuntimeError(f"{url} not up after {timeout}s")
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"port {port}: process exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"port {port} not listening after {timeout}s")
 
 
 def start(cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
@@ -202,6 +216,12 @@ def main() -> None:
         results: dict[str, dict[str, _load.Result]] = {}
         plain = {"Content-Type": "application/json"}
         results["direct"] = measure("direct", upstream + "/v1/chat/completions", plain, args, procs[0].pid)
+        bare_port = free_port()
+        bare = start([PY, str(ROOT / "bench" / "_bare_proxy.py"), str(bare_port), upstream], log=work / "bare.log")
+        procs.append(bare)
+        wait_port(bare_port, 30, bare)
+        results["bare"] = measure("bare", f"http://127.0.0.1:{bare_port}/v1/chat/completions", plain, args, bare.pid)
+        stop(bare)
         before = audit_count(home)
         charter_headers = {**plain, "Authorization": f"Bearer {app_key}", "Charter-Purpose": "credit-scoring"}
         results["charter"] = measure("charter", gateway + "/v1/chat/completions", charter_headers, args, gw.pid)
@@ -245,6 +265,13 @@ def report(results: dict[str, dict[str, _load.Result]], lite_note: str) -> None:
         )
     charter = results["charter"]
     print(f"charter / direct throughput: {charter['load'].rps / direct['load'].rps:.2f}")
+    if "bare" in results:
+        bare = results["bare"]
+        print(
+            f"charter / bare uvicorn+aiohttp proxy: throughput {charter['load'].rps / bare['load'].rps:.2f}, "
+            f"CPU per request {charter['load'].cpu_per_request_us:.0f} vs {bare['load'].cpu_per_request_us:.0f} µs "
+            "(what license checks and durable audit add to the floor)"
+        )
     if "litellm" in results:
         lite = results["litellm"]
         print(f"charter / litellm throughput: {charter['load'].rps / max(lite['load'].rps, 1e-9):.1f}x")
