@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     degraded_grace_s: int = Field(default=900, ge=0)
     scheduler_interval_s: float = Field(default=30.0, gt=0)
     propagation_poll_s: float = Field(default=0.5, gt=0)
+    monitor_window_s: float = Field(default=3600.0, gt=0, description="Length of a monitoring capture window.")
+    monitor_flush_s: float = Field(default=60.0, gt=0, description="How often captured sketches are written.")
+    monitor_check_s: float = Field(default=300.0, gt=0, description="Interval of the scheduled monitoring check.")
     audit_batch_max: int = Field(default=500, ge=1)
     audit_batch_wait_ms: float = Field(default=2.0, ge=0)
     webhook_url: str | None = None

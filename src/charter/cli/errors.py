@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from charter.core.errors import CharterError, ErrorKind
 
 EXIT_NO = 1
@@ -49,3 +51,13 @@ def fail(err: CliError, as_json: bool) -> NoReturn:
     else:
         sys.stderr.write(f"error: {err.code}: {err.message}\n")
     sys.exit(err.exit_code)
+
+
+def settings_error(exc: ValidationError) -> CliError:
+    """A `Settings` validation failure as one line per bad setting, named as the user sets it."""
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        parts.append(f"CHARTER_{field.upper()}={err.get('input')!r}: {err['msg']}")
+    message = "; ".join(parts) + " (fix the environment variable or its key in charter.toml)"
+    return CliError("invalid_setting", message, EXIT_USAGE, {"code": "invalid_setting", "detail": message})

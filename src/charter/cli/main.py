@@ -7,11 +7,12 @@ import pkgutil
 import sys
 
 import typer
+from pydantic import ValidationError
 from typer._click import exceptions as click_exc
 
 from charter.cli import commands
 from charter.cli.context import STATE, take_global_flags
-from charter.cli.errors import EXIT_USAGE, CliError, fail
+from charter.cli.errors import EXIT_USAGE, CliError, fail, settings_error
 from charter.core.errors import CharterError
 
 HELP = """Charter: decide, prove and enforce which AI systems may run where.
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(exc, STATE.json)
     except CharterError as exc:
         fail(CliError.from_charter(exc), STATE.json)
+    except ValidationError as exc:
+        if exc.title != "Settings":  # the commands validate their own input and say so themselves
+            raise
+        fail(settings_error(exc), STATE.json)
     except click_exc.NoArgsIsHelpError as exc:
         if exc.ctx is not None:
             sys.stderr.write(exc.ctx.get_help() + "\n")

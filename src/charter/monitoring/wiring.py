@@ -1,17 +1,15 @@
 """Monitoring inside a running process: the gateway capture hook, the flush loop that merges captured sketches into
 their windows, and the scheduled condition check (one process at a time, by lease).
 
-Knobs (environment, until `charter.settings` carries them): `CHARTER_MONITOR_WINDOW_S` (capture window length,
-default 3600), `CHARTER_MONITOR_FLUSH_S` (how often captured sketches are written, default 60) and
-`CHARTER_MONITOR_CHECK_S` (scheduled check interval, default 300).
+Knobs (`charter.settings`): `monitor_window_s` (capture window length, default 3600), `monitor_flush_s` (how often
+captured sketches are written, default 60) and `monitor_check_s` (scheduled check interval, default 300), set as
+`CHARTER_MONITOR_*` or in `charter.toml`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from charter.core.clock import utcnow
@@ -35,20 +33,10 @@ class MonitorSettings:
     check_s: float = 300.0
 
     @classmethod
-    def load(cls, runtime: Runtime, environ: Mapping[str, str] | None = None) -> MonitorSettings:
-        """From `settings.monitor_*` when present, else `CHARTER_MONITOR_*`, else the defaults."""
-        env = os.environ if environ is None else environ
-        values = {}
-        for name, default in (("window_s", cls.window_s), ("flush_s", cls.flush_s), ("check_s", cls.check_s)):
-            raw = getattr(runtime.settings, f"monitor_{name}", None) or env.get(f"CHARTER_MONITOR_{name.upper()}")
-            try:
-                value = float(raw) if raw is not None else default
-            except ValueError:
-                raise CharterError(f"CHARTER_MONITOR_{name.upper()}={raw!r} is not a number of seconds") from None
-            if value <= 0:
-                raise CharterError(f"CHARTER_MONITOR_{name.upper()} must be positive")
-            values[name] = value
-        return cls(**values)
+    def load(cls, runtime: Runtime) -> MonitorSettings:
+        """From `Settings.monitor_*` (`CHARTER_MONITOR_*` or `charter.toml`, validated there)."""
+        s = runtime.settings
+        return cls(window_s=s.monitor_window_s, flush_s=s.monitor_flush_s, check_s=s.monitor_check_s)
 
 
 class Monitor:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charter.cli.main import build_app
+from charter.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 README = (ROOT / "README.md").read_text()
@@ -52,3 +53,10 @@ def test_readme_links_exist() -> None:
         if link.startswith("http"):
             continue
         assert (ROOT / link).exists(), link
+
+
+def test_every_setting_is_documented_in_operations() -> None:
+    """A knob nobody can find is a knob nobody sets: docs/operations.md names every `CHARTER_*` setting."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    missing = [n for n in Settings.model_fields if f"CHARTER_{n.upper()}" not in text]
+    assert not missing, f"add these to the settings table of docs/operations.md: {missing}"
