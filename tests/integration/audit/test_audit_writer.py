@@ -167,3 +167,21 @@ def test_fenced_entries_decided_on_a_superseded_license_state_are_not_written(co
     with GroupCommitWriter(container.uow, container.audit) as plain, pytest.raises(ValueError, match="fence"):
         plain.submit(ev(6), fence=v2)  # a fence nobody can check is refused, never ignored
     assert verify_database(container.engine, public_raw=container.keys.audit.public_raw).ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_sqlite_wal_stays_bounded_under_continuous_appends(container: Container, settings: Settings) -> None:
+    """Checkpoints run beside the writer, not in its commits; the writer still lets the WAL restart from its start."""
+    with GroupCommitWriter(container.uow, container.audit) as writer:
+
+        async def caller(k: int) -> None:
+            for i in range(1500):
+                await writer.append(ev(k * 10_000 + i))
+
+        async def load() -> None:
+            await asyncio.gather(*(caller(k) for k in range(16)))
+
+        asyncio.run(load())
+        wal = settings.home / "charter.db-wal"
+        assert writer.batches > 64 and wal.stat().st_size < 20 << 20, (writer.batches, wal.stat().st_size)
+    assert size(container) >= 24_000
