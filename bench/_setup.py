@@ -13,20 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_PRACTICES = (
-    "manipulation",
-    "exploiting_vulnerabilities",
-    "social_scoring",
-    "crime_prediction_profiling",
-    "facial_scraping",
-    "emotion_recognition_work_education",
-    "biometric_categorisation_sensitive",
-    "realtime_remote_biometric_id",
-    "intimate_imagery",
-    "csam",
-)
-NO_PROHIBITED = dict.fromkeys(_PRACTICES, False)
-
 
 def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     out = subprocess.run(
@@ -52,6 +38,7 @@ def licensed_deployment(env: dict[str, str], upstream: str, work: Path, *, tools
     from charter.auth.model import SYSTEM_ACTOR, Actor
     from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
     from charter.catalog import service as catalog
+    from charter.catalog.questionnaire import NO_PROHIBITED
     from charter.catalog.schemas import ModelVersionCreate, SystemCreate
     from charter.deployments import service as deployments
     from charter.deployments.schemas import DeploymentCreate

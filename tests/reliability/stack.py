@@ -30,6 +30,7 @@ from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
@@ -39,24 +40,9 @@ from charter.settings import Settings
 from charter.signoffs.schemas import SignOffCreate
 from tests.support.server import Server
 
-NO = dict.fromkeys(
-    (
-        "manipulation",
-        "exploiting_vulnerabilities",
-        "social_scoring",
-        "crime_prediction_profiling",
-        "facial_scraping",
-        "emotion_recognition_work_education",
-        "biometric_categorisation_sensitive",
-        "realtime_remote_biometric_id",
-        "intimate_imagery",
-        "csam",
-    ),
-    False,
-)
 ANSWERS: dict[str, dict[str, Any]] = {
-    "high": {"prohibited": NO, "annex_iii": {"point": "5(b)"}},
-    "minimal": {"prohibited": NO},
+    "high": {"prohibited": NO_PROHIBITED, "annex_iii": {"point": "5(b)"}},
+    "minimal": {"prohibited": NO_PROHIBITED},
 }
 APP = "app:loan-portal"
 PURPOSE = "credit-scoring"

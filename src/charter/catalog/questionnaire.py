@@ -57,6 +57,9 @@ class ProhibitedPractices(_Section):
     csam: bool = Field(description="Art. 5(1)(bb): generates or manipulates child sexual abuse material?")
 
 
+NO_PROHIBITED: dict[str, bool] = dict.fromkeys(ProhibitedPractices.model_fields, False)
+"""The Art. 5(1) screening of a system with no prohibited practice: every point answered "no"."""
+
 PROHIBITED_CONTROLS: dict[str, str] = {
     "manipulation": "EUAIA-ART5-1A",
     "exploiting_vulnerabilities": "EUAIA-ART5-1B",

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-NO_PROHIBITED = dict.fromkeys(
-    (
-        "manipulation",
-        "exploiting_vulnerabilities",
-        "social_scoring",
-        "crime_prediction_profiling",
-        "facial_scraping",
-        "emotion_recognition_work_education",
-        "biometric_categorisation_sensitive",
-        "realtime_remote_biometric_id",
-        "intimate_imagery",
-        "csam",
-    ),
-    False,
-)
+from charter.catalog.questionnaire import NO_PROHIBITED
 
 TEAMS = ("lending", "customer-care", "back-office")
 

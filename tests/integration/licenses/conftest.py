@@ -14,6 +14,7 @@ from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.licenses import service
 from charter.licenses.schemas import LicenseCreate, LicenseRead
@@ -21,24 +22,12 @@ from charter.signoffs.schemas import SignOffCreate
 from tests.conftest import MakeUser
 
 FUNCTIONS = ("ml-lead", "security", "legal", "ethics", "privacy")
-NO = {
-    "manipulation": False,
-    "exploiting_vulnerabilities": False,
-    "social_scoring": False,
-    "crime_prediction_profiling": False,
-    "facial_scraping": False,
-    "emotion_recognition_work_education": False,
-    "biometric_categorisation_sensitive": False,
-    "realtime_remote_biometric_id": False,
-    "intimate_imagery": False,
-    "csam": False,
-}
 ANSWERS: dict[str, dict[str, Any]] = {
-    "high": {"prohibited": NO, "annex_iii": {"point": "5(b)"}},
-    "high-pd": {"prohibited": NO, "annex_iii": {"point": "5(b)"}, "data": {"personal_data": True}},
-    "limited": {"prohibited": NO, "transparency": {"interacts_with_natural_persons": True}},
-    "minimal": {"prohibited": NO},
-    "prohibited": {"prohibited": {**NO, "social_scoring": True}},
+    "high": {"prohibited": NO_PROHIBITED, "annex_iii": {"point": "5(b)"}},
+    "high-pd": {"prohibited": NO_PROHIBITED, "annex_iii": {"point": "5(b)"}, "data": {"personal_data": True}},
+    "limited": {"prohibited": NO_PROHIBITED, "transparency": {"interacts_with_natural_persons": True}},
+    "minimal": {"prohibited": NO_PROHIBITED},
+    "prohibited": {"prohibited": {**NO_PROHIBITED, "social_scoring": True}},
 }
 
 

@@ -18,6 +18,7 @@ from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
 from charter.auth.service import authenticate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.core.errors import CharterError
 from charter.evaluation import service as evaluation
@@ -27,18 +28,6 @@ from charter.monitoring import ProfileSpec, ReferenceProfile, build_profile, ske
 from charter.policies.engine import Assessment, Verdict
 from charter.signoffs.schemas import SignOffCreate
 
-PRACTICES = (
-    "manipulation",
-    "exploiting_vulnerabilities",
-    "social_scoring",
-    "crime_prediction_profiling",
-    "facial_scraping",
-    "emotion_recognition_work_education",
-    "biometric_categorisation_sensitive",
-    "realtime_remote_biometric_id",
-    "intimate_imagery",
-    "csam",
-)
 SPEC = ProfileSpec(
     numeric=("age", "income"),
     categorical=("region",),
@@ -88,7 +77,7 @@ def reviewer(c: Container, function: str) -> Actor:
 
 def monitored(c: Container, *, system: str = "credit", conditions: list[str], app: str = "loan-portal") -> Monitored:
     """System → model version → clean assessment → active production license with `conditions` → app key."""
-    answers = {"prohibited": dict.fromkeys(PRACTICES, False)}
+    answers = {"prohibited": NO_PROHIBITED}
     with c.uow() as uow:
         catalog.register_system(
             uow, SYSTEM_ACTOR, SystemCreate.model_validate({"name": system, "purpose": "x", "answers": answers})

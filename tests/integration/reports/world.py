@@ -12,6 +12,7 @@ from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate, TeamCreate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import DatasetCreate, LineageLink, ModelVersionCreate, SystemCreate
 from charter.evaluation import service as evaluation
 from charter.evaluation.schemas import EvaluationCreate
@@ -20,18 +21,6 @@ from charter.licenses.schemas import LicenseCreate, LicenseRead
 from charter.signoffs.schemas import SignOffCreate
 from tests.conftest import MakeUser
 
-NO = {
-    "manipulation": False,
-    "exploiting_vulnerabilities": False,
-    "social_scoring": False,
-    "crime_prediction_profiling": False,
-    "facial_scraping": False,
-    "emotion_recognition_work_education": False,
-    "biometric_categorisation_sensitive": False,
-    "realtime_remote_biometric_id": False,
-    "intimate_imagery": False,
-    "csam": False,
-}
 FUNCTIONS = ("ml-lead", "security", "legal", "ethics", "privacy")
 ARTIFACT = b"credit-scoring model weights v1"
 DIGEST = "sha256:" + hashlib.sha256(ARTIFACT).hexdigest()
@@ -133,7 +122,11 @@ class ReportWorld:
                         "dpia_reference": "DPIA-2024-07",
                         "log_retention_days": 400,
                         "access_restricted": True,
-                        "answers": {"prohibited": NO, "annex_iii": {"point": "5(b)"}, "data": {"personal_data": True}},
+                        "answers": {
+                            "prohibited": NO_PROHIBITED,
+                            "annex_iii": {"point": "5(b)"},
+                            "data": {"personal_data": True},
+                        },
                     }
                 ),
             )
@@ -196,7 +189,9 @@ class ReportWorld:
             catalog.register_system(
                 uow,
                 self.admin,
-                SystemCreate.model_validate({"name": name, "purpose": "Answer FAQ", "answers": {"prohibited": NO}}),
+                SystemCreate.model_validate(
+                    {"name": name, "purpose": "Answer FAQ", "answers": {"prohibited": NO_PROHIBITED}}
+                ),
             )
         with self.c.uow() as uow:
             catalog.register_model_version(

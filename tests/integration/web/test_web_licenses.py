@@ -12,13 +12,14 @@ from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import AppCreate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.policies.engine import evaluate
 from tests.integration.web.conftest import Client, page_csrf, sign_in
-from tests.support.web import PROHIBITED, digest
+from tests.support.web import digest
 
 MODEL = "faq-bot@1.0.0"
 
@@ -27,7 +28,7 @@ MODEL = "faq-bot@1.0.0"
 def requested(container: Container, user: Callable[..., str]) -> str:
     """A minimal-risk model with a passing assessment and a license requested by rita (needs ml-lead)."""
     user("rita", "ml-engineer")
-    answers = {"prohibited": dict.fromkeys(PROHIBITED, False)}
+    answers = {"prohibited": NO_PROHIBITED}
     with container.uow() as uow:
         catalog.register_system(uow, SYSTEM_ACTOR, SystemCreate(name="faq-bot", purpose="FAQ", answers=answers))
     version = ModelVersionCreate(version="1.0.0", digest=digest(MODEL), size_bytes=10)

@@ -10,25 +10,13 @@ from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.policies.engine import Assessment, Verdict
 from charter.signoffs.schemas import SignOffCreate
-
-PRACTICES = (
-    "manipulation",
-    "exploiting_vulnerabilities",
-    "social_scoring",
-    "crime_prediction_profiling",
-    "facial_scraping",
-    "emotion_recognition_work_education",
-    "biometric_categorisation_sensitive",
-    "realtime_remote_biometric_id",
-    "intimate_imagery",
-    "csam",
-)
 
 
 @dataclass(frozen=True)
@@ -52,7 +40,7 @@ def _user(c: Container, name: str, role: str, function: str | None = None) -> Ac
 
 def licensed(c: Container, *, system: str = "credit", tools: tuple[str, ...] = ("lookup_customer",)) -> Licensed:
     """Everything a gateway call needs, through the domain services; the license is active."""
-    answers = {"prohibited": dict.fromkeys(PRACTICES, False)}
+    answers = {"prohibited": NO_PROHIBITED}
     with c.uow() as uow:
         catalog.register_system(
             uow, SYSTEM_ACTOR, SystemCreate.model_validate({"name": system, "purpose": "x", "answers": answers})

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from charter.catalog.questionnaire import NO_PROHIBITED
+
 CHROMIUM = os.environ.get("CHARTER_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -101,20 +103,6 @@ class Seeder:
         self.http.close()
 
 
-PROHIBITED = (
-    "manipulation",
-    "exploiting_vulnerabilities",
-    "social_scoring",
-    "crime_prediction_profiling",
-    "facial_scraping",
-    "emotion_recognition_work_education",
-    "biometric_categorisation_sensitive",
-    "realtime_remote_biometric_id",
-    "intimate_imagery",
-    "csam",
-)
-
-
 def digest(seed: str) -> str:
     import hashlib
 
@@ -124,7 +112,7 @@ def digest(seed: str) -> str:
 def seed_catalog(seed: Seeder, system: str = "credit-scoring", team: str | None = None) -> None:
     """A high-risk credit-scoring system with two model versions and a small dataset lineage."""
     answers = {
-        "prohibited": dict.fromkeys(PROHIBITED, False),
+        "prohibited": NO_PROHIBITED,
         "annex_iii": {"point": "5(b)", "profiling": True},
         "context": {"decisions_about_persons": True, "decision_mode": "human_in_loop", "effect": "legal"},
         "data": {"personal_data": True, "dpia_trigger": True},
@@ -183,7 +171,7 @@ def seed_minimal_system(seed: Seeder, system: str = "support-bot", version: str 
         {
             "name": system,
             "purpose": "Answers customer questions about opening hours",
-            "answers": {"prohibited": dict.fromkeys(PROHIBITED, False)},
+            "answers": {"prohibited": NO_PROHIBITED},
         },
     )
     seed.post(
