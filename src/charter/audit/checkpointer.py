@@ -118,12 +118,10 @@ class Checkpointer:
                 )
             first = 0 if prev is None else prev.size
             seqs, bodies = _entries_between(s, first, head.size)
-        if seqs != list(range(first, first + len(seqs))):
-            for expected, seq in enumerate(seqs, first):
-                if seq != expected:
-                    raise ConsistencyRefused(f"entry {expected} is missing below the head ({head.size})")
-        if len(seqs) != head.size - first:
-            raise ConsistencyRefused(f"entry {first + len(seqs)} is missing below the head ({head.size})")
+        expected = range(first, head.size)
+        if seqs != list(expected):
+            missing = next(e for e, seq in zip(expected, [*seqs, None], strict=False) if seq != e)
+            raise ConsistencyRefused(f"entry {missing} is missing below the head ({head.size})")
         sha256 = hashlib.sha256
         leaves = [sha256(b"\x00" + body).digest() for body in bodies]
         origin = self.configured_origin

@@ -202,11 +202,8 @@ def _identity(value: Any) -> Any:
     return value
 
 
-_INSERT_ENTRIES = (
-    "INSERT INTO audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _INSERT_ENTRIES_HEAD = "INSERT INTO audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) VALUES "
+_INSERT_ENTRIES = _INSERT_ENTRIES_HEAD + "(?, ?, ?, ?, ?, ?, ?, ?)"
 _COPY_FROM = 16
 _COPY_ENTRIES = "COPY audit_entries (seq, ts, actor, action, resource, outcome, body, leaf_hash) FROM STDIN"
 _INSERT_NODES = "INSERT INTO audit_nodes (height, idx, hash) VALUES (?, ?, ?)"

@@ -264,10 +264,10 @@ class GroupCommitWriter:
         self.batches += 1
         self.entries += len(batch)
         _settle(batch, seqs)
-        if self._wal_thread is not None and self.batches % WAL_RESET_BATCHES == 0:
-            self._finish_wal_checkpoint()
         for _, waiter, fence in stale:
             _fail([(None, waiter, fence)], FenceMoved(fence, current))
+        if self._wal_thread is not None and self.batches % WAL_RESET_BATCHES == 0:
+            self._finish_wal_checkpoint()  # after every caller of this batch, stale ones included, has its answer
 
     def _failed(self, batch: list[Any], exc: Exception) -> None:
         log.error("audit batch of %d entries failed: %s: %s", len(batch), type(exc).__name__, exc)
