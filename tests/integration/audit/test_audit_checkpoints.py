@@ -147,3 +147,24 @@ def test_origin_comes_from_the_data_dir_or_host(tmp_path: Path) -> None:
     assert resolve_origin(tmp_path, "charter.example.com") == "audit.example.org/prod"
     (tmp_path / "audit-origin").write_text("bad origin\n")
     assert resolve_origin(tmp_path, "") == DEFAULT_ORIGIN
+
+
+@pytest.mark.parametrize("offset", [0, 1])  # a gap before the last new entry, or the last one itself
+def test_an_entry_missing_below_the_head_is_never_signed(
+    container: Container, caplog: pytest.LogCaptureFixture, offset: int
+) -> None:
+    log = log_of(container)
+    signed = log.checkpointer.checkpoint()
+    assert signed is not None
+    for _ in range(2):
+        with container.uow() as uow:
+            uow.record(AuditEvent("user:a", "team.create", "team:x"))
+            uow.commit()
+    gone = signed.size + offset
+    with container.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": gone})
+    before = checkpoint_sizes(container)
+    with caplog.at_level(logging.CRITICAL, logger="charter.audit.checkpoint"):
+        with pytest.raises(ConsistencyRefused, match=rf"entry {gone} is missing below the head"):
+            log.checkpointer.checkpoint()
+    assert checkpoint_sizes(container) == before
