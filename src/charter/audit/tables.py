@@ -16,7 +16,10 @@ class AuditEntryRow(Base):
 
     __tablename__ = "audit_entries"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite `INTEGER PRIMARY KEY` makes seq the rowid: no separate key index, scans in seq order are table scans.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
     ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(140), index=True)
     action: Mapped[str] = mapped_column(String(80), index=True)
@@ -42,6 +45,7 @@ class AuditNodeRow(Base):
     """Root of the perfect subtree of `height` (8, 16, …) covering leaves [idx << height, (idx + 1) << height)."""
 
     __tablename__ = "audit_nodes"
+    __table_args__ = {"sqlite_with_rowid": False}  # clustered on (height, idx): one B-tree, not two
 
     height: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
