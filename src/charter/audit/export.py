@@ -153,6 +153,9 @@ def verify_database(
         return v.finish()
 
 
+FETCH_ROWS = 20_000  # rows per read-ahead chunk
+
+
 def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
     """Entries [0, end) straight from the driver cursor, fetched by a second thread while this one hashes."""
     # Positions are checked against the sequence number inside each body, which is what is hashed; the stored seq
@@ -164,14 +167,23 @@ def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
     cursor = raw.cursor(name="charter_audit_verify", binary=True) if pg else raw.cursor()
     cursor.execute(f"SELECT {cols} FROM audit_entries WHERE seq < {end:d} ORDER BY seq")
     chunks: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=4)
+    stop = threading.Event()  # set when the consumer is gone (done, failed or closed early)
+
+    def put(item: list[Any] | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
 
     def fetch() -> None:
         try:
-            while rows := cursor.fetchmany(20_000):
-                chunks.put(rows)
-            chunks.put(None)
+            while not stop.is_set() and (rows := cursor.fetchmany(FETCH_ROWS)):
+                put(rows)
+            put(None)
         except BaseException as exc:  # handed to the consuming thread
-            chunks.put(exc)
+            put(exc)
 
     thread = threading.Thread(target=fetch, name="charter-audit-verify-reader", daemon=True)
     thread.start()
@@ -186,6 +198,7 @@ def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
             else:
                 yield rows
     finally:
+        stop.set()
         thread.join()
         cursor.close()
 
