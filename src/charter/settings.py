@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     monitor_check_s: float = Field(default=300.0, gt=0, description="Interval of the scheduled monitoring check.")
     audit_batch_max: int = Field(default=500, ge=1)
     audit_batch_wait_ms: float = Field(default=2.0, ge=0)
+    demo_models_url: str = Field(
+        default="http://127.0.0.1:9100",
+        pattern=r"^http://[^/\s:]+:[0-9]{1,5}$",
+        description="Where `python -m charter.demo.models` listens and where `charter demo` points its deployments.",
+    )
     webhook_url: str | None = None
     webhook_secret: str | None = None
     log_level: str = "info"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from charter.bootstrap import Container
-from charter.demo import content, data, monitoring
+from charter.demo import content, data, models, monitoring
 from charter.demo.loader import DemoResult, Loader, already_loaded
 from charter.deployments import service as deployments
 from charter.deployments.schemas import DeploymentCreate
@@ -77,7 +77,11 @@ def _credit(ld: Loader) -> None:
             uow,
             ld.people["sam"],
             DeploymentCreate(
-                name="credit-scoring", model=v2, env="production", upstream="http://127.0.0.1:9100/v1", kind="http"
+                name="credit-scoring",
+                model=v2,
+                env="production",
+                upstream=models.upstream(ld.c.settings.demo_models_url, models.CREDIT),
+                kind="http",
             ),
         )
 
@@ -114,7 +118,12 @@ def _chatbot(ld: Loader) -> None:
         deployments.add(
             uow,
             ld.people["sam"],
-            DeploymentCreate(name="support-chatbot", model=ref, env="production", upstream="http://127.0.0.1:9101/v1"),
+            DeploymentCreate(
+                name="support-chatbot",
+                model=ref,
+                env="production",
+                upstream=models.upstream(ld.c.settings.demo_models_url, models.CHAT),
+            ),
         )
 
 
