@@ -23,6 +23,16 @@ PEOPLE: tuple[tuple[str, str, str | None, tuple[tuple[str, str | None], ...]], .
 
 APPS = (("loan-portal", "lending"), ("support-widget", "customer-care"), ("doc-router", "back-office"))
 
+# Deployments served by the toy model servers of `charter.demo.models`, each under its own path prefix.
+CREDIT_DEPLOYMENT = "credit-scoring"
+CHAT_DEPLOYMENT = "support-chatbot"
+
+
+def model_upstream(base_url: str, deployment: str) -> str:
+    """The upstream URL a demo deployment is registered with (the gateway appends the caller's path)."""
+    return f"{base_url.rstrip('/')}/{deployment}/v1"
+
+
 CREDIT_ANSWERS: dict[str, Any] = {
     "prohibited": NO_PROHIBITED,
     "annex_iii": {"point": "5(b)"},

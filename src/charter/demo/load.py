@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from charter.bootstrap import Container
-from charter.demo import content, data, models, monitoring
+from charter.demo import content, data, monitoring
 from charter.demo.loader import DemoResult, Loader, already_loaded
 from charter.deployments import service as deployments
 from charter.deployments.schemas import DeploymentCreate
@@ -80,7 +80,7 @@ def _credit(ld: Loader) -> None:
                 name="credit-scoring",
                 model=v2,
                 env="production",
-                upstream=models.upstream(ld.c.settings.demo_models_url, models.CREDIT),
+                upstream=content.model_upstream(ld.c.settings.demo_models_url, content.CREDIT_DEPLOYMENT),
                 kind="http",
             ),
         )
@@ -122,7 +122,7 @@ def _chatbot(ld: Loader) -> None:
                 name="support-chatbot",
                 model=ref,
                 env="production",
-                upstream=models.upstream(ld.c.settings.demo_models_url, models.CHAT),
+                upstream=content.model_upstream(ld.c.settings.demo_models_url, content.CHAT_DEPLOYMENT),
             ),
         )
 

@@ -29,14 +29,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-CREDIT = "credit-scoring"
-CHAT = "support-chatbot"
+from charter.demo import content
+
+CREDIT = content.CREDIT_DEPLOYMENT
+CHAT = content.CHAT_DEPLOYMENT
 ANSWER = "Thanks for reaching out. I can help with account, billing and delivery questions. What do you need?"
-
-
-def upstream(base_url: str, deployment: str) -> str:
-    """The upstream URL a demo deployment is registered with (the gateway appends the caller's path)."""
-    return f"{base_url.rstrip('/')}/{deployment}/v1"
 
 
 class BadInput(Exception):

@@ -7,7 +7,7 @@ import json
 import pytest
 from starlette.testclient import TestClient
 
-from charter.demo import models
+from charter.demo import content, models
 
 
 @pytest.fixture
@@ -67,4 +67,4 @@ def test_chat_answers_plain_and_streamed(client: TestClient) -> None:
 
 
 def test_upstream_urls_are_per_deployment() -> None:
-    assert models.upstream("http://127.0.0.1:9100/", models.CREDIT) == "http://127.0.0.1:9100/credit-scoring/v1"
+    assert content.model_upstream("http://127.0.0.1:9100/", models.CREDIT) == "http://127.0.0.1:9100/credit-scoring/v1"
