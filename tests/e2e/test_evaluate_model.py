@@ -1,5 +1,5 @@
-"""`charter evaluate --model FILE --data FILE`: a scikit-learn pickle predicts locally and is evaluated; a pickle the
-scan flags is never loaded (its payload never runs); other formats are refused with a clear message."""
+"""`charter evaluate --model FILE --data FILE`: a scikit-learn pickle or an ONNX model predicts locally and is
+evaluated; a pickle the scan flags is never loaded (its payload never runs); other formats are refused clearly."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from charter.settings import Settings
 from tests.integration.policies_eval.conftest import API, EXAMPLE, answers
 from tests.support.db import env_for
+from tests.support.onnx_models import logistic
 from tests.support.server import Server, cli
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +75,8 @@ def test_model_and_data(served: dict[str, str], tmp_path: Path) -> None:
     data = tmp_path / "holdout.csv"
     rows = "".join(f"{a:.5f},{b:.5f},{c:.5f},{t},{g}\n" for (a, b, c), t, g in zip(x, y, group, strict=True))
     data.write_text("f1,f2,f3,label,group\n" + rows)
-    register(served, {"1": good, "2": evil, "3": EXAMPLE / "model.safetensors"})
+    onnx_file = logistic(tmp_path / "model.onnx", [float(w) for w in model.coef_[0]], float(model.intercept_[0]))
+    register(served, {"1": good, "2": evil, "3": EXAMPLE / "model.safetensors", "4": onnx_file})
 
     r = cli(served, "evaluate", "loans@1", "--model", str(good), "--data", str(data), "--label", "label",
             "--sensitive", "group", "--features", "f1,f2,f3", "--json")  # fmt: skip
@@ -87,6 +89,17 @@ def test_model_and_data(served: dict[str, str], tmp_path: Path) -> None:
     inputs = doc["evaluation"]["inputs"]
     assert inputs["artifact"]["sha256"] == "sha256:" + hashlib.sha256(good.read_bytes()).hexdigest()
     assert inputs["predictions"]["name"] == "holdout.csv" and doc["evaluation"]["options"]["source"] == "model"
+
+    # The same classifier as ONNX, run by onnxruntime: the same verdict inputs as the pickle's.
+    r = cli(served, "evaluate", "loans@4", "--model", str(onnx_file), "--data", str(data), "--label", "label",
+            "--sensitive", "group", "--features", "f1,f2,f3", "--json")  # fmt: skip
+    assert r.returncode in (0, 1), (r.stdout, r.stderr)
+    onnx_perf = json.loads(r.stdout)["assessment"]["evidence"]["performance"]
+    assert onnx_perf["n"] == n and abs(onnx_perf["accuracy"] - evidence["performance"]["accuracy"]) < 1e-3
+    assert abs(onnx_perf["roc_auc"] - evidence["performance"]["roc_auc"]) < 1e-3
+    r = cli(served, "evaluate", "loans@4", "--model", str(onnx_file), "--data", str(data), "--label", "label",
+            "--features", "f1,f2")  # fmt: skip
+    assert r.returncode == 2 and "error: feature_count_mismatch: model: model.onnx expects 3 features" in r.stderr
 
     r = cli(served, "evaluate", "loans@2", "--model", str(evil), "--data", str(data), "--label", "label")
     assert r.returncode == 2 and r.stderr.startswith("error: model_unsafe: model: evil.pkl was not loaded"), r.stderr

@@ -167,7 +167,7 @@ def evaluate(
     model: Annotated[
         Path | None,
         typer.Option(
-            help="A scikit-learn pickle/joblib model to run on --data (scanned first; never loaded if unsafe)."
+            help="A scikit-learn pickle/joblib or ONNX model to run on --data (scanned first; never loaded if unsafe)."
         ),
     ] = None,
     data: Annotated[
@@ -263,11 +263,15 @@ def run_model(
     if not scan.safe or critical:
         found = "; ".join(f"{f.file}: {f.detail}" for f in critical[:3]) or "no clean result"
         raise usage("model_unsafe", f"model: {model.name} was not loaded because its scan found: {found}")
+    if "onnx" in scan.formats:
+        return _run_onnx(
+            model, data, label=label, sensitive=sensitive, features=features, positive_label=positive_label
+        )
     if not set(scan.formats) & {"pickle", "joblib"}:
         kinds = ", ".join(scan.formats) or "an unrecognised format"
         raise usage(
             "unsupported_model_format",
-            f"model: {model.name} is {kinds}; --model runs scikit-learn pickle/joblib files, "
+            f"model: {model.name} is {kinds}; --model runs scikit-learn pickle/joblib and ONNX files, "
             "for other models compute predictions and pass --predictions",
         )
     try:
@@ -301,6 +305,33 @@ def run_model(
         y_hat,
         y_score=score,
         sensitive={c: table.column(c).to_numpy(zero_copy_only=False).astype(str) for c in sensitive},
+        positive_label=positive_label,
+        source=data.name,
+    )
+
+
+def _run_onnx(
+    model: Path, data: Path, *, label: str, sensitive: list[str], features: list[str], positive_label: str | None
+) -> Predictions:
+    """An ONNX classifier's predictions on `data` (onnxruntime; ONNX graphs cannot run code when loaded)."""
+    from charter.cli.onnx_model import onnx_predict
+    from charter.evaluation import predictions_from_arrays
+
+    table = _read_table(data)
+    names = list(table.column_names)
+    missing = [c for c in [label, *sensitive, *features] if c not in names]
+    if missing:
+        raise usage(
+            "column_not_found", f"{data.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
+        )
+    columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
+    wanted = features or [c for c in names if c not in {label, *sensitive}]
+    y_hat, score = onnx_predict(model, columns, wanted, positive_label)
+    return predictions_from_arrays(
+        columns[label],
+        y_hat,
+        y_score=score,
+        sensitive={c: columns[c].astype(str) for c in sensitive},
         positive_label=positive_label,
         source=data.name,
     )
