@@ -19,9 +19,9 @@ _ENTRY_INDEXES = ("ts", "actor", "action", "resource")
 
 def _rebuild(entries_key: str, nodes_suffix: str) -> None:
     op.execute(
-        "CREATE TABLE audit_entries_new (seq {key} NOT NULL, ts DATETIME NOT NULL, actor VARCHAR(140) NOT NULL, "
-        "action VARCHAR(80) NOT NULL, resource VARCHAR(200) NOT NULL, outcome VARCHAR(12) NOT NULL, "
-        "body BLOB NOT NULL, leaf_hash BLOB NOT NULL, PRIMARY KEY (seq))".format(key=entries_key)
+        f"CREATE TABLE audit_entries_new (seq {entries_key} NOT NULL, ts DATETIME NOT NULL, "
+        "actor VARCHAR(140) NOT NULL, action VARCHAR(80) NOT NULL, resource VARCHAR(200) NOT NULL, "
+        "outcome VARCHAR(12) NOT NULL, body BLOB NOT NULL, leaf_hash BLOB NOT NULL, PRIMARY KEY (seq))"
     )
     op.execute(
         f"INSERT INTO audit_entries_new ({_ENTRY_COLUMNS}) SELECT {_ENTRY_COLUMNS} FROM audit_entries ORDER BY seq"
