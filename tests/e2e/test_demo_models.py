@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,15 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) ->
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"demo models not listening on {port}")
+
+
+def _until(check: Callable[[], bool], timeout: float = 8.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def test_demo_gateway_calls_reach_the_demo_models(settings: Settings, tmp_path: Path) -> None:
@@ -69,6 +79,15 @@ def test_demo_gateway_calls_reach_the_demo_models(settings: Settings, tmp_path: 
         assert allowed in entries.stdout
         denied = cli(audit_env, "audit", "log", "--action", "inference.deny", "--json")
         assert refused.headers["charter-decision-id"] in denied.stdout
+
+        # Offboarding an app: the gateway refuses its key within the key cache's 5 s; enabling restores it.
+        off = cli(audit_env, "app", "disable", "loan-portal", "--reason", "key leaked", "--json")
+        assert off.returncode == 0 and json.loads(off.stdout)["disabled"] is True, off.stderr
+        call = {"json": {"income": 52000, "debt": 9000}, "headers": loan}
+        assert _until(lambda: httpx.post(f"{server.url}/gw/credit-scoring/predict", **call).status_code == 401)
+        on = cli(audit_env, "app", "enable", "loan-portal", "--json")
+        assert on.returncode == 0 and json.loads(on.stdout)["disabled"] is False, on.stderr
+        assert _until(lambda: httpx.post(f"{server.url}/gw/credit-scoring/predict", **call).status_code == 200)
     finally:
         server.stop()
         models.terminate()

@@ -38,7 +38,12 @@ class PrincipalRead(BaseModel):
     email: str | None = None
     teams: list[str] = []
     roles: list[str] = []
+    disabled: bool = False
     created_at: datetime
+
+
+class PrincipalDisable(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why (offboarding, compromised key, …).")
 
 
 class TeamRead(BaseModel):

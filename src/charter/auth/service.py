@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from charter.auth import keys
@@ -56,6 +56,7 @@ def _read(uow: UnitOfWork, row: PrincipalRow) -> PrincipalRead:
         email=row.email,
         teams=teams_of(uow.session, row.id),
         roles=[_binding(row, b).role + _suffix(b) for b in grants_of(uow.session, row.id)],
+        disabled=bool(row.disabled),
         created_at=row.created_at,
     )
 
@@ -146,6 +147,50 @@ def add_app(uow: UnitOfWork, actor: Actor, data: AppCreate) -> PrincipalRead:
     out = _read(uow, row)
     uow.commit()
     return out
+
+
+def set_disabled(
+    uow: UnitOfWork, actor: Actor, kind: str, name: str, *, disabled: bool, reason: str | None = None
+) -> PrincipalRead:
+    """Disable a user or app (its keys, password and dashboard sessions stop working) or enable it again.
+
+    Disabling yourself or the last enabled admin is refused: nobody could undo it. Repeating a change is a no-op.
+    """
+    authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
+    row = uow.session.scalar(select(PrincipalRow).where(PrincipalRow.kind == kind, PrincipalRow.name == name))
+    if row is None:
+        raise NotFound(f"no {kind} named '{name}' (see: charter {kind} list)", code="principal_not_found")
+    if disabled and not row.disabled:
+        if row.id == actor.id:
+            raise Conflict("you cannot disable yourself; ask another admin", code="cannot_disable_self")
+        if _is_admin(uow, row.id) and _enabled_admins(uow) <= 1:
+            raise Conflict(
+                f"{kind} '{name}' is the last enabled admin; grant admin to someone else first",
+                code="last_admin",
+            )
+    if bool(row.disabled) != disabled:
+        row.disabled = disabled
+        action = f"{kind}.{'disable' if disabled else 'enable'}"
+        uow.record(AuditEvent(actor.ref, action, f"{kind}:{name}", details={"reason": reason}))
+    out = _read(uow, row)
+    uow.commit()
+    return out
+
+
+def _is_admin(uow: UnitOfWork, principal_id: str) -> bool:
+    stmt = select(RoleBindingRow.id).where(
+        RoleBindingRow.principal_id == principal_id, RoleBindingRow.role == Role.ADMIN
+    )
+    return uow.session.scalar(stmt.limit(1)) is not None
+
+
+def _enabled_admins(uow: UnitOfWork) -> int:
+    stmt = (
+        select(func.count(func.distinct(RoleBindingRow.principal_id)))
+        .join(PrincipalRow, PrincipalRow.id == RoleBindingRow.principal_id)
+        .where(RoleBindingRow.role == Role.ADMIN, PrincipalRow.disabled.is_(False))
+    )
+    return int(uow.session.scalar(stmt) or 0)
 
 
 def list_principals(uow: UnitOfWork, actor: Actor, kind: str | None = None) -> list[PrincipalRead]:
@@ -434,6 +479,7 @@ def bootstrap_admin(uow: UnitOfWork, name: str = "admin") -> KeyCreated | None:
 
 __all__ = [
     "actor_by_id",
+    "set_disabled",
     "add_app",
     "add_team",
     "add_user",

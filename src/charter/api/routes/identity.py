@@ -15,6 +15,7 @@ from charter.auth.schemas import (
     KeyCreate,
     KeyCreated,
     KeyRead,
+    PrincipalDisable,
     PrincipalRead,
     RoleBindingRead,
     RoleGrant,
@@ -51,6 +52,20 @@ def list_users(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
         return {"items": service.list_principals(uow, actor, "user")}
 
 
+@router.post("/users/{name}/disable")
+def disable_user(name: str, body: PrincipalDisable, actor: Manage, c: ContainerDep) -> PrincipalRead:
+    """Disable a user: their API keys, password and dashboard sessions stop working."""
+    with c.uow() as uow:
+        return service.set_disabled(uow, actor, "user", name, disabled=True, reason=body.reason)
+
+
+@router.post("/users/{name}/enable")
+def enable_user(name: str, actor: Manage, c: ContainerDep) -> PrincipalRead:
+    """Enable a disabled user again (their unrevoked keys work again)."""
+    with c.uow() as uow:
+        return service.set_disabled(uow, actor, "user", name, disabled=False)
+
+
 @router.post("/teams", status_code=201)
 def add_team(body: TeamCreate, actor: Manage, c: ContainerDep) -> TeamRead:
     """Create a team."""
@@ -77,6 +92,20 @@ def list_apps(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
     """List apps."""
     with c.uow(write=False) as uow:
         return {"items": service.list_principals(uow, actor, "app")}
+
+
+@router.post("/apps/{name}/disable")
+def disable_app(name: str, body: PrincipalDisable, actor: Manage, c: ContainerDep) -> PrincipalRead:
+    """Disable an app: the gateway refuses its keys within the key cache's 5 s."""
+    with c.uow() as uow:
+        return service.set_disabled(uow, actor, "app", name, disabled=True, reason=body.reason)
+
+
+@router.post("/apps/{name}/enable")
+def enable_app(name: str, actor: Manage, c: ContainerDep) -> PrincipalRead:
+    """Enable a disabled app again."""
+    with c.uow() as uow:
+        return service.set_disabled(uow, actor, "app", name, disabled=False)
 
 
 @router.post("/keys", status_code=201)

@@ -41,7 +41,30 @@ def user_add(
 @user_app.command("list")
 def user_list() -> None:
     """List users."""
-    table(Api().get("/users")["items"], ["name", "id", "teams", "roles"])
+    table(Api().get("/users")["items"], ["name", "id", "teams", "roles", "disabled"])
+
+
+Reason = Annotated[str, typer.Option(help="Why (kept in the audit log), e.g. 'left the company'.")]
+
+
+def _set_disabled(kind: str, name: str, reason: str | None) -> None:
+    verb = "disable" if reason is not None else "enable"
+    body = {"reason": reason} if reason is not None else None
+    doc = Api().post(f"/{kind}s/{name}/{verb}", json=body)
+    state = "disabled: its keys, password and sessions no longer work" if doc["disabled"] else "enabled"
+    emit(doc, human=f"{kind}:{doc['name']} is {state}")
+
+
+@user_app.command("disable")
+def user_disable(name: str, reason: Reason) -> None:
+    """Disable a user (offboarding): their API keys, password and dashboard sessions stop working."""
+    _set_disabled("user", name, reason)
+
+
+@user_app.command("enable")
+def user_enable(name: str) -> None:
+    """Enable a disabled user again."""
+    _set_disabled("user", name, None)
 
 
 @team_app.command("add")
@@ -67,7 +90,19 @@ def app_add(name: str, team: Annotated[str | None, typer.Option(help="Owning tea
 @app_app.command("list")
 def app_list() -> None:
     """List apps."""
-    table(Api().get("/apps")["items"], ["name", "id", "teams", "roles"])
+    table(Api().get("/apps")["items"], ["name", "id", "teams", "roles", "disabled"])
+
+
+@app_app.command("disable")
+def app_disable(name: str, reason: Reason) -> None:
+    """Disable an app: the gateway refuses its keys (within 5 s, the key cache's lifetime)."""
+    _set_disabled("app", name, reason)
+
+
+@app_app.command("enable")
+def app_enable(name: str) -> None:
+    """Enable a disabled app again."""
+    _set_disabled("app", name, None)
 
 
 @key_app.command("create")
