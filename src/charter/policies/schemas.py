@@ -47,6 +47,12 @@ class PolicyRead(BaseModel):
     superseded_at: datetime | None = None
 
 
+class PolicyDeactivate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Why the policy no longer applies.")
+
+
 class PolicyDetail(PolicyRead):
     rule_list: list[RuleRead]
     source: str

@@ -154,6 +154,33 @@ def add_policy(uow: UnitOfWork, actor: Actor, *, source: str, filename: str = "p
     return PolicyAdded(**_read(row).model_dump(), status=status, superseded=superseded)
 
 
+def deactivate_policy(uow: UnitOfWork, actor: Actor, name: str, reason: str) -> PolicyRead:
+    """Take a stored policy out of the active set (assessments from now on no longer use it).
+
+    A stored policy that replaced a built-in baseline of the same name gives way to that baseline again. Built-in
+    baselines themselves cannot be deactivated: they are the floor every assessment is held to; replace one by
+    adding a policy with its name. `policy add` of the same file activates the version again.
+    """
+    authorize(actor, Permission.POLICY_WRITE, _resource(name))
+    row = repository.active_by_name(uow.session, name, lock=True)
+    if row is None:
+        if _builtin_digest(name) is not None:
+            raise Conflict(
+                f"'{name}' is a built-in baseline and cannot be deactivated; to change it, add a policy named "
+                f"'{name}' (charter policy add FILE)",
+                code="builtin_policy",
+            )
+        raise NotFound(f"no active policy named '{name}' (see: charter policy list)", code="policy_not_found")
+    row.active = False
+    row.superseded_at = utcnow()
+    restored = _builtin_digest(name)
+    details = {"digest": row.digest, "id": row.id, "reason": reason, "baseline_restored": restored}
+    uow.record(AuditEvent(actor.ref, "policy.deactivate", f"policy:{name}", details=details))
+    out = _read(row)
+    uow.commit()
+    return out
+
+
 def _builtin_digest(name: str) -> str | None:
     return next((b.digest for b in builtin_baselines() if b.name == name), None)
 

@@ -236,3 +236,36 @@ def test_only_policy_writers_add_policies(client: TestClient, container: Contain
     assert r.status_code == 201 and r.json()["created_by"] == "user:u2"
     with container.uow() as uow:  # services authorize too, whatever the entrypoint
         assert policies.add_policy(uow, SYSTEM_ACTOR, source=CREDIT).status == "unchanged"
+
+
+def test_deactivating_a_policy(client: TestClient, container: Container, make_user: MakeUser) -> None:
+    """A stored policy leaves the active set (audited with the reason); an override gives way to its baseline;
+    baselines themselves stay; re-adding the file activates it again."""
+    credit = add(client, CREDIT, filename="credit.yaml").json()
+    ethical = builtin_baselines()[0]
+    stricter = client.get(f"{API}/policies/{ethical.name}").json()["source"].replace("Demographic parity", "DP")
+    override = add(client, stricter, filename="ethical.yaml").json()
+
+    r = client.post(f"{API}/policies/credit-scoring/deactivate", json={"reason": "moved into the bank's baseline"})
+    assert r.status_code == 200 and r.json()["active"] is False and r.json()["superseded_at"], r.text
+    r = client.post(f"{API}/policies/{ethical.name}/deactivate", json={"reason": "back to the default"})
+    assert r.status_code == 200
+    with container.uow(write=False) as uow:
+        active = {p.name: p.digest for p in policies.active_policies(uow)}
+    assert "credit-scoring" not in active and active[ethical.name] == ethical.digest  # the baseline is back
+    deactivations = [(res, d) for a, res, d in audit_actions(container) if a == "policy.deactivate"]
+    assert deactivations[0][0] == "policy:credit-scoring" and deactivations[0][1]["digest"] == credit["digest"]
+    assert deactivations[0][1]["reason"] == "moved into the bank's baseline"
+    assert deactivations[1][1]["baseline_restored"] == ethical.digest and deactivations[1][1]["id"] == override["id"]
+
+    r = client.post(f"{API}/policies/{ethical.name}/deactivate", json={"reason": "x"})
+    assert r.status_code == 409 and r.json()["code"] == "builtin_policy" and "charter policy add" in r.json()["detail"]
+    r = client.post(f"{API}/policies/credit-scoring/deactivate", json={"reason": "again"})
+    assert r.status_code == 404 and r.json()["code"] == "policy_not_found"
+    assert client.post(f"{API}/policies/credit-scoring/deactivate", json={}).status_code == 422
+    _, viewer = make_user("viewer")
+    r = client.post(f"{API}/policies/credit-scoring/deactivate", json={"reason": "x"}, headers=bearer(viewer))
+    assert r.status_code == 403
+
+    again = add(client, CREDIT, filename="credit.yaml")
+    assert again.json()["status"] == "reactivated" and again.json()["digest"] == credit["digest"]

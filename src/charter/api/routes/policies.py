@@ -14,7 +14,15 @@ from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.core.errors import InvalidInput
 from charter.policies import service
-from charter.policies.schemas import FILENAME_PATTERN, PolicyAdded, PolicyCreate, PolicyDetail, PolicyDiff
+from charter.policies.schemas import (
+    FILENAME_PATTERN,
+    PolicyAdded,
+    PolicyCreate,
+    PolicyDeactivate,
+    PolicyDetail,
+    PolicyDiff,
+    PolicyRead,
+)
 
 router = APIRouter(tags=["policies"])
 
@@ -101,6 +109,13 @@ def diff_policy(
     """Rule-level diff: added, removed and changed rules."""
     with c.uow(write=False) as uow:
         return service.diff_policies(uow, actor, ref, to)
+
+
+@router.post("/policies/{name}/deactivate")
+def deactivate_policy(name: str, body: PolicyDeactivate, actor: Write, c: ContainerDep) -> PolicyRead:
+    """Take a stored policy out of the active set; a built-in baseline it replaced applies again."""
+    with c.uow() as uow:
+        return service.deactivate_policy(uow, actor, name, body.reason)
 
 
 @router.get("/controls/coverage")

@@ -57,6 +57,16 @@ def policy_list(
     table(rows, ["name", "digest", "origin", "active", "rules", "created_by", "created_at"])
 
 
+@policy_app.command("deactivate")
+def policy_deactivate(
+    name: Annotated[str, typer.Argument(help="Name of an active stored policy.")],
+    reason: Annotated[str, typer.Option(help="Why it no longer applies (kept in the audit log).")],
+) -> None:
+    """Take a stored policy out of the active set; a built-in baseline it replaced applies again."""
+    doc = Api().post(f"/policies/{name}/deactivate", json={"reason": reason})
+    emit(doc, human=f"Deactivated policy {doc['name']} {_short(doc['digest'])}; assessments no longer use it")
+
+
 @policy_app.command("show")
 def policy_show(
     ref: Annotated[str, typer.Argument(help="NAME (the active version) or DIGEST (7+ hex characters).")],
