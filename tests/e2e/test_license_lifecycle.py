@@ -230,6 +230,11 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     assert [i["id"] for i in listed["items"]] == [lid]  # type: ignore[index]
     status = _ok(cli(env, "license", "status", lid, "--json"))
     assert status["state"] == "revoked" and len(status["signoffs"]) == 7  # type: ignore[arg-type]
+    retired = _ok(as_("sam", "model", "retire", MODEL, "--reason", "replaced by 2.0", "--json"))
+    assert retired["model"]["retire_reason"] == "replaced by 2.0" and retired["revoked"] == []
+    r = as_("sam", "model", "retire", MODEL, "--reason", "again")
+    assert r.returncode == 1 and "error: model_retired:" in r.stderr, r.stderr
+    assert "retired" in cli(env, "model", "show", MODEL).stdout
     log = Path(server.log_path or "").read_text() if server.log_path else ""
     for secret in keys.values():
         assert secret not in log

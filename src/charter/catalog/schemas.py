@@ -179,6 +179,13 @@ class ModelVersionRead(BaseModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    retired_at: datetime | None = None
+    retired_by: str | None = None
+    retire_reason: str | None = None
+
+
+class ModelRetire(_Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="Why the version is withdrawn for good.")
 
 
 class DatasetCreate(_Strict):

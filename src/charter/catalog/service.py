@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from charter.auth.model import SYSTEM_ACTOR, Resource
+from charter.auth.model import SYSTEM_ACTOR, Actor, Resource
 from charter.catalog import provenance
 from charter.catalog.cyclonedx import export_bom
 from charter.catalog.datasets import lineage_of, link, list_datasets, register_dataset, show_dataset
@@ -19,7 +19,9 @@ from charter.catalog.systems import classify_system, list_systems, register_syst
 from charter.catalog.versions import (
     list_model_versions,
     lock_version,
+    mark_retired,
     register_model_version,
+    retired_error,
     show_model_version,
     update_model_version,
 )
@@ -71,6 +73,15 @@ def set_production_licensed(uow: UnitOfWork, system: str, flag: bool, *, actor: 
 
 
 mark_production = set_production_licensed
+
+
+def retire_model_version(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelVersionRead:
+    """Mark `SYSTEM@VERSION` retired (authorized as a catalog write: production systems need senior-engineer).
+
+    The licenses use case calls it and revokes the version's licenses in the same transaction; it does not commit.
+    """
+    system, row = model_by_ref(uow.session, ref)
+    return version_read(system, mark_retired(uow, actor, f"{system.name}@{row.version}", reason))
 
 
 def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:
@@ -136,6 +147,8 @@ __all__ = [
     "register_dataset",
     "register_model_version",
     "register_system",
+    "retire_model_version",
+    "retired_error",
     "set_production_licensed",
     "show_dataset",
     "show_model_version",

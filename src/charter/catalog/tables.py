@@ -60,6 +60,9 @@ class ModelVersionRow(Base):
     created_by: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired_by: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    retire_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DatasetRow(Base):

@@ -194,6 +194,26 @@ def update_model_version(uow: UnitOfWork, actor: Actor, ref: str, data: ModelVer
     return out
 
 
+def retired_error(ref: str, when: object) -> Conflict:
+    return Conflict(
+        f"model version {ref} was retired at {when}; register a new version to license it again",
+        code="model_retired",
+    )
+
+
+def mark_retired(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelVersionRow:
+    """Retire a version (the licenses use case revokes its licenses in the same transaction). Does not commit."""
+    system, row = model_by_ref(uow.session, ref, lock=True)
+    authorize(actor, Permission.CATALOG_WRITE, resource_of(system))
+    if row.retired_at is not None:
+        raise retired_error(f"{system.name}@{row.version}", row.retired_at)
+    row.retired_at = row.updated_at = utcnow()
+    row.retired_by = actor.ref
+    row.retire_reason = reason
+    uow.session.flush()
+    return row
+
+
 def lock_version(uow: UnitOfWork, ref: str, actor_ref: str) -> ModelVersionRead:
     """Mark a version immutable (licenses call this on activation, in their transaction). Does not commit."""
     system, row = model_by_ref(uow.session, ref, lock=True)

@@ -71,6 +71,9 @@ def version_read(system: SystemRow, row: ModelVersionRow) -> ModelVersionRead:
         created_by=row.created_by,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        retired_at=row.retired_at,
+        retired_by=row.retired_by,
+        retire_reason=row.retire_reason,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from charter.catalog.schemas import PURPOSE_PATTERN
+from charter.catalog.schemas import PURPOSE_PATTERN, ModelVersionRead
 from charter.licenses.model import LicenseState
 from charter.signoffs.schemas import SignOffRead
 
@@ -130,3 +130,10 @@ class AuditTaskRead(BaseModel):
 
 class AuditTaskComplete(_Strict):
     note: str = Field(min_length=1, max_length=2000)
+
+
+class ModelRetired(BaseModel):
+    """A retired model version and the licenses its retirement revoked."""
+
+    model: ModelVersionRead
+    revoked: list[str]

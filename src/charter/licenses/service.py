@@ -65,6 +65,8 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
     """Ask for a license; computes the required sign-offs from policy and notifies reviewers."""
     mv = catalog.get_model_version(uow, data.model)
     authorize(actor, Permission.LICENSE_REQUEST, catalog.system_resource(uow, mv.system))
+    if mv.retired_at is not None:
+        raise catalog.retired_error(mv.ref, mv.retired_at)
     sys = catalog.get_system(uow, mv.system)
     if sys.risk_tier == "prohibited":
         raise SystemProhibited(

@@ -16,6 +16,7 @@ from charter.catalog.schemas import (
     LineageEdgeRead,
     LineageLink,
     LineageRead,
+    ModelRetire,
     ModelVersionCreate,
     ModelVersionRead,
     ModelVersionUpdate,
@@ -24,6 +25,8 @@ from charter.catalog.schemas import (
     SystemRead,
     SystemUpdate,
 )
+from charter.licenses import retire
+from charter.licenses.schemas import ModelRetired
 
 router = APIRouter(tags=["catalog"])
 
@@ -101,6 +104,13 @@ def update_version(
     """Change card, license, usage terms, uri, framework or format; 409 once the version is licensed."""
     with c.uow() as uow:
         return service.update_model_version(uow, actor, f"{name}@{version}", body)
+
+
+@router.post("/systems/{name}/versions/{version}/retire")
+def retire_version(name: str, version: str, body: ModelRetire, actor: Write, c: ContainerDep) -> ModelRetired:
+    """Retire a model version for good: its licenses are revoked in the same transaction; no new license after."""
+    with c.uow() as uow:
+        return retire.retire(uow, actor, f"{name}@{version}", body.reason)
 
 
 @router.get("/systems/{name}/versions/{version}/lineage")

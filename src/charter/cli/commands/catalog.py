@@ -284,6 +284,8 @@ def model_show(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) -> No
         emit(doc)
         return
     state = "locked (licensed)" if doc["locked"] else "unlocked"
+    if doc.get("retired_at"):
+        state = f"retired {doc['retired_at']} by {doc['retired_by']}: {doc['retire_reason']}"
     console.print(f"[bold]{doc['ref']}[/bold] {doc['digest']} — {state}", highlight=False)
     for key in ("framework", "format", "size_bytes", "license", "uri"):
         console.print(f"  {key}: {doc.get(key) if doc.get(key) is not None else '-'}", highlight=False)
@@ -295,7 +297,21 @@ def model_show(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) -> No
 def model_list(system: Annotated[str | None, typer.Argument(help="Only this system's versions.")] = None) -> None:
     """List model versions."""
     path = f"/systems/{system}/versions" if system else "/models"
-    table(Api().get(path)["items"], ["ref", "digest", "format", "license", "locked"])
+    items = Api().get(path)["items"]
+    rows = items if STATE.json else [{**i, "retired": "yes" if i.get("retired_at") else ""} for i in items]
+    table(rows, ["ref", "digest", "format", "license", "locked", "retired"])
+
+
+@model_app.command("retire")
+def model_retire(
+    ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")],
+    reason: Annotated[str, typer.Option(help="Why it is withdrawn (kept in the audit log and on its licenses).")],
+) -> None:
+    """Retire a model version for good: its licenses are revoked at once, and it can never be licensed again."""
+    name, version = _split_ref(ref)
+    doc = Api().post(f"/systems/{name}/versions/{version}/retire", json={"reason": reason})
+    revoked = ", ".join(doc["revoked"]) or "none"
+    emit(doc, human=f"Retired {doc['model']['ref']}; licenses revoked: {revoked}")
 
 
 def _date(value: str | None, field: str) -> str | None:
