@@ -282,13 +282,8 @@ def run_model(
     estimator = joblib.load(model)
     if not callable(getattr(estimator, "predict", None)):
         raise usage("not_a_model", f"model: {model.name} holds a {type(estimator).__name__}, which cannot predict")
-    table = _read_table(data)
+    table = _data_table(data, [label, *sensitive, *features])
     names = list(table.column_names)
-    missing = [c for c in [label, *sensitive, *features] if c not in names]
-    if missing:
-        raise usage(
-            "column_not_found", f"{data.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
-        )
     wanted = features or [str(c) for c in getattr(estimator, "feature_names_in_", [])]
     wanted = wanted or [c for c in names if c not in {label, *sensitive}]
     x = _matrix(table, wanted, data.name)
@@ -317,13 +312,8 @@ def _run_onnx(
     from charter.cli.onnx_model import onnx_predict
     from charter.evaluation import predictions_from_arrays
 
-    table = _read_table(data)
+    table = _data_table(data, [label, *sensitive, *features])
     names = list(table.column_names)
-    missing = [c for c in [label, *sensitive, *features] if c not in names]
-    if missing:
-        raise usage(
-            "column_not_found", f"{data.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
-        )
     columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
     wanted = features or [c for c in names if c not in {label, *sensitive}]
     y_hat, score = onnx_predict(model, columns, wanted, positive_label)
@@ -335,6 +325,18 @@ def _run_onnx(
         positive_label=positive_label,
         source=data.name,
     )
+
+
+def _data_table(path: Path, required: list[str]) -> Any:
+    """The --data table, or a usage error naming the first required column it lacks."""
+    table = _read_table(path)
+    names = list(table.column_names)
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise usage(
+            "column_not_found", f"{path.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
+        )
+    return table
 
 
 def _read_table(path: Path) -> Any:
