@@ -90,6 +90,10 @@ class SystemUpdate(_Strict):
     dpia_reference: str | None = Field(default=None, max_length=200)
     log_retention_days: int | None = Field(default=None, ge=0, le=36500)
     access_restricted: bool | None = None
+    thresholds: dict[str, float | None] | None = Field(
+        default=None,
+        description='Policy thresholds to tighten for this system, e.g. {"dp_diff_max": 0.05}; null resets one.',
+    )
 
 
 class SystemClassify(_Strict):
@@ -126,6 +130,7 @@ class SystemRead(BaseModel):
     tier_reasons: list[str]
     obligations_explained: list[ObligationRead]
     answers: dict[str, Any]
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Tightened policy thresholds.")
     revision: int
     created_by: str
     created_at: datetime

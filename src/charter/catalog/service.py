@@ -28,6 +28,7 @@ from charter.catalog.versions import (
 from charter.catalog.views import resource_of, system_read, version_read
 from charter.core.clock import utcnow
 from charter.core.events import AuditEvent
+from charter.core.thresholds import DEFAULT_THRESHOLDS
 from charter.storage.uow import UnitOfWork
 
 
@@ -127,6 +128,7 @@ def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:
         },
         "datasets": datasets,
         "provenance": {"complete": checked.complete, "issues": list(checked.issues)},
+        "thresholds": {**DEFAULT_THRESHOLDS, **(system.thresholds or {})},  # the system's may only be stricter
     }
 
 

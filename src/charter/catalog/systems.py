@@ -20,8 +20,9 @@ from charter.catalog.repository import system_by_name
 from charter.catalog.schemas import SystemCreate, SystemRead, SystemUpdate
 from charter.catalog.tables import SystemRow
 from charter.catalog.views import resource_of, system_read
+from charter.core import thresholds
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict
+from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.storage.uow import UnitOfWork
@@ -134,8 +135,10 @@ def update_system(uow: UnitOfWork, actor: Actor, name: str, data: SystemUpdate) 
     changes: dict[str, list[Any]] = {}
     for field in sorted(data.model_fields_set):
         new = getattr(data, field)
-        if field in ("purpose", "access_restricted") and new is None:
+        if field in ("purpose", "access_restricted", "thresholds") and new is None:
             continue
+        if field == "thresholds":
+            new = _tightened(dict(row.thresholds or {}), new)
         old = getattr(row, field)
         if old != new:
             changes[field] = [old, new]
@@ -161,6 +164,20 @@ def update_system(uow: UnitOfWork, actor: Actor, name: str, data: SystemUpdate) 
     out = system_read(row)
     uow.commit()
     return out
+
+
+def _tightened(current: dict[str, float], update: dict[str, float | None]) -> dict[str, float] | None:
+    """The system's threshold overrides after `update` (null removes one); 422 for unknown or looser values."""
+    found = thresholds.problems(update)
+    if found:
+        field, message = found[0]
+        raise InvalidInput(f"{field}: {message}", field=field)
+    for name, value in update.items():
+        if value is None:
+            current.pop(name, None)
+        else:
+            current[name] = float(value)
+    return current or None
 
 
 def show_system(uow: UnitOfWork, actor: Actor, name: str) -> SystemRead:

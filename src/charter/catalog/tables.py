@@ -34,6 +34,7 @@ class SystemRow(Base):
     obligations: Mapped[list[str]] = mapped_column(JSONType)
     production_licensed: Mapped[bool] = mapped_column(Boolean, default=False)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    thresholds: Mapped[dict[str, float] | None] = mapped_column(JSONType, nullable=True)  # tightened only
     created_by: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

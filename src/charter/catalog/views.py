@@ -44,6 +44,7 @@ def system_read(row: SystemRow) -> SystemRead:
         tier_reasons=list(row.classification.get("reasons", [])),
         obligations_explained=[ObligationRead(**o) for o in explained],
         answers=dict(row.answers),
+        thresholds=dict(row.thresholds or {}),
         revision=row.revision,
         created_by=row.created_by,
         created_at=row.created_at,

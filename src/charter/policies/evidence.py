@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
+from charter.core.thresholds import DEFAULT_THRESHOLDS
 from charter.policies._fields import (
     ANY,
     OPEN_MAP,
@@ -48,16 +48,6 @@ __all__ = [
 RISK_TIERS = ("prohibited", "high", "limited", "minimal")
 LAWFUL_BASES = ("consent", "contract", "legal-obligation", "vital-interests", "public-task", "legitimate-interests")
 DATASET_ROLES = ("training", "validation", "test", "reference")
-
-DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType(
-    {
-        "dp_diff_max": 0.1,
-        "eo_diff_max": 0.1,
-        "disparate_impact_min": 0.8,
-        "accuracy_min": 0.7,
-        "documentation_min": 0.8,
-    }
-)
 
 _FAIRNESS_ATTR = obj(
     {

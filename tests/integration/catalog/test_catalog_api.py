@@ -151,7 +151,7 @@ def test_evidence_context_has_the_agreed_shape(client: TestClient, container: Co
         system = service.get_system(uow, "credit")
         resource = service.system_resource(uow, "credit")
     assert type_problems(evidence) == []
-    assert set(evidence) == {"system", "model", "datasets", "provenance"}
+    assert set(evidence) == {"system", "model", "datasets", "provenance", "thresholds"}
     assert set(evidence["system"]) == {
         "name", "risk_tier", "annex_iii_area", "gpai", "personal_data", "special_category_data", "human_oversight",
         "dpia_reference", "log_retention_days", "owner_team", "access_restricted",

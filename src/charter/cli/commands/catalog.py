@@ -130,6 +130,9 @@ def _show_system(doc: dict[str, Any]) -> None:
         console.print(f"  {label}: {doc.get(key) or '-'}", highlight=False)
     if doc.get("production_licensed"):
         console.print("  holds a production license: changes need senior-engineer")
+    if doc.get("thresholds"):
+        tightened = ", ".join(f"{k} {v}" for k, v in sorted(doc["thresholds"].items()))
+        console.print(f"  tightened thresholds: {tightened}", highlight=False)
     if doc.get("is_prohibited"):
         console.print("[red]  prohibited practice: no license can be issued for this system[/red]")
     for reason in doc.get("tier_reasons", []):
@@ -193,8 +196,12 @@ def system_update(
     dpia_ref: Annotated[str | None, typer.Option()] = None,
     log_retention_days: Annotated[int | None, typer.Option(min=0)] = None,
     access_restricted: Annotated[bool | None, typer.Option("--access-restricted/--no-access-restricted")] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE to tighten a policy threshold for this system (NAME=default resets it)."),
+    ] = None,
 ) -> None:
-    """Change a system's descriptive fields."""
+    """Change a system's descriptive fields, or tighten its policy thresholds."""
     given = {
         "purpose": purpose,
         "team": team,
@@ -203,9 +210,26 @@ def system_update(
         "dpia_reference": dpia_ref,
         "log_retention_days": log_retention_days,
         "access_restricted": access_restricted,
+        "thresholds": _thresholds(threshold) if threshold else None,
     }
     doc = Api().request("PATCH", f"/systems/{name}", json={k: v for k, v in given.items() if v is not None})
     emit(doc, human=f"Updated {doc['name']} (revision {doc['revision']})")
+
+
+def _thresholds(values: list[str]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise _usage("invalid_threshold", f"--threshold '{item}': use NAME=VALUE, e.g. dp_diff_max=0.05")
+        if raw.strip() == "default":
+            out[name.strip()] = None
+            continue
+        try:
+            out[name.strip()] = float(raw)
+        except ValueError:
+            raise _usage("invalid_threshold", f"--threshold {name}: '{raw}' is not a number (or 'default')") from None
+    return out
 
 
 @system_app.command("show")
