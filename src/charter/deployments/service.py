@@ -81,6 +81,8 @@ def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate) -> DeploymentRead
     """Register a deployment of SYSTEM@VERSION in an environment behind an upstream model server."""
     version = catalog.get_model_version(uow, data.model)
     authorize(actor, Permission.DEPLOYMENT_WRITE, _resource(uow, version.system))
+    if version.retired_at is not None:
+        raise catalog.retired_error(version.ref, version.retired_at)
     if uow.session.scalar(select(DeploymentRow.id).where(DeploymentRow.name == data.name)) is not None:
         raise Conflict(f"deployment '{data.name}' already exists", code="deployment_exists", field="name")
     now = utcnow()

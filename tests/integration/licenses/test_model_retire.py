@@ -60,6 +60,9 @@ def test_retire_revokes_every_open_license_at_once(client: TestClient, world: Wo
     assert r.status_code == 409 and r.json()["code"] == "model_retired"
     listed = client.get(f"/api/v1/systems/{model.split('@')[0]}/versions").json()["items"]
     assert listed[0]["retired_at"]
+    deploy = {"name": "retired-dep", "model": model, "env": "production", "upstream": "http://127.0.0.1:9"}
+    r = client.post("/api/v1/deployments", json=deploy, headers=bearer(world.keys["sam"]))
+    assert r.status_code == 409 and r.json()["code"] == "model_retired", r.text
 
 
 def test_retire_is_all_or_nothing(client: TestClient, world: World, make_user: MakeUser) -> None:
