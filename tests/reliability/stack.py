@@ -25,19 +25,14 @@ from sqlalchemy import text
 from charter import bootstrap
 from charter.audit.export import verify_database
 from charter.audit.verify import Report
-from charter.auth import service as auth
 from charter.auth.model import SYSTEM_ACTOR, Actor
-from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
-from charter.catalog import service as catalog
 from charter.catalog.questionnaire import NO_PROHIBITED
-from charter.catalog.schemas import ModelVersionCreate, SystemCreate
-from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
-from charter.policies.engine import Assessment, Verdict
 from charter.settings import Settings
 from charter.signoffs.schemas import SignOffCreate
+from tests.support.builders import app_key, assessed_model, user
 from tests.support.server import Server
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -64,34 +59,10 @@ class World:
     systems: dict[str, Licensed]
 
 
-def _actor(c: Container, name: str, role: str, function: str | None = None) -> Actor:
-    with c.uow() as uow:
-        auth.add_user(uow, SYSTEM_ACTOR, UserCreate(name=name))
-    with c.uow() as uow:
-        auth.grant_role(uow, SYSTEM_ACTOR, RoleGrant(principal=name, role=role, function=function))
-    with c.uow() as uow:
-        key = auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=name)).key
-    with c.uow(write=False) as uow:
-        return auth.authenticate(uow, key)
-
-
 def license_system(c: Container, name: str, tier: str, requester: Actor, reviewers: dict[str, Actor]) -> Licensed:
     """Register `name` (tier high or minimal), model version 1.0, a passing assessment and an active license."""
-    with c.uow() as uow:
-        catalog.register_system(
-            uow, SYSTEM_ACTOR, SystemCreate.model_validate({"name": name, "purpose": "x", "answers": ANSWERS[tier]})
-        )
     digest = "sha256:" + hashlib.sha256(f"{name}/{secrets.token_hex(8)}".encode()).hexdigest()
-    with c.uow() as uow:
-        catalog.register_model_version(
-            uow, SYSTEM_ACTOR, name, ModelVersionCreate(version="1.0", digest=digest, size_bytes=1)
-        )
-    model = f"{name}@1.0"
-    clean = Assessment(
-        results=(), verdict=Verdict.PASS, policy_set_digest=digest[7:], evidence_digest=digest[7:], policies=()
-    )
-    with c.uow() as uow:
-        evaluation.record_assessment(uow, SYSTEM_ACTOR, model, clean, {})
+    model, digest = assessed_model(c, name, answers=ANSWERS[tier], digest=digest)
     body = {"model": model, "env": "production", "purposes": [PURPOSE], "callers": [APP], "days": 30}
     with c.uow() as uow:
         lic = licenses.request(uow, requester, LicenseCreate.model_validate(body))
@@ -99,7 +70,7 @@ def license_system(c: Container, name: str, tier: str, requester: Actor, reviewe
         needed = licenses.status(uow, SYSTEM_ACTOR, lic.id).missing_signoffs
     for fn in needed:
         if fn not in reviewers:
-            reviewers[fn] = _actor(c, f"rev-{fn}", "reviewer", fn)
+            reviewers[fn] = user(c, f"rev-{fn}", "reviewer", fn)
         with c.uow() as uow:
             licenses.sign(
                 uow, reviewers[fn], lic.id, SignOffCreate.model_validate({"function": fn, "decision": "approve"})
@@ -112,10 +83,7 @@ def license_system(c: Container, name: str, tier: str, requester: Actor, reviewe
 
 def add_app(c: Container) -> str:
     """The calling app (`app:loan-portal`) and a key for it."""
-    with c.uow() as uow:
-        auth.add_app(uow, SYSTEM_ACTOR, AppCreate(name=APP.split(":", 1)[1]))
-    with c.uow() as uow:
-        return auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=APP)).key
+    return app_key(c, APP.split(":", 1)[1])
 
 
 def make_world(settings: Settings, tiers: Mapping[str, str]) -> World:
@@ -126,7 +94,7 @@ def make_world(settings: Settings, tiers: Mapping[str, str]) -> World:
     c = bootstrap.build(settings)
     try:
         app_key = add_app(c)
-        requester = _actor(c, "rita", "ml-engineer")
+        requester = user(c, "rita", "ml-engineer")
         reviewers: dict[str, Actor] = {}
         systems = {n: license_system(c, n, t, requester, reviewers) for n, t in tiers.items()}
     finally:

@@ -12,21 +12,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from charter.auth import service as auth
 from charter.auth.model import SYSTEM_ACTOR, Actor
-from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
-from charter.auth.service import authenticate
 from charter.bootstrap import Container
-from charter.catalog import service as catalog
-from charter.catalog.questionnaire import NO_PROHIBITED
-from charter.catalog.schemas import ModelVersionCreate, SystemCreate
-from charter.core.errors import CharterError
-from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.monitoring import ProfileSpec, ReferenceProfile, build_profile, sketch_rows
-from charter.policies.engine import Assessment, Verdict
 from charter.signoffs.schemas import SignOffCreate
+from tests.support.builders import app_key, assessed_model, user
 
 SPEC = ProfileSpec(
     numeric=("age", "income"),
@@ -47,28 +39,6 @@ class Monitored:
     app_key: str
 
 
-def user(c: Container, name: str, role: str, function: str | None = None) -> Actor:
-    """A user with one global role, as an authenticated actor."""
-    with c.uow() as uow:
-        auth.add_user(uow, SYSTEM_ACTOR, UserCreate(name=name))
-    with c.uow() as uow:
-        auth.grant_role(uow, SYSTEM_ACTOR, RoleGrant(principal=name, role=role, function=function))
-    with c.uow() as uow:
-        key = auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=name)).key
-    with c.uow(write=False) as uow:
-        return authenticate(uow, key)
-
-
-def _app_key(c: Container, app: str) -> str:
-    try:
-        with c.uow() as uow:
-            auth.add_app(uow, SYSTEM_ACTOR, AppCreate(name=app))
-    except CharterError:
-        pass  # the app exists already (a second monitored system in the same world)
-    with c.uow() as uow:
-        return auth.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=f"app:{app}")).key
-
-
 def reviewer(c: Container, function: str) -> Actor:
     """A reviewer of `function` (created on first use)."""
     name = f"rev-{function}-{os.urandom(3).hex()}"
@@ -77,23 +47,8 @@ def reviewer(c: Container, function: str) -> Actor:
 
 def monitored(c: Container, *, system: str = "credit", conditions: list[str], app: str = "loan-portal") -> Monitored:
     """System → model version → clean assessment → active production license with `conditions` → app key."""
-    answers = {"prohibited": NO_PROHIBITED}
-    with c.uow() as uow:
-        catalog.register_system(
-            uow, SYSTEM_ACTOR, SystemCreate.model_validate({"name": system, "purpose": "x", "answers": answers})
-        )
-    digest = "sha256:" + os.urandom(32).hex()
-    with c.uow() as uow:
-        catalog.register_model_version(
-            uow, SYSTEM_ACTOR, system, ModelVersionCreate(version="1.0", digest=digest, size_bytes=1)
-        )
-    model = f"{system}@1.0"
-    clean = Assessment(
-        results=(), verdict=Verdict.PASS, policy_set_digest=digest[7:], evidence_digest=digest[7:], policies=()
-    )
-    with c.uow() as uow:
-        evaluation.record_assessment(uow, SYSTEM_ACTOR, model, clean, {})
-    app_key = _app_key(c, app)
+    model, digest = assessed_model(c, system)
+    key = app_key(c, app)
     body = {
         "model": model,
         "env": "production",
@@ -109,7 +64,7 @@ def monitored(c: Container, *, system: str = "credit", conditions: list[str], ap
     with c.uow(write=False) as uow:
         state = licenses.get(uow, SYSTEM_ACTOR, lic.id).state
     assert state == "active", f"license {lic.id} is {state}"
-    return Monitored(system, model, digest, lic.id, app_key)
+    return Monitored(system, model, digest, lic.id, key)
 
 
 def approve(c: Container, license_id: str) -> None:
