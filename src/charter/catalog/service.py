@@ -81,8 +81,7 @@ def retire_model_version(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -
 
     The licenses use case calls it and revokes the version's licenses in the same transaction; it does not commit.
     """
-    system, row = model_by_ref(uow.session, ref)
-    return version_read(system, mark_retired(uow, actor, f"{system.name}@{row.version}", reason))
+    return mark_retired(uow, actor, ref, reason)
 
 
 def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:

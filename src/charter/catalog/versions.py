@@ -201,7 +201,7 @@ def retired_error(ref: str, when: object) -> Conflict:
     )
 
 
-def mark_retired(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelVersionRow:
+def mark_retired(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelVersionRead:
     """Retire a version (the licenses use case revokes its licenses in the same transaction). Does not commit."""
     system, row = model_by_ref(uow.session, ref, lock=True)
     authorize(actor, Permission.CATALOG_WRITE, resource_of(system))
@@ -211,7 +211,7 @@ def mark_retired(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelV
     row.retired_by = actor.ref
     row.retire_reason = reason
     uow.session.flush()
-    return row
+    return version_read(system, row)
 
 
 def lock_version(uow: UnitOfWork, ref: str, actor_ref: str) -> ModelVersionRead:

@@ -45,6 +45,11 @@ class CliError(Exception):
         return cls(exc.code, exc.message, EXIT_BY_KIND[exc.kind], {"code": exc.code, "detail": exc.message})
 
 
+def usage(code: str, message: str) -> CliError:
+    """A usage error (exit 2): a bad flag, file or value, named in `message` with how to fix it."""
+    return CliError(code, message, EXIT_USAGE)
+
+
 def fail(err: CliError, as_json: bool) -> NoReturn:
     if as_json:
         sys.stdout.write(json.dumps(err.problem, default=str) + "\n")

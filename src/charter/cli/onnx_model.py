@@ -14,12 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from charter.cli.errors import EXIT_USAGE, CliError
-
-
-def usage(code: str, message: str) -> CliError:
-    return CliError(code, message, EXIT_USAGE)
-
+from charter.cli.errors import usage
 
 _DTYPES = {
     "tensor(float)": np.float32,

@@ -34,7 +34,8 @@ MAX_ATTEMPTS = 6
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: Exception) -> bool:
+    """A lost optimistic lock, or a serialization failure or deadlock the database asks to retry."""
     if isinstance(exc, StaleDataError):
         return True
     if isinstance(exc, DBAPIError):
@@ -50,7 +51,7 @@ def retrying(uow: UnitOfWork, license_id: str, attempt: Callable[[], T]) -> T:
             with uow.session.begin_nested():
                 out = attempt()
         except (StaleDataError, DBAPIError) as exc:
-            if not _retryable(exc):
+            if not retryable(exc):
                 raise
             log.info("license %s changed concurrently (%s); retry %d", license_id, type(exc).__name__, n + 1)
             time.sleep(random.uniform(0, 0.01 * 2**n))

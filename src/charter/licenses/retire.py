@@ -5,6 +5,7 @@ the next status list; a retired version can never be licensed again (`model_reti
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from charter.auth.authorize import authorize
@@ -23,24 +24,25 @@ def retire(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelRetired
     """Retire `SYSTEM@VERSION` and revoke its licenses; all or nothing (a 403 on one license changes nothing)."""
     version = catalog.retire_model_version(uow, actor, ref, reason)
     open_states = [s.value for s in LicenseState if s not in FINAL]
-    rows = uow.session.scalars(
-        select(LicenseRow)
-        .where(LicenseRow.model_version_id == version.id, LicenseRow.state.in_(open_states))
-        .order_by(LicenseRow.created_at)
-    ).all()
     revoked = []
     why = f"model version {version.ref} retired: {reason}"
-    for row in rows:
-        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
-        lc.change(uow, actor, row, Transition.REVOKE, reason=why, details={"retired": version.ref})
-        lc.release_production(uow, actor, row)
-        revoked.append(row.id)
-    uow.record(
-        AuditEvent(actor.ref, "model.retire", f"model:{version.ref}", details={"reason": reason, "revoked": revoked})
-    )
-    try:
+    try:  # flushes happen inside the loop too (queries autoflush), not only at the commit
+        rows = uow.session.scalars(
+            select(LicenseRow)
+            .where(LicenseRow.model_version_id == version.id, LicenseRow.state.in_(open_states))
+            .order_by(LicenseRow.created_at)
+        ).all()
+        for row in rows:
+            authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
+            lc.change(uow, actor, row, Transition.REVOKE, reason=why, details={"retired": version.ref})
+            lc.release_production(uow, actor, row)
+            revoked.append(row.id)
+        details = {"reason": reason, "revoked": revoked}
+        uow.record(AuditEvent(actor.ref, "model.retire", f"model:{version.ref}", details=details))
         uow.commit()
-    except StaleDataError:
+    except (StaleDataError, DBAPIError) as exc:
+        if not lc.retryable(exc):
+            raise
         raise Conflict(
             f"a license of {version.ref} changed while it was being retired; run the command again",
             code="license_conflict",

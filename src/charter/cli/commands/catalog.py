@@ -27,7 +27,8 @@ from charter.catalog.schemas import LawfulBasis
 from charter.catalog.terms import KNOWN_MODEL_LICENSES
 from charter.cli.client import Api
 from charter.cli.context import STATE
-from charter.cli.errors import EXIT_USAGE, CliError
+from charter.cli.errors import CliError
+from charter.cli.errors import usage as _usage
 from charter.cli.output import console, emit, err_console, table
 
 system_app = typer.Typer(help="AI systems and their EU AI Act classification.", no_args_is_help=True)
@@ -38,10 +39,6 @@ export_app = typer.Typer(help="Export the catalog.", no_args_is_help=True)
 mlflow_app = typer.Typer(help="MLflow Model Registry bridge (needs charter[mlflow]).", no_args_is_help=True)
 
 PROGRESS_MIN_BYTES = 16 << 20
-
-
-def _usage(code: str, message: str) -> CliError:
-    return CliError(code, message, EXIT_USAGE)
 
 
 def _read_text(path: Path, field: str) -> str:

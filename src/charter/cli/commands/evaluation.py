@@ -17,7 +17,7 @@ from rich.table import Table
 
 from charter.cli.client import Api
 from charter.cli.context import STATE
-from charter.cli.errors import EXIT_NO, EXIT_USAGE, CliError
+from charter.cli.errors import EXIT_NO, usage
 from charter.cli.output import console, emit, err_console
 from charter.core.hashing import sha256_file, sha256_tree, tree_size
 
@@ -33,11 +33,6 @@ DEFAULT_RESAMPLES = 200  # charter.evaluation.bootstrap.DEFAULT_RESAMPLES (not i
 _MARK = {"fail": "[red]FAIL[/red]", "pass": "[green]pass[/green]", "not_applicable": "[dim]n/a[/dim]"}
 _ORDER = {"fail": 0, "pass": 1, "not_applicable": 2}
 _SEVERITY = {"blocker": 0, "major": 1, "minor": 2}
-
-
-def usage(code: str, message: str) -> CliError:
-    """A usage error (exit 2)."""
-    return CliError(code, message, EXIT_USAGE)
 
 
 def split_ref(ref: str) -> tuple[str, str]:

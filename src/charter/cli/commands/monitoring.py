@@ -16,7 +16,7 @@ import typer
 
 from charter.cli.client import Api
 from charter.cli.context import STATE
-from charter.cli.errors import EXIT_NO, EXIT_USAGE, CliError
+from charter.cli.errors import EXIT_NO, usage
 from charter.cli.output import emit, err_console, table
 from charter.core.hashing import sha256_file
 
@@ -24,10 +24,6 @@ monitor_app = typer.Typer(help="Monitoring: reference profiles, production windo
 Ref = Annotated[str, typer.Argument(help="SYSTEM@VERSION")]
 ID_COLUMN = re.compile(r"^(id|.*_id)$", re.IGNORECASE)
 KINDS = ("probability", "binary", "numeric")
-
-
-def usage(code: str, message: str) -> CliError:
-    return CliError(code, message, EXIT_USAGE)
 
 
 def _base(ref: str) -> str:

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from charter.cli.client import Api
-from charter.cli.commands.evaluation import check_format, show_assessment, split_ref, usage
+from charter.cli.commands.evaluation import check_format, show_assessment, split_ref
 from charter.cli.context import STATE
-from charter.cli.errors import EXIT_NO
+from charter.cli.errors import EXIT_NO, usage
 from charter.cli.output import console, emit, table
 
 policy_app = typer.Typer(
