@@ -20,13 +20,13 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from charter.audit import store
+from charter.audit import parallel, store
 from charter.audit.merkle import decompose
 from charter.audit.note import Verifier, verifier_key
 from charter.audit.proofs import consistency_proof
 from charter.audit.sink import Executor
 from charter.audit.store import StoredCheckpoint, TreeReader
-from charter.audit.verify import Anchor, HeadState, LogVerifier, Report, Row, SignedCheckpoint
+from charter.audit.verify import CHUNK_HEIGHT, Anchor, HeadState, LogVerifier, Report, Row, SignedCheckpoint, as_bytes
 from charter.core.errors import InvalidInput
 
 FORMAT = "charter-audit-export"
@@ -122,12 +122,21 @@ def verify_database(
     verifier: Verifier | None = None,
     trusted: Iterable[str] = (),
     deep: bool = False,
+    workers: int | None = None,
+    chunk_height: int = CHUNK_HEIGHT,
+    min_chunks: int = parallel.MIN_CHUNKS,
 ) -> Report:
-    """Recompute the whole stored log: entries, stored leaf hashes and nodes, head, every checkpoint signature."""
+    """Recompute the whole stored log: entries, stored leaf hashes and nodes, head, every checkpoint signature.
+
+    Logs of at least `min_chunks` chunks are checked by `workers` processes (default: one per core), except for
+    a deep check; `charter.audit.parallel` says how that gives the serial verifier's result.
+    """
     if verifier is None and public_raw is None:
         raise InvalidInput("verifying needs the audit public key or a note verifier key", code="no_verifier_key")
     options: dict[str, Any] = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():  # one snapshot throughout
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL {parallel.IN_ORDER}")
         cps = [SignedCheckpoint(c.note, c.size, c.root, c.compact) for c in store.checkpoints(conn)]
         cps += [SignedCheckpoint(note) for note in trusted]
         head = store.head(conn)
@@ -141,8 +150,17 @@ def verify_database(
             head=HeadState(head.size, head.root, head.compact),
             nodes=nodes,
             deep=deep,
+            chunk_height=chunk_height,
         )
-        for block in _db_rows(conn, deep, head.size):
+        workers = parallel.default_workers() if workers is None else workers
+        whole = head.size - head.size % v.chunk
+        source = parallel.source_for(conn) if workers > 1 and not deep and whole >= min_chunks * v.chunk else None
+        if source is not None:
+            sizes = v.checkpoint_sizes
+            chunks = parallel.verify_chunks(source, whole, sizes, chunk_height=chunk_height, workers=workers)
+            for result in chunks or ():
+                v.add_chunk(result)
+        for block in _db_rows(conn, deep, v.position, head.size):
             v.feed_block(block)
         if beyond is not None:
             pos, body = int(beyond[0]), bytes(beyond[1])
@@ -156,8 +174,8 @@ def verify_database(
 FETCH_ROWS = 20_000  # rows per read-ahead chunk
 
 
-def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
-    """Entries [0, end) straight from the driver cursor, fetched by a second thread while this one hashes."""
+def _db_rows(conn: Connection, deep: bool, start: int, end: int) -> Iterator[list[Any]]:
+    """Entries [start, end) straight from the driver cursor, fetched by a second thread while this one hashes."""
     # Positions are checked against the sequence number inside each body, which is what is hashed; the stored seq
     # column is only read by a deep check (a row whose column was changed shows up as a misplaced body).
     cols = "seq, body, leaf_hash, actor, action, resource, outcome" if deep else "NULL, body, leaf_hash"
@@ -165,7 +183,8 @@ def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
     pg = conn.dialect.name == "postgresql"
     # PostgreSQL: a server-side cursor in binary format (bytea arrives as raw bytes, not hex text).
     cursor = raw.cursor(name="charter_audit_verify", binary=True) if pg else raw.cursor()
-    cursor.execute(f"SELECT {cols} FROM audit_entries WHERE seq < {end:d} ORDER BY seq")
+    where = f"seq >= {start:d} AND seq < {end:d}" if start else f"seq < {end:d}"
+    cursor.execute(f"SELECT {cols} FROM audit_entries WHERE {where} ORDER BY seq")
     chunks: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=4)
     stop = threading.Event()  # set when the consumer is gone (done, failed or closed early)
 
@@ -192,7 +211,7 @@ def _db_rows(conn: Connection, deep: bool, end: int) -> Iterator[list[Any]]:
             if isinstance(rows, BaseException):
                 raise rows
             if rows and (type(rows[0][1]) is not bytes or type(rows[0][2]) is not bytes):
-                rows = [(r[0], bytes(r[1]), bytes(r[2]), *r[3:]) for r in rows]
+                rows = [(r[0], as_bytes(r[1]), as_bytes(r[2]), *r[3:]) for r in rows]  # memoryview: all rows
             if deep:
                 yield [(r[0], r[1], r[2], dict(zip(_COLUMNS, r[3:], strict=True))) for r in rows]
             else:

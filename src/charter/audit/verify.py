@@ -116,6 +116,86 @@ Row = tuple[int | None, bytes, bytes | None, dict[str, Any] | None]
 VerifierFor = Callable[[str], Verifier | None]
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """What one aligned chunk of leaves contributes (computed where its entries are, e.g. a worker process).
+
+    `partials[size]` holds the perfect subtree roots, within the chunk, of the checkpoint sizes inside it.
+    """
+
+    base: int
+    root: bytes
+    level8: list[bytes]
+    partials: dict[int, list[bytes]]
+    problems: list[Problem]
+
+
+def check_bodies(
+    bodies: Sequence[bytes], stored: Sequence[bytes] | None, pos: int, first: int
+) -> tuple[list[bytes], list[Problem]]:
+    """Leaf hashes of entries at positions [pos, pos + len(bodies)), and what is wrong with them: a body that
+    holds another position's sequence number, a stored leaf hash its body does not hash to."""
+    sha256 = hashlib.sha256
+    try:
+        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
+        misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
+    except (TypeError, AttributeError):  # a row rewritten with another type (SQLite keeps any): check it as bytes
+        bodies = [as_bytes(b) for b in bodies]
+        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
+        misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
+    problems: list[Problem] = []
+    for i in misplaced[:MAX_PROBLEMS]:
+        problems.append(Problem(*locate_misplaced(i, bodies[i - pos], first)))
+    if stored is not None and stored != leaves:
+        for i, (a, b) in enumerate(zip(stored, leaves, strict=True), pos):
+            if a != b:
+                problems.append(Problem(i, f"entry {i} was edited: its body does not hash to its stored leaf hash"))
+    return leaves, problems
+
+
+def as_bytes(value: object) -> bytes:
+    """A stored body or hash as bytes, whatever the column held: SQLite keeps what was written (text too), so a
+    rewritten row may come back as a string or NULL; it is then checked (and reported) like any other edit."""
+    if type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return b"" if value is None else str(value).encode()
+
+
+def locate_misplaced(pos: int, body: bytes, first: int) -> tuple[int, str]:
+    """Where the trouble starts: an entry that says it is `q` at position `pos` implicates min(pos, q)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return pos, f"entry {pos} is not JSON"
+    got = doc.get("seq") if isinstance(doc, dict) else None
+    if type(got) is not int:
+        return pos, f"entry {pos} has no sequence number"
+    where = max(min(pos, got), first)
+    if got < pos:
+        why = f"entry {got} reappears at position {pos}: entries were inserted or reordered at or before {got}"
+    else:
+        why = f"position {pos} holds entry {got}: entries were deleted or reordered from {pos}"
+    return where, why
+
+
+def chunk_result(
+    base: int, leaves: list[bytes], checkpoint_sizes: Iterable[int], problems: list[Problem]
+) -> ChunkResult:
+    """The contribution of a full chunk of leaves starting at `base` (a multiple of the chunk size)."""
+    levels = Levels(leaves)
+    end = base + len(leaves)
+    partials = {
+        size: [levels.node(a, h) for a, h in decompose(size - base)] for size in checkpoint_sizes if base < size < end
+    }
+    height = len(levels.levels) - 1
+    level8 = levels.levels[8] if height >= 8 else []
+    return ChunkResult(base, levels.levels[height][0], level8, partials, problems)
+
+
 class LogVerifier:
     """Feed entries in order with `feed`, then call `finish` for the report."""
 
@@ -130,7 +210,12 @@ class LogVerifier:
         nodes: dict[tuple[int, int], bytes] | None = None,
         anchor: Anchor | None = None,
         deep: bool = False,
+        chunk_height: int = CHUNK_HEIGHT,
     ) -> None:
+        if chunk_height < 8:
+            raise ValueError("chunks must hold at least 2^8 leaves (the lowest stored tree level)")
+        self.chunk_height = chunk_height
+        self.chunk = 1 << chunk_height
         self.report = Report(first=start)
         self._verifier = verifier
         self._deep = deep
@@ -146,6 +231,16 @@ class LogVerifier:
             self._load_checkpoint(sc)
         if start in self._cps:
             self._snapshot(start, list(prefix))
+
+    @property
+    def position(self) -> int:
+        """The position of the next entry to feed."""
+        return self._pos
+
+    @property
+    def checkpoint_sizes(self) -> list[int]:
+        """Sizes of the signed checkpoints that verified: the tree is compared with each at its size."""
+        return sorted(self._cps)
 
     # --- checkpoints -----------------------------------------------------------------------------------------
     def _verifier_for(self, origin: str) -> Verifier | None:
@@ -215,9 +310,6 @@ class LogVerifier:
         if not rows:
             return
         pos = self._pos
-        sha256 = hashlib.sha256
-        bodies = [r[1] for r in rows]
-        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
         if rows[0][0] is not None and (rows[0][0] != pos or rows[-1][0] != pos + len(rows) - 1):
             for i, r in enumerate(rows):
                 seq = r[0]
@@ -230,48 +322,41 @@ class LogVerifier:
                         else f"entry {seq} is stored twice or out of order",
                     )
                     break
-        misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
-        for i in misplaced[:MAX_PROBLEMS]:
-            self.problem(*self.locate_misplaced(i, bodies[i - pos]))
-        if rows[0][2] is not None:
-            stored = [r[2] for r in rows]
-            if stored != leaves:
-                for i, (a, b) in enumerate(zip(stored, leaves, strict=True), pos):
-                    if a != b:
-                        self.problem(i, f"entry {i} was edited: its body does not hash to its stored leaf hash")
+        stored = [r[2] or b"" for r in rows] if rows[0][2] is not None else None
+        leaves, problems = check_bodies([r[1] for r in rows], stored, pos, self.report.first)
+        for p in problems:
+            self.problem(p.seq, p.reason, p.end)
         if self._deep:
             for i, r in enumerate(rows, pos):
                 self._deep_check(i, r[1], r[3])
         self._pos = pos + len(rows)
         self._add_leaves(leaves)
 
+    def add_chunk(self, result: ChunkResult) -> None:
+        """Take a full chunk checked elsewhere (`chunk_result`); it must start where the log fed so far ends."""
+        if self._buffer or result.base != self._pos or self.tree.size != self._pos or self._pos % self.chunk:
+            raise ValueError(f"chunk at {result.base} does not continue the verified log at {self._pos}")
+        for p in result.problems:
+            self.problem(p.seq, p.reason, p.end)
+        self._pos += self.chunk
+        self._fold_chunk(result)
+
     def _add_leaves(self, leaves: list[bytes]) -> None:
         i = 0
-        while i < len(leaves) and not self._buffer and self.tree.size % CHUNK:
+        chunk = self.chunk
+        while i < len(leaves) and not self._buffer and self.tree.size % chunk:
             self._extend_slow(leaves[i])
             i += 1
         while i < len(leaves):
-            take = min(CHUNK - len(self._buffer), len(leaves) - i)
+            take = min(chunk - len(self._buffer), len(leaves) - i)
             self._buffer.extend(leaves[i : i + take])
             i += take
-            if len(self._buffer) == CHUNK:
+            if len(self._buffer) == chunk:
                 self._flush_chunk()
 
     def locate_misplaced(self, pos: int, body: bytes) -> tuple[int, str]:
         """Where the trouble starts: an entry that says it is `q` at position `pos` implicates min(pos, q)."""
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return pos, f"entry {pos} is not JSON"
-        got = doc.get("seq") if isinstance(doc, dict) else None
-        if type(got) is not int:
-            return pos, f"entry {pos} has no sequence number"
-        first = max(min(pos, got), self.report.first)
-        if got < pos:
-            why = f"entry {got} reappears at position {pos}: entries were inserted or reordered at or before {got}"
-        else:
-            why = f"position {pos} holds entry {got}: entries were deleted or reordered from {pos}"
-        return first, why
+        return locate_misplaced(pos, body, self.report.first)
 
     def _deep_check(self, pos: int, body: bytes, columns: dict[str, Any] | None) -> None:
         try:
@@ -294,7 +379,10 @@ class LogVerifier:
     def _check_node(self, height: int, idx: int, value: bytes) -> None:
         stored = self._nodes.get((height, idx))
         if stored is not None and stored != value:
-            self.problem(idx << height, f"stored tree node (height {height}, index {idx}) is wrong")
+            # a range: the node is wrong, or one of the entries under it is (then that entry is named as well)
+            self.problem(
+                idx << height, f"stored tree node (height {height}, index {idx}) is wrong", (idx + 1) << height
+            )
 
     def _extend_slow(self, leaf: bytes) -> None:
         for height, idx, value in self.tree.extend([leaf]):
@@ -308,26 +396,30 @@ class LogVerifier:
 
     def _flush_chunk(self) -> None:
         chunk, self._buffer = self._buffer, []
-        levels = Levels(chunk)
-        base = self.tree.size
-        for size in sorted(s for s in self._cps if base < s < base + CHUNK):
-            self._snapshot(size, self._partial(levels, size - base))
-        for height in (8,):
-            for i, value in enumerate(levels.levels[height]):
-                self._check_node(height, (base >> height) + i, value)
-        h = levels.levels[CHUNK_HEIGHT][0]
-        idx = base >> CHUNK_HEIGHT
-        self._check_node(CHUNK_HEIGHT, idx, h)
+        self._fold_chunk(chunk_result(self.tree.size, chunk, self._cps, []))
+
+    def _fold_chunk(self, result: ChunkResult) -> None:
+        base = result.base
+        for size in sorted(result.partials):
+            if size in self._cps:
+                self._snapshot(size, self.tree.hashes + result.partials[size])
+        for i, value in enumerate(result.level8):
+            self._check_node(8, (base >> 8) + i, value)
+        h = result.root
+        top = self.chunk_height
+        idx = base >> top
+        if top > 8 and top & 7 == 0:  # level 8 was checked above
+            self._check_node(top, idx, h)
         hashes = self.tree.hashes
-        s, height = idx, CHUNK_HEIGHT
+        s, height = idx, top
         while s & 1:
             h = node_hash(hashes.pop(), h)
             s >>= 1
             height += 1
             if height & 7 == 0:
-                self._check_node(height, ((idx + 1) >> (height - CHUNK_HEIGHT)) - 1, h)
+                self._check_node(height, ((idx + 1) >> (height - top)) - 1, h)
         hashes.append(h)
-        self.tree.size = base + CHUNK
+        self.tree.size = base + self.chunk
         if self.tree.size in self._cps:
             self._snapshot(self.tree.size, self.tree.hashes)
 
