@@ -366,7 +366,7 @@ def grant_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRea
 
 
 def revoke_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRead:
-    """Remove a role binding."""
+    """Remove a role binding. Taking admin from the last enabled admin is refused: nobody could grant it back."""
     authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
     role, fn = _parse_role(data.role, data.function)
     scope_kind, scope_name = _parse_scope(data.scope)
@@ -384,6 +384,13 @@ def revoke_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRe
         raise NotFound(f"{data.principal} has no {role} binding on {data.scope}", code="role_not_found")
     out = _binding(principal, row)
     uow.session.delete(row)
+    if role == Role.ADMIN and not principal.disabled:
+        uow.session.flush()
+        if _enabled_admins(uow) == 0:
+            raise Conflict(
+                f"{data.principal} is the last enabled admin; grant admin to someone else first",
+                code="last_admin",
+            )
     uow.record(
         AuditEvent(
             actor.ref,

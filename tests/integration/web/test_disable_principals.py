@@ -107,3 +107,26 @@ def _csrf(client: TestClient) -> str:
     from tests.integration.web.conftest import login_csrf
 
     return login_csrf(client)
+
+
+def test_the_last_enabled_admin_role_cannot_be_revoked(
+    container: Container, admin_key: str, make_user: MakeUser
+) -> None:
+    """Revoking admin from the only enabled admin would lock everyone out of identity management, as disabling would."""
+    with TestClient(Dispatcher(container)) as api:
+        me = api.get(f"{API}/whoami", headers=bearer(admin_key)).json()["name"]
+        revoke = {"principal": me, "role": "admin"}
+        r = api.post(f"{API}/roles/revoke", json=revoke, headers=bearer(admin_key))
+        assert r.status_code == 409 and r.json()["code"] == "last_admin", r.text
+        assert "grant admin to someone else first" in r.json()["detail"]
+        other, other_key = make_user("admin")
+        with container.uow() as uow:  # a disabled admin does not count
+            auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", other, disabled=True, reason="x")
+        r = api.post(f"{API}/roles/revoke", json=revoke, headers=bearer(admin_key))
+        assert r.status_code == 409 and r.json()["code"] == "last_admin", r.text
+        with container.uow() as uow:
+            auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", other, disabled=False)
+        r = api.post(f"{API}/roles/revoke", json=revoke, headers=bearer(admin_key))
+        assert r.status_code == 200, r.text
+        r = api.post(f"{API}/roles/revoke", json={"principal": other, "role": "admin"}, headers=bearer(other_key))
+        assert r.status_code == 409 and r.json()["code"] == "last_admin", r.text
