@@ -22,9 +22,10 @@ from charter.audit import store
 from charter.audit.merkle import CompactTree, decompose, fold, mth
 from charter.audit.note import Checkpoint, NoteError, Verifier, sign_note, verifier_key, verify_checkpoint
 from charter.audit.proofs import consistency_proof, verify_consistency
-from charter.audit.sink import AuditSink
+from charter.audit.sink import AuditSink, Executor
 from charter.audit.store import StoredCheckpoint
 from charter.audit.tables import CHECKPOINTS
+from charter.audit.writer import AuditWriteFailed, GroupCommitWriter
 from charter.core.clock import utcnow
 from charter.core.signing import SigningKey
 from charter.storage.uow import UnitOfWorkFactory
@@ -33,6 +34,7 @@ log = logging.getLogger("charter.audit.checkpoint")
 
 DEFAULT_ORIGIN = "charter.local/audit"
 ORIGIN_FILE = "audit-origin"
+BATCH_WAIT_S = 30.0  # a batch commits in milliseconds; this only bounds a stuck database
 _LOCK_KEY = 0x636861727465  # pg_advisory_xact_lock key for checkpoint writers ("charte")
 
 
@@ -75,6 +77,7 @@ class Checkpointer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writer: GroupCommitWriter | None = None
 
     # --- identity --------------------------------------------------------------------------------------------
     def origin(self) -> str:
@@ -167,27 +170,26 @@ class Checkpointer:
 
     def _store(self, cp: Checkpoint, expected_prev: int, compact: list[bytes]) -> StoredCheckpoint | None:
         note = sign_note(cp.body(), cp.origin, self.key)
-        now = utcnow()
+        stored = StoredCheckpoint(cp.size, cp.root, compact, cp.origin, note, utcnow())
+        writer = self._writer
+        if writer is not None:
+            try:  # in the group-commit writer's next batch: no write transaction of its own
+                fut = writer.run_in_batch(lambda conn: _insert(conn, stored, expected_prev))
+                written = fut.result(timeout=BATCH_WAIT_S)
+            except AuditWriteFailed:
+                written = None  # the writer is closing or its batch failed: write it alone below
+            else:
+                self.refused = None
+                return written
         with self.uow() as uow:
-            s = uow.session
-            if uow.dialect == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            latest = store.latest_checkpoint(s)
-            if (0 if latest is None else latest.size) != expected_prev:
-                return latest  # another process signed meanwhile; the next round starts from its checkpoint
-            s.execute(
-                insert(CHECKPOINTS).values(
-                    size=cp.size,
-                    root=cp.root,
-                    compact=[h.hex() for h in compact],
-                    origin=cp.origin,
-                    note=note,
-                    created_at=now,
-                )
-            )
+            written = _insert(uow.session, stored, expected_prev)
             uow.commit()
         self.refused = None
-        return StoredCheckpoint(cp.size, cp.root, compact, cp.origin, note, now)
+        return written
+
+    def use_writer(self, writer: GroupCommitWriter | None) -> None:
+        """Write checkpoint rows through `writer`'s batches (None: in a transaction of their own again)."""
+        self._writer = writer
 
     def latest(self, *, fresh: bool = False) -> StoredCheckpoint | None:
         """The latest checkpoint; with `fresh`, sign the head first when it is ahead."""
@@ -234,6 +236,26 @@ class Checkpointer:
                 pass  # logged loudly by checkpoint(); keep refusing until an operator acts
             except Exception:
                 log.exception("audit checkpoint failed; retrying in %.1fs", self.interval_s)
+
+
+def _insert(s: Executor, cp: StoredCheckpoint, expected_prev: int) -> StoredCheckpoint | None:
+    """Insert the checkpoint row unless another process signed one since `expected_prev`; return the latest."""
+    if store.connection(s).dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    latest = store.latest_checkpoint(s)
+    if (0 if latest is None else latest.size) != expected_prev:
+        return latest  # another process signed meanwhile; the next round starts from its checkpoint
+    s.execute(
+        insert(CHECKPOINTS).values(
+            size=cp.size,
+            root=cp.root,
+            compact=[h.hex() for h in cp.compact],
+            origin=cp.origin,
+            note=cp.note,
+            created_at=cp.created_at,
+        )
+    )
+    return cp
 
 
 def _entries_between(session: Session, first: int, end: int) -> tuple[list[int], list[bytes]]:

@@ -10,6 +10,10 @@ the batch's transaction, holding the head lock, the writer reads the current ver
 is not written and its caller gets `FenceMoved`. Every change of that state appends its own audit entry under the
 same lock, so no entry decided on a superseded state is ever ordered after the entry of the change that superseded
 it: the caller must decide again on the new state.
+
+Jobs: other small writes that must be durable but need no commit of their own (the checkpointer's signed row) ride
+along in the next batch (`run_in_batch`), under a savepoint: a failing job is undone alone, and the entries beside
+it commit. That saves the log a second write transaction (and `fsync`) that appenders would otherwise wait behind.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -37,6 +41,17 @@ _STOP: Any = object()
 WAL_CHECKPOINT_S = 0.25
 WAL_RESET_BATCHES = 64
 FenceReader = Callable[[Connection], int]
+T = TypeVar("T")
+
+
+class _Job:
+    """A write run inside a batch's transaction (see `run_in_batch`)."""
+
+    __slots__ = ("fn", "outcome")
+
+    def __init__(self, fn: Callable[[Connection], Any]) -> None:
+        self.fn = fn
+        self.outcome: tuple[bool, Any] = (False, None)
 
 
 class AuditWriteFailed(Unavailable):
@@ -82,6 +97,7 @@ class GroupCommitWriter:
         self.batches = 0
         self.entries = 0
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._jobs = 0  # jobs queued and not yet written (read by the writer thread to skip looking for them)
         self._lock = threading.Lock()
         self._closed = False
         self._conn: Connection | None = None
@@ -110,6 +126,18 @@ class GroupCommitWriter:
         fut: asyncio.Future[int] = loop.create_future()
         self._put(event, (loop, fut), fence)
         return await fut
+
+    def run_in_batch(self, fn: Callable[[Connection], T]) -> Future[T]:
+        """Run `fn(connection)` inside the next batch's transaction, under a savepoint; the future resolves to its
+        result once that batch committed, or raises what `fn` raised (then only `fn`'s writes are undone) or
+        AuditWriteFailed (the batch failed). `fn` runs on the writer thread: it must be short."""
+        fut: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise AuditWriteFailed("the audit writer is closed: the process is shutting down")
+            self._jobs += 1
+            self._q.put((_Job(fn), fut, None))
+        return fut
 
     def _put(self, event: AuditEvent, waiter: _Waiter, fence: int | None) -> None:
         if fence is not None and self._fence is None:
@@ -247,7 +275,14 @@ class GroupCommitWriter:
 
     def _write(self, batch: list[Any]) -> None:
         stale: list[Any] = []
+        jobs: list[Any] = []
         current = 0
+        if self._jobs:
+            jobs = [b for b in batch if type(b[0]) is _Job]
+            if jobs:
+                batch = [b for b in batch if type(b[0]) is not _Job]
+                with self._lock:
+                    self._jobs -= len(jobs)
         try:
             conn = self._connection()
             with conn.begin():
@@ -258,12 +293,20 @@ class GroupCommitWriter:
                     if stale:
                         batch = [b for b in batch if b[2] is None or b[2] >= current]
                 seqs = self.sink.append_prepared(conn, [item for item, _, _ in batch])
+                for job, _, _ in jobs:
+                    _run_job(conn, job)
         except Exception as exc:
-            self._failed(batch + stale, exc)
+            self._failed(batch + stale + jobs, exc)
             return
         self.batches += 1
         self.entries += len(batch)
         _settle(batch, seqs)
+        for job, fut, _ in jobs:
+            ok, value = job.outcome
+            try:
+                fut.set_result(value) if ok else fut.set_exception(value)
+            except InvalidStateError:
+                pass
         for _, waiter, fence in stale:
             _fail([(None, waiter, fence)], FenceMoved(fence, current))
         if self._wal_thread is not None and self.batches % WAL_RESET_BATCHES == 0:
@@ -275,6 +318,15 @@ class GroupCommitWriter:
         err = AuditWriteFailed(f"the audit log could not be written ({type(exc).__name__}); retry later")
         err.__cause__ = exc
         _fail(batch, err)
+
+
+def _run_job(conn: Connection, job: _Job) -> None:
+    """Run a job under a savepoint: what it raises undoes its own writes only, and is handed to its caller."""
+    try:
+        with conn.begin_nested():
+            job.outcome = (True, job.fn(conn))
+    except Exception as exc:
+        job.outcome = (False, exc)
 
 
 def _settle(batch: Sequence[Any], seqs: Sequence[int]) -> None:

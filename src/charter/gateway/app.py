@@ -87,9 +87,7 @@ def create(container: Container) -> Gateway:
             await asyncio.to_thread(listener.stop)
         await index.stop()
         await upstream.close()
-        writer = container.extras.get("audit_writer")
-        if writer is not None:
-            await closer(writer)()
+        await closer(container)()
 
     hooks: dict[str, list[Any]] = container.extras.setdefault("lifespan", {"startup": [], "shutdown": []})
     hooks["startup"].append(startup)

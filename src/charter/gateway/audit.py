@@ -28,13 +28,27 @@ def group_writer(container: Container) -> GroupCommitWriter:
             fence=repository.fence_version,  # no allow is ordered after the entry of a license change it missed
         )
         container.extras["audit_writer"] = writer
+        log = container.extras.get("audit.log")
+        if log is not None:  # signed checkpoint rows ride in the writer's batches
+            log.checkpointer.use_writer(writer)
     return writer
 
 
-def closer(writer: GroupCommitWriter) -> Hook:
-    """A shutdown hook that commits what is queued without blocking the event loop."""
+def closer(container: Container) -> Hook:
+    """A shutdown hook that commits what is queued without blocking the event loop (checkpoints go back to
+    transactions of their own first)."""
 
     async def close() -> None:
-        await asyncio.to_thread(writer.close)
+        writer = container.extras.get("audit_writer")
+        if not isinstance(writer, GroupCommitWriter):
+            return
+
+        def stop() -> None:
+            log = container.extras.get("audit.log")
+            if log is not None:
+                log.checkpointer.use_writer(None)
+            writer.close()
+
+        await asyncio.to_thread(stop)
 
     return close

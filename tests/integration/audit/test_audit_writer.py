@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import Future
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from charter.audit.export import verify_database
 from charter.audit.writer import AuditEventInvalid, AuditWriteFailed, FenceMoved, GroupCommitWriter
@@ -185,3 +185,69 @@ def test_the_sqlite_wal_stays_bounded_under_continuous_appends(container: Contai
         wal = settings.home / "charter.db-wal"
         assert writer.batches > 64 and wal.stat().st_size < 20 << 20, (writer.batches, wal.stat().st_size)
     assert size(container) >= 24_000
+
+
+def test_a_job_rides_in_a_batch_and_a_failing_job_is_undone_alone(container: Container) -> None:
+    with GroupCommitWriter(container.uow, container.audit) as writer:
+        entries = [writer.submit(ev(i)) for i in range(10)]
+
+        def count(conn: Connection) -> int:
+            return int(conn.execute(text("SELECT count(*) FROM audit_entries")).scalar_one())
+
+        def poison(conn: Connection) -> None:
+            conn.execute(text("UPDATE audit_head SET size = -1 WHERE id = 1"))  # undone with its savepoint
+            raise RuntimeError("the job failed")
+
+        counted = writer.run_in_batch(count)
+        failed = writer.run_in_batch(poison)
+        after = [writer.submit(ev(i)) for i in range(10, 20)]
+        assert counted.result(timeout=30) >= 10
+        with pytest.raises(RuntimeError, match="the job failed"):
+            failed.result(timeout=30)
+        assert len({f.result(timeout=30) for f in entries + after}) == 20
+        only_job = writer.run_in_batch(count)  # a batch with no entries at all
+        assert only_job.result(timeout=30) == size(container)
+    with pytest.raises(AuditWriteFailed):
+        writer.run_in_batch(count)
+    report = verify_database(container.engine, public_raw=container.keys.audit.public_raw)
+    assert report.ok, report.problems
+
+
+def test_a_failed_batch_fails_its_jobs(container: Container) -> None:
+    with GroupCommitWriter(container.uow, container.audit) as writer:
+        with container.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_head RENAME TO audit_head_away"))
+        try:
+            job = writer.run_in_batch(lambda conn: 1)
+            entry = writer.submit(ev(1))
+            with pytest.raises(AuditWriteFailed):
+                entry.result(timeout=30)
+            with pytest.raises(AuditWriteFailed):
+                job.result(timeout=30)
+        finally:
+            with container.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE audit_head_away RENAME TO audit_head"))
+
+
+def test_checkpoints_are_written_in_the_writers_batches(container: Container) -> None:
+    checkpointer = container.extras["audit.log"].checkpointer
+    with GroupCommitWriter(container.uow, container.audit) as writer:
+        checkpointer.use_writer(writer)
+        try:
+            for i in range(5):
+                writer.submit(ev(i)).result(timeout=30)
+            batches = writer.batches
+            cp = checkpointer.checkpoint()
+            assert cp is not None and cp.size == size(container)
+            assert writer.batches == batches + 1  # the row went in a batch of the writer, not a transaction of its own
+            assert checkpointer.checkpoint() == cp  # nothing new: no second row
+            writer.submit(ev(9)).result(timeout=30)
+            assert checkpointer.checkpoint().size == cp.size + 1
+        finally:
+            checkpointer.use_writer(None)
+    with pytest.raises(AuditWriteFailed):
+        writer.run_in_batch(lambda conn: 1)
+    writer_closed = checkpointer.checkpoint()  # detached: its own transaction again
+    assert writer_closed is not None and writer_closed.size == size(container)
+    report = verify_database(container.engine, public_raw=container.keys.audit.public_raw)
+    assert report.ok and report.checkpoints >= 2, report.problems
