@@ -23,7 +23,7 @@ from charter.audit.verify import MAX_PROBLEMS, Report
 from charter.bootstrap import Container
 from charter.core.events import AuditEvent
 from charter.storage.engine import make_engine
-from tests.reliability.test_tamper_campaign import Copy, mutate
+from tests.reliability.test_tamper_campaign import Copy, build_template, mutate
 from tests.unit.audit.memlog import MemLog
 
 N = 256 * 6 + 77
@@ -33,16 +33,7 @@ KINDS = ("edit", "edit_fixing_leaf", "delete", "insert", "reorder", "truncate", 
 
 @pytest.fixture(scope="module")
 def template() -> Iterator[tuple[MemLog, list[str]]]:
-    log = MemLog()
-    notes: list[str] = []
-    for size in CHECKPOINTS:
-        log.append(size - log.size, batch=50)
-        assert log.checkpoint() == size
-        (note,) = log.sql("SELECT note FROM audit_checkpoints WHERE size = :s", s=size)[0]
-        notes.append(str(note))
-    log.append(N - log.size, batch=50)
-    with log.engine.begin() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    log, notes = build_template(N, CHECKPOINTS, batch=50)
     yield log, notes
     log.close()
 

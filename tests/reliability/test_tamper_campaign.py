@@ -125,16 +125,18 @@ def leaf(body: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + body).digest()
 
 
-def build_template() -> tuple[MemLog, list[str]]:
+def build_template(
+    size: int = N, checkpoints: tuple[int, ...] = CHECKPOINTS, batch: int = 7
+) -> tuple[MemLog, list[str]]:
     """The log every mutation starts from, and the checkpoint notes an auditor saved along the way."""
     log = MemLog()
     notes: list[str] = []
-    for size in CHECKPOINTS:
-        log.append(size - log.size, batch=7)
-        assert log.checkpoint() == size
-        (note,) = log.sql("SELECT note FROM audit_checkpoints WHERE size = :s", s=size)[0]
+    for at in checkpoints:
+        log.append(at - log.size, batch=batch)
+        assert log.checkpoint() == at
+        (note,) = log.sql("SELECT note FROM audit_checkpoints WHERE size = :s", s=at)[0]
         notes.append(str(note))
-    log.append(N - log.size, batch=5)
+    log.append(size - log.size, batch=batch)
     with log.engine.begin() as conn:  # one self-contained file to copy
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     assert log.verify(deep=True).ok
