@@ -144,3 +144,9 @@ def test_workers_read_the_callers_database_on_each_backend(container: Container,
     assert worker_runs[-1] is not None  # the edit left every range whole: the workers found it
     assert summary(edited) == summary(serial)
     assert edited.first_bad is not None and edited.first_bad.seq == 300
+
+
+def test_workers_that_cannot_reach_the_database_leave_it_to_the_serial_verifier(tmp_path: Path) -> None:
+    gone = parallel.Source("sqlite", (("path", str(tmp_path / "missing.db")),))
+    assert "missing" not in repr(gone)  # connection parameters (a password, on PostgreSQL) stay out of logs
+    assert parallel.verify_chunks(gone, 512, [], chunk_height=8, workers=2) is None

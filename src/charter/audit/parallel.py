@@ -13,6 +13,7 @@ caller read, and an honest log never changes an entry once written.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import re
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from charter.audit.verify import ChunkResult, check_bodies, chunk_result
 # Entries are read in sequence order, which the primary key index gives without sorting. Planner statistics of a
 # log that just grew (autovacuum has not analyzed it yet) can make PostgreSQL sort instead, on disk.
 IN_ORDER = "enable_sort = off"
+log = logging.getLogger("charter.audit.verify")
 MIN_CHUNKS = 4  # below this many full chunks, starting worker processes costs more than it saves
 _SNAPSHOT = re.compile(r"^[0-9A-Fa-f-]+$")
 
@@ -41,7 +43,7 @@ class Source:
     """How a worker process reaches the log: picklable, hashable (each worker keeps one connection per source)."""
 
     dialect: str
-    params: tuple[tuple[str, Any], ...]
+    params: tuple[tuple[str, Any], ...] = field(repr=False)  # a PostgreSQL password, maybe: never in a log line
     search_path: str | None = None
     snapshot: str | None = None
 
@@ -97,6 +99,9 @@ def verify_chunks(
                 if got is None:
                     return None
                 results.extend(got)
+        except Exception as exc:  # a worker could not start or reach the database: the caller verifies serially
+            log.warning("verify workers failed (%s: %s); verifying in one process", type(exc).__name__, exc)
+            return None
         finally:
             for fut in futures:
                 fut.cancel()
