@@ -174,10 +174,9 @@ class Checkpointer:
         writer = self._writer
         if writer is not None:
             try:  # in the group-commit writer's next batch: no write transaction of its own
-                fut = writer.run_in_batch(lambda conn: _insert(conn, stored, expected_prev))
-                written = fut.result(timeout=BATCH_WAIT_S)
+                written = writer.run_in_batch(lambda conn: _insert(conn, stored, expected_prev)).result(BATCH_WAIT_S)
             except AuditWriteFailed:
-                written = None  # the writer is closing or its batch failed: write it alone below
+                pass  # the writer is closing or its batch failed: write it alone below
             else:
                 self.refused = None
                 return written

@@ -183,8 +183,7 @@ def _db_rows(conn: Connection, deep: bool, start: int, end: int) -> Iterator[lis
     pg = conn.dialect.name == "postgresql"
     # PostgreSQL: a server-side cursor in binary format (bytea arrives as raw bytes, not hex text).
     cursor = raw.cursor(name="charter_audit_verify", binary=True) if pg else raw.cursor()
-    where = f"seq >= {start:d} AND seq < {end:d}" if start else f"seq < {end:d}"
-    cursor.execute(f"SELECT {cols} FROM audit_entries WHERE {where} ORDER BY seq")
+    cursor.execute(f"SELECT {cols} FROM audit_entries WHERE seq >= {start:d} AND seq < {end:d} ORDER BY seq")
     chunks: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=4)
     stop = threading.Event()  # set when the consumer is gone (done, failed or closed early)
 

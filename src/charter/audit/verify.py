@@ -131,18 +131,16 @@ class ChunkResult:
 
 
 def check_bodies(
-    bodies: Sequence[bytes], stored: Sequence[bytes] | None, pos: int, first: int
+    bodies: Sequence[bytes], stored: Sequence[object] | None, pos: int, first: int
 ) -> tuple[list[bytes], list[Problem]]:
     """Leaf hashes of entries at positions [pos, pos + len(bodies)), and what is wrong with them: a body that
-    holds another position's sequence number, a stored leaf hash its body does not hash to."""
-    sha256 = hashlib.sha256
+    holds another position's sequence number, a stored leaf hash its body does not hash to (a stored value that is
+    not bytes never equals a hash, so it is reported too)."""
     try:
-        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
-        misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
+        leaves, misplaced = _hash_and_place(bodies, pos)
     except (TypeError, AttributeError):  # a row rewritten with another type (SQLite keeps any): check it as bytes
         bodies = [as_bytes(b) for b in bodies]
-        leaves = [sha256(b"\x00" + b).digest() for b in bodies]
-        misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
+        leaves, misplaced = _hash_and_place(bodies, pos)
     problems: list[Problem] = []
     for i in misplaced[:MAX_PROBLEMS]:
         problems.append(Problem(*locate_misplaced(i, bodies[i - pos], first)))
@@ -151,6 +149,14 @@ def check_bodies(
             if a != b:
                 problems.append(Problem(i, f"entry {i} was edited: its body does not hash to its stored leaf hash"))
     return leaves, problems
+
+
+def _hash_and_place(bodies: Sequence[bytes], pos: int) -> tuple[list[bytes], list[int]]:
+    """Leaf hashes, and the positions whose body does not carry its own sequence number."""
+    sha256 = hashlib.sha256
+    leaves = [sha256(b"\x00" + b).digest() for b in bodies]
+    misplaced = [i for i, b in enumerate(bodies, pos) if not b.startswith(b'%d,"ts":' % i, b.rfind(_SEQ) + 7)]
+    return leaves, misplaced
 
 
 def as_bytes(value: object) -> bytes:
@@ -322,7 +328,7 @@ class LogVerifier:
                         else f"entry {seq} is stored twice or out of order",
                     )
                     break
-        stored = [r[2] or b"" for r in rows] if rows[0][2] is not None else None
+        stored = [r[2] for r in rows] if rows[0][2] is not None else None
         leaves, problems = check_bodies([r[1] for r in rows], stored, pos, self.report.first)
         for p in problems:
             self.problem(p.seq, p.reason, p.end)
