@@ -163,11 +163,13 @@ def set_disabled(
     if disabled and not row.disabled:
         if row.id == actor.id:
             raise Conflict("you cannot disable yourself; ask another admin", code="cannot_disable_self")
-        if _is_admin(uow, row.id) and _enabled_admins(uow) <= 1:
-            raise Conflict(
-                f"{kind} '{name}' is the last enabled admin; grant admin to someone else first",
-                code="last_admin",
-            )
+        if _is_admin(uow, row.id):
+            _lock_admins(uow)
+            if _enabled_admins(uow) <= 1:
+                raise Conflict(
+                    f"{kind} '{name}' is the last enabled admin; grant admin to someone else first",
+                    code="last_admin",
+                )
     if bool(row.disabled) != disabled:
         row.disabled = disabled
         action = f"{kind}.{'disable' if disabled else 'enable'}"
@@ -182,6 +184,13 @@ def _is_admin(uow: UnitOfWork, principal_id: str) -> bool:
         RoleBindingRow.principal_id == principal_id, RoleBindingRow.role == Role.ADMIN
     )
     return uow.session.scalar(stmt.limit(1)) is not None
+
+
+def _lock_admins(uow: UnitOfWork) -> None:
+    """Lock every admin binding until the transaction ends, so that two changes that each remove one admin (disable,
+    revoke) cannot both count the other as still enabled (write skew under PostgreSQL's READ COMMITTED): the second
+    waits, then counts what the first committed. SQLite write transactions are serialized already (BEGIN IMMEDIATE)."""
+    uow.session.scalars(select(RoleBindingRow.id).where(RoleBindingRow.role == Role.ADMIN).with_for_update()).all()
 
 
 def _enabled_admins(uow: UnitOfWork) -> int:
@@ -383,6 +392,8 @@ def revoke_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRe
     if row is None:
         raise NotFound(f"{data.principal} has no {role} binding on {data.scope}", code="role_not_found")
     out = _binding(principal, row)
+    if role == Role.ADMIN:
+        _lock_admins(uow)
     uow.session.delete(row)
     if role == Role.ADMIN and not principal.disabled:
         uow.session.flush()

@@ -3,14 +3,16 @@ again restores it. Nobody can lock everyone out (yourself, the last admin)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
-from charter.auth.schemas import AppCreate, KeyCreate
+from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant
 from charter.bootstrap import Container
 from charter.core.errors import Conflict
 from charter.server import Dispatcher
@@ -130,3 +132,48 @@ def test_the_last_enabled_admin_role_cannot_be_revoked(
         assert r.status_code == 200, r.text
         r = api.post(f"{API}/roles/revoke", json={"principal": other, "role": "admin"}, headers=bearer(other_key))
         assert r.status_code == 409 and r.json()["code"] == "last_admin", r.text
+
+
+@pytest.mark.parametrize("how", ["disable", "revoke"])
+def test_two_admins_removed_at_once_leave_one(
+    container: Container, admin_key: str, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Two admins each removing the other at the same moment: one change wins, the other is refused (409), never
+    both (write skew: each transaction counted two admins before the other committed)."""
+    with TestClient(Dispatcher(container)) as api:
+        first = api.get(f"{API}/whoami", headers=bearer(admin_key)).json()["name"]
+    second, _ = make_user("admin")
+    both_counted = threading.Barrier(2)
+    count = auth_service._enabled_admins
+
+    def slow_count(uow: Any) -> int:
+        n = count(uow)
+        try:  # hold the transaction open until the other one counted too (it never gets here if it waits to lock)
+            both_counted.wait(timeout=1.5)
+        except threading.BrokenBarrierError:
+            pass
+        return n
+
+    monkeypatch.setattr(auth_service, "_enabled_admins", slow_count)
+    outcomes: dict[str, str] = {}
+
+    def remove(name: str) -> None:
+        try:
+            with container.uow() as uow:
+                if how == "disable":
+                    auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", name, disabled=True, reason="x")
+                else:
+                    auth_service.revoke_role(uow, SYSTEM_ACTOR, RoleGrant(principal=name, role="admin"))
+            outcomes[name] = "ok"
+        except Conflict as exc:
+            outcomes[name] = exc.code
+
+    threads = [threading.Thread(target=remove, args=(n,)) for n in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes.values()) == ["last_admin", "ok"], outcomes
+    monkeypatch.setattr(auth_service, "_enabled_admins", count)
+    with container.uow() as uow:
+        assert auth_service._enabled_admins(uow) == 1
