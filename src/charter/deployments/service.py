@@ -14,7 +14,7 @@ from charter.auth.authorize import allowed, authorize
 from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, NotFound
+from charter.core.errors import Conflict, Forbidden, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.deployments.decisions import inference_event
@@ -170,11 +170,32 @@ def snapshot(uow: UnitOfWork, previous: Snapshot | None = None) -> Snapshot:
     return Snapshot(version=version, grants=grants, deployments={r.name: to_model(r) for r in rows})
 
 
+def _callable(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRow:
+    row = _row(uow, name)
+    authorize(actor, Permission.INFERENCE_CALL, Resource(kind="deployment", name=name, system=row.system))
+    return row
+
+
+def for_capture(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
+    """The deployment whose monitoring windows `actor` may add its calls to (the SDK's capture): it may call it, and
+    a live license of the deployment (active, or suspended: calls run on in warn and shadow modes) names it as a
+    caller. Anyone else's counts could dilute a drift or fake one, so they are refused."""
+    row = _callable(uow, actor, name)
+    dep = to_model(row)
+    grants = build_grants(licenses.active_index(uow)).get((dep.digest, dep.env), ())
+    if not any(actor.ref in g.callers for g in grants if g.state in ("active", "suspended")):
+        raise Forbidden(
+            f"{actor.ref} is not a caller of a live license of deployment '{name}': only licensed callers' calls "
+            "are monitored",
+            code="caller_not_in_scope",
+        )
+    return _read(row)
+
+
 def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCreate) -> DecisionRead:
     """Check an in-process model call (SDK) against the deployment's licenses and audit the decision."""
     started = time.perf_counter()
-    row = _row(uow, name)
-    authorize(actor, Permission.INFERENCE_CALL, Resource(kind="deployment", name=name, system=row.system))
+    row = _callable(uow, actor, name)
     dep = to_model(row)
     grants = build_grants(licenses.active_index(uow)).get((dep.digest, dep.env), ())
     verdict = decide(grants, Request(actor.ref, data.purpose, tuple(data.tools)), time.time())

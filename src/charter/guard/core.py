@@ -8,6 +8,9 @@
 Each call is decided and audited before the model runs (via the Charter API, or a local container); when the
 server cannot be reached and an `OfflineVerifier` is configured, the license token and status list decide and the
 decision goes to a local JSONL spool. Payloads are never sent: only their SHA-256.
+
+With `capture=True`, each call's features and prediction are counted into monitoring sketches in this process and
+only the sketches are sent (`charter.guard.capture`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import orjson
 
 from charter.core.ids import new_id
 from charter.deployments.model import Request
+from charter.guard.capture import Capture, CaptureClient, call_features
 from charter.guard.model import Decision, LicenseDenied, LicenseWarning, Mode
 from charter.guard.offline import OfflineVerifier
 from charter.guard.remote import RemoteDecider, Unreachable
@@ -65,6 +69,8 @@ class Guard:
         api_key: str | None = None,
         offline: OfflineVerifier | None = None,
         spool: Path | str | None = None,
+        capture: bool | Capture = False,
+        capture_flush_s: float = 60.0,
     ) -> None:
         self.deployment = deployment
         self.purpose = purpose
@@ -76,6 +82,27 @@ class Guard:
         self.offline = offline
         self.spool = Path(spool) if spool is not None else None
         self.last: Decision | None = None
+        self.capture = self._capture(capture, capture_flush_s)
+
+    def _capture(self, capture: bool | Capture, flush_s: float) -> Capture | None:
+        if isinstance(capture, Capture) or not capture:
+            return capture or None
+        client = self.decider
+        if not (hasattr(client, "capture_target") and hasattr(client, "submit_capture")):
+            raise TypeError("capture=True needs a decider that can reach Charter (the API or a LocalDecider)")
+        return Capture(self.deployment, cast(CaptureClient, client), flush_s=flush_s)
+
+    def observe(self, features: Any, prediction: Any) -> None:
+        """Count one call's features and prediction for monitoring (with `capture`; never raises)."""
+        if self.capture is not None:
+            self.capture.observe(features, prediction)
+
+    def close(self) -> None:
+        """Send what capture counted and release the HTTP client."""
+        if self.capture is not None:
+            self.capture.close()
+        if self.remote is not None:
+            self.remote.close()
 
     # --- deciding ------------------------------------------------------------------------------------------------
 
@@ -164,14 +191,20 @@ class Guard:
             @functools.wraps(fn)
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
                 await self.acheck(payload_digest(args, kwargs))
-                return await fn(*args, **kwargs)
+                result = await fn(*args, **kwargs)
+                if self.capture is not None:
+                    self.capture.observe(call_features(args, kwargs), result)
+                return result
 
             return cast(F, awrapper)
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             self.check(payload_digest(args, kwargs))
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            if self.capture is not None:
+                self.capture.observe(call_features(args, kwargs), result)
+            return result
 
         return cast(F, wrapper)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from charter.auth import service as auth_service
 from charter.auth.model import Actor
 from charter.bootstrap import Container
+from charter.core.errors import CharterError
 from charter.deployments import service as deployments
 from charter.deployments.schemas import DecisionCreate
-from charter.guard.model import Decision
+from charter.guard.model import CaptureRefused, Decision
+from charter.monitoring import service as monitoring
+from charter.monitoring.schemas import CaptureUpload
 
 
 class LocalDecider:
@@ -43,3 +47,26 @@ class LocalDecider:
             license_id=out.license_id,
             degraded=out.degraded,
         )
+
+    # --- capture (charter.guard.capture) -------------------------------------------------------------------------
+
+    def capture_target(self, deployment: str) -> dict[str, Any]:
+        actor = self._caller()
+        try:
+            with self.container.uow(write=False) as uow:
+                dep = deployments.for_capture(uow, actor, deployment)
+                window_s = self.container.settings.monitor_window_s
+                target = monitoring.sdk_target(uow, deployment, dep.model, dep.digest, window_s)
+        except CharterError as exc:
+            raise CaptureRefused(exc.code, exc.message) from exc
+        return target.model_dump(mode="json")
+
+    def submit_capture(self, deployment: str, start: datetime, end: datetime, sketch: dict[str, Any]) -> None:
+        actor = self._caller()
+        body = CaptureUpload(start=start, end=end, sketch=sketch)
+        try:
+            with self.container.uow() as uow:
+                dep = deployments.for_capture(uow, actor, deployment)
+                monitoring.record_sdk_capture(uow, actor, dep.model, dep.digest, body)
+        except CharterError as exc:
+            raise CaptureRefused(exc.code, exc.message) from exc

@@ -45,3 +45,11 @@ class LicenseDenied(CharterError):
 
 class LicenseWarning(UserWarning):
     """Emitted in warn mode for a call no license covers."""
+
+
+class CaptureRefused(Exception):
+    """Charter refused a capture request (4xx): `code` says why (profile_not_found, profile_mismatch, …)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from charter.guard.model import Decision
+from charter.guard.model import CaptureRefused, Decision
 
 
 class Unreachable(Exception):
@@ -55,14 +56,38 @@ class RemoteDecider:
             )
         return _decision(doc)
 
-    def decide(self, deployment: str, body: dict[str, Any]) -> Decision:
+    def _http(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(headers=self._headers, timeout=self._timeout)
+        return self._client
+
+    def decide(self, deployment: str, body: dict[str, Any]) -> Decision:
         try:
-            resp = self._client.post(self._path(deployment), json=body)
+            resp = self._http().post(self._path(deployment), json=body)
         except httpx.TransportError as exc:
             raise Unreachable(type(exc).__name__) from exc
         return self._parse(resp)
+
+    # --- capture (charter.guard.capture) -------------------------------------------------------------------------
+
+    def _capture(self, method: str, deployment: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = f"{self.url}/api/v1/deployments/{deployment}/capture"
+        try:
+            resp = self._http().request(method, url, json=body)
+        except httpx.TransportError as exc:
+            raise Unreachable(type(exc).__name__) from exc
+        if resp.status_code >= 500:
+            raise Unreachable(f"Charter answered {resp.status_code}")
+        doc: dict[str, Any] = resp.json()
+        if resp.status_code >= 400:
+            raise CaptureRefused(str(doc.get("code", resp.status_code)), str(doc.get("detail", "")))
+        return doc
+
+    def capture_target(self, deployment: str) -> dict[str, Any]:
+        return self._capture("GET", deployment)
+
+    def submit_capture(self, deployment: str, start: datetime, end: datetime, sketch: dict[str, Any]) -> None:
+        self._capture("POST", deployment, {"start": start.isoformat(), "end": end.isoformat(), "sketch": sketch})
 
     async def adecide(self, deployment: str, body: dict[str, Any]) -> Decision:
         try:

@@ -209,12 +209,17 @@ class Capturer:
         return math.floor(t / self.window_s) * self.window_s
 
     def __call__(self, deployment: CapturedDeployment, request: Any, response: Any) -> Awaitable[None] | None:
+        """Buffer the call's rows; returns the fold to await (in a worker thread) when the buffer is due for one."""
+        return asyncio.to_thread(self.fold) if self.add(deployment, request, response) else None
+
+    def add(self, deployment: CapturedDeployment, request: Any, response: Any) -> bool:
+        """Buffer the call's rows (none when the deployment is not monitored); True when `fold` is due."""
         target = self.targets.get(deployment.digest)
         if target is None:
-            return None
+            return False
         rows = target.rows(str(deployment.kind), request, response)
         if not rows:
-            return None
+            return False
         key = (deployment.digest, self.window_of(self.clock()))
         with self._lock:
             slot = self._open.get(key)
@@ -222,11 +227,10 @@ class Capturer:
                 slot = self._open[key] = _Open(target, WindowSketch.empty(target.profile))
             if len(slot.rows) + len(rows) > self.max_buffer:
                 self.dropped += len(rows)
-                return None
+                return False
             slot.rows.extend(rows)
             self.captured += len(rows)
-            full = len(slot.rows) >= self.fold_rows
-        return asyncio.to_thread(self.fold) if full else None
+            return len(slot.rows) >= self.fold_rows
 
     def fold(self) -> None:
         """Count every buffered row into its window's sketch."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -70,24 +70,41 @@ class ProfileRead(BaseModel):
     profile: dict[str, Any] | None = None
 
 
-class WindowUpload(_Strict):
-    """A window sketch computed on the client (`charter monitor ingest`) or by an SDK."""
-
+class _Span(_Strict):
     start: datetime
     end: datetime
     sketch: dict[str, Any]
-    source: SourceFile | None = Field(
-        default=None, description="The file sketched; re-uploading the same file replaces its earlier sketch."
-    )
-    kind: Literal["upload", "sdk"] = "upload"
 
     @model_validator(mode="after")
-    def _order(self) -> WindowUpload:
+    def _order(self) -> Self:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("start and end need a time zone (e.g. 2026-11-01T00:00:00Z)")
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+
+class CaptureUpload(_Span):
+    """Calls of an in-process model counted by the `charter.guard` SDK into one window [start, end)."""
+
+
+class CaptureTarget(BaseModel):
+    """What the SDK needs to capture calls of a deployment: its reference profile and the server's window length."""
+
+    deployment: str
+    model: str
+    digest: str
+    window_s: float
+    profile: ProfileRead
+
+
+class WindowUpload(_Span):
+    """A window sketch computed on the client (`charter monitor ingest`) or by an SDK."""
+
+    source: SourceFile | None = Field(
+        default=None, description="The file sketched; re-uploading the same file replaces its earlier sketch."
+    )
+    kind: Literal["upload", "sdk"] = "upload"
 
 
 class CheckRead(BaseModel):

@@ -16,7 +16,7 @@ from charter.catalog import service as catalog
 from charter.catalog.schemas import ModelVersionRead
 from charter.core.canonical import canonical_json
 from charter.core.clock import utcnow
-from charter.core.errors import InvalidInput
+from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.hashing import sha256_hex
 from charter.core.ids import new_id
@@ -24,7 +24,14 @@ from charter.licenses import service as licenses
 from charter.monitoring import checks
 from charter.monitoring import repository as repo
 from charter.monitoring.profile import ReferenceProfile
-from charter.monitoring.schemas import ProfileRead, ProfileUpload, WindowRead, WindowUpload
+from charter.monitoring.schemas import (
+    CaptureTarget,
+    CaptureUpload,
+    ProfileRead,
+    ProfileUpload,
+    WindowRead,
+    WindowUpload,
+)
 from charter.monitoring.sketch import WindowSketch
 from charter.monitoring.tables import ProfileRow, WindowRow
 from charter.monitoring.views import (
@@ -159,6 +166,31 @@ def submit_window(uow: UnitOfWork, actor: Actor, ref: str, data: WindowUpload) -
     if data.source is not None:
         info["file"] = data.source.model_dump(exclude_none=True)
     window = record(uow, actor.ref, profile_row, data.start, data.end, source, sketch, replace=replace, info=info)
+    return _checked(uow, window)
+
+
+def sdk_target(uow: UnitOfWork, deployment: str, model: str, digest: str, window_s: float) -> CaptureTarget:
+    """What an SDK sketches calls of `deployment` (serving `model`) against, the caller having been authorized on
+    it: `profile_not_found` until a reference profile is uploaded, `capture_disabled` when its capture is off."""
+    row = repo.require_profile(uow, digest, model)
+    if not row.capture.get("enabled", True):
+        raise Conflict(
+            f"capture is switched off for {model}'s reference profile; upload it again with capture enabled",
+            code="capture_disabled",
+        )
+    profile = profile_read(row, full=True)
+    return CaptureTarget(deployment=deployment, model=model, digest=digest, window_s=window_s, profile=profile)
+
+
+def record_sdk_capture(uow: UnitOfWork, caller: Actor, model: str, digest: str, data: CaptureUpload) -> WindowRead:
+    """Merge an SDK's counts into the caller's part of their window (authorized on a deployment of `model` by the
+    caller) and check the license conditions on the window."""
+    profile_row = repo.require_profile(uow, digest, model)
+    sketch = WindowSketch.from_dict(data.sketch, load_profile(profile_row))
+    info: dict[str, Any] = {"kind": "sdk", "by": caller.ref}
+    window = record(
+        uow, caller.ref, profile_row, data.start, data.end, f"sdk:{caller.ref}", sketch, replace=False, info=info
+    )
     return _checked(uow, window)
 
 

@@ -14,9 +14,13 @@ import pyarrow.parquet as pq
 
 from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.bootstrap import Container
+from charter.deployments import service as deployments
+from charter.deployments.schemas import DeploymentCreate
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.monitoring import ProfileSpec, ReferenceProfile, build_profile, sketch_rows
+from charter.monitoring import service as monitoring
+from charter.monitoring.schemas import ProfileUpload
 from charter.signoffs.schemas import SignOffCreate
 from tests.support.builders import app_key, assessed_model, user
 
@@ -117,3 +121,20 @@ def write(path: Path, t: pa.Table) -> Path:
     else:
         pq.write_table(t, path, row_group_size=2048)
     return path
+
+
+def sdk_world(c: Container, *, profile: bool = True) -> Monitored:
+    """A monitored world whose model runs in-process: deployment `credit-sdk` (called through `charter.guard`), with
+    the reference profile `profile_of` unless `profile` is False."""
+    world = monitored(c, conditions=["drift.psi_max < 0.25 => suspend"])
+    if profile:
+        body = {"profile": profile_of(model_version=world.model).to_dict(), "source": {"name": "r", "sha256": "a" * 64}}
+        with c.uow() as uow:
+            monitoring.set_reference(uow, SYSTEM_ACTOR, world.model, ProfileUpload.model_validate(body))
+    with c.uow() as uow:
+        deployments.add(
+            uow,
+            SYSTEM_ACTOR,
+            DeploymentCreate(name="credit-sdk", model=world.model, upstream="http://127.0.0.1:1", kind="http"),
+        )
+    return world

@@ -21,10 +21,13 @@ from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
 from charter.core.errors import InvalidInput, TooLarge
+from charter.deployments import service as deployments
 from charter.monitoring import service
 from charter.monitoring import wiring as monitoring_wiring
 from charter.monitoring.schemas import (
     BreachRead,
+    CaptureTarget,
+    CaptureUpload,
     ProfileRead,
     ProfileUpload,
     StatusRead,
@@ -38,6 +41,7 @@ router = APIRouter(tags=["monitoring"])
 
 Write = Annotated[Actor, Depends(Authz(P.MONITOR_WRITE))]
 Read = Annotated[Actor, Depends(Authz(P.MONITOR_READ))]
+Call = Annotated[Actor, Depends(Authz(P.INFERENCE_CALL))]
 MetricIds = Annotated[list[str] | None, Query(alias="metric", description="Metric ids, e.g. drift.psi_max.")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 OWN_BODY_LIMIT = ("/monitoring/",)  # the server's body-size middleware leaves these paths to the routes below
@@ -98,6 +102,26 @@ async def set_reference(system: str, version: str, request: Request, actor: Writ
         _write, c, lambda uow: service.set_reference(uow, actor, _ref(system, version), body)
     )
     return result
+
+
+@router.get("/deployments/{name}/capture")
+def capture_target(name: str, actor: Call, c: ContainerDep) -> CaptureTarget:
+    """For the `charter.guard` SDK: the reference profile to count this deployment's calls against, and the window
+    length (so the SDK's windows are the gateway's). Permission: `inference.call` on the deployment, and the caller
+    named by a live license of it."""
+
+    with c.uow(write=False) as uow:
+        dep = deployments.for_capture(uow, actor, name)
+        return service.sdk_target(uow, name, dep.model, dep.digest, c.settings.monitor_window_s)
+
+
+@router.post("/deployments/{name}/capture", status_code=201)
+def submit_capture(name: str, body: CaptureUpload, actor: Call, c: ContainerDep) -> WindowRead:
+    """For the `charter.guard` SDK: calls of an in-process model counted into a window sketch (never the payloads),
+    merged into the caller's part of that window; the license conditions are checked on it at once."""
+    with c.uow() as uow:
+        dep = deployments.for_capture(uow, actor, name)
+        return service.record_sdk_capture(uow, actor, dep.model, dep.digest, body)
 
 
 @router.get(VERSION + "/reference")
