@@ -122,6 +122,11 @@ class Capture:
         self._closed = False
 
     @property
+    def ready(self) -> bool:
+        """Whether the deployment's profile is loaded (observing then does no I/O)."""
+        return self._capturer is not None and bool(self._capturer.targets)
+
+    @property
     def captured(self) -> int:
         return 0 if self._capturer is None else self._capturer.captured
 
@@ -154,13 +159,13 @@ class Capture:
 
     def _ready(self) -> Capturer | None:
         """The capturer, once the deployment's profile is loaded (retried every RETRY_TARGET_S when it is not)."""
-        if self._capturer is not None and self._capturer.targets:
+        if self.ready:
             return self._capturer
         now = time.monotonic()
         if now < self._next_try:
             return None
         with self._lock:
-            if self._capturer is not None and self._capturer.targets:
+            if self.ready:
                 return self._capturer
             self._next_try = now + RETRY_TARGET_S
             try:

@@ -192,8 +192,12 @@ class Guard:
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
                 await self.acheck(payload_digest(args, kwargs))
                 result = await fn(*args, **kwargs)
-                if self.capture is not None:
-                    self.capture.observe(call_features(args, kwargs), result)
+                capture = self.capture
+                if capture is not None:
+                    if capture.ready:
+                        capture.observe(call_features(args, kwargs), result)
+                    else:  # the first call fetches the profile: not on the event loop
+                        await asyncio.to_thread(capture.observe, call_features(args, kwargs), result)
                 return result
 
             return cast(F, awrapper)

@@ -4,6 +4,7 @@ conditions checked, a breach suspends the license and the next governed call is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -164,3 +165,23 @@ def test_capture_routes_need_the_right_to_call_the_deployment(container: Contain
         missing = api.get("/api/v1/deployments/nope/capture", headers=bearer(world.app_key))
         assert missing.status_code == 404 and missing.json()["code"] == "deployment_not_found", missing.text
         assert api.get(url, headers=bearer(admin_key)).status_code == 403  # not an app that calls models
+
+
+def test_an_async_model_is_captured_too(container: Container) -> None:
+    world = sdk_world(container)
+    decider = LocalDecider(container, world.app_key)
+    capture = Capture("credit-sdk", decider, background=False, clock=Clock())
+    guard = Guard("credit-sdk", purpose="credit-scoring", decider=decider, capture=capture)
+
+    @guard
+    async def predict(rows: list[dict[str, Any]]) -> list[float]:
+        return [0.5] * len(rows)
+
+    async def run() -> None:
+        for batch in _batches(200, seed=1):
+            await predict(batch)
+
+    asyncio.run(run())
+    assert capture.flush() == 1
+    with container.uow(write=False) as uow:
+        assert service.list_windows(uow, SYSTEM_ACTOR, world.model, limit=1)[0].rows == 200
