@@ -19,7 +19,7 @@ from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.deployments.decisions import inference_event
 from charter.deployments.index import Snapshot, build_grants, with_tombstones
-from charter.deployments.model import Deployment, DeploymentKind, Request
+from charter.deployments.model import Deployment, DeploymentKind, Grant, Request
 from charter.deployments.schemas import DecisionCreate, DecisionRead, DeploymentCreate, DeploymentRead
 from charter.deployments.scope import decide
 from charter.deployments.tables import DeploymentRow
@@ -176,13 +176,17 @@ def _callable(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRow:
     return row
 
 
+def _grants(uow: UnitOfWork, dep: Deployment) -> tuple[Grant, ...]:
+    """The licenses of the deployment's model digest in its environment, as the gateway's index holds them."""
+    return build_grants(licenses.active_index(uow)).get((dep.digest, dep.env), ())
+
+
 def for_capture(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
     """The deployment whose monitoring windows `actor` may add its calls to (the SDK's capture): it may call it, and
     a live license of the deployment (active, or suspended: calls run on in warn and shadow modes) names it as a
     caller. Anyone else's counts could dilute a drift or fake one, so they are refused."""
     row = _callable(uow, actor, name)
-    dep = to_model(row)
-    grants = build_grants(licenses.active_index(uow)).get((dep.digest, dep.env), ())
+    grants = _grants(uow, to_model(row))
     if not any(actor.ref in g.callers for g in grants if g.state in ("active", "suspended")):
         raise Forbidden(
             f"{actor.ref} is not a caller of a live license of deployment '{name}': only licensed callers' calls "
@@ -197,7 +201,7 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
     started = time.perf_counter()
     row = _callable(uow, actor, name)
     dep = to_model(row)
-    grants = build_grants(licenses.active_index(uow)).get((dep.digest, dep.env), ())
+    grants = _grants(uow, dep)
     verdict = decide(grants, Request(actor.ref, data.purpose, tuple(data.tools)), time.time())
     decision_id = new_id("dec")
     status = 200 if verdict.allowed else 403
