@@ -2,17 +2,23 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: run test check lint bench demo clean
 
-$(STAMP): pyproject.toml
+# `make run` needs only the runtime; extras: `pip install -e '.[ml]'` (scikit-learn, ONNX runtime), '.[mlflow]'.
+$(RUNTIME): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e .
+	@touch $@
 
-run: $(STAMP)
+# `make test` adds the dev tools and the libraries the tests compare against.
+$(STAMP): $(RUNTIME)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+run: $(RUNTIME)
 	@test -d "$${CHARTER_HOME:-.charter}/keys" || $(BIN)/charter init
 	$(BIN)/charter serve
 
@@ -23,8 +29,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	@SKIP_TESTS=1 bash scripts/check
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/charter demo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts

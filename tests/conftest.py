@@ -16,7 +16,16 @@ from charter.auth.schemas import KeyCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
 from charter.server import Dispatcher
 from charter.settings import Settings
-from tests.support.db import BACKENDS, settings_for
+from tests.support.db import BACKENDS, PG_ADMIN, Templates, copied_init, settings_for
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """Initialised installs, one per backend, made once per test process and copied into each test that needs one."""
+    t = Templates(tmp_path_factory.mktemp("templates"))
+    yield t
+    t.close()
+    PG_ADMIN.close()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -25,14 +34,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
-    with settings_for(backend, tmp_path / "home") as s:
+def settings(backend: str, tmp_path: Path, templates: Templates, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """A data dir on `backend`: a copy of the initialised template when the test asks for `initialised` (directly or
+    through `container`, `client`, ...), else empty (tests of `init` itself)."""
+    template = templates.get(backend) if "initialised" in request.fixturenames else None
+    with settings_for(backend, tmp_path / "home", template=template) as s:
         yield s
 
 
 @pytest.fixture
-def initialised(settings: Settings) -> bootstrap.InitResult:
-    return bootstrap.init(settings)
+def initialised(settings: Settings, backend: str, templates: Templates) -> bootstrap.InitResult:
+    """What `charter init` returned for this data dir (it is a copy of the template's, made by `bootstrap.init`)."""
+    return copied_init(templates.get(backend), settings.home)
 
 
 @pytest.fixture

@@ -8,18 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from charter.bootstrap import InitResult
 from charter.settings import Settings
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli
 
 pytestmark = pytest.mark.e2e
 
 
-def test_audit_commands(settings: Settings, tmp_path: Path) -> None:
+def test_audit_commands(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
     env = env_for(settings)
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
-    key = json.loads(init.stdout)["key"]
+    key = admin_key(initialised)
     server = Server(env, log=tmp_path / "server.log").start()
     try:
         env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": key}

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 
 from charter import bootstrap
 from charter.audit.tables import AuditEntryRow
+from charter.bootstrap import InitResult
 from charter.catalog.questionnaire import example
 from charter.catalog.tables import DatasetRow, LineageEdgeRow, ModelVersionRow, SystemRow
 from charter.settings import Settings
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]  # ~20 CLI processes + a server
@@ -68,11 +69,9 @@ def one_line_error(r: subprocess.CompletedProcess[str], exit_code: int, code: st
     return r.stderr
 
 
-def test_catalog_through_cli_and_real_server(settings: Settings, tmp_path: Path) -> None:
+def test_catalog_through_cli_and_real_server(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
     env = {**env_for(settings), "COLUMNS": "200"}
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
-    key = json.loads(init.stdout)["key"]
+    key = admin_key(initialised)
     server = Server(env, log=tmp_path / "server.log").start()
     try:
         env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": key}

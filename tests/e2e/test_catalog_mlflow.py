@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from charter import bootstrap
+from charter.bootstrap import InitResult
 from charter.catalog import service
 from charter.catalog.questionnaire import example
 from charter.core.hashing import sha256_tree
 from charter.settings import Settings
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]  # ~20 CLI processes + a server
@@ -48,10 +49,10 @@ def make_registry(tmp: Path) -> tuple[str, dict[str, Path]]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_import_and_guard(settings: Settings, tmp_path: Path) -> None:
+def test_import_and_guard(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
     uri, dirs = make_registry(tmp_path)
     env = {**env_for(settings), "COLUMNS": "200"}
-    key = json.loads(cli(env, "init", "--json").stdout)["key"]
+    key = admin_key(initialised)
     server = Server(env, log=tmp_path / "server.log").start()
     try:
         env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": key}

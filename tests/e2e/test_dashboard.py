@@ -5,7 +5,6 @@ Screenshots of every page land in test-artifacts/dashboard/. Every request the p
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from charter.bootstrap import InitResult
 from charter.settings import Settings
-from tests.support.db import env_for
-from tests.support.server import Server, cli
+from tests.support.db import admin_key, env_for
+from tests.support.server import Server
 from tests.support.web import (
     Seeder,
     browser_page,
@@ -43,12 +43,10 @@ class Running:
 
 
 @pytest.fixture
-def running(settings: Settings, tmp_path: Path) -> Iterator[Running]:
+def running(settings: Settings, initialised: InitResult, tmp_path: Path) -> Iterator[Running]:
     require_browser()
     env = env_for(settings)
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
-    key = json.loads(init.stdout)["key"]
+    key = admin_key(initialised)
     server = Server({**env, "CHARTER_LOGIN_RATE_PER_MINUTE": "30"}, log=tmp_path / "server.log").start()
     seed = Seeder(server.url, key)
     try:

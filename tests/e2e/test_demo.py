@@ -17,7 +17,7 @@ from charter import bootstrap
 from charter.audit.export import verify_database
 from charter.audit.tables import AuditEntryRow
 from charter.auth import service as auth_service
-from charter.bootstrap import Container
+from charter.bootstrap import Container, InitResult
 from charter.demo import monitoring
 from charter.server import Dispatcher
 from charter.settings import Settings
@@ -29,10 +29,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def demo(settings: Settings) -> Iterator[tuple[dict[str, Any], float, Container]]:
+def demo(settings: Settings, initialised: InitResult) -> Iterator[tuple[dict[str, Any], float, Container]]:
     env = env_for(settings)
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
     started = time.perf_counter()
     r = cli(env, "demo", "--json")
     elapsed = time.perf_counter() - started

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from charter.bootstrap import InitResult
 from charter.settings import Settings
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli, free_port
 
 pytestmark = pytest.mark.e2e
@@ -45,12 +46,10 @@ def _until(check: Callable[[], bool], timeout: float = 8.0) -> bool:
     return False
 
 
-def test_demo_gateway_calls_reach_the_demo_models(settings: Settings, tmp_path: Path) -> None:
+def test_demo_gateway_calls_reach_the_demo_models(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
     port = free_port()
     env = {**env_for(settings), "CHARTER_DEMO_MODELS_URL": f"http://127.0.0.1:{port}"}
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
-    admin_key = json.loads(init.stdout)["key"]
+    admin = admin_key(initialised)
     loaded = cli(env, "demo", "--json")
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     keys = {x["name"]: x["key"] for x in json.loads(loaded.stdout)["logins"]}
@@ -73,7 +72,7 @@ def test_demo_gateway_calls_reach_the_demo_models(settings: Settings, tmp_path: 
         refused = httpx.post(f"{server.url}/v1/chat/completions", json=chat, headers=widget)
         assert refused.status_code == 403 and refused.json()["code"] == "license_suspended", refused.text
 
-        audit_env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key}
+        audit_env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin}
         entries = cli(audit_env, "audit", "log", "--action", "inference.allow", "--json")
         assert entries.returncode == 0, entries.stderr
         assert allowed in entries.stdout

@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 
 from charter import bootstrap
 from charter.audit.tables import AuditEntryRow
+from charter.bootstrap import InitResult
 from charter.evaluation.tables import AssessmentRow, EvaluationRow
 from charter.policies.tables import PolicyRow
 from charter.settings import Settings
 from tests.integration.policies_eval.conftest import VERSIONS, evaluation_body, register_credit_scoring
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli
 
 pytestmark = pytest.mark.e2e
@@ -86,12 +87,10 @@ def counts(settings: Settings) -> tuple[int, ...]:
 
 
 @pytest.fixture
-def served(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A fresh data dir, `charter init`, a real server; yields the CLI environment."""
+def served(settings: Settings, initialised: InitResult, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An initialised data dir, a real server; yields the CLI environment."""
     env = {**env_for(settings), "COLUMNS": "240"}
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
-    key = json.loads(init.stdout)["key"]
+    key = admin_key(initialised)
     server = Server(env, log=tmp_path / "server.log").start()
     try:
         yield {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": key}

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from charter.bootstrap import InitResult
 from charter.settings import Settings
 from tests.integration.policies_eval.conftest import API, EXAMPLE, answers
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.onnx_models import logistic
 from tests.support.server import Server, cli
 
@@ -36,13 +37,11 @@ class Payload:
 
 
 @pytest.fixture
-def served(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
+def served(settings: Settings, initialised: InitResult, tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {**env_for(settings), "COLUMNS": "200"}
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
     server = Server(env, log=tmp_path / "server.log").start()
     try:
-        yield {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": json.loads(init.stdout)["key"]}
+        yield {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(initialised)}
     finally:
         server.stop()
 

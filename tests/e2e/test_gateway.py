@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from charter import bootstrap
 from charter.audit.tables import AuditEntryRow
+from charter.bootstrap import InitResult
 from charter.guard import Guard, LicenseDenied
 from charter.settings import Settings
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.gateway_fake import FakeUpstream
 from tests.support.gateway_fake.world import licensed
 from tests.support.server import Server, cli
@@ -84,17 +85,15 @@ async def _hammer(url: str, key: str, seconds: float, concurrency: int) -> tuple
     return answered, failures
 
 
-def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
+def test_gateway_end_to_end(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
     env = env_for(settings)
-    init = cli(env, "init", "--json")
-    assert init.returncode == 0, init.stderr
-    admin_key = json.loads(init.stdout)["key"]
+    admin = admin_key(initialised)
     license_id, app_key = _licensed(settings)
     with FakeUpstream(chunk_delay_s=0.05) as upstream:
         server = Server(env, log=tmp_path / "serve.log").start(timeout=90)
         gateway = Server(env, command="gateway", log=tmp_path / "gateway.log").start(timeout=90)
         try:
-            env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key}
+            env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin}
             r = cli(env, "deployment", "add", "credit-prod", "--model", "credit@1.0", "--env", "production",
                     "--upstream", upstream.url, "--json")  # fmt: skip
             assert r.returncode == 0, r.stdout + r.stderr
@@ -174,7 +173,7 @@ def test_gateway_end_to_end(settings: Settings, tmp_path: Path) -> None:
     verify = cli(env_for(settings), "audit", "verify", "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     for log in tmp_path.glob("*.log"):
-        for secret in (admin_key, app_key):
+        for secret in (admin, app_key):
             assert secret not in log.read_text(errors="replace")
 
 

@@ -26,9 +26,10 @@ from sqlalchemy import select
 
 from charter import bootstrap
 from charter.audit.tables import AuditEntryRow
+from charter.bootstrap import InitResult
 from charter.settings import Settings
 from tests.integration.monitoring.support import Monitored, monitored, table, write
-from tests.support.db import env_for
+from tests.support.db import admin_key, env_for
 from tests.support.gateway_fake import FakeUpstream
 from tests.support.server import Server, cli
 
@@ -125,14 +126,16 @@ def _wait(what: str, probe: Any, timeout: float = 20.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settings: Settings, tmp_path: Path) -> None:
+def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
+    settings: Settings, initialised: InitResult, tmp_path: Path
+) -> None:
     env = {
         **env_for(settings),
         "CHARTER_MONITOR_WINDOW_S": str(WINDOW_S),
         "CHARTER_MONITOR_FLUSH_S": "0.3",
         "CHARTER_MONITOR_CHECK_S": "2",
     }
-    admin_key = _ok(cli(env, "init", "--json"))["key"]
+    admin = admin_key(initialised)
     live = _world(settings, "credit", ["drift.psi_max < 0.25 => suspend"])
     batch = _world(
         settings, "loans", ["drift.psi_max < 0.25 => suspend after 2 windows", "perf.accuracy >= 0.6 => revoke"]
@@ -142,7 +145,7 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(settin
         server = Server(env, log=tmp_path / "serve.log").start(timeout=90)
         gateway = Server(env, command="gateway", log=tmp_path / "gateway.log").start(timeout=90)
         try:
-            env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key}
+            env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin}
             prof = _ok(
                 cli(env, "monitor", "reference", live.model, str(reference), "--prediction", "score", "--label", "y",
                     "--sensitive", "gender", "--capture-features", "$.instances", "--capture-prediction", "$.scores",

@@ -14,7 +14,9 @@ from charter.settings import Settings
 from tests.conftest import MakeUser, bearer
 
 
-def test_init_creates_keys_0600_and_is_idempotent(settings: Settings, initialised: bootstrap.InitResult) -> None:
+def test_init_creates_keys_0600_and_is_idempotent(settings: Settings) -> None:
+    initialised = bootstrap.init(settings)  # a fresh data dir: the real first run, not the test template
+    assert initialised.migrated and initialised.created_keys
     assert initialised.admin is not None and initialised.admin.key.startswith("chk_")
     for f in settings.keys_dir.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
