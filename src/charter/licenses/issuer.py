@@ -10,12 +10,10 @@ from sqlalchemy import select
 from charter.audit.tables import AuditHeadRow
 from charter.core.clock import as_utc, utcnow
 from charter.core.signing import SigningKey
+from charter.core.wellknown import STATUS_LIST_PATH
 from charter.licenses import repository, statuslist, tokens
 from charter.licenses.tables import LicenseRow, StatusListRow
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
-
-STATUS_LIST_PATH = "/.well-known/charter/status-list"
-JWKS_PATH = "/.well-known/jwks.json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,9 @@ from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.core.wellknown import JWKS_PATH, STATUS_LIST_PATH
 from charter.licenses import jose, reaudit, service
-from charter.licenses.issuer import JWKS_PATH, STATUS_LIST_PATH, current_status_list
+from charter.licenses.issuer import current_status_list
 from charter.licenses.runtime import issuer_for
 from charter.licenses.schemas import (
     AuditTaskComplete,

@@ -5,24 +5,23 @@ from __future__ import annotations
 import base64
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import orjson
 import typer
 
-from charter.audit.export import verify_database, verify_export
 from charter.audit.merkle import leaf_hash
 from charter.audit.note import NoteError, Verifier, verifier_key, verify_checkpoint
 from charter.audit.proofs import verify_inclusion
-from charter.audit.verify import Report
 from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_BY_STATUS, EXIT_NO, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from charter.cli.output import console, emit, table
-from charter.core.signing import load_keys
 from charter.settings import Settings
-from charter.storage.engine import make_engine
+
+if TYPE_CHECKING:
+    from charter.audit.verify import Report
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -166,6 +165,8 @@ def _http_error(resp: httpx.Response) -> CliError:
 
 
 def _local_public_key(settings: Settings) -> bytes | None:
+    from charter.core.signing import load_keys
+
     try:
         return load_keys(settings.keys_dir).audit.public_raw
     except (FileNotFoundError, ValueError):
@@ -203,6 +204,9 @@ def verify(
     deep: Annotated[bool, typer.Option("--deep", help="Also check canonical form and filter columns.")] = False,
 ) -> None:
     """Recompute the whole log offline (database via CHARTER_* settings, or an export) and name the first bad entry."""
+    from charter.audit.export import verify_database, verify_export  # the database stack, only for this command
+    from charter.storage.engine import make_engine
+
     trusted = [p.read_text() for p in checkpoint or []]
     settings = Settings()
     if from_export is not None:

@@ -7,7 +7,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from charter import bootstrap
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_USAGE, CliError
 from charter.cli.output import console, emit
@@ -16,6 +15,7 @@ from charter.settings import Settings
 
 def demo() -> None:
     """Load a demo: 3 AI systems, datasets, models, evaluations, reviewers, licenses in every state (runs once)."""
+    from charter import bootstrap
     from charter.demo import DemoResult, load
 
     settings = Settings()

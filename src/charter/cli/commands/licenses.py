@@ -16,9 +16,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from charter.cli.output import emit, table
-from charter.licenses.issuer import JWKS_PATH
-from charter.licenses.jose import KeySet, VerifyError
-from charter.licenses.verify import verify_license
+from charter.core.wellknown import JWKS_PATH
 
 license_app = typer.Typer(help="Licenses: request, sign off, activate, suspend, verify.", no_args_is_help=True)
 
@@ -257,6 +255,9 @@ def verify(
 ) -> None:
     """Verify a license token offline (signature, claims, validity, digest; status when given a status list)."""
     text = typer.get_text_stream("stdin").read() if token_file == "-" else _load(token_file, "token")
+    from charter.licenses.jose import KeySet, VerifyError  # here: the other commands need no crypto
+    from charter.licenses.verify import verify_license
+
     source = jwks or (STATE.base_url + JWKS_PATH)
     try:
         keys = KeySet.from_jwks(json.loads(_load(source, "JWKS")))

@@ -6,16 +6,15 @@ from typing import Annotated
 
 import typer
 
-from charter import bootstrap
 from charter.cli.context import STATE
 from charter.cli.output import console, emit
 from charter.settings import Settings
-from charter.storage import migrate as migrations
-from charter.storage.engine import make_engine
 
 
 def init(admin: Annotated[str, typer.Option(help="Name of the first admin user.")] = "admin") -> None:
     """Create the data dir, database, signing keys and the first admin (prints its API key once)."""
+    from charter import bootstrap  # the database stack loads only for the commands that use it
+
     settings = Settings()
     result = bootstrap.init(settings, admin_name=admin)
     doc = {
@@ -41,6 +40,9 @@ def init(admin: Annotated[str, typer.Option(help="Name of the first admin user."
 
 def migrate() -> None:
     """Apply pending database migrations."""
+    from charter.storage import migrate as migrations
+    from charter.storage.engine import make_engine
+
     settings = Settings()
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
     try:
