@@ -98,3 +98,14 @@ def make_user(container: Container) -> MakeUser:
 
 def bearer(key: str) -> dict[str, Any]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark by folder, so `-m "not e2e and not slow"` is the fast subset without every module repeating it."""
+    del config
+    for item in items:
+        path = item.path.as_posix()
+        if "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+        elif "/tests/reliability/" in path:
+            item.add_marker(pytest.mark.slow)

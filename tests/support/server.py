@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -11,6 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
+
+# Every server process a test started, so none outlives the test process (see _kill_leftovers).
+_RUNNING: set[subprocess.Popen[bytes]] = set()
 
 
 def free_port() -> int:
@@ -28,7 +32,7 @@ class Server:
         self.log_path = log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 90.0) -> Server:
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "charter", self.command, "--port", str(self.port)],
@@ -36,6 +40,7 @@ class Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+        _RUNNING.add(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -46,6 +51,7 @@ class Server:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        self.kill()  # never leave a half-started server behind: it would load every later test
         raise RuntimeError(f"charter {self.command} did not become healthy in {timeout}s")
 
     def kill(self) -> None:
@@ -60,6 +66,14 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A test that failed before stopping its server must not leave it running after the test process ends."""
+    for proc in list(_RUNNING):
+        if proc.poll() is None:
+            proc.kill()
 
 
 def cli(env: Mapping[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
