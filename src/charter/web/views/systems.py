@@ -14,11 +14,13 @@ from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead
 from charter.policies.catalogs import builtin_catalog
-from charter.web import lineage
+from charter.web import labels, lineage
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
+from charter.web.views import monitoring as monitoring_views
 
 TIERS = ("prohibited", "high", "limited", "minimal")
+MONITORED_SHOWN = 2  # newest monitored versions whose charts the system page embeds
 
 
 def tier_counts(systems: list[SystemRead]) -> dict[str, Any]:
@@ -48,6 +50,7 @@ def list_page(ctx: Ctx) -> Page:
         "tiers": TIERS,
         "teams": sorted({s.team for s in everything if s.team}),
         "total": len(everything),
+        "can_register": ctx.can(Permission.CATALOG_WRITE),
     }
     return Page("systems.html", data)
 
@@ -144,20 +147,45 @@ def assessment_page(ctx: Ctx) -> Page:
     return Page("assessment.html", {"title": f"Assessment {detail.id}", "a": detail, "results": results})
 
 
+def _monitoring(
+    ctx: Ctx, versions: list[ModelVersionRead], lics: list[LicenseRead] | None
+) -> list[dict[str, Any]] | None:
+    """Chart panels of the newest monitored versions (None when the actor may not read monitoring)."""
+    names = {lic.id: labels.label(lic) for lic in lics or []}
+    out = []
+    for v in reversed(versions):
+        panels = monitoring_views.panels_for(ctx, v.ref, names)
+        if panels is None:
+            return None
+        if panels:
+            out.append({"version": v.version, "ref": v.ref, "panels": panels})
+        if len(out) >= MONITORED_SHOWN:
+            break
+    return out
+
+
 def detail_page(ctx: Ctx) -> Page:
     """GET /systems/{name} — everything known about one AI system."""
     name = ctx.param("name")
     with ctx.uow() as uow:
         system = catalog.show_system(uow, ctx.actor, name)
         versions = catalog.list_model_versions(uow, ctx.actor, name)
+    lics = _licenses(ctx, system.name)
     data = {
         "title": system.name,
+        "done": "System registered." if ctx.q("done") == "registered" else "",
         "system": system,
         "answers": _answers(system),
         "obligations": _obligations(system),
         "versions": list(reversed(versions)),
         "lineage": _lineage(ctx, versions, ctx.q("version") or None),
-        "licenses": _licenses(ctx, system.name),
+        "licenses": lics,
+        "version_states": {
+            v.version: labels.version_standing(lic for lic in lics or [] if lic.model_version == v.version)
+            for v in versions
+        },
         "evaluations": _evaluations(ctx, versions),
+        "monitoring": _monitoring(ctx, versions, lics),
+        "can_request": ctx.can(Permission.LICENSE_REQUEST),
     }
     return Page("system.html", data)
