@@ -74,7 +74,7 @@ def _licenses(ctx: Ctx) -> tuple[Any, Any]:
 def _pending(ctx: Ctx) -> Any:
     """Licenses waiting for sign-offs: for a reviewer, those waiting for them; for others, all requested."""
     if ctx.can(Permission.LICENSE_SIGNOFF):
-        mine = inbox.pending_for(ctx, limit=LIST_LIMIT)
+        mine = inbox.pending_for(ctx, limit=LIST_LIMIT, details=False)
         return {"items": [_waiting(i["lic"], i["status"]) for i in mine], "mine": True}
     if not ctx.can(Permission.LICENSE_READ):
         return None
