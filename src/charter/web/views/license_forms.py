@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from charter.auth import service as auth_service
 from charter.auth.model import Permission
 from charter.catalog import service as catalog
-from charter.core.errors import CharterError, Forbidden, InvalidInput
+from charter.core.errors import CharterError, ErrorKind, Forbidden, InvalidInput
 from charter.licenses import policy as license_policy
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate, StateChange
@@ -155,9 +155,13 @@ def change(ctx: Ctx) -> Page | Response:
         if "reason" in errors and not values["reason"]:
             errors["reason"] = f"say why you {action} this license: a reason is required"
     except CharterError as exc:
+        if exc.kind in (ErrorKind.FORBIDDEN, ErrorKind.NOT_FOUND):
+            raise  # no form to show it next to: the error page says it
         errors, status = forms.domain_error(exc, ("reason", "category")), STATUS[exc.kind]
     if not errors:
         return RedirectResponse(f"/licenses/{quote(license_id)}?done={action}", status_code=303)
     data = detail_data(ctx, license_id)
     data.update(errors={action: errors}, values={action: values})
+    if action not in data["actions"]:  # the license moved on meanwhile: say so above everything
+        data["failed"] = "; ".join(errors.values())
     return Page("license.html", data, status=status)

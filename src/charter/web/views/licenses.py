@@ -182,6 +182,7 @@ def detail_data(ctx: Ctx, license_id: str) -> dict[str, Any]:
         "errors": {},
         "values": {},
         "done": DONE.get(ctx.q("done"), ""),
+        "failed": "",
     }
 
 
