@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from charter.core.clock import as_utc
+
 # Headline metrics asked for besides the ones license conditions watch (those always come first).
 HEADLINE = (
     "drift.psi_max",
@@ -44,12 +46,26 @@ def window_step(spec: Mapping[str, Any]) -> int:
             start, end = datetime.fromisoformat(str(w["start"])), datetime.fromisoformat(str(w["end"]))
         except (KeyError, ValueError):
             continue
+        start, end = as_utc(start), as_utc(end)
         if end > start:
             lengths.append((end - start).total_seconds())
     if not lengths:
         xs = list(spec.get("x", []))
         lengths = [float(b - a) for a, b in zip(xs, xs[1:], strict=False) if b > a]
     return max(1, round(statistics.median(lengths))) if lengths else 3600
+
+
+def _starts(spec: Mapping[str, Any]) -> dict[int, int]:
+    """Window end → window start (unix seconds): points sit at the start of their window, so a daily window is
+    labelled with its own day rather than the next midnight."""
+    out = {}
+    for w in spec.get("windows", []):
+        try:
+            start, end = as_utc(datetime.fromisoformat(str(w["start"]))), as_utc(datetime.fromisoformat(str(w["end"])))
+        except (KeyError, ValueError):
+            continue
+        out[int(end.timestamp())] = int(start.timestamp())
+    return out
 
 
 def _threshold(t: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -65,6 +81,8 @@ def split(spec: Mapping[str, Any], names: Mapping[str, str] | None = None) -> li
     """One chart per metric family that has values: its series, its threshold lines and its breach markers."""
     out = []
     step = window_step(spec)
+    starts = _starts(spec)
+    xs = [starts.get(x, x) for x in spec.get("x", [])]
     for panel in PANELS:
         series = [
             s
@@ -80,13 +98,17 @@ def split(spec: Mapping[str, Any], names: Mapping[str, str] | None = None) -> li
                 "id": f"{spec.get('id', 'chart')}-{panel.id}",
                 "panel": panel.id,
                 "title": panel.title,
-                "x": list(spec.get("x", [])),
+                "x": xs,
                 "series": series,
                 "step": step,
                 "thresholds": [
                     _threshold(t, names or {}) for t in spec.get("thresholds", []) if t.get("metric") in metrics
                 ],
-                "breaches": [b for b in spec.get("breaches", []) if b.get("metric") in metrics],
+                "breaches": [
+                    {**b, "x": starts.get(b.get("x", 0), b.get("x"))}
+                    for b in spec.get("breaches", [])
+                    if b.get("metric") in metrics
+                ],
             }
         )
     return out

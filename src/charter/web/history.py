@@ -32,6 +32,7 @@ class Event:
     title: str
     reason: str = ""
     facts: Facts = field(default_factory=list)
+    ts: str = ""  # the entry's RFC 3339 time, for computing with
 
 
 def text(value: Any) -> str:
@@ -45,7 +46,7 @@ def text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(text(v) for v in value) or "—"
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={text(v)}" for k, v in value.items()) or "—"
+        return " · ".join(f"{k}: {text(v)}" for k, v in value.items()) or "—"
     return str(value)
 
 
@@ -186,4 +187,5 @@ def event(seq: int, ts: str | datetime, actor: str, action: str, outcome: str, d
     reason = next((str(details[k]) for k in REASONS if details.get(k)), "")
     kind = KINDS.get(action, "info") if outcome == "success" else "bad"
     at = fmt_dt(ts, with_seconds=True) if ts else "—"
-    return Event(seq, at, actor, action, outcome, kind, title, reason, facts)
+    raw = ts.isoformat() if isinstance(ts, datetime) else str(ts or "")
+    return Event(seq, at, actor, action, outcome, kind, title, reason, facts, raw)

@@ -119,7 +119,7 @@ def _why(name: str) -> tuple[str, str]:
         control = builtin_catalog().get(control_id)
     except NotFound:
         return "", ""
-    return control.summary, f"{control.ref} — {control.title}"
+    return control.summary, f"{control.ref} · {control.title}."
 
 
 def _default(info: FieldInfo) -> str:

@@ -4,9 +4,10 @@ token, readable history and (for license managers) suspend / reinstate / revoke.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from charter.audit import store as audit_store
@@ -165,20 +166,29 @@ def detail_data(ctx: Ctx, license_id: str) -> dict[str, Any]:
         lic = licenses.get(uow, ctx.actor, license_id)
         status = licenses.status(uow, ctx.actor, license_id)
     earlier = [s for s in status.signoffs if s.stage != status.stage]
+    found = events(ctx, lic.id)
+    now = standing(lic)
+    suspended = [e for e in found or [] if e.action == "license.suspend" and e.outcome == "success"]
+    if now.state == "suspended" and suspended:  # sign-offs since then touched updated_at; the entry did not
+        now = dataclasses.replace(now, since=datetime.fromisoformat(suspended[-1].ts.replace("Z", "+00:00")))
+    watched = {str(c.get("metric")) for c in lic.conditions}
+    panels = monitoring_views.panels_for(ctx, lic.model, names={lic.id: label(lic)})
+    if panels:  # the charts of what its conditions watch (all of them are one link away)
+        panels = [p for p in panels if any(s.get("metric") in watched for s in p["series"])] or panels[:1]
     return {
         "title": f"License {label(lic)}",
         "lic": lic,
         "name": label(lic),
-        "standing": standing(lic),
+        "standing": now,
         "status": status,
         "timeline": timeline(status),
         "earlier": earlier,
         "conditions": conditions_text(lic.conditions),
         "token": _token(ctx, lic.id, str(lic.state)),
-        "history": events(ctx, lic.id),
+        "history": found,
         "can_sign": ctx.can(Permission.LICENSE_SIGNOFF),
         "actions": actions(ctx, lic),
-        "panels": monitoring_views.panels_for(ctx, lic.model, names={lic.id: label(lic)}),
+        "panels": panels,
         "errors": {},
         "values": {},
         "done": DONE.get(ctx.q("done"), ""),

@@ -157,8 +157,9 @@ def _monitoring(
         panels = monitoring_views.panels_for(ctx, v.ref, names)
         if panels is None:
             return None
-        if panels:
-            out.append({"version": v.version, "ref": v.ref, "panels": panels})
+        if panels:  # drift only; accuracy and fairness are one link away
+            drift = [p for p in panels if p["panel"] == "drift"] or panels[:1]
+            out.append({"version": v.version, "ref": v.ref, "panels": drift})
         if len(out) >= MONITORED_SHOWN:
             break
     return out
