@@ -72,6 +72,10 @@ def test_reinstating_a_suspended_license_shows_the_breach_and_is_never_one_click
 
     ok = {**one_click, "acknowledge": "breach-reviewed", "comment": "reference profile refreshed; PSI back to 0.03"}
     r = client.post(f"/inbox/{active}", data=ok)
-    assert r.status_code == 303
+    assert r.status_code == 303 and "state=" not in r.headers["location"]
+    forged = r.headers["location"] + "&state=active&name=all%20clear"  # the page never echoes these
+    done = text_of(client.get(forged).text)
+    assert "Recorded your approval of faq-bot@1.0.0 · staging" in done and "the license is now suspended" in done
+    assert "all clear" not in done
     with container.uow() as uow:
         assert "ml-lead" not in licenses.status(uow, SYSTEM_ACTOR, active).missing_signoffs

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from charter.auth.model import Actor, Role
 from charter.catalog import service as catalog
-from charter.core.errors import Forbidden, InvalidInput, NotFound
+from charter.core.errors import CharterError, Forbidden, InvalidInput, NotFound
 from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead, LicenseStatus
@@ -140,14 +140,19 @@ def pending_for(ctx: Ctx, limit: int | None = None, *, details: bool = True) -> 
 
 def inbox(ctx: Ctx) -> Page:
     """GET /inbox — what waits for the reviewer, with what to weigh and a decision form for each."""
+    done = None
+    if ctx.q("done") in DECISIONS and ctx.q("license"):
+        try:  # what the license is now, from the service (never from the query string)
+            with ctx.uow() as uow:
+                lic = licenses.get(uow, ctx.actor, ctx.q("license"))
+            done = {"decision": ctx.q("done"), "id": lic.id, "name": label(lic), "state": str(lic.state)}
+        except CharterError:
+            done = None
     data = {
         "title": "Sign-off inbox",
         "items": pending_for(ctx),
         "functions": functions_of(ctx.actor),
-        "done": ctx.q("done"),
-        "done_id": ctx.q("license"),
-        "done_state": ctx.q("state"),
-        "done_name": ctx.q("name"),
+        "done": done,
         "acknowledge": ACKNOWLEDGE,
     }
     return Page("inbox.html", data)
@@ -193,5 +198,5 @@ def decide(ctx: Ctx) -> Page | Response:
     if ctx.htmx:
         data = {"license_id": license_id, "name": label(lic), "decision": decision, "state": state}
         return Page("_inbox_done.html", data)
-    target = f"/inbox?done={decision}&license={quote(license_id)}&state={quote(state)}&name={quote(label(lic))}"
+    target = f"/inbox?done={decision}&license={quote(license_id)}"
     return RedirectResponse(target, status_code=303)
