@@ -14,6 +14,16 @@ from pydantic import ValidationError
 from charter.core.errors import CharterError
 
 FORM = "form"  # the key of errors that belong to no single field
+# What a pattern-checked field accepts, in words (Pydantic would print the regular expression).
+PATTERNS = {
+    "name": "use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. credit-scoring)",
+    "team": "a team name: lowercase letters, digits, '.', '_' or '-'",
+    "env": "lowercase letters, digits, '.', '_' or '-' (e.g. production)",
+    "purposes": "each purpose: lowercase letters, digits, '.', '_' or '-' (e.g. credit-decisioning)",
+    "tools": "each tool: letters, digits and . _ : / - (no spaces)",
+    "regions": "each region: letters, digits and . _ : / - (no spaces)",
+    "answers.annex_iii.point": "an Annex III point: the area 1-8, optionally with its letter, e.g. 5(b) or 4",
+}
 
 
 def split_list(raw: str) -> list[str]:
@@ -46,7 +56,7 @@ def pydantic_errors(exc: ValidationError, fields: Iterable[str], *, strip: int =
         if key == FORM and loc:
             text = f"{'.'.join(loc)}: {text}"
         elif isinstance(err["input"], str) and err["type"] == "string_pattern_mismatch":
-            text = f"'{err['input'][:60]}' is not allowed here: {text}"
+            text = f"'{err['input'][:60]}' is not valid here: {PATTERNS.get(key, text)}"
         out.setdefault(key, text)
     return out
 

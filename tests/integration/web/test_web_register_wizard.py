@@ -50,7 +50,7 @@ def test_the_wizard_explains_classifies_and_registers(
     page = client.get("/systems/new").text
     status, page = step(client, page, name="Credit Scoring!", purpose="")
     assert status == 422
-    assert "pattern" in error_next_to(page, "name") or "allowed" in error_next_to(page, "name")
+    assert "'Credit Scoring!' is not valid here: use lowercase letters" in error_next_to(page, "name")
     assert error_next_to(page, "purpose")
 
     status, page = step(client, page, name="credit-scoring", purpose="Scores consumer loan applicants")
@@ -68,7 +68,7 @@ def test_the_wizard_explains_classifies_and_registers(
     assert "Essential private and public services and benefits" in page and "creditworthiness" in page
 
     status, page = step(client, page, **{"q.annex_iii.point": "9(z)"})
-    assert status == 422 and error_next_to(page, "q.annex_iii.point")
+    assert status == 422 and "e.g. 5(b)" in error_next_to(page, "q.annex_iii.point")
     status, page = step(client, page, **{"q.annex_iii.point": "5(b)", "q.annex_iii.profiling": "yes"})
     assert status == 200 and "Transparency" in page
     status, page = step(client, page)
