@@ -97,18 +97,26 @@ def next_step(page: Any, title: str) -> None:
     page.locator("#step-title", has_text=title).wait_for()
 
 
-def passing_assessment(world: World, model: str) -> None:
-    """A passing assessment recorded on the server's database (against an empty policy set: a real evaluation
-    is not what this test is about)."""
+def passing_assessment(world: World, model: str, *, findings: bool = False) -> None:
+    """A passing assessment recorded on the server's database. Without `findings`: against an empty policy set;
+    with: the built-in baselines on empty evidence, minus the failing blockers (so it passes with a minor finding a
+    reviewer sees). A real evaluation is not what this test is about."""
+    import dataclasses
+
     from charter import bootstrap
     from charter.auth.model import SYSTEM_ACTOR
     from charter.evaluation import service as evaluation
-    from charter.policies.engine import evaluate
+    from charter.policies.document import Severity
+    from charter.policies.engine import Verdict, evaluate
+    from charter.policies.loader import builtin_baselines
 
+    assessment = evaluate(list(builtin_baselines()) if findings else [], {})
+    kept = tuple(r for r in assessment.results if r.verdict != Verdict.FAIL or r.severity != Severity.BLOCKER)
+    assessment = dataclasses.replace(assessment, results=kept, verdict=Verdict.PASS)
     container = bootstrap.build(world.settings)
     try:
         with container.uow() as uow:
-            evaluation.record_assessment(uow, SYSTEM_ACTOR, model, evaluate([], {}), {})
+            evaluation.record_assessment(uow, SYSTEM_ACTOR, model, assessment, {})
     finally:
         container.close()
 
@@ -156,7 +164,7 @@ def test_wizard_request_signoffs_active(world: World) -> None:
             body = {"name": name, "digest": digest(name), "license": "MIT", "personal_data": True}
             world.seed.post("/datasets", {**body, "lawful_basis": "contract", "derived_from": upstream})
         world.seed.post("/lineage", {"dataset": "loans-clean", "model": "credit-scoring@1.0.0", "role": "training"})
-        passing_assessment(world, "credit-scoring@1.0.0")
+        passing_assessment(world, "credit-scoring@1.0.0", findings=True)
 
         page.reload()
         page.get_by_role("link", name="Request a license").click()
@@ -186,6 +194,7 @@ def test_wizard_request_signoffs_active(world: World) -> None:
             text = item.inner_text()
             assert "credit-scoring@1.0.0 · production" in text and f"Signing as {function}" in text
             assert "drift.psi_max < 0.25 => suspend" in text and "complete" in text  # condition, provenance
+            assert "SEC-MODEL-LICENSE" in text  # the assessment's failing (minor) rule
             if i == 0:
                 shot(page, "22-inbox", docs="inbox")
             item.get_by_label("Comment").fill(f"{function}: checked")
@@ -251,6 +260,9 @@ def test_drift_suspends_charts_explain_and_reinstatement_shows_the_breach(world:
         assert "drift.psi_max = " in suspended and "Nov" not in suspended  # the breach, dates as 2026-11-06
         shot(page, "26-license-suspended", docs="license")
 
+        page.goto("/systems")
+        row = page.locator("tr", has=page.get_by_role("link", name="support-bot", exact=True)).inner_text()
+        assert "suspended" in row and "licensed" not in row  # the production column reads the true state
         page.goto("/systems/support-bot")
         page.locator("#monitoring [data-chart-ready]").first.wait_for()  # and so does the system page
         assert "production:" in page.locator("td.version-state").inner_text()

@@ -40,6 +40,11 @@ def list_page(ctx: Ctx) -> Page:
         everything = catalog.list_systems(uow, ctx.actor)
         versions = catalog.list_model_versions(uow, ctx.actor)
     shown = [s for s in everything if (tier is None or s.risk_tier == tier) and (team is None or s.team == team)]
+    by_system: dict[str, list[LicenseRead]] = {}
+    for lic in _licenses(ctx, None) or []:  # the production column reads the licenses' true state, not a flag
+        if lic.env == "production":
+            by_system.setdefault(lic.system, []).append(lic)
+    production = {name: labels.version_standing(rows)[0]["state"] for name, rows in by_system.items()}
     per_system = Counter(v.system for v in versions)
     data = {
         "title": "AI systems",
@@ -51,6 +56,7 @@ def list_page(ctx: Ctx) -> Page:
         "teams": sorted({s.team for s in everything if s.team}),
         "total": len(everything),
         "can_register": ctx.can(Permission.CATALOG_WRITE),
+        "production": production,
     }
     return Page("systems.html", data)
 
@@ -116,7 +122,7 @@ def _lineage(ctx: Ctx, versions: list[ModelVersionRead], chosen: str | None) -> 
     }
 
 
-def _licenses(ctx: Ctx, system: str) -> list[LicenseRead] | None:
+def _licenses(ctx: Ctx, system: str | None) -> list[LicenseRead] | None:
     if not ctx.can(Permission.LICENSE_READ):
         return None
     with ctx.uow() as uow:
