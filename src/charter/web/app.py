@@ -16,7 +16,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.bootstrap import Container
 from charter.web.handler import error_response, page
-from charter.web.views import audit, auth, coverage, inbox, licenses, monitoring, overview, systems
+from charter.web.views import (
+    audit,
+    auth,
+    coverage,
+    inbox,
+    license_forms,
+    licenses,
+    monitoring,
+    overview,
+    register,
+    systems,
+)
 
 # Everything the dashboard loads comes from Charter itself; no inline script, no third-party host.
 CSP = (
@@ -76,10 +87,15 @@ def create(container: Container) -> ASGIApp:
         Route("/coverage", page(container, coverage.summary)),
         Route("/coverage/{framework}", page(container, coverage.framework)),
         Route("/systems", page(container, systems.list_page)),
+        Route("/systems/new", page(container, register.start), methods=["GET"]),
+        Route("/systems/new", page(container, register.submit), methods=["POST"]),
         Route("/systems/{name}", page(container, systems.detail_page)),
         Route("/assessments/{id}", page(container, systems.assessment_page)),
         Route("/licenses", page(container, licenses.list_page)),
+        Route("/licenses/new", page(container, license_forms.request_form), methods=["GET"]),
+        Route("/licenses/new", page(container, license_forms.request_submit), methods=["POST"]),
         Route("/licenses/{id}", page(container, licenses.detail_page)),
+        Route("/licenses/{id}/{action}", page(container, license_forms.change), methods=["POST"]),
         Route("/inbox", page(container, inbox.inbox)),
         Route("/inbox/{id}", page(container, inbox.decide), methods=["POST"]),
         Route("/monitoring", page(container, monitoring.overview)),

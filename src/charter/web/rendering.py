@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from charter import __version__
 from charter.core.clock import as_utc, utcnow
+from charter.web import labels
 
 
 @dataclass
@@ -95,6 +96,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(dt=fmt_dt, ago=fmt_ago, short=fmt_short, num=fmt_num, json_script=to_json_script)
+    env.filters.update(license_label=labels.label, effective_state=labels.effective_state, standing=labels.standing)
     env.globals.update(static=static_url, version=__version__)
     return env
 

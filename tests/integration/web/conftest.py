@@ -10,10 +10,19 @@ import pytest
 from starlette.testclient import TestClient
 
 from charter.auth import service as auth_service
-from charter.auth.model import SYSTEM_ACTOR
-from charter.auth.schemas import RoleGrant, UserCreate
+from charter.auth.model import SYSTEM_ACTOR, Actor
+from charter.auth.schemas import AppCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
+from charter.catalog import service as catalog
+from charter.catalog.questionnaire import NO_PROHIBITED
+from charter.catalog.schemas import ModelVersionCreate, SystemCreate
+from charter.evaluation import service as evaluation
+from charter.licenses import service as licenses
+from charter.licenses.schemas import LicenseCreate
+from charter.policies.engine import evaluate
+from charter.signoffs.schemas import SignOffCreate
 from charter.web.app import create
+from tests.support.web import digest
 
 PASSWORD = "correct horse battery staple"
 Client = Callable[..., TestClient]
@@ -75,3 +84,48 @@ def page_csrf(client: TestClient, path: str = "/") -> str:
     found = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get(path).text)
     assert found is not None
     return found.group(1)
+
+
+MODEL = "faq-bot@1.0.0"
+
+
+@pytest.fixture
+def requested(container: Container, user: Callable[..., str]) -> str:
+    """A minimal-risk model with a passing assessment and a license requested by rita (needs ml-lead)."""
+    user("rita", "ml-engineer")
+    answers = {"prohibited": NO_PROHIBITED}
+    with container.uow() as uow:
+        catalog.register_system(uow, SYSTEM_ACTOR, SystemCreate(name="faq-bot", purpose="FAQ", answers=answers))
+    version = ModelVersionCreate(version="1.0.0", digest=digest(MODEL), size_bytes=10)
+    with container.uow() as uow:
+        catalog.register_model_version(uow, SYSTEM_ACTOR, "faq-bot", version)
+    with container.uow() as uow:
+        auth_service.add_app(uow, SYSTEM_ACTOR, AppCreate(name="helpdesk"))
+    with container.uow() as uow:
+        evaluation.record_assessment(uow, SYSTEM_ACTOR, MODEL, evaluate([], {}), {})
+    body = LicenseCreate(
+        model=MODEL,
+        env="staging",
+        purposes=["faq"],
+        callers=["app:helpdesk"],
+        days=10,
+        conditions=["drift.psi_max < 0.25 => suspend"],
+    )
+    with container.uow() as uow:
+        return licenses.request(uow, actor_of(container, "rita"), body).id
+
+
+def actor_of(container: Container, name: str) -> Actor:
+    """The user `name` as the services see it (with its current grants)."""
+    with container.uow(write=False) as uow:
+        return auth_service.actor_by_id(uow, auth_service.principal_by_ref(uow.session, name).id)
+
+
+@pytest.fixture
+def active(container: Container, user: Callable[..., str], requested: str) -> str:
+    """The requested license, approved by lena (ml-lead) and so active."""
+    user("lena", ("reviewer", "ml-lead"), "auditor")
+    body = SignOffCreate(function="ml-lead", decision="approve", comment="checked the card")
+    with container.uow() as uow:
+        licenses.sign(uow, actor_of(container, "lena"), requested, body)
+    return requested

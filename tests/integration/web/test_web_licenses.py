@@ -5,44 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import pytest
-
-from charter.auth import service as auth_service
-from charter.auth.model import SYSTEM_ACTOR
-from charter.auth.schemas import AppCreate
-from charter.bootstrap import Container
-from charter.catalog import service as catalog
-from charter.catalog.questionnaire import NO_PROHIBITED
-from charter.catalog.schemas import ModelVersionCreate, SystemCreate
-from charter.evaluation import service as evaluation
-from charter.licenses import service as licenses
-from charter.licenses.schemas import LicenseCreate
-from charter.policies.engine import evaluate
 from tests.integration.web.conftest import Client, page_csrf, sign_in
-from tests.support.web import digest
-
-MODEL = "faq-bot@1.0.0"
-
-
-@pytest.fixture
-def requested(container: Container, user: Callable[..., str]) -> str:
-    """A minimal-risk model with a passing assessment and a license requested by rita (needs ml-lead)."""
-    user("rita", "ml-engineer")
-    answers = {"prohibited": NO_PROHIBITED}
-    with container.uow() as uow:
-        catalog.register_system(uow, SYSTEM_ACTOR, SystemCreate(name="faq-bot", purpose="FAQ", answers=answers))
-    version = ModelVersionCreate(version="1.0.0", digest=digest(MODEL), size_bytes=10)
-    with container.uow() as uow:
-        catalog.register_model_version(uow, SYSTEM_ACTOR, "faq-bot", version)
-    with container.uow() as uow:
-        auth_service.add_app(uow, SYSTEM_ACTOR, AppCreate(name="helpdesk"))
-    with container.uow() as uow:
-        evaluation.record_assessment(uow, SYSTEM_ACTOR, MODEL, evaluate([], {}), {})
-    with container.uow(write=False) as uow:
-        rita = auth_service.actor_by_id(uow, auth_service.principal_by_ref(uow.session, "rita").id)
-    body = LicenseCreate(model=MODEL, env="staging", purposes=["faq"], callers=["app:helpdesk"], days=10)
-    with container.uow() as uow:
-        return licenses.request(uow, rita, body).id
 
 
 def test_approval_from_the_inbox_activates(web: Client, user: Callable[..., str], requested: str) -> None:

@@ -25,7 +25,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+# Screenshots shown in docs/dashboard.md are rewritten only when this is set (normal runs leave docs/ untouched).
+DOCS_SHOTS_ENV = "CHARTER_DOCS_SCREENSHOTS"
+DOCS_IMG = ROOT / "docs" / "img"
 
 
 def require_browser() -> None:
@@ -41,21 +45,37 @@ def require_browser() -> None:
 
 
 @contextmanager
-def browser_page(base_url: str) -> Iterator[tuple[Any, list[str]]]:
-    """A fresh chromium page plus the list of every URL it requested (to prove nothing leaves Charter)."""
+def chromium() -> Iterator[Any]:
+    """One headless Debian chromium (share it across a module's tests; pages come from `fresh_page`)."""
     from playwright.sync_api import sync_playwright
 
-    requested: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context(base_url=base_url, viewport={"width": 1360, "height": 900})
-            page = context.new_page()
-            page.on("request", lambda req: requested.append(req.url))
-            page.set_default_timeout(15_000)
-            yield page, requested
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def fresh_page(browser: Any, base_url: str) -> Iterator[tuple[Any, list[str]]]:
+    """A page in a new browser context (its own cookies) plus every URL it requested."""
+    requested: list[str] = []
+    context = browser.new_context(base_url=base_url, viewport={"width": 1360, "height": 900})
+    try:
+        page = context.new_page()
+        page.on("request", lambda req: requested.append(req.url))
+        page.set_default_timeout(15_000)
+        yield page, requested
+    finally:
+        context.close()
+
+
+@contextmanager
+def browser_page(base_url: str) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh chromium page plus the list of every URL it requested (to prove nothing leaves Charter)."""
+    with chromium() as browser, fresh_page(browser, base_url) as found:
+        yield found
 
 
 def foreign(requested: list[str], base_url: str) -> list[str]:
@@ -64,10 +84,15 @@ def foreign(requested: list[str], base_url: str) -> list[str]:
     return [u for u in requested if not u.startswith("data:") and urlsplit(u).netloc != own]
 
 
-def shot(page: Any, name: str) -> Path:
+def shot(page: Any, name: str, *, docs: str | None = None) -> Path:
+    """A full-page screenshot into test-artifacts/dashboard/; with `docs`, also docs/img/dashboard-DOCS.png when
+    CHARTER_DOCS_SCREENSHOTS=1 (how the screenshots in docs/dashboard.md are refreshed)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    if docs and os.environ.get(DOCS_SHOTS_ENV) == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_IMG / f"dashboard-{docs}.png"), full_page=True)
     return path
 
 
@@ -203,8 +228,11 @@ def production_rows(n: int, *, seed: int, shift: float = 0.0) -> Any:
     )
 
 
-def seed_monitoring(seed: Seeder, model: str, shifts: list[float], *, rows: int = 4000) -> None:
-    """Upload a reference profile and one window per shift (hourly), as `charter monitor` would compute them."""
+def seed_monitoring(
+    seed: Seeder, model: str, shifts: list[float], *, rows: int = 4000, window_hours: int = 1, first_day: int = 1
+) -> None:
+    """Upload a reference profile and one window per shift (hourly by default; `window_hours=24` for daily
+    windows starting on November `first_day`, 2026), as `charter monitor` would compute them."""
     from datetime import UTC, datetime, timedelta
 
     from charter.monitoring import ProfileSpec, build_profile, sketch_rows
@@ -223,12 +251,12 @@ def seed_monitoring(seed: Seeder, model: str, shifts: list[float], *, rows: int 
     source = {"name": "reference.parquet", "sha256": digest("reference")[7:], "rows": rows * 2}
     r = seed.http.put(base + "/reference", json={"profile": profile.to_dict(), "source": source})
     assert r.status_code < 300, r.text
-    start = datetime(2026, 11, 1, tzinfo=UTC)
+    start = datetime(2026, 11, first_day, tzinfo=UTC)
     for i, shift in enumerate(shifts):
         sketch = sketch_rows(profile, production_rows(rows, seed=100 + i, shift=shift)).to_dict()
         window = {
-            "start": (start + timedelta(hours=i)).isoformat(),
-            "end": (start + timedelta(hours=i + 1)).isoformat(),
+            "start": (start + timedelta(hours=i * window_hours)).isoformat(),
+            "end": (start + timedelta(hours=(i + 1) * window_hours)).isoformat(),
             "sketch": sketch,
             "source": {"name": f"window-{i}.parquet", "sha256": digest(f"window-{i}")[7:], "rows": rows},
         }

@@ -45,3 +45,41 @@ def test_split_by_family() -> None:
 
 def test_empty_spec() -> None:
     assert split({"x": [], "series": []}) == []
+
+
+def _daily(days: int) -> dict[str, object]:
+    """A spec as the monitoring service builds it: x = window ends, with the windows' starts and ends."""
+    start = 1_793_491_200  # 2026-11-01T00:00:00Z
+    windows = [
+        {"id": f"w{i}", "start": f"2026-11-{i + 1:02d}T00:00:00", "end": f"2026-11-{i + 2:02d}T00:00:00"}
+        for i in range(days)
+    ]
+    return {
+        "id": "m",
+        "x": [start + (i + 1) * 86400 for i in range(days)],
+        "windows": windows,
+        "series": [{"label": "drift.psi_max", "metric": "drift.psi_max", "values": [0.1] * days}],
+        "thresholds": [
+            {
+                "label": "drift.psi_max < 0.25 => suspend (lic_01abc)",
+                "value": 0.25,
+                "kind": "breach",
+                "metric": "drift.psi_max",
+                "license": "lic_01abc",
+            }
+        ],
+        "breaches": [{"x": start + days * 86400, "y": 0.4, "metric": "drift.psi_max"}],
+    }
+
+
+def test_daily_windows_tick_daily_and_sit_on_their_own_day() -> None:
+    (drift,) = split(_daily(4), {"lic_01abc": "m@1 · production"})
+    assert drift["step"] == 86400  # the time axis ticks at multiples of a day
+    assert drift["x"][0] == 1_793_491_200  # the first window's own midnight (naive ISO times read as UTC)
+    assert [b["x"] for b in drift["breaches"]] == [drift["x"][-1]]  # markers move with their window
+    assert drift["thresholds"][0]["label"] == "drift.psi_max < 0.25 => suspend (m@1 · production)"
+
+
+def test_step_without_windows_falls_back_to_the_spacing_of_x() -> None:
+    spec = {**SPEC, "x": [0, 600, 1200]}
+    assert split(spec)[0]["step"] == 600

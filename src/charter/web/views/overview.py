@@ -19,9 +19,11 @@ from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead, LicenseStatus
 from charter.monitoring import service as monitoring
 from charter.web.handler import Ctx
+from charter.web.labels import effective_state
 from charter.web.rendering import Page
 from charter.web.views import audit, inbox, systems
 from charter.web.views import licenses as license_views
+from charter.web.views._lookup import licenses_by_id
 
 LIST_LIMIT = 8
 T = TypeVar("T")
@@ -65,13 +67,14 @@ def _licenses(ctx: Ctx) -> tuple[Any, Any]:
     with ctx.uow() as uow:
         everything = licenses.list_licenses(uow, ctx.actor)
         expiring = licenses.list_licenses(uow, ctx.actor, expiring_within=timedelta(days=30))
+    expiring = [lic for lic in expiring if effective_state(lic) in ("active", "suspended")]
     return license_views.state_counts(everything), {"items": expiring[:LIST_LIMIT]}
 
 
 def _pending(ctx: Ctx) -> Any:
     """Licenses waiting for sign-offs: for a reviewer, those waiting for them; for others, all requested."""
     if ctx.can(Permission.LICENSE_SIGNOFF):
-        mine = inbox.pending_for(ctx, limit=LIST_LIMIT)
+        mine = inbox.pending_for(ctx, limit=LIST_LIMIT, details=False)
         return {"items": [_waiting(i["lic"], i["status"]) for i in mine], "mine": True}
     if not ctx.can(Permission.LICENSE_READ):
         return None
@@ -83,6 +86,7 @@ def _pending(ctx: Ctx) -> Any:
 def _waiting(lic: LicenseRead, status: LicenseStatus) -> dict[str, Any]:
     return {
         "id": lic.id,
+        "lic": lic,
         "system": f"{lic.system}@{lic.model_version}",
         "waiting": list(status.missing_signoffs),
         "requested_at": lic.created_at,
@@ -125,5 +129,6 @@ def overview(ctx: Ctx) -> Page:
         "pending_signoffs": _guarded(_pending, ctx, None),
         "reaudits": _guarded(_reaudits, ctx, None),
         "breaches": _guarded(_breaches, ctx, None),
+        "names": licenses_by_id(ctx),
     }
     return Page("overview.html", data)

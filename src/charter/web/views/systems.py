@@ -14,11 +14,13 @@ from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead
 from charter.policies.catalogs import builtin_catalog
-from charter.web import lineage
+from charter.web import labels, lineage
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
+from charter.web.views import monitoring as monitoring_views
 
 TIERS = ("prohibited", "high", "limited", "minimal")
+MONITORED_SHOWN = 2  # newest monitored versions whose charts the system page embeds
 
 
 def tier_counts(systems: list[SystemRead]) -> dict[str, Any]:
@@ -38,6 +40,11 @@ def list_page(ctx: Ctx) -> Page:
         everything = catalog.list_systems(uow, ctx.actor)
         versions = catalog.list_model_versions(uow, ctx.actor)
     shown = [s for s in everything if (tier is None or s.risk_tier == tier) and (team is None or s.team == team)]
+    by_system: dict[str, list[LicenseRead]] = {}
+    for lic in _licenses(ctx, None) or []:  # the production column reads the licenses' true state, not a flag
+        if lic.env == "production":
+            by_system.setdefault(lic.system, []).append(lic)
+    production = {name: labels.version_standing(rows)[0]["state"] for name, rows in by_system.items()}
     per_system = Counter(v.system for v in versions)
     data = {
         "title": "AI systems",
@@ -48,6 +55,8 @@ def list_page(ctx: Ctx) -> Page:
         "tiers": TIERS,
         "teams": sorted({s.team for s in everything if s.team}),
         "total": len(everything),
+        "can_register": ctx.can(Permission.CATALOG_WRITE),
+        "production": production,
     }
     return Page("systems.html", data)
 
@@ -113,7 +122,7 @@ def _lineage(ctx: Ctx, versions: list[ModelVersionRead], chosen: str | None) -> 
     }
 
 
-def _licenses(ctx: Ctx, system: str) -> list[LicenseRead] | None:
+def _licenses(ctx: Ctx, system: str | None) -> list[LicenseRead] | None:
     if not ctx.can(Permission.LICENSE_READ):
         return None
     with ctx.uow() as uow:
@@ -144,20 +153,46 @@ def assessment_page(ctx: Ctx) -> Page:
     return Page("assessment.html", {"title": f"Assessment {detail.id}", "a": detail, "results": results})
 
 
+def _monitoring(
+    ctx: Ctx, versions: list[ModelVersionRead], lics: list[LicenseRead] | None
+) -> list[dict[str, Any]] | None:
+    """Chart panels of the newest monitored versions (None when the actor may not read monitoring)."""
+    names = {lic.id: labels.label(lic) for lic in lics or []}
+    out = []
+    for v in reversed(versions):
+        panels = monitoring_views.panels_for(ctx, v.ref, names)
+        if panels is None:
+            return None
+        if panels:  # drift only; accuracy and fairness are one link away
+            drift = [p for p in panels if p["panel"] == "drift"] or panels[:1]
+            out.append({"version": v.version, "ref": v.ref, "panels": drift})
+        if len(out) >= MONITORED_SHOWN:
+            break
+    return out
+
+
 def detail_page(ctx: Ctx) -> Page:
     """GET /systems/{name} — everything known about one AI system."""
     name = ctx.param("name")
     with ctx.uow() as uow:
         system = catalog.show_system(uow, ctx.actor, name)
         versions = catalog.list_model_versions(uow, ctx.actor, name)
+    lics = _licenses(ctx, system.name)
     data = {
         "title": system.name,
+        "done": "System registered." if ctx.q("done") == "registered" else "",
         "system": system,
         "answers": _answers(system),
         "obligations": _obligations(system),
         "versions": list(reversed(versions)),
         "lineage": _lineage(ctx, versions, ctx.q("version") or None),
-        "licenses": _licenses(ctx, system.name),
+        "licenses": lics,
+        "version_states": {
+            v.version: labels.version_standing(lic for lic in lics or [] if lic.model_version == v.version)
+            for v in versions
+        },
         "evaluations": _evaluations(ctx, versions),
+        "monitoring": _monitoring(ctx, versions, lics),
+        "can_request": ctx.can(Permission.LICENSE_REQUEST),
     }
     return Page("system.html", data)
