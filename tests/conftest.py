@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 
 from charter import bootstrap
@@ -17,6 +19,11 @@ from charter.bootstrap import Container
 from charter.server import Dispatcher
 from charter.settings import Settings
 from tests.support.db import BACKENDS, PG_ADMIN, Templates, copied_init, settings_for
+
+# Property tests assert behaviour, not speed: no per-example deadline and no "too slow" health check, which would
+# fail on a loaded CI machine or beside other xdist workers. Each test keeps its own max_examples.
+hypothesis_settings.register_profile("charter", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("charter")
 
 
 @pytest.fixture(scope="session")
