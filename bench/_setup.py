@@ -112,6 +112,7 @@ def licensed_deployment(env: dict[str, str], upstream: str, work: Path, *, tools
                 uow,
                 SYSTEM_ACTOR,
                 DeploymentCreate(name="credit-prod", model="credit@1.0", env="production", upstream=upstream),
+                allow=c.settings.upstream_allowlist,
             )
     finally:
         c.close()

@@ -8,13 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from charter.core import egress
 
 
 class Settings(BaseSettings):
@@ -58,6 +60,23 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    upstream_allow: str | None = Field(
+        default=None,
+        description="Comma-separated hosts, '*.suffix' patterns, IPs and CIDRs that model upstreams and the webhook "
+        "may point at; unset: any host except link-local and cloud-metadata ones.",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Comma-separated proxy addresses (or '*') whose X-Forwarded-For/-Proto headers are trusted; "
+        "unset: none, the TCP peer is the client.",
+    )
+    header_timeout_s: float = Field(default=10.0, gt=0, description="Time a client has to send a request's headers.")
+    body_timeout_s: float = Field(default=60.0, gt=0, description="Time a client has to send a request's body.")
+    keep_alive_s: float = Field(default=5.0, gt=0, description="Idle time before a keep-alive connection is closed.")
+    max_header_bytes: int = Field(default=64 << 10, ge=4096, description="Largest accepted request head (bytes).")
+    gateway_refusal_summary_s: float = Field(
+        default=60.0, gt=0, description="Period of the audit entry counting refused keyless/unknown gateway calls."
+    )
     log_level: str = "info"
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     login_rate_per_minute: int = Field(default=10, ge=1)
@@ -72,6 +91,28 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
             raise ValueError("CHARTER_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
         return value
+
+    @field_validator("upstream_allow")
+    @classmethod
+    def _check_allow(cls, value: str | None) -> str | None:
+        try:
+            egress.parse_allow(value)
+        except ValueError as exc:
+            raise ValueError(f"CHARTER_UPSTREAM_ALLOW: {exc}") from None
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_webhook(self) -> Settings:
+        if self.webhook_url:
+            why = egress.url_refusal(self.webhook_url, self.upstream_allowlist, base=False)
+            if why is not None:
+                raise ValueError(f"CHARTER_WEBHOOK_URL: {why}")
+        return self
+
+    @property
+    def upstream_allowlist(self) -> egress.Allow:
+        """CHARTER_UPSTREAM_ALLOW, parsed."""
+        return egress.parse_allow(self.upstream_allow)
 
     @property
     def resolved_database_url(self) -> str:

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     REPORT_READ = "report.read"
     INFERENCE_CALL = "inference.call"
+    METRICS_READ = "metrics.read"  # the gateway's Prometheus /metrics
 
 
 class Role(StrEnum):
@@ -75,7 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {P.CATALOG_WRITE_PRODUCTION, P.DEPLOYMENT_WRITE, P.LICENSE_MANAGE, P.POLICY_WRITE, P.AUDIT_READ},
     Role.ML_ENGINEER: _ML,
     Role.REVIEWER: _READ | {P.LICENSE_SIGNOFF, P.AUDIT_READ},
-    Role.AUDITOR: _READ | {P.AUDIT_READ, P.PRINCIPAL_READ},
+    Role.AUDITOR: _READ | {P.AUDIT_READ, P.PRINCIPAL_READ, P.METRICS_READ},
     Role.VIEWER: _READ,
     Role.APP: frozenset({P.INFERENCE_CALL, P.LICENSE_READ, P.DEPLOYMENT_READ}),
 }

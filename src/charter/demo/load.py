@@ -83,6 +83,7 @@ def _credit(ld: Loader) -> None:
                 upstream=content.model_upstream(ld.c.settings.demo_models_url, content.CREDIT_DEPLOYMENT),
                 kind="http",
             ),
+            allow=ld.c.settings.upstream_allowlist,
         )
 
 
@@ -124,6 +125,7 @@ def _chatbot(ld: Loader) -> None:
                 env="production",
                 upstream=content.model_upstream(ld.c.settings.demo_models_url, content.CHAT_DEPLOYMENT),
             ),
+            allow=ld.c.settings.upstream_allowlist,
         )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from charter.core import egress
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 MODEL_PATTERN = r"^[^@\s]+@[^@\s]+$"
@@ -26,6 +28,14 @@ class DeploymentCreate(_Strict):
     )
     rate_limit_rps: float | None = Field(default=None, gt=0, description="Calls per second per license.")
     rate_burst: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Bucket size (default: the rate).")
+
+    @field_validator("upstream")
+    @classmethod
+    def _safe_upstream(cls, value: str) -> str:
+        why = egress.url_refusal(value, egress.Allow())
+        if why is not None:
+            raise ValueError(f"upstream not allowed: {why}")
+        return value
 
 
 class DeploymentRead(BaseModel):

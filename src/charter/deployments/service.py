@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from charter.auth.authorize import allowed, authorize
 from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
+from charter.core import egress
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, Forbidden, NotFound
+from charter.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.deployments.decisions import inference_event
@@ -77,10 +78,20 @@ def _resource(uow: UnitOfWork, system: str) -> Resource:
     return Resource(kind="deployment", name=res.name, team=res.team, system=res.system, production=res.production)
 
 
-def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate) -> DeploymentRead:
-    """Register a deployment of SYSTEM@VERSION in an environment behind an upstream model server."""
+def check_upstream(url: str, allow: egress.Allow) -> None:
+    """Refuse an upstream URL Charter must not call (userinfo, link-local/metadata, outside CHARTER_UPSTREAM_ALLOW)."""
+    why = egress.check_resolved(url, allow) if allow.enabled else egress.url_refusal(url, allow)
+    if why is not None:
+        raise InvalidInput(f"upstream not allowed: {why}", code="upstream_not_allowed", field="upstream")
+
+
+def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate, *, allow: egress.Allow) -> DeploymentRead:
+    """Register a deployment of SYSTEM@VERSION in an environment behind an upstream model server.
+
+    `allow` is CHARTER_UPSTREAM_ALLOW (`Settings.upstream_allowlist`): the upstream must satisfy it."""
     version = catalog.get_model_version(uow, data.model)
     authorize(actor, Permission.DEPLOYMENT_WRITE, _resource(uow, version.system))
+    check_upstream(data.upstream, allow)
     if version.retired_at is not None:
         raise catalog.retired_error(version.ref, version.retired_at)
     if uow.session.scalar(select(DeploymentRow.id).where(DeploymentRow.name == data.name)) is not None:

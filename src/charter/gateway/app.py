@@ -22,6 +22,7 @@ from charter.gateway.index import LiveIndex
 from charter.gateway.keys import KeyCache
 from charter.gateway.listen import listener_for
 from charter.gateway.metrics import Metrics
+from charter.gateway.refusals import RefusalSummary
 from charter.gateway.upstream import Upstream
 from charter.licenses import notify
 
@@ -53,7 +54,8 @@ def create(container: Container) -> Gateway:
             return deployments.snapshot(uow, index.snapshot)
 
     index = LiveIndex(probe, load, poll_s=settings.propagation_poll_s)
-    upstream = Upstream()
+    upstream = Upstream(allow=settings.upstream_allowlist)
+    refusals = RefusalSummary(settings.gateway_refusal_summary_s)
     gateway = Gateway(
         index=index,
         keys=KeyCache(verify, ttl_s=5.0),
@@ -62,6 +64,7 @@ def create(container: Container) -> Gateway:
         metrics=Metrics(),
         grace_s=float(settings.degraded_grace_s),
         max_body=max(settings.max_body_bytes, MODEL_BODY_BYTES),
+        refusals=refusals,
     )
     container.extras["gateway"] = gateway
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
@@ -77,6 +80,7 @@ def create(container: Container) -> Gateway:
         await upstream.start()
         await index.start()
         unsubscribe.append(notify.subscribe(index.wake))  # in-process license changes: probe at once
+        refusals.start(lambda: gateway.audit)
         if listener is not None:
             listener.start()
 
@@ -86,6 +90,7 @@ def create(container: Container) -> Gateway:
         if listener is not None:
             await asyncio.to_thread(listener.stop)
         await index.stop()
+        await refusals.stop(gateway.audit)
         await upstream.close()
         await closer(container)()
 

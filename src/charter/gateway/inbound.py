@@ -1,4 +1,5 @@
-"""Reading what a call asks for: the caller's key, the purpose header, the OpenAI body (model, tools, stream)."""
+"""Reading what a call asks for: the caller's key, the purpose header, the declared body size, the OpenAI body
+(model, tools) and whether it repeats a key that decides the call."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Any
 import orjson
 
 from charter.core.errors import InvalidInput
+from charter.deployments.tools import AmbiguousDocument, BadToolShape, check_request_keys, request_tools, strict_loads
 
-# Never forwarded upstream: the caller's Charter key, hop-by-hop headers, and Charter's own headers.
+# Never forwarded upstream: the caller's Charter key, hop-by-hop headers, and Charter's own headers; and
+# Accept-Encoding, so answers come back readable (their tool calls are checked).
 _DROP_REQUEST = frozenset(
     {
         b"host",
         b"authorization",
+        b"accept-encoding",
         b"content-length",
         b"connection",
         b"keep-alive",
@@ -35,14 +39,18 @@ class Inbound:
     token: str | None
     purpose: str | None
     forward: list[tuple[str, str]]
+    content_length: int | None = None  # as declared; -1 when unreadable
 
 
 def inbound(headers: list[tuple[bytes, bytes]]) -> Inbound:
     """One pass over the raw ASGI headers."""
     token = purpose = None
+    length: int | None = None
     forward: list[tuple[str, str]] = []
     for name, value in headers:
-        if name == b"authorization":
+        if name == b"content-length":
+            length = int(value) if value.isdigit() else -1
+        elif name == b"authorization":
             scheme, _, rest = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and rest.strip():
                 token = rest.strip()
@@ -51,35 +59,13 @@ def inbound(headers: list[tuple[bytes, bytes]]) -> Inbound:
                 purpose = value.decode("latin-1").strip() or None
         elif name not in _DROP_REQUEST:
             forward.append((name.decode("latin-1"), value.decode("latin-1")))
-    return Inbound(token, purpose, forward)
+    return Inbound(token, purpose, forward, length)
 
 
 @dataclass(slots=True)
 class OpenAICall:
     model: str
-    tools: tuple[str, ...]
-    stream: bool
     doc: dict[str, Any]
-
-
-def _tool_names(doc: dict[str, Any]) -> tuple[str, ...]:
-    names: list[str] = []
-    tools = doc.get("tools")
-    if isinstance(tools, list):
-        for tool in tools:
-            fn = tool.get("function") if isinstance(tool, dict) else None
-            name = fn.get("name") if isinstance(fn, dict) else None
-            if not isinstance(name, str):
-                # A tool without a function name cannot be checked against the license: name it so it is refused.
-                kind = tool.get("type") if isinstance(tool, dict) else None
-                name = f"<{kind or 'unnamed'}>"
-            names.append(name)
-    functions = doc.get("functions")  # the legacy OpenAI field
-    if isinstance(functions, list):
-        for fn in functions:
-            name = fn.get("name") if isinstance(fn, dict) else None
-            names.append(name if isinstance(name, str) else "<unnamed>")
-    return tuple(names)
 
 
 def openai_call(body: bytes) -> OpenAICall:
@@ -93,4 +79,37 @@ def openai_call(body: bytes) -> OpenAICall:
     model = doc.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidInput("`model` must name a Charter deployment", code="invalid_request", field="model")
-    return OpenAICall(model=model, tools=_tool_names(doc), stream=doc.get("stream") is True, doc=doc)
+    return OpenAICall(model=model, doc=doc)
+
+
+_DECIDING = (b'"model"', b'"tools"', b'"functions"', b'"tool_choice"', b'"function_call"')
+
+
+def call_tools(body: bytes, doc: dict[str, Any]) -> tuple[str, ...]:
+    """The tools the call offers or forces, after refusing a body that repeats a key deciding them (or the model).
+
+    The strict (duplicate-aware) parse runs only when a byte scan says a repeat is possible: the body offers tools,
+    names a deciding key twice, or escapes characters (a key can be spelled with `\\u` escapes).
+    """
+    if (
+        "tools" in doc
+        or "functions" in doc
+        or "tool_choice" in doc
+        or "function_call" in doc
+        or b"\\u" in body
+        or any(body.count(key) > 1 for key in _DECIDING)
+    ):
+        try:
+            check_request_keys(strict_loads(body))
+        except AmbiguousDocument as exc:
+            raise InvalidInput(
+                f"{exc}: the gateway and the model server could read different calls; send each key once",
+                code="ambiguous_request",
+                field="body",
+            ) from None
+        except ValueError:
+            raise InvalidInput("request body is not valid JSON", code="invalid_request", field="body") from None
+    try:
+        return request_tools(doc)
+    except BadToolShape as exc:
+        raise InvalidInput(str(exc), code="invalid_request", field="body") from None

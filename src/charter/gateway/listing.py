@@ -1,4 +1,5 @@
-"""The gateway's read-only routes: `GET /v1/models` (what the caller may use) and `GET /metrics`."""
+"""The gateway's read-only routes: `GET /v1/models` (what the caller may use) and `GET /metrics` (a key with
+`metrics.read`: the admin and auditor roles)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING
 import orjson
 from starlette.types import Scope, Send
 
+from charter.auth.authorize import allowed
+from charter.auth.model import Permission, Resource
 from charter.core.errors import Unauthenticated
 from charter.deployments.model import DeploymentKind, Request
 from charter.deployments.scope import check
@@ -26,8 +29,7 @@ async def models(gw: Gateway, scope: Scope, send: Send) -> None:
     try:
         actor = await gw.authenticate(inbound(scope["headers"]))
     except Unauthenticated as exc:
-        body = problem_body(401, exc.code, exc.message)
-        await respond(send, 401, body, PROBLEM, [(b"www-authenticate", b'Bearer realm="charter"')])
+        await gw.summarise(send, 401, exc.code, exc.message)
         return
     now = time.time()
     snap = gw.index.snapshot
@@ -41,8 +43,17 @@ async def models(gw: Gateway, scope: Scope, send: Send) -> None:
     await respond(send, 200, orjson.dumps({"object": "list", "data": data}), JSON)
 
 
-async def metrics(gw: Gateway, send: Send) -> None:
-    """Prometheus text format; gauges are read at scrape time."""
+async def metrics(gw: Gateway, scope: Scope, send: Send) -> None:
+    """Prometheus text format; gauges are read at scrape time. Needs a key with `metrics.read`."""
+    try:
+        actor = await gw.authenticate(inbound(scope["headers"]))
+    except Unauthenticated as exc:
+        await gw.summarise(send, 401, exc.code, exc.message + " (Prometheus: `authorization: {credentials: KEY}`)")
+        return
+    if not allowed(actor, Permission.METRICS_READ, Resource(kind="metrics")):
+        detail = f"{actor.ref} may not read metrics: needs metrics.read (the admin or auditor role)"
+        await respond(send, 403, problem_body(403, "forbidden", detail), PROBLEM)
+        return
     now = time.time()
     gw.metrics.degraded = 1 if gw.index.degraded_since(now) is not None else 0
     gw.metrics.index_version = gw.index.snapshot.version

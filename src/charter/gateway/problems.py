@@ -22,6 +22,14 @@ TITLES = {
     "audit_unavailable": "Audit log unavailable",
     "upstream_unavailable": "Upstream model server unavailable",
     "deployment_not_found": "Unknown deployment",
+    "path_not_allowed": "Path not allowed",
+    "openai_route_required": "Use the OpenAI-compatible route",
+    "ambiguous_request": "Ambiguous request body",
+    "payload_too_large": "Payload too large",
+    "upstream_not_allowed": "Upstream address not allowed",
+    "upstream_redirect": "Upstream redirected",
+    "upstream_response_unreadable": "Upstream answer cannot be checked",
+    "metrics_forbidden": "Not allowed to read metrics",
 }
 
 

@@ -1,9 +1,23 @@
-"""The pooled aiohttp client to model servers, and passing their responses through (buffered or SSE)."""
+"""The pooled aiohttp client to model servers, and passing their responses through (buffered or SSE).
+
+Egress rules (`charter.core.egress`): redirects are never followed; a deployment whose upstream URL is refused is
+not called (checked once per base URL); and the resolver drops a connection whose host name resolves to a
+link-local or metadata address (or, with `CHARTER_UPSTREAM_ALLOW`, outside the allowed networks) at connect time,
+so a DNS answer that changes after the deployment was added is caught too.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+from typing import Any, Protocol
+
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 from starlette.types import Send
+
+from charter.core import egress
 
 # Not passed back to the caller: hop-by-hop headers and those the server sets itself.
 _DROP_RESPONSE = frozenset(
@@ -24,15 +38,64 @@ DONE = b"data: [DONE]"
 UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
+class UpstreamRefused(OSError):
+    """The upstream's host resolved to an address Charter must not connect to."""
+
+
+class CheckedResolver(AbstractResolver):
+    """The default resolver, refusing answers that contain a forbidden (or, with an allowlist, unlisted) address."""
+
+    def __init__(self, allow: egress.Allow) -> None:
+        self._inner = DefaultResolver()
+        self._allow = allow
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        name = host.lower().rstrip(".")
+        for result in results:
+            why = egress.address_refusal(ipaddress.ip_address(result["host"]), self._allow, host=name)
+            if why is not None:
+                raise UpstreamRefused(why)
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def refused_by_resolver(exc: BaseException) -> str | None:
+    """The resolver's refusal behind an aiohttp connection error, if that is what it is."""
+    inner: Any = getattr(exc, "os_error", None) or exc.__cause__
+    return str(inner) if isinstance(inner, UpstreamRefused) else None
+
+
 class Upstream:
     """One `aiohttp.ClientSession` per process with keep-alive pooling; created on startup inside the loop."""
 
     def __init__(
-        self, *, connections: int = 1000, connect_timeout_s: float = 5.0, read_timeout_s: float = 300.0
+        self,
+        *,
+        connections: int = 1000,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 300.0,
+        allow: egress.Allow | None = None,
     ) -> None:
         self._connections = connections
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self.allow = allow or egress.Allow()
+        self._verdicts: dict[str, str | None] = {}
+
+    def refusal(self, base: str) -> str | None:
+        """Why requests to this upstream base URL are refused (static rules, cached per base), or None."""
+        try:
+            return self._verdicts[base]
+        except KeyError:
+            why = self._verdicts[base] = egress.url_refusal(base, self.allow)
+            if len(self._verdicts) > 10_000:
+                self._verdicts.clear()
+            return why
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -42,7 +105,11 @@ class Upstream:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=self._connections, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=60
+            limit=self._connections,
+            limit_per_host=0,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
+            resolver=CheckedResolver(self.allow),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -125,4 +192,44 @@ async def pass_stream(
                     break
     except UPSTREAM_ERRORS as exc:
         out.upstream_error = type(exc).__name__
+    return out
+
+
+class _Events(Protocol):
+    """What `pass_events` needs of `toolcheck.EventStream`."""
+
+    held: bytes
+    refusal: Any
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> None: ...
+
+
+async def pass_events(
+    resp: aiohttp.ClientResponse, send: Send, start_headers: list[tuple[bytes, bytes]], events: _Events
+) -> StreamResult:
+    """`pass_stream` for an OpenAI deployment: whole SSE events only, each checked by `events` (tool calls).
+
+    Stops reading at the first refused event (nothing of it is sent); `result.held` is `data: [DONE]` and what
+    follows, for the caller to release after the audit entry.
+    """
+    out = StreamResult()
+    await send({"type": "http.response.start", "status": resp.status, "headers": start_headers})
+    try:
+        async for chunk in resp.content.iter_any():
+            out.body.append(chunk)
+            ready = events.feed(chunk)
+            if ready and not out.client_gone:
+                try:
+                    await send({"type": "http.response.body", "body": ready, "more_body": True})
+                except OSError:
+                    out.client_gone = True
+                    break
+            if events.refusal is not None:
+                return out
+    except UPSTREAM_ERRORS as exc:
+        out.upstream_error = type(exc).__name__
+    events.finish()
+    out.held = events.held
     return out

@@ -41,4 +41,4 @@ def webhook_target(settings: Settings) -> Target | None:
     """Where notifications go (CHARTER_WEBHOOK_URL, signed with CHARTER_WEBHOOK_SECRET); None when unset."""
     if not settings.webhook_url:
         return None
-    return Target(url=settings.webhook_url, secret=settings.webhook_secret)
+    return Target(url=settings.webhook_url, secret=settings.webhook_secret, allow=settings.upstream_allowlist)

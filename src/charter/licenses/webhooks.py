@@ -3,6 +3,10 @@
 Each POST carries the canonical JSON body signed with HMAC-SHA256 (`Charter-Signature: sha256=<hex>`, key
 CHARTER_WEBHOOK_SECRET); failures are retried with exponential backoff, so a notification is never lost to a
 crash or an unreachable receiver (at-least-once: receivers de-duplicate on `Charter-Event-Id`).
+
+The URL follows the upstreams' egress rules (`charter.core.egress`): checked when settings load, and its host's
+addresses again before each delivery (link-local/metadata refused, CHARTER_UPSTREAM_ALLOW applied); redirects are
+never followed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import delete, or_, select
 
+from charter.core import egress
 from charter.core.canonical import canonical_json
 from charter.core.clock import isoformat, utcnow
 from charter.core.hashing import hmac_sha256_hex
@@ -71,6 +76,7 @@ def backoff(attempts: int) -> timedelta:
 class Target:
     url: str
     secret: str | None
+    allow: egress.Allow = egress.Allow()
 
 
 def _claim(uows: UnitOfWorkFactory, now: datetime) -> list[WebhookOutboxRow]:
@@ -99,6 +105,9 @@ def _post(client: httpx.Client, target: Target, row: WebhookOutboxRow) -> str | 
     """POST one notification; None on a 2xx answer, else why it failed."""
     if not target.secret:
         return "CHARTER_WEBHOOK_SECRET is not set: refusing to send unsigned notifications"
+    refused = egress.check_resolved(target.url, target.allow)
+    if refused is not None:
+        return f"CHARTER_WEBHOOK_URL not allowed: {refused}"
     body = body_of(row)
     headers = {
         "Content-Type": "application/json",

@@ -78,7 +78,9 @@ def test_guard_local_decider_enforces_and_follows_suspension(world: Licensed, co
     from charter.deployments.schemas import DeploymentCreate
 
     with container.uow() as uow:
-        service.add(uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(BODY))
+        service.add(
+            uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(BODY), allow=container.settings.upstream_allowlist
+        )
     guard = Guard("credit-prod", purpose="credit-scoring", decider=LocalDecider(container, world.app_key))
 
     @guard

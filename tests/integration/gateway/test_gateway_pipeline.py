@@ -32,6 +32,7 @@ from charter.gateway.keys import KeyCache
 from charter.gateway.metrics import Metrics
 from charter.gateway.upstream import Upstream
 from tests.integration.gateway.harness import Lifespan, ThreadServer
+from tests.support.builders import user
 from tests.support.gateway_fake import FakeUpstream
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -180,7 +181,7 @@ def test_allowed_call_is_forwarded_audited_and_keeps_the_key(world: tuple[World,
 
 
 def test_denials_name_their_reason_and_are_audited(world: tuple[World, Gateway, str, str]) -> None:
-    w, _, key, other = world
+    w, gw, key, other = world
     url = w.url  # type: ignore[attr-defined]
     tools = {**CHAT, "tools": [{"type": "function", "function": {"name": "send_email"}}]}
     ok_tools = {**CHAT, "tools": [{"type": "function", "function": {"name": "lookup_customer"}}]}
@@ -189,10 +190,17 @@ def test_denials_name_their_reason_and_are_audited(world: tuple[World, Gateway, 
         (_post(url, key, CHAT, purpose="marketing"), 403, "purpose_not_in_scope"),
         (_post(url, key, CHAT, purpose=None), 403, "purpose_not_in_scope"),
         (_post(url, other, CHAT), 403, "caller_not_in_scope"),
+    ]
+    # Calls that name no known deployment with a valid key are refused and counted, not audited one by one.
+    unaudited = [
         (_post(url, "chk_0000000000_nope", CHAT), 401, "invalid_api_key"),
         (_post(url, key, {**CHAT, "model": "ghost"}), 404, "deployment_not_found"),
         (_post(url, key, {**CHAT, "model": "credit-raw"}), 404, "deployment_not_found"),
     ]
+    for resp, status, code in unaudited:
+        assert resp.status_code == status and resp.json()["code"] == code, resp.text
+        assert "charter-decision-id" not in resp.headers
+    assert gw.refusals.counts == {"invalid_api_key": 1, "deployment_not_found": 2}
     for resp, status, code in cases:
         assert resp.status_code == status, (code, resp.text)
         assert resp.headers["content-type"] == "application/problem+json"
@@ -261,7 +269,12 @@ def test_plain_http_route_rate_limit_upstream_down_models_and_metrics(
     models = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"}).json()
     assert [m["id"] for m in models["data"]] == ["credit-prod", "dead"]
     assert httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {other}"}).json()["data"] == []
-    metrics = httpx.get(url + "/metrics").text
+    assert httpx.get(url + "/metrics").status_code == 401
+    assert httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 403
+    reader = user(w.container, "prom", "auditor")
+    with w.container.uow() as uow:
+        prom = auth_service.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=reader.ref)).key
+    metrics = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {prom}"}).text
     assert 'charter_gateway_requests_total{decision="allow",deployment="credit-prod"}' in metrics
     assert 'charter_gateway_denials_total{reason="rate_limited"}' in metrics
     assert "charter_gateway_request_seconds_bucket" in metrics
@@ -275,7 +288,7 @@ def test_unwritable_audit_log_refuses_with_503(world: tuple[World, Gateway, str,
         r = _post(w.url, key, CHAT)  # type: ignore[attr-defined]
         assert r.status_code == 503 and r.json()["code"] == "audit_unavailable"
         calls = w.upstream.calls
-        r = _post(w.url, key, {**CHAT, "model": "ghost"})  # type: ignore[attr-defined]
+        r = _post(w.url, key, CHAT, purpose="marketing")  # type: ignore[attr-defined]
         assert r.status_code == 503  # a refusal is not answered without its entry either
         assert w.upstream.calls == calls
     finally:

@@ -136,5 +136,6 @@ def sdk_world(c: Container, *, profile: bool = True) -> Monitored:
             uow,
             SYSTEM_ACTOR,
             DeploymentCreate(name="credit-sdk", model=world.model, upstream="http://127.0.0.1:1", kind="http"),
+            allow=c.settings.upstream_allowlist,
         )
     return world

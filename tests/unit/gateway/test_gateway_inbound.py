@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from charter.core.errors import InvalidInput
-from charter.gateway.inbound import inbound, openai_call
+from charter.gateway.inbound import call_tools, inbound, openai_call
 from charter.gateway.problems import problem_body
 
 
@@ -38,10 +38,12 @@ def test_openai_body_tools_and_stream() -> None:
         ],
         "functions": [{"name": "legacy"}],
     }
-    call = openai_call(orjson.dumps(body))
-    assert call.model == "credit-prod" and call.stream
-    assert call.tools == ("lookup", "<code_interpreter>", "legacy")
-    assert openai_call(b'{"model":"m","input":"x"}').tools == ()
+    raw = orjson.dumps(body)
+    call = openai_call(raw)
+    assert call.model == "credit-prod" and call.doc["stream"] is True
+    assert call_tools(raw, call.doc) == ("lookup", "<code_interpreter>", "legacy")
+    plain = b'{"model":"m","input":"x"}'
+    assert call_tools(plain, openai_call(plain).doc) == ()
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1]", b'{"input":"x"}', b'{"model":""}'])
@@ -78,17 +80,11 @@ def test_fast_decision_ids_match_the_core_layout() -> None:
 
 
 def test_upstream_urls() -> None:
-    from charter.deployments.model import Deployment
-    from charter.gateway.handler import Gateway
+    from charter.gateway.paths import openai_url, plain_url
 
-    dep = Deployment("d", "n", "s@1", "s", "sha256:x", "production", "http://h:8000")
-    scope = {"path": "/v1/chat/completions", "query_string": b""}
-    assert Gateway._url(dep, scope, None) == "http://h:8000/v1/chat/completions"
-    v1 = Deployment("d", "n", "s@1", "s", "sha256:x", "production", "http://h:8000/v1")
-    assert Gateway._url(v1, {**scope, "query_string": b"a=1"}, None) == "http://h:8000/v1/chat/completions?a=1"
-    assert Gateway._url(dep, {"path": "/gw/n/predict/x", "query_string": b""}, ("n", "predict/x")) == (
-        "http://h:8000/predict/x"
-    )
+    assert openai_url("http://h:8000", "/v1/chat/completions") == "http://h:8000/v1/chat/completions"
+    assert openai_url("http://h:8000/v1", "/v1/chat/completions") == "http://h:8000/v1/chat/completions"
+    assert plain_url("http://h:8000", b"predict/x") == "http://h:8000/predict/x"
 
 
 def test_done_marker_is_held_even_across_chunk_boundaries() -> None:

@@ -23,7 +23,7 @@ Call = Annotated[Actor, Depends(Authz(P.INFERENCE_CALL))]
 def add_deployment(body: DeploymentCreate, actor: Write, c: ContainerDep) -> DeploymentRead:
     """Register a deployment of SYSTEM@VERSION behind an upstream model server."""
     with c.uow() as uow:
-        return service.add(uow, actor, body)
+        return service.add(uow, actor, body, allow=c.settings.upstream_allowlist)
 
 
 @router.get("/deployments")

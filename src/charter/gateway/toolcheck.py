@@ -1,0 +1,145 @@
+"""Tool calls in an OpenAI deployment's answers, checked against the license before the caller sees them.
+
+A JSON answer is read only when a cheap byte scan says it could hold a tool call; a stream is cut into whole SSE
+events, and an event is read only under the same scan. The first call of a tool the license does not list (or a
+call without a name, a name sent in pieces, a repeated deciding key, an unreadable event that mentions tool calls)
+stops the answer: nothing of that event goes out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from charter.deployments.tools import AmbiguousDocument, called_tools, mentions_calls, strict_loads
+
+_BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_LINE = re.compile(rb"\r\n|\r|\n")
+DONE = b"[DONE]"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an answer is withheld: a stable code, a detail naming the tool, the tools it called."""
+
+    code: str
+    detail: str
+    tools: tuple[str, ...] = ()
+
+
+def _event_data(event: bytes) -> bytes | None:
+    lines = [line[5:] for line in _LINE.split(event) if line.startswith(b"data:")]
+    if not lines:
+        return None
+    return b"\n".join(line[1:] if line.startswith(b" ") else line for line in lines)
+
+
+class Calls:
+    """Tool calls seen so far in one answer; `see(doc)` returns a refusal at the first one out of scope."""
+
+    __slots__ = ("allowed", "named")
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+        self.named: dict[tuple[int, int], str] = {}
+
+    def see_json(self, data: bytes) -> Refusal | None:
+        try:
+            doc = strict_loads(data)
+        except ValueError:
+            if b"tool_calls" in data or b"function_call" in data:
+                return Refusal("tool_not_in_scope", "the answer mentions tool calls but is not readable JSON")
+            return None
+        try:
+            calls = called_tools(doc)
+        except AmbiguousDocument as exc:
+            return Refusal("tool_not_in_scope", f"the answer is ambiguous: {exc}")
+        for key, name in calls:
+            seen = self.named.get(key)
+            if seen is not None:
+                if name:
+                    return Refusal("tool_not_in_scope", f"tool call {seen!r} sent its name in pieces", (seen,))
+                continue
+            self.named[key] = name or "<unnamed>"
+            if not name or name not in self.allowed:
+                tool = name or "<unnamed>"
+                allowed = ", ".join(sorted(self.allowed)) or "none"
+                detail = f"the model called tool {tool!r}, which is not in the license (tools: {allowed})"
+                return Refusal("tool_not_in_scope", detail, (tool,))
+        return None
+
+    @property
+    def tools(self) -> list[str]:
+        return sorted(set(self.named.values()))
+
+
+def check_payload(payload: bytes, allowed: frozenset[str]) -> Refusal | None:
+    """A whole (non-streamed) answer: a JSON document, or SSE events sent without the event-stream type."""
+    if not mentions_calls(payload):
+        return None
+    calls = Calls(allowed)
+    if payload.lstrip()[:1] in (b"{", b"["):
+        return calls.see_json(payload)
+    for event in _BOUNDARY.split(payload):
+        data = _event_data(event)
+        if data is not None and data != DONE and mentions_calls(data):
+            refusal = calls.see_json(data)
+            if refusal is not None:
+                return refusal
+    return None
+
+
+class EventStream:
+    """Cuts a stream into whole SSE events; `feed` returns what may be sent now, holding `data: [DONE]` and what
+    follows it (released by the caller after the audit entry is durable) and stopping at a refused tool call."""
+
+    __slots__ = ("buf", "calls", "done", "held", "refusal")
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.calls = Calls(allowed)
+        self.buf = b""
+        self.held = b""
+        self.done = False
+        self.refusal: Refusal | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.refusal is not None:
+            return b""
+        if self.done:
+            self.held += chunk
+            return b""
+        buf = self.buf + chunk if self.buf else chunk
+        out: list[bytes] = []
+        start = 0
+        for m in _BOUNDARY.finditer(buf):
+            event = buf[start : m.end()]
+            start = m.end()
+            if not self._ok(event):
+                self.buf = b""
+                return b"".join(out)
+            if self.done:
+                self.held = buf[start - len(event) :]
+                self.buf = b""
+                return b"".join(out)
+            out.append(event)
+        self.buf = buf[start:]
+        return b"".join(out)
+
+    def finish(self) -> None:
+        """The upstream ended: check what is left of an unterminated event and hold it for the caller's release."""
+        if self.refusal is None and self.buf:
+            if self._ok(self.buf):
+                self.held += self.buf
+            self.buf = b""
+
+    def _ok(self, event: bytes) -> bool:
+        data = _event_data(event)
+        if data is None:
+            return True
+        if data == DONE:
+            self.done = True
+            return True
+        if mentions_calls(data):
+            self.refusal = self.calls.see_json(data)
+            return self.refusal is None
+        return True
