@@ -9,9 +9,15 @@ from starlette.types import Receive, Send
 Headers = list[tuple[bytes, bytes]]
 
 
+class ClientGone(Exception):
+    """The client disconnected (or its body deadline passed) before the request body was complete."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None when it exceeds `limit` bytes."""
+    """The whole request body, or None when it exceeds `limit` bytes; raises `ClientGone` on a disconnect."""
     message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
     body: bytes = message.get("body", b"")
     if not message.get("more_body", False):
         return body if len(body) <= limit else None
@@ -19,6 +25,8 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
     size = len(body)
     while message.get("more_body", False):
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

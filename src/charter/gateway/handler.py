@@ -27,7 +27,7 @@ from charter.deployments.model import Deployment, DeploymentKind, Reason, Reques
 from charter.deployments.ratelimit import Limiter
 from charter.deployments.scope import decide
 from charter.gateway import listing, paths
-from charter.gateway.asgi import read_body, respond
+from charter.gateway.asgi import ClientGone, read_body, respond
 from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, call_tools, inbound, openai_call
 from charter.gateway.index import LiveIndex
@@ -127,11 +127,16 @@ class Gateway:
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        if path in OPENAI_PATHS and method == "POST":
-            await self._openai(scope, receive, send, path)
-        elif path.startswith("/gw/"):
-            await self._plain(scope, receive, send)
-        elif path == "/v1/models" and method == "GET":
+        try:
+            if path in OPENAI_PATHS and method == "POST":
+                await self._openai(scope, receive, send, path)
+                return
+            if path.startswith("/gw/"):
+                await self._plain(scope, receive, send)
+                return
+        except ClientGone:
+            return  # nothing was decided or forwarded: no one to answer
+        if path == "/v1/models" and method == "GET":
             await listing.models(self, scope, send)
         elif path == "/metrics" and method == "GET":
             await listing.metrics(self, scope, send)

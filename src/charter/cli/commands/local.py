@@ -74,6 +74,8 @@ def gateway(
 def _run(factory: str, host: str | None, port: int | None, workers: int, default_port: str | None) -> None:
     import uvicorn
 
+    from charter.cli.listener import DeadlineProtocol
+
     settings = Settings()
     bind_port = port or (settings.gateway_port if default_port == "gateway" else settings.port)
     bind_host = host or settings.host
@@ -88,6 +90,12 @@ def _run(factory: str, host: str | None, port: int | None, workers: int, default
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        http=DeadlineProtocol,  # head and body deadlines, head size limit (charter.cli.listener)
+        timeout_keep_alive=max(1, round(settings.keep_alive_s)),
+        # X-Forwarded-For/-Proto are believed only from the proxies CHARTER_FORWARDED_ALLOW_IPS names: otherwise
+        # any local process could pick its own client address (and dodge the per-address login rate limit).
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
     )
 
 
