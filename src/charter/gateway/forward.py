@@ -1,0 +1,222 @@
+"""Forwarding an allowed call: egress rules, no redirects, the answer's tool calls checked (JSON or SSE), the audit
+entry durable before the answer (or its end) is released, and the capture hook after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.types import Scope, Send
+from yarl import URL
+
+from charter.deployments.model import Deployment, DeploymentKind, Reason, Verdict
+from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _license, _status_for
+from charter.gateway.inbound import Inbound
+from charter.gateway.toolcheck import EventStream, Refusal, check_payload
+from charter.gateway.upstream import (
+    UPSTREAM_ERRORS,
+    Upstream,
+    is_stream,
+    pass_events,
+    pass_stream,
+    refused_by_resolver,
+    response_headers,
+)
+
+log = logging.getLogger("charter.gateway")
+
+Capture = Callable[[Deployment, Any, Any], Awaitable[None] | None]
+
+
+class Forwarding(Auditing):
+    """The forwarding half of the gateway."""
+
+    upstream: Upstream
+    capture: Capture | None
+    _tasks: set[asyncio.Task[Any]]
+
+    async def _forward(
+        self,
+        scope: Scope,
+        send: Send,
+        call: Call,
+        dep: Deployment,
+        url: str,
+        inb: Inbound,
+        body: bytes,
+        doc: dict[str, Any] | None,
+    ) -> None:
+        refused = self.upstream.refusal(dep.upstream)
+        if refused is not None:
+            detail = f"upstream of deployment '{dep.name}' is not allowed: {refused}"
+            await self._refuse(send, call, 502, "upstream_not_allowed", detail, request=body)
+            return
+        checked = dep.kind is DeploymentKind.OPENAI  # answers are read for tool calls
+        sent_at = time.perf_counter()
+        problem: tuple[str, str] | None = None
+        try:
+            async with self.upstream.session.request(
+                scope["method"], URL(url, encoded=True), data=body or None, headers=inb.forward, allow_redirects=False
+            ) as resp:
+                status = resp.status
+                encoding = resp.headers.get("content-encoding", "identity").lower()
+                if 300 <= status < 400 and status != 304:
+                    problem = ("upstream_redirect", f"answered {status} (a redirect, which the gateway never follows)")
+                elif checked and encoding != "identity":
+                    problem = ("upstream_response_unreadable", f"answered in {encoding[:40]} encoding")
+                elif is_stream(resp):
+                    headers = response_headers(resp, call.decision_id.encode())
+                    await self._stream(send, call, resp, headers, body, sent_at, checked)
+                    return
+                else:
+                    headers = response_headers(resp, call.decision_id.encode())
+                    payload = await resp.read()
+        except UPSTREAM_ERRORS as exc:
+            call.upstream_s = time.perf_counter() - sent_at
+            why = refused_by_resolver(exc)
+            if why is not None:
+                detail = f"upstream of deployment '{dep.name}' is not allowed: {why}"
+                await self._refuse(send, call, 502, "upstream_not_allowed", detail, request=body)
+                return
+            detail = f"upstream of deployment '{dep.name}' did not answer ({type(exc).__name__})"
+            await self._refuse(send, call, 502, "upstream_unavailable", detail, request=body)
+            return
+        call.upstream_s = time.perf_counter() - sent_at
+        if problem is not None:
+            detail = f"upstream of deployment '{dep.name}' {problem[1]}; its answer is withheld"
+            await self._refuse(send, call, 502, problem[0], detail, request=body)
+            return
+        if checked and call.verdict is not None and call.verdict.grant is not None:
+            refusal = check_payload(payload, call.verdict.grant.tools)
+            if refusal is not None:
+                await self._refuse_answer(send, call, refusal, body, payload)
+                return
+        try:
+            changed = await self._audit_allowed(call, status, None, body, payload)
+        except AuditUnavailable:
+            await self._audit_down(send, call)
+            return
+        if changed is not None:
+            await self._withhold(send, call, changed, body)
+            return
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        if self.capture is not None and 200 <= status < 300:
+            self._capture(dep, doc, body, payload)
+
+    def _out_of_scope(self, call: Call, refusal: Refusal) -> None:
+        """The call's verdict becomes the answer's refusal (its audit entry says which tools the model called)."""
+        allowed_verdict = call.verdict
+        call.verdict = Verdict(
+            False,
+            Reason.TOOL_NOT_IN_SCOPE,
+            grant=allowed_verdict.grant if allowed_verdict is not None else None,
+            degraded=allowed_verdict.degraded if allowed_verdict is not None else False,
+        )
+        call.facts = {**(call.facts or {}), "tools_called": [t[:100] for t in refusal.tools[:50]], "answer": "withheld"}
+
+    async def _refuse_answer(self, send: Send, call: Call, refusal: Refusal, body: bytes, payload: bytes) -> None:
+        self._out_of_scope(call, refusal)
+        detail = refusal.detail + "; the upstream's answer is withheld"
+        await self._refuse(send, call, 403, refusal.code, detail, request=body, response=payload)
+
+    async def _stream(
+        self,
+        send: Send,
+        call: Call,
+        resp: Any,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        sent_at: float,
+        checked: bool,
+    ) -> None:
+        events = None
+        if checked and call.verdict is not None and call.verdict.grant is not None:
+            events = EventStream(call.verdict.grant.tools)
+            result = await pass_events(resp, send, headers, events)
+        else:
+            result = await pass_stream(resp, send, headers)
+        call.upstream_s = time.perf_counter() - sent_at
+        extra: dict[str, Any] = {"stream": True}
+        if result.client_gone:
+            extra["client_gone"] = True
+        if events is not None and events.refusal is not None:
+            await self._cut_stream(send, call, events.refusal, body, b"".join(result.body), extra, result.client_gone)
+            return
+        reason = "upstream_stream_error" if result.upstream_error else None
+        try:
+            changed = await self._audit_allowed(call, resp.status, reason, body, b"".join(result.body), extra=extra)
+            if changed is not None:
+                await self._audit(call, _status_for(str(changed.reason)), None, body, None, extra=extra)
+        except AuditUnavailable:
+            # Headers and part of the body are out; withholding the end of the stream is all that is left to do.
+            raise RuntimeError("audit unavailable: stream aborted before its end") from None
+        if changed is not None:
+            raise RuntimeError(f"{changed.reason} while streaming: stream aborted before its end")
+        if result.upstream_error:
+            raise RuntimeError(f"upstream stream failed: {result.upstream_error}")
+        if not result.client_gone:
+            await send({"type": "http.response.body", "body": result.held, "more_body": False})
+
+    async def _cut_stream(
+        self,
+        send: Send,
+        call: Call,
+        refusal: Refusal,
+        body: bytes,
+        received: bytes,
+        extra: dict[str, Any],
+        client_gone: bool,
+    ) -> None:
+        """End a stream at its first out-of-scope tool call: audit the refusal, then an error event and the end."""
+        self._out_of_scope(call, refusal)
+        self.metrics.denial(refusal.code)
+        try:
+            await self._audit(call, 403, refusal.code, body, received, extra=extra)
+        except AuditUnavailable:
+            raise RuntimeError("audit unavailable: stream aborted before its end") from None
+        if client_gone:
+            return
+        error = {
+            "error": {
+                "message": refusal.detail + "; the rest of the answer is withheld",
+                "type": "charter_refusal",
+                "code": refusal.code,
+                "decision_id": call.decision_id,
+                "license_id": _license(call),
+            }
+        }
+        await send(
+            {"type": "http.response.body", "body": b"data: " + orjson.dumps(error) + b"\n\n", "more_body": False}
+        )
+
+    # --- refusals and audit ------------------------------------------------------------------------------------
+
+    def _capture(self, dep: Deployment, doc: dict[str, Any] | None, body: bytes, payload: bytes) -> None:
+        hook = self.capture
+        assert hook is not None
+        wants = getattr(hook, "wants", None)
+        if wants is not None and not wants(dep):
+            return  # a model nobody monitors: no task, no parsing
+
+        async def run() -> None:
+            try:
+                try:  # plain HTTP deployments: the request body itself; neither side need be JSON
+                    request, response = (doc if doc is not None else orjson.loads(body)), orjson.loads(payload)
+                except orjson.JSONDecodeError:
+                    return
+                result = hook(dep, request, response)
+                if result is not None:
+                    await result
+            except Exception as exc:  # monitoring must never break serving
+                log.warning("capture hook failed: %s", type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
