@@ -58,3 +58,17 @@ def test_every_route_has_a_rule_and_enforces_it(app: object, container: Containe
                 assert r.status_code == 403, (method, path, role, r.status_code, r.text)
                 checked_403 += 1
     assert checked_403 > len(routes)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_gateway_metrics_need_metrics_read(app: object, make_user: MakeUser) -> None:
+    """The gateway's one read route outside /api/v1: `GET /metrics` needs `metrics.read` (admin, auditor)."""
+    keys = {role: make_user(role if role is not Role.REVIEWER else (role, "legal"))[1] for role in Role}
+    readers = {role for role in Role if Permission.METRICS_READ in ROLE_PERMISSIONS[role]}
+    assert readers == {Role.ADMIN, Role.AUDITOR}
+    with TestClient(app) as c:  # type: ignore[arg-type]
+        r = c.get("/metrics")
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+        for role, key in keys.items():
+            r = c.get("/metrics", headers=bearer(key))
+            assert r.status_code == (200 if role in readers else 403), (role, r.status_code, r.text[:200])

@@ -217,6 +217,8 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
     decision_id = new_id("dec")
     status = 200 if verdict.allowed else 403
     extra: dict[str, object] = {"mode": data.mode, "via": "sdk", "purpose": data.purpose}
+    if data.tools:  # as the gateway records them: what was asked, bounded
+        extra["tools"] = [t[:100] for t in data.tools[:50]]
     if data.latency_ms is not None:
         extra["call_latency_ms"] = data.latency_ms
     seq = uow.record(

@@ -100,6 +100,9 @@ def request_tools(doc: Mapping[str, Any]) -> tuple[str, ...]:
         if not isinstance(items, list):
             raise BadToolShape(f"`{field}` must be a list of tools")
         for tool in items:
+            if isinstance(tool, str) and tool:  # a bare name (SDK callers), checked as such
+                names.append(tool)
+                continue
             name = _named(tool, "function") if field == "tools" else _named({"function": tool}, "function")
             if name is None:
                 kind = tool.get("type") if isinstance(tool, dict) else None

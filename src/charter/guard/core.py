@@ -11,6 +11,10 @@ decision goes to a local JSONL spool. Payloads are never sent: only their SHA-25
 
 With `capture=True`, each call's features and prediction are counted into monitoring sketches in this process and
 only the sketches are sent (`charter.guard.capture`).
+
+Tools (`charter.guard.tools`): the declared `tools`, those a call's `tools=`/`functions=`/`tool_choice=` arguments
+offer, and those the answer calls (also chunk by chunk in a returned stream) are all decided against the license;
+an answer calling a tool outside it is withheld (`LicenseDenied`) in enforce mode.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from charter.guard.capture import Capture, CaptureClient, call_features
 from charter.guard.model import Decision, LicenseDenied, LicenseWarning, Mode
 from charter.guard.offline import OfflineVerifier
 from charter.guard.remote import RemoteDecider, Unreachable
+from charter.guard.tools import acheck_answer, check_answer, offered
 
 log = logging.getLogger("charter.guard")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -185,13 +190,26 @@ class Guard:
 
     # --- decorator and context manager ---------------------------------------------------------------------------
 
+    def _with_offered(self, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """The guard's declared tools plus those the call's OpenAI-style keyword arguments offer."""
+        extra = offered(kwargs)
+        return tuple(dict.fromkeys(self.tools + extra)) if extra else self.tools
+
     def __call__(self, fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                await self.acheck(payload_digest(args, kwargs))
+                digest = payload_digest(args, kwargs)
+                use = self._with_offered(kwargs)
+                await self.acheck(digest, tools=use)
                 result = await fn(*args, **kwargs)
+                result = await acheck_answer(
+                    result,
+                    use,
+                    lambda tools: self.acheck(digest, tools=tools),
+                    lambda tools: self.check(digest, tools=tools),
+                )
                 capture = self.capture
                 if capture is not None:
                     if capture.ready:
@@ -204,8 +222,10 @@ class Guard:
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            self.check(payload_digest(args, kwargs))
-            result = fn(*args, **kwargs)
+            digest = payload_digest(args, kwargs)
+            use = self._with_offered(kwargs)
+            self.check(digest, tools=use)
+            result = check_answer(fn(*args, **kwargs), use, lambda tools: self.check(digest, tools=tools))
             if self.capture is not None:
                 self.capture.observe(call_features(args, kwargs), result)
             return result

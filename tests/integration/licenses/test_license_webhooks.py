@@ -151,3 +151,17 @@ def test_gives_up_after_max_attempts(world: World, receiver: Receiver) -> None:
     [row] = _rows(world)
     assert row.failed_at is not None and row.attempts == webhooks.MAX_ATTEMPTS
     assert webhooks.deliver_due(world.c.uow, target, now + timedelta(days=99)) == 0
+
+
+def test_a_receiver_outside_the_egress_rules_is_never_called(world: World, receiver: Receiver) -> None:
+    from charter.core import egress
+
+    world.request(world.system("minimal") + "@1.0")
+    now = utcnow()
+    # the receiver listens on 127.0.0.1: an allowlist without it refuses it before any request (also by resolution)
+    fenced = webhooks.Target(url=receiver.url, secret=SECRET, allow=egress.parse_allow("10.0.0.0/8"))
+    assert webhooks.deliver_due(world.c.uow, fenced, now) == 0
+    assert receiver.posts == [] and "CHARTER_WEBHOOK_URL not allowed" in (_rows(world)[0].last_error or "")
+    metadata = webhooks.Target(url="http://169.254.169.254/hook", secret=SECRET)
+    assert webhooks.deliver_due(world.c.uow, metadata, now + timedelta(hours=1)) == 0
+    assert "link-local" in (_rows(world)[0].last_error or "")
