@@ -462,9 +462,12 @@ def _servers(product: Product) -> list[tuple[str, Server]]:
     return [("serve", product.serve), ("gateway", product.gateway)]
 
 
-@pytest.mark.parametrize("target", [b"/v1/chat/completions", b"/gw/raw/x"])
-def test_declared_oversize_body_is_refused_before_it_is_read(product: Product, target: bytes) -> None:
-    port = product.gateway.port
+@pytest.mark.parametrize(
+    ("which", "target"),
+    [("gateway", b"/v1/chat/completions"), ("gateway", b"/gw/raw/x"), ("serve", b"/api/v1/deployments")],
+)
+def test_declared_oversize_body_is_refused_before_it_is_read(product: Product, which: str, target: bytes) -> None:
+    port = dict(_servers(product))[which].port
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         head = (
             b"POST " + target + b" HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n"

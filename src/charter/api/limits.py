@@ -79,6 +79,7 @@ class BodySizeLimit:
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),  # the rest of the body is not read: end the connection
                 ],
             }
         )

@@ -110,7 +110,7 @@ class Forwarding(Auditing):
         if self.capture is not None and 200 <= status < 300:
             self._capture(dep, doc, body, payload)
 
-    def _out_of_scope(self, call: Call, refusal: Refusal) -> None:
+    def _out_of_scope(self, call: Call, refusal: Refusal, answer: str) -> None:
         """The call's verdict becomes the answer's refusal (its audit entry says which tools the model called)."""
         allowed_verdict = call.verdict
         call.verdict = Verdict(
@@ -119,10 +119,10 @@ class Forwarding(Auditing):
             grant=allowed_verdict.grant if allowed_verdict is not None else None,
             degraded=allowed_verdict.degraded if allowed_verdict is not None else False,
         )
-        call.facts = {**(call.facts or {}), "tools_called": [t[:100] for t in refusal.tools[:50]], "answer": "withheld"}
+        call.facts = {**(call.facts or {}), "tools_called": [t[:100] for t in refusal.tools[:50]], "answer": answer}
 
     async def _refuse_answer(self, send: Send, call: Call, refusal: Refusal, body: bytes, payload: bytes) -> None:
-        self._out_of_scope(call, refusal)
+        self._out_of_scope(call, refusal, "withheld")
         detail = refusal.detail + "; the upstream's answer is withheld"
         await self._refuse(send, call, 403, refusal.code, detail, request=body, response=payload)
 
@@ -175,7 +175,7 @@ class Forwarding(Auditing):
         client_gone: bool,
     ) -> None:
         """End a stream at its first out-of-scope tool call: audit the refusal, then an error event and the end."""
-        self._out_of_scope(call, refusal)
+        self._out_of_scope(call, refusal, "cut")  # the events before the refused one were sent
         self.metrics.denial(refusal.code)
         try:
             await self._audit(call, 403, refusal.code, body, received, extra=extra)

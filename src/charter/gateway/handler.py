@@ -125,7 +125,7 @@ class Gateway(Forwarding):
         body = None if too_big else await read_body(receive, self.max_body)
         if body is None:
             detail = too_big or f"request body exceeds {self.max_body} bytes"
-            await self.summarise(send, 413, "payload_too_large", detail, close=too_big is not None)
+            await self.summarise(send, 413, "payload_too_large", detail, close=True)
             return
         try:
             oa = openai_call(body)
@@ -192,7 +192,7 @@ class Gateway(Forwarding):
         body = None if too_big else await read_body(receive, self.max_body)
         if body is None:
             detail = too_big or f"request body exceeds {self.max_body} bytes"
-            await self._refuse(send, call, 413, "payload_too_large", detail, close=too_big is not None)
+            await self._refuse(send, call, 413, "payload_too_large", detail, close=True)
             return
         url = paths.plain_url(dep.upstream, rest)
         await self._decided(scope, send, call, dep, actor, inb, (), body, None, url, query)
