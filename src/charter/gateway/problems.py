@@ -29,7 +29,6 @@ TITLES = {
     "upstream_not_allowed": "Upstream address not allowed",
     "upstream_redirect": "Upstream redirected",
     "upstream_response_unreadable": "Upstream answer cannot be checked",
-    "metrics_forbidden": "Not allowed to read metrics",
 }
 
 
