@@ -53,7 +53,8 @@ def test_deployment_crud_and_permissions(client: TestClient, world: Licensed, ma
     assert client.delete("/api/v1/deployments/credit-prod").status_code == 200
     assert client.get("/api/v1/deployments").json()["items"] == []
     with client.app.container.uow(write=False) as uow:  # type: ignore[attr-defined]
-        actions = [a for (a,) in uow.session.execute(select(AuditEntryRow.action)) if a.startswith("deployment.")]
+        rows = uow.session.execute(select(AuditEntryRow.action).order_by(AuditEntryRow.seq))
+        actions = [a for (a,) in rows if a.startswith("deployment.")]
     assert actions == ["deployment.create", "deployment.delete"]
 
 
