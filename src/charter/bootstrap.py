@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from charter.audit import keyset
 from charter.audit.service import AuditLog
 from charter.audit.sink import AuditSink
 from charter.auth import service as auth_service
 from charter.auth.schemas import KeyCreated
+from charter.core import keybundle
+from charter.core.errors import Conflict
+from charter.core.keybundle import Bundle
 from charter.core.signing import KeyRing, ensure_keys, load_keys
 from charter.settings import Settings
+from charter.settings import public_url as settings_public_url
 from charter.storage import migrate
 from charter.storage.engine import make_engine
 from charter.storage.uow import UnitOfWorkFactory
+
+Role = Literal["serve", "gateway"]
 
 
 @dataclass
@@ -29,19 +37,52 @@ class Container:
     audit: AuditSink
     uow: UnitOfWorkFactory
     extras: dict[str, Any] = field(default_factory=dict)
+    role: Role = "serve"
+
+    @property
+    def public_url(self) -> str:
+        """The one base URL tokens, status lists and JWKS name (CHARTER_PUBLIC_URL, else this process's address)."""
+        return settings_public_url(self.settings, gateway=self.role == "gateway")
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def build(settings: Settings) -> Container:
-    """Wire a container for an initialised data dir (keys present, schema migrated)."""
+def build(settings: Settings, *, role: Role = "serve") -> Container:
+    """Wire a container for an initialised data dir (keys present, schema migrated).
+
+    Raises KeysMismatch when the data dir's keys are not the key set recorded in the database.
+    """
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
-    keys = load_keys(settings.keys_dir)
-    audit = AuditSink(keys.hmac)
-    c = Container(settings=settings, engine=engine, keys=keys, audit=audit, uow=UnitOfWorkFactory(engine, audit))
+    try:
+        keys = load_keys(settings.keys_dir)
+        audit = AuditSink(keys.hmac)
+        uows = UnitOfWorkFactory(engine, audit)
+        keyset.ensure(uows, keys, str(settings.keys_dir))
+    except BaseException:
+        engine.dispose()
+        raise
+    c = Container(settings=settings, engine=engine, keys=keys, audit=audit, uow=uows, role=role)
     c.extras["audit.log"] = AuditLog.build(settings, c.uow, keys.audit, audit)
     return c
+
+
+def check_keys(settings: Settings) -> None:
+    """Before a server starts: raise KeysMismatch when its keys are not the database's key set.
+
+    Everything else that can be wrong (no data dir, no database) is left to the server's own start-up.
+    """
+    try:
+        keys = load_keys(settings.keys_dir)
+    except (FileNotFoundError, ValueError):
+        return
+    engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
+    try:
+        keyset.check(UnitOfWorkFactory(engine, AuditSink(keys.hmac)), keys, str(settings.keys_dir))
+    except SQLAlchemyError:
+        return
+    finally:
+        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -50,22 +91,51 @@ class InitResult:
     created_keys: bool
     migrated: list[str]
     admin: KeyCreated | None
+    joined: bool = False
+    keys: dict[str, str] = field(default_factory=dict)
 
 
-def init(settings: Settings, *, admin_name: str = "admin") -> InitResult:
-    """Create the data dir, keys, schema and first admin. Safe to re-run: changes nothing that exists."""
+class KeysMissing(Conflict):
+    code = "keys_missing"
+
+
+def init(settings: Settings, *, admin_name: str = "admin", join: Bundle | None = None) -> InitResult:
+    """Create the data dir, schema, keys (or install `join`'s) and first admin. Safe to re-run: changes nothing
+    that exists. A database that already has a key set accepts only a data dir holding (or joining with) those keys.
+    """
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    created = ensure_keys(settings.keys_dir)
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
     try:
         todo = migrate.pending(engine)
         migrate.upgrade(engine)
+        with engine.connect() as conn:
+            recorded = keyset.recorded(conn)
     finally:
         engine.dispose()
+    where = str(settings.keys_dir)
+    created = joined = False
+    if join is not None:
+        if recorded is not None and recorded != join.fingerprints:
+            raise keyset.mismatch_error(recorded, join.fingerprints, "the --join file")
+        joined = keybundle.install(settings.keys_dir, join)
+    elif recorded is not None and not any((settings.keys_dir / n).exists() for n in keybundle.FILES):
+        raise KeysMissing(
+            f"the database already has the key set of a deployment (audit HMAC key {recorded.get('hmac')}) and "
+            f"{where} holds no keys: {keyset.JOIN_HINT}"
+        )
+    else:
+        created = ensure_keys(settings.keys_dir)
     container = build(settings)
     try:
         with container.uow() as uow:
             admin = auth_service.bootstrap_admin(uow, admin_name)
     finally:
         container.close()
-    return InitResult(home=settings.home, created_keys=created, migrated=todo, admin=admin)
+    return InitResult(
+        home=settings.home,
+        created_keys=created,
+        migrated=todo,
+        admin=admin,
+        joined=joined,
+        keys=container.keys.fingerprints(),
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from charter.api import public_url_check
 from charter.api.app import API_PREFIX, create_api
 from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
@@ -98,12 +99,14 @@ def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Di
     audit_routes.wire(container)
     licenses_background.wire(container)
     monitoring_routes.wire(container)
+    public_url_check.wire(container)
     return Dispatcher(container, with_web=with_web)
 
 
 def create_gateway_app(settings: Settings | None = None) -> Dispatcher:
     """Gateway-only process (`charter gateway`): gateway plus public endpoints, no API or dashboard."""
-    container = build(settings or Settings())
+    container = build(settings or Settings(), role="gateway")
     audit_routes.wire(container)
     monitoring_routes.wire(container, scheduler=False)
+    public_url_check.wire(container)
     return Dispatcher(container, with_api=False, with_web=False)

@@ -32,13 +32,15 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="PostgreSQL schema (search_path) to use."
     )
-    host: str = "127.0.0.1"
-    port: int = Field(default=8400, ge=1, le=65535)
-    gateway_port: int = Field(default=8401, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address `charter serve` / `charter gateway` listen on.")
+    port: int = Field(default=8400, ge=1, le=65535, description="Port of `charter serve` (its --port sets it).")
+    gateway_port: int = Field(default=8401, ge=1, le=65535, description="Port of `charter gateway` (its --port).")
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
-        description="Public base URL (behind a proxy): the license issuer and status-list URL are built on it.",
+        description="The URL clients reach this deployment at (a load balancer's, in scale-out): license tokens "
+        "(`iss`), status lists, JWKS and checkpoint origins name it. Unset: http://HOST:PORT of the process itself, "
+        "as it listens (127.0.0.1 for a wildcard host).",
     )
     environment: Literal["development", "production", "test"] = "development"
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest accepted API request body.")
@@ -133,3 +135,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         del dotenv_settings, file_secret_settings
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def public_url(settings: Settings, *, gateway: bool = False) -> str:
+    """CHARTER_PUBLIC_URL, else the address this process listens on (`charter gateway`: CHARTER_GATEWAY_PORT)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.gateway_port if gateway else settings.port}"

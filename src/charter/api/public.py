@@ -13,7 +13,10 @@ from starlette.types import Receive, Scope, Send
 
 from charter import __version__
 from charter.api.routes.licenses import register_public as licenses_public
+from charter.audit import keyset
+from charter.audit.service import AuditLog
 from charter.bootstrap import Container
+from charter.core.keybundle import KeysMismatch
 from charter.storage import migrate
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/.well-known/")
@@ -62,7 +65,27 @@ class Public:
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
         if todo:
             return JSONResponse({"status": "unavailable", "reason": "migrations pending", "pending": todo}, 503)
+        unable = self._cannot_audit()
+        if unable is not None:
+            return JSONResponse({"status": "unavailable", **unable}, 503)
         return JSONResponse({"status": "ready", "database": self.container.engine.dialect.name})
+
+    def _cannot_audit(self) -> dict[str, str] | None:
+        """Why this process cannot write verifiable entries or sign checkpoints (None: it can)."""
+        c = self.container
+        try:
+            keyset.check(c.uow, c.keys, str(c.settings.keys_dir))
+        except KeysMismatch as exc:
+            return {"reason": "keys differ from the deployment's key set", "code": exc.code, "detail": exc.message}
+        log = c.extras.get("audit.log")
+        refused = log.checkpointer.refused if isinstance(log, AuditLog) else None
+        if refused is not None:
+            return {
+                "reason": "audit checkpoints refused",
+                "code": "checkpoint_refused",
+                "detail": f"{refused}; run `charter audit verify`",
+            }
+        return None
 
     async def shell(self, _: Request) -> Response:
         return HTMLResponse(SHELL)

@@ -20,7 +20,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from charter.audit import parallel, store
+from charter.audit import keyset, parallel, store
 from charter.audit.merkle import decompose
 from charter.audit.note import Verifier, verifier_key
 from charter.audit.proofs import consistency_proof
@@ -28,6 +28,7 @@ from charter.audit.sink import Executor
 from charter.audit.store import StoredCheckpoint, TreeReader
 from charter.audit.verify import CHUNK_HEIGHT, Anchor, HeadState, LogVerifier, Report, Row, SignedCheckpoint, as_bytes
 from charter.core.errors import InvalidInput
+from charter.core.signing import thumbprint
 
 FORMAT = "charter-audit-export"
 CSV_COLUMNS = ("seq", "ts", "actor", "action", "resource", "outcome", "details", "digests", "leaf_hash")
@@ -61,9 +62,11 @@ def plan_export(s: Executor, first: int, end: int) -> ExportPlan:
     return ExportPlan(first, end, prefix, store.checkpoints(s, first=first, last=end), anchor, proof)
 
 
-def jsonl_lines(s: Executor, plan: ExportPlan, origin: str, vkey: str) -> Iterator[bytes]:
-    """The export file, line by line (each ending in a newline)."""
-    header = {
+def jsonl_lines(
+    s: Executor, plan: ExportPlan, origin: str, vkey: str, keys: dict[str, str] | None = None
+) -> Iterator[bytes]:
+    """The export file, line by line (each ending in a newline); `keys` is the log's recorded key set."""
+    header: dict[str, Any] = {
         "format": FORMAT,
         "version": 1,
         "origin": origin,
@@ -72,6 +75,8 @@ def jsonl_lines(s: Executor, plan: ExportPlan, origin: str, vkey: str) -> Iterat
         "end": plan.end,
         "prefix": [b64(h) for h in plan.prefix],
     }
+    if keys is not None:
+        header["keys"] = keys
     yield orjson.dumps(header) + b"\n"
     for cp in plan.checkpoints:
         yield orjson.dumps({"checkpoint": cp.note}) + b"\n"
@@ -139,6 +144,7 @@ def verify_database(
             conn.exec_driver_sql(f"SET LOCAL {parallel.IN_ORDER}")
         cps = [SignedCheckpoint(c.note, c.size, c.root, c.compact) for c in store.checkpoints(conn)]
         cps += [SignedCheckpoint(note) for note in trusted]
+        keys = keyset.recorded(conn)
         head = store.head(conn)
         nodes = {(r[0], r[1]): bytes(r[2]) for r in conn.exec_driver_sql("SELECT height, idx, hash FROM audit_nodes")}
         beyond = conn.exec_driver_sql(
@@ -151,13 +157,17 @@ def verify_database(
             nodes=nodes,
             deep=deep,
             chunk_height=chunk_height,
+            hmac_keys=_hmac_keys(keys),
         )
+        _check_audit_key(v, keys, verifier.public_raw if verifier is not None else public_raw)
         workers = parallel.default_workers() if workers is None else workers
         whole = head.size - head.size % v.chunk
         source = parallel.source_for(conn) if workers > 1 and not deep and whole >= min_chunks * v.chunk else None
         if source is not None:
             sizes = v.checkpoint_sizes
-            chunks = parallel.verify_chunks(source, whole, sizes, chunk_height=chunk_height, workers=workers)
+            chunks = parallel.verify_chunks(
+                source, whole, sizes, chunk_height=chunk_height, workers=workers, hmac_keys=v.hmac_keys
+            )
             for result in chunks or ():
                 v.add_chunk(result)
         for block in _db_rows(conn, deep, v.position, head.size):
@@ -169,6 +179,26 @@ def verify_database(
                 v.problem(where, why)
             v.problem(pos, f"entry {pos} lies beyond the head ({head.size} entries): it was inserted")
         return v.finish()
+
+
+def _hmac_keys(keys: object) -> frozenset[str] | None:
+    """The HMAC key ids entries may name, from a recorded key set (None: not known, digests are not judged)."""
+    if isinstance(keys, dict) and isinstance(keys.get("hmac"), str):
+        return frozenset({keys["hmac"]})
+    return None
+
+
+def _check_audit_key(v: LogVerifier, keys: object, public_raw: bytes | None) -> None:
+    """The key verifying checkpoints must be the audit key of the recorded key set."""
+    if not isinstance(keys, dict) or not isinstance(keys.get("audit"), str) or public_raw is None:
+        return
+    used = thumbprint(public_raw)
+    if used != keys["audit"]:
+        v.problem(
+            None,
+            f"the key set recorded with the log names audit key {keys['audit']}, but checkpoints are being "
+            f"verified with {used}: verify with the deployment's audit key",
+        )
 
 
 FETCH_ROWS = 20_000  # rows per read-ahead chunk
@@ -285,7 +315,17 @@ def verify_export(fh: IO[bytes], verifier: Verifier, *, deep: bool = False, trus
     if len(prefix) != bin(first).count("1"):
         raise InvalidInput(f"line 1: a prefix of {first} entries needs {bin(first).count('1')} hashes")
     cps = [SignedCheckpoint(n) for n in [*export.checkpoints, *trusted]]
-    v = LogVerifier(verifier=verifier, checkpoints=cps, start=first, prefix=prefix, anchor=export.anchor, deep=deep)
+    keys = h.get("keys")
+    v = LogVerifier(
+        verifier=verifier,
+        checkpoints=cps,
+        start=first,
+        prefix=prefix,
+        anchor=export.anchor,
+        deep=deep,
+        hmac_keys=_hmac_keys(keys),
+    )
+    _check_audit_key(v, keys, verifier.public_raw)
     v.feed(export.entries())
     report = v.finish()
     end = h.get("end")

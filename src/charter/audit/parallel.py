@@ -77,7 +77,13 @@ def source_for(conn: Connection) -> Source | None:
 
 
 def verify_chunks(
-    source: Source, end: int, checkpoint_sizes: Sequence[int], *, chunk_height: int, workers: int
+    source: Source,
+    end: int,
+    checkpoint_sizes: Sequence[int],
+    *,
+    chunk_height: int,
+    workers: int,
+    hmac_keys: frozenset[str] | None = None,
 ) -> list[ChunkResult] | None:
     """Check entries [0, end) (`end` a multiple of the chunk size) in `workers` processes, chunk results in order.
 
@@ -92,7 +98,7 @@ def verify_chunks(
     ctx = multiprocessing.get_context(start_method())
     results: list[ChunkResult] = []
     with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=ctx) as pool:
-        futures = [pool.submit(_verify_range, source, a, b, sizes, chunk_height) for a, b in units]
+        futures = [pool.submit(_verify_range, source, a, b, sizes, chunk_height, hmac_keys) for a, b in units]
         try:
             for fut in futures:
                 got = fut.result()
@@ -126,7 +132,12 @@ _connections: dict[Source, Any] = {}
 
 
 def _verify_range(
-    source: Source, start: int, end: int, checkpoint_sizes: tuple[int, ...], chunk_height: int
+    source: Source,
+    start: int,
+    end: int,
+    checkpoint_sizes: tuple[int, ...],
+    chunk_height: int,
+    hmac_keys: frozenset[str] | None = None,
 ) -> list[ChunkResult] | None:
     rows = _rows(source, start, end)
     # Rows rewritten with another type (SQLite keeps any) are left to check_bodies: it converts odd bodies, and
@@ -139,7 +150,7 @@ def _verify_range(
     out = []
     for base in range(start, end, chunk):
         i, j = base - start, base - start + chunk
-        leaves, problems = check_bodies(bodies[i:j], stored[i:j], base, 0)
+        leaves, problems = check_bodies(bodies[i:j], stored[i:j], base, 0, hmac_keys)
         out.append(chunk_result(base, leaves, checkpoint_sizes, problems))
     return out
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import Connection, Engine
 
-from charter.audit import store
+from charter.audit import keyset, store
 from charter.audit.checkpointer import Checkpointer, resolve_origin
 from charter.audit.export import b64, csv_lines, jsonl_lines, plan_export
 from charter.audit.merkle import EMPTY_ROOT
@@ -226,7 +226,8 @@ class AuditLog:
                 return
             plan = plan_export(s, *span)
             origin = plan.anchor.origin if plan.anchor is not None else self.checkpointer.origin()
-            yield from jsonl_lines(s, plan, origin, self.checkpointer.verifier_key_for(origin))
+            keys = keyset.recorded(s)
+            yield from jsonl_lines(s, plan, origin, self.checkpointer.verifier_key_for(origin), keys)
 
 
 # --- for the dashboard, which holds a unit of work rather than the container ------------------------------------

@@ -1,8 +1,9 @@
 """The AuditSink every domain writes through: entries in the caller's transaction, extending the tree.
 
 Entry format (stable; `docs/audit.md`): the RFC 8785 canonical JSON of
-`{"v": 1, "seq", "ts", "actor", "action", "resource", "outcome", "details", ["digests"]}` where `digests` maps each
-sensitive field to `"hmac-sha256:<hex>"` under the per-install key. The stored bytes are the leaf data.
+`{"v": 1, "seq", "ts", "actor", "action", "resource", "outcome", "details", ["digests", "hmac_key"]}` where `digests`
+maps each sensitive field to `"hmac-sha256:<hex>"` under the deployment's HMAC key and `hmac_key` is that key's id
+(`charter.core.signing.hmac_key_id`), so a verifier knows which key made them. The stored bytes are the leaf data.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from charter.audit.tables import ENTRIES, HEAD
 from charter.core.clock import isoformat, utcnow
 from charter.core.errors import Unavailable
 from charter.core.events import AuditEvent
+from charter.core.signing import hmac_key_id
 
 ENTRY_SCHEMA = 1
 HMAC_PREFIX = "hmac-sha256:"
@@ -63,6 +65,7 @@ class AuditSink:
 
     def __init__(self, hmac_key: bytes) -> None:
         self._hmac = _HmacSha256(hmac_key)
+        self.hmac_id = hmac_key_id(hmac_key)
         self._listeners: list[Callable[[], None]] = []
         self._ts_bind: dict[str, Callable[[Any], Any]] = {}
 
@@ -84,6 +87,7 @@ class AuditSink:
         }
         if event.sensitive:
             doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
+            doc["hmac_key"] = self.hmac_id
         return doc
 
     def prepare(self, event: AuditEvent) -> Prepared:
@@ -102,6 +106,7 @@ class AuditSink:
         }
         if event.sensitive:
             doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
+            doc["hmac_key"] = self.hmac_id
         head = canonical_document(doc)
         return head[:-1], event.actor[:140], event.action[:80], event.resource[:200], event.outcome
 

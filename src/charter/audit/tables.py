@@ -1,4 +1,4 @@
-"""Audit tables: append-only entries, the single head row, stored tree nodes and signed checkpoints."""
+"""Audit tables: append-only entries, the single head row, stored tree nodes, signed checkpoints, the key set."""
 
 from __future__ import annotations
 
@@ -65,7 +65,21 @@ class AuditCheckpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class KeyFingerprintRow(Base):
+    """The key set the log was started with (recorded at first `charter init`): one row per key, never changed.
+
+    `license` and `audit` are RFC 7638 JWK thumbprints of the Ed25519 keys; `hmac` is the audit HMAC key's id.
+    """
+
+    __tablename__ = "key_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 ENTRIES = cast(Table, AuditEntryRow.__table__)
 HEAD = cast(Table, AuditHeadRow.__table__)
 NODES = cast(Table, AuditNodeRow.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpointRow.__table__)
+KEY_FINGERPRINTS = cast(Table, KeyFingerprintRow.__table__)

@@ -131,11 +131,16 @@ class ChunkResult:
 
 
 def check_bodies(
-    bodies: Sequence[bytes], stored: Sequence[object] | None, pos: int, first: int
+    bodies: Sequence[bytes],
+    stored: Sequence[object] | None,
+    pos: int,
+    first: int,
+    hmac_keys: frozenset[str] | None = None,
 ) -> tuple[list[bytes], list[Problem]]:
     """Leaf hashes of entries at positions [pos, pos + len(bodies)), and what is wrong with them: a body that
     holds another position's sequence number, a stored leaf hash its body does not hash to (a stored value that is
-    not bytes never equals a hash, so it is reported too)."""
+    not bytes never equals a hash, so it is reported too), and, when the log's HMAC key ids are known, body digests
+    made with another key."""
     try:
         leaves, misplaced = _hash_and_place(bodies, pos)
     except (TypeError, AttributeError):  # a row rewritten with another type (SQLite keeps any): check it as bytes
@@ -148,7 +153,45 @@ def check_bodies(
         for i, (a, b) in enumerate(zip(stored, leaves, strict=True), pos):
             if a != b:
                 problems.append(Problem(i, f"entry {i} was edited: its body does not hash to its stored leaf hash"))
+    if hmac_keys is not None:
+        problems.extend(foreign_digests(bodies, pos, hmac_keys))
     return leaves, problems
+
+
+_HMAC_KEY = b'"hmac_key":"'
+
+
+def foreign_digests(bodies: Sequence[bytes], pos: int, known: frozenset[str]) -> list[Problem]:
+    """Entries whose body digests name an HMAC key id not in `known`: written by a process with other keys.
+
+    The top-level `hmac_key` member is always followed by `outcome` (canonical order), and a quote inside a string
+    is escaped, so a body holding the marker below was made with a known key; only the rest are parsed. Entries
+    without `hmac_key` (no digests, or written before key ids existed) are not judged.
+    """
+    marks = [_HMAC_KEY + k.encode() + b'","outcome":' for k in sorted(known)]
+    if len(marks) == 1:
+        mark = marks[0]
+        suspects = [i for i, b in enumerate(bodies) if _HMAC_KEY in b and mark not in b]
+    else:
+        suspects = [i for i, b in enumerate(bodies) if _HMAC_KEY in b and not any(m in b for m in marks)]
+    problems: list[Problem] = []
+    for i in suspects[:MAX_PROBLEMS]:
+        try:
+            doc = orjson.loads(bodies[i])
+        except orjson.JSONDecodeError:
+            continue  # reported by the other checks
+        kid = doc.get("hmac_key") if isinstance(doc, dict) else None
+        if isinstance(kid, str) and kid not in known:
+            seq = pos + i
+            expected = ", ".join(sorted(known))
+            problems.append(
+                Problem(
+                    seq,
+                    f"entry {seq}: its body digests were made with another HMAC key (id {kid[:32]}, the log's key "
+                    f"is {expected}): a process with other keys wrote it, so its digests cannot be checked",
+                )
+            )
+    return problems
 
 
 def _hash_and_place(bodies: Sequence[bytes], pos: int) -> tuple[list[bytes], list[int]]:
@@ -217,6 +260,7 @@ class LogVerifier:
         anchor: Anchor | None = None,
         deep: bool = False,
         chunk_height: int = CHUNK_HEIGHT,
+        hmac_keys: frozenset[str] | None = None,
     ) -> None:
         if chunk_height < 8:
             raise ValueError("chunks must hold at least 2^8 leaves (the lowest stored tree level)")
@@ -225,6 +269,7 @@ class LogVerifier:
         self.report = Report(first=start)
         self._verifier = verifier
         self._deep = deep
+        self.hmac_keys = hmac_keys
         self._head = head
         self._nodes = nodes or {}
         self._anchor = anchor
@@ -329,7 +374,7 @@ class LogVerifier:
                     )
                     break
         stored = [r[2] for r in rows] if rows[0][2] is not None else None
-        leaves, problems = check_bodies([r[1] for r in rows], stored, pos, self.report.first)
+        leaves, problems = check_bodies([r[1] for r in rows], stored, pos, self.report.first, self.hmac_keys)
         for p in problems:
             self.problem(p.seq, p.reason, p.end)
         if self._deep:

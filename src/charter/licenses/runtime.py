@@ -19,22 +19,13 @@ class Runtime(Protocol):
     uow: UnitOfWorkFactory
     extras: dict[str, Any]
 
-
-def public_url(settings: Settings) -> str:
-    """Base URL the issuer and status list URI are built on: CHARTER_PUBLIC_URL, else the bind address and port."""
-    if settings.public_url:
-        return settings.public_url.rstrip("/")
-    host = settings.host
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    @property
+    def public_url(self) -> str: ...
 
 
 def issuer_for(runtime: Runtime) -> Issuer:
     """The license issuer of this deployment: the license key, public URL and status-list TTL."""
-    return Issuer(key=runtime.keys.license, url=public_url(runtime.settings), ttl_s=runtime.settings.status_list_ttl_s)
+    return Issuer(key=runtime.keys.license, url=runtime.public_url, ttl_s=runtime.settings.status_list_ttl_s)
 
 
 def webhook_target(settings: Settings) -> Target | None:

@@ -26,11 +26,12 @@ def upgrade(engine: Engine) -> None:
 
 
 def pending(engine: Engine) -> list[str]:
-    """Revisions not yet applied (empty when up to date)."""
+    """Revisions not yet applied, oldest first (the order they are applied in); empty when up to date."""
     script = ScriptDirectory.from_config(_config(engine))
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
-    heads = [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
+    # walk_revisions goes from the head down to the base
+    heads = [rev.revision for rev in reversed(list(script.walk_revisions())) if rev.revision not in current]
     if not current:
         return heads
     applied: set[str] = set()

@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from charter.cli.commands.keys import load_join_file
 from charter.cli.context import STATE
 from charter.cli.output import console, emit
-from charter.settings import Settings
+from charter.settings import Settings, public_url
 
 
-def init(admin: Annotated[str, typer.Option(help="Name of the first admin user.")] = "admin") -> None:
+def init(
+    admin: Annotated[str, typer.Option(help="Name of the first admin user.")] = "admin",
+    join: Annotated[
+        Path | None,
+        typer.Option("--join", help="Install the deployment's keys from a `charter export keys` file (scale-out)."),
+    ] = None,
+) -> None:
     """Create the data dir, database, signing keys and the first admin (prints its API key once)."""
     from charter import bootstrap  # the database stack loads only for the commands that use it
 
     settings = Settings()
-    result = bootstrap.init(settings, admin_name=admin)
+    bundle = load_join_file(join) if join is not None else None
+    result = bootstrap.init(settings, admin_name=admin, join=bundle)
     doc = {
         "home": str(result.home),
         "database": settings.resolved_database_url.split("@")[-1],
         "created_keys": result.created_keys,
+        "joined": result.joined,
+        "fingerprints": result.keys,
         "migrated": result.migrated,
         "admin": None if result.admin is None else {"name": admin, "principal": result.admin.principal},
         "key": None if result.admin is None else result.admin.key,
     }
     if result.admin is None:
         human = f"Charter data dir {result.home} is already initialised; nothing changed."
+        if result.joined:
+            human = f"Joined: the deployment's keys are in {result.home / 'keys'}; its database is already set up."
         if result.migrated:
             human += f" Applied migrations: {', '.join(result.migrated)}."
     else:
@@ -74,13 +89,27 @@ def gateway(
 def _run(factory: str, host: str | None, port: int | None, workers: int, default_port: str | None) -> None:
     import uvicorn
 
+    from charter import bootstrap
     from charter.cli.listener import DeadlineProtocol
 
     settings = Settings()
-    bind_port = port or (settings.gateway_port if default_port == "gateway" else settings.port)
+    gateway = default_port == "gateway"
+    bind_port = port or (settings.gateway_port if gateway else settings.port)
     bind_host = host or settings.host
+    # The app factory (in each worker) reads its settings from the environment: it must see where it listens, so
+    # the public URL derived from them names this address.
+    os.environ["CHARTER_HOST"] = bind_host
+    os.environ["CHARTER_GATEWAY_PORT" if gateway else "CHARTER_PORT"] = str(bind_port)
+    settings = Settings()
+    bootstrap.check_keys(settings)
+    public = public_url(settings, gateway=gateway)
+    if not settings.public_url and bind_host in ("0.0.0.0", "::", ""):
+        sys.stderr.write(
+            f"warning: CHARTER_PUBLIC_URL is unset: license tokens and status lists will name {public}, which only "
+            "this machine reaches; set CHARTER_PUBLIC_URL to the URL clients use (the load balancer's)\n"
+        )
     if not STATE.json:
-        console.print(f"Charter listening on http://{bind_host}:{bind_port}", highlight=False)
+        console.print(f"Charter listening on http://{bind_host}:{bind_port} (public URL {public})", highlight=False)
     uvicorn.run(
         factory,
         factory=True,
