@@ -52,7 +52,7 @@ def wire(container: Container) -> None:
     task: dict[str, asyncio.Task[None]] = {}
 
     async def probe() -> None:
-        why = await answers(url)
+        why = await answers(url, deadline_s=DEADLINE_S, retry_s=RETRY_S)
         if why is not None:
             log.warning(
                 "CHARTER_PUBLIC_URL=%s does not answer at %s (%s): license tokens, status lists and checkpoints name "
