@@ -222,3 +222,29 @@ def _claims(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
     doc: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return doc
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (Debian: apt-get install nginx)")
+def test_the_nginx_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    """`nginx -t` on the page's load balancer block, with the certificate paths pointed at a throwaway pair."""
+    m = re.search(r"```nginx\n(.*?)```", DOC.read_text(), re.S)
+    assert m, "docs/operations.md lost its nginx example"
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "1", "-subj", "/CN=charter.example.com"]
+        + ["-keyout", str(tls / "charter.key"), "-out", str(tls / "charter.crt")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    temp = " ".join(f"{k}_temp_path {tmp_path / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\nevents {{}}\n"
+        f"http {{\naccess_log off;\n{temp}\n{m.group(1).replace('/etc/nginx/tls/', f'{tls}/')}}}\n"
+    )
+    r = subprocess.run(
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr

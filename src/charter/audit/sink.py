@@ -1,9 +1,11 @@
 """The AuditSink every domain writes through: entries in the caller's transaction, extending the tree.
 
 Entry format (stable; `docs/audit.md`): the RFC 8785 canonical JSON of
-`{"v": 1, "seq", "ts", "actor", "action", "resource", "outcome", "details", ["digests", "hmac_key"]}` where `digests`
-maps each sensitive field to `"hmac-sha256:<hex>"` under the deployment's HMAC key and `hmac_key` is that key's id
-(`charter.core.signing.hmac_key_id`), so a verifier knows which key made them. The stored bytes are the leaf data.
+`{"v": 1, "seq", "ts", "actor", "action", "resource", "outcome", "details"}`, or, for an event with sensitive values,
+`{"v": 2, …, "details", "digests", "hmac_key"}` where `digests` maps each sensitive field to `"hmac-sha256:<hex>"`
+under the deployment's HMAC key and `hmac_key` is that key's id (`charter.core.signing.hmac_key_id`), so a verifier
+knows which key made them (version 1 entries with digests, from before key ids, have no `hmac_key`). The stored bytes
+are the leaf data.
 """
 
 from __future__ import annotations
@@ -28,14 +30,15 @@ from charter.core.events import AuditEvent
 from charter.core.signing import hmac_key_id
 
 ENTRY_SCHEMA = 1
+DIGESTS_SCHEMA = 2  # version 1 and the id of the HMAC key that made the digests
 HMAC_PREFIX = "hmac-sha256:"
 
 log = logging.getLogger("charter.audit")
 
 Executor = Session | Connection
 Prepared = tuple[
-    bytes, str, str, str, str
-]  # canonical body up to `seq`, then the actor/action/resource/outcome columns
+    bytes, str, str, str, str, int
+]  # canonical body up to `seq`, then the actor/action/resource/outcome columns, then the entry format version
 
 
 class AuditHeadMissing(Unavailable):
@@ -76,7 +79,7 @@ class AuditSink:
     def entry_document(self, seq: int, event: AuditEvent, ts: str) -> dict[str, Any]:
         """The JSON document of one entry; its canonical bytes are the stored body (see `prepare`)."""
         doc: dict[str, Any] = {
-            "v": ENTRY_SCHEMA,
+            "v": DIGESTS_SCHEMA if event.sensitive else ENTRY_SCHEMA,
             "seq": seq,
             "ts": ts,
             "actor": event.actor,
@@ -94,7 +97,7 @@ class AuditSink:
         """Everything of an entry that does not depend on its position: the canonical body up to `seq`.
 
         The keys `seq`, `ts` and `v` sort after all others, so the body is this prefix followed by
-        `,"seq":N,"ts":"T","v":1}`. Raises ValueError when the details are not JSON. Safe to call from any thread.
+        `,"seq":N,"ts":"T","v":V}`. Raises ValueError when the details are not JSON. Safe to call from any thread.
         """
         details = event.details if type(event.details) is dict else dict(event.details)
         doc: dict[str, Any] = {
@@ -104,11 +107,13 @@ class AuditSink:
             "outcome": event.outcome,
             "resource": event.resource,
         }
+        version = ENTRY_SCHEMA
         if event.sensitive:
             doc["digests"] = {k: self.digest(v) for k, v in event.sensitive.items()}
             doc["hmac_key"] = self.hmac_id
+            version = DIGESTS_SCHEMA
         head = canonical_document(doc)
-        return head[:-1], event.actor[:140], event.action[:80], event.resource[:200], event.outcome
+        return head[:-1], event.actor[:140], event.action[:80], event.resource[:200], event.outcome, version
 
     def append(self, session: Executor, event: AuditEvent) -> int:
         """Append one entry in the caller's transaction; returns its sequence number."""
@@ -149,14 +154,15 @@ class AuditSink:
             start = tree.size
             now = utcnow()
             tail = b',"seq":%d,"ts":"' + isoformat(now).encode() + b'","v":1}'
+            tail2 = tail[:-2] + b"2}"
             ts_db = self._ts_param(conn.dialect)(now)
             if not pg and isinstance(ts_db, datetime):
                 ts_db = ts_db.isoformat(" ")  # what sqlite3's adapter stores, computed once instead of per row
             sha256 = hashlib.sha256
             rows: list[tuple[Any, ...]] = []
             leaves: list[bytes] = []
-            for seq, (prefix, actor, action, resource, outcome) in enumerate(items, start):
-                body = prefix + tail % seq
+            for seq, (prefix, actor, action, resource, outcome, version) in enumerate(items, start):
+                body = prefix + (tail2 if version == DIGESTS_SCHEMA else tail) % seq
                 leaf = sha256(b"\x00" + body).digest()
                 leaves.append(leaf)
                 rows.append((seq, ts_db, actor, action, resource, outcome, body, leaf))

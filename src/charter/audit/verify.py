@@ -414,9 +414,14 @@ class LogVerifier:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             return  # reported by the position check
-        if not isinstance(doc, dict) or doc.get("v") != 1:
-            self.problem(pos, f"entry {pos} is not a version 1 entry document")
+        version = doc.get("v") if isinstance(doc, dict) else None
+        if version not in (1, 2) or type(version) is not int:
+            self.problem(pos, f"entry {pos} is not a version 1 or 2 entry document")
             return
+        if version == 2 and not ("digests" in doc and isinstance(doc.get("hmac_key"), str)):
+            self.problem(pos, f"entry {pos}: a version 2 entry has digests and the id of their HMAC key")
+        if version == 1 and "hmac_key" in doc:
+            self.problem(pos, f"entry {pos}: a version 1 entry has no hmac_key")
         try:
             canonical_ok = canonical(doc) == body
         except ValueError:

@@ -67,5 +67,6 @@ def test_prepared_bodies_are_the_canonical_entry_document(
         with pytest.raises(ValueError):
             sink.prepare(event)
         return
-    prefix = sink.prepare(event)[0]
-    assert prefix + b',"seq":%d,"ts":"%s","v":1}' % (seq, ts.encode()) == want
+    prefix, *_, version = sink.prepare(event)
+    assert version == (2 if sensitive else 1)
+    assert prefix + b',"seq":%d,"ts":"%s","v":%d}' % (seq, ts.encode(), version) == want
