@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,8 @@ def write(path: Path, data: bytes) -> None:
         raise Conflict(
             f"{path} exists: choose another file (a key file is never overwritten)", code="file_exists"
         ) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {path}: {exc.strerror}", code="file_unwritable") from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
@@ -108,13 +111,22 @@ def is_encrypted(doc: dict[str, Any]) -> bool:
 def parse(path: Path) -> dict[str, Any]:
     """The file's JSON object, checked for format and size; keys not yet decoded."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file (make it with `charter export keys`)", code="not_found") from None
-    if size > MAX_BYTES:
-        raise KeysFileInvalid(f"{path}: {size} bytes is too large for a key file")
+    if not stat.S_ISREG(info.st_mode):
+        raise KeysFileInvalid(f"{path}: not a regular file")
+    if info.st_size > MAX_BYTES:
+        raise KeysFileInvalid(f"{path}: {info.st_size} bytes is too large for a key file")
     try:
-        doc = orjson.loads(path.read_bytes())
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)  # a file that grew since stat() is still bounded
+    except OSError as exc:
+        raise KeysFileInvalid(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise KeysFileInvalid(f"{path}: too large for a key file")
+    try:
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise KeysFileInvalid(f"{path}: not JSON ({exc}); make it with `charter export keys`") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != 1:
@@ -133,8 +145,6 @@ def decode(path: Path, doc: dict[str, Any], passphrase: str | None) -> Bundle:
         else:
             files = {name: base64.b64decode(doc["keys"][name], validate=True) for name in FILES}
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, KeysFileInvalid):
-            raise
         raise KeysFileInvalid(f"{path}: malformed key file ({type(exc).__name__}: {exc})") from None
     return Bundle(files, _check(path, files, doc.get("fingerprints")))
 
@@ -189,8 +199,15 @@ def install(keys_dir: Path, bundle: Bundle) -> bool:
             "`charter init --join FILE` again"
         )
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for name in FILES:
-        fd = os.open(keys_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(bundle.files[name])
+    written: list[Path] = []
+    try:
+        for name in FILES:
+            fd = os.open(keys_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            written.append(keys_dir / name)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(bundle.files[name])
+    except BaseException:
+        for path in written:  # never leave half a key set behind
+            path.unlink(missing_ok=True)
+        raise
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import stat
 from pathlib import Path
 
@@ -130,3 +131,17 @@ def test_other_keys_already_installed_are_never_overwritten(keys_dir: Path, tmp_
     with pytest.raises(KeysMismatch, match="already holds other keys"):
         keybundle.install(mine, _join(path))
     assert {n: (mine / n).read_bytes() for n in keybundle.FILES} == before
+
+
+def test_a_directory_or_a_fifo_is_not_read(tmp_path: Path) -> None:
+    with pytest.raises(KeysFileInvalid, match="not a regular file"):
+        keybundle.parse(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(KeysFileInvalid, match="not a regular file"):  # reading it would block forever
+        keybundle.parse(fifo)
+
+
+def test_an_output_in_a_missing_directory_is_named(keys_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="cannot create"):
+        _export(keys_dir, tmp_path / "nowhere" / "keys.json")
