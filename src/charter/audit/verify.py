@@ -159,21 +159,29 @@ def check_bodies(
 
 
 _HMAC_KEY = b'"hmac_key":"'
+_V1_END = b'"v":1}'
 
 
 def foreign_digests(bodies: Sequence[bytes], pos: int, known: frozenset[str]) -> list[Problem]:
     """Entries whose body digests name an HMAC key id not in `known`: written by a process with other keys.
 
-    The top-level `hmac_key` member is always followed by `outcome` (canonical order), and a quote inside a string
-    is escaped, so a body holding the marker below was made with a known key; only the rest are parsed. Entries
-    without `hmac_key` (no digests, or written before key ids existed) are not judged.
+    Only version 2 entries carry `hmac_key` (version 1 ones, without digests or from before key ids, are not
+    judged). The entry's own member is the last `"hmac_key":"` in the body: `details` and `digests` sort before it,
+    and a quote inside a string is escaped. So a body whose last such member names a known key was made with it;
+    only the rest are parsed.
     """
     marks = [_HMAC_KEY + k.encode() + b'","outcome":' for k in sorted(known)]
     if len(marks) == 1:
         mark = marks[0]
-        suspects = [i for i, b in enumerate(bodies) if _HMAC_KEY in b and mark not in b]
+        suspects = [
+            i for i, b in enumerate(bodies) if not b.endswith(_V1_END) and not b.startswith(mark, b.rfind(_HMAC_KEY))
+        ]
     else:
-        suspects = [i for i, b in enumerate(bodies) if _HMAC_KEY in b and not any(m in b for m in marks)]
+        suspects = [
+            i
+            for i, b in enumerate(bodies)
+            if not b.endswith(_V1_END) and not any(b.startswith(m, b.rfind(_HMAC_KEY)) for m in marks)
+        ]
     problems: list[Problem] = []
     for i in suspects[:MAX_PROBLEMS]:
         try:
