@@ -7,6 +7,7 @@ import json
 import stat
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,16 @@ from tests.support.server import Server, cli, free_port
 
 pytestmark = pytest.mark.e2e
 PASSPHRASE = "a long enough passphrase"
+
+
+@contextmanager
+def running(env: dict[str, str], log: Path, command: str = "serve") -> Iterator[Server]:
+    """A started server, stopped afterwards also when it never became healthy (a loaded machine is slow)."""
+    server = Server(env, command=command, log=log)
+    try:
+        yield server.start(timeout=90)
+    finally:
+        server.stop()
 
 
 def _one_line_error(r: Any, code: str) -> str:
@@ -96,11 +107,8 @@ def test_export_and_join_give_a_process_the_deployment_keys(first: dict[str, str
     r = cli(_host(first, tmp_path, "gw2"), "init", "--join", str(plain))
     assert r.returncode == 0 and "readable by others" in r.stderr, r.stderr
 
-    gateway = Server(joiner, command="gateway", log=tmp_path / "gw1.log").start()
-    try:
+    with running(joiner, tmp_path / "gw1.log", "gateway") as gateway:
         assert httpx.get(gateway.url + "/readyz", timeout=10).status_code == 200
-    finally:
-        gateway.stop()
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -116,8 +124,7 @@ def test_tokens_name_the_port_serve_listens_on(settings: Settings, first: dict[s
         lic = license_system(c, "scoring", "minimal", user(c, "rita", "ml-engineer"), {})
     finally:
         c.close()
-    server = Server(first, log=tmp_path / "serve.log").start()  # `charter serve --port P`, P not 8400
-    try:
+    with running(first, tmp_path / "serve.log") as server:  # `charter serve --port P`, P not 8400
         assert server.port != 8400
         headers = {"Authorization": f"Bearer {first['CHARTER_API_KEY']}"}
         r = httpx.get(f"{server.url}/api/v1/licenses/{lic.license_id}/token", headers=headers, timeout=30)
@@ -128,35 +135,26 @@ def test_tokens_name_the_port_serve_listens_on(settings: Settings, first: dict[s
         assert f"{server.url}/.well-known/charter/status-list" in status_uri
         listed = httpx.get(server.url + "/.well-known/charter/status-list", timeout=30)
         assert listed.status_code == 200 and _claims(listed.text)["iss"] == server.url
-    finally:
-        server.stop()
 
     public = "https://charter.example.test"
-    server = Server({**first, "CHARTER_PUBLIC_URL": public}, log=tmp_path / "serve2.log").start()
-    try:
+    with running({**first, "CHARTER_PUBLIC_URL": public}, tmp_path / "serve2.log") as server:
         headers = {"Authorization": f"Bearer {first['CHARTER_API_KEY']}"}
         r = httpx.get(f"{server.url}/api/v1/licenses/{lic.license_id}/token", headers=headers, timeout=30)
         assert _claims(r.json()["token"])["iss"] == public
-    finally:
-        server.stop()
 
 
 def test_a_wildcard_host_without_public_url_is_warned_about(first: dict[str, str], tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
-    server = Server({**first, "CHARTER_HOST": "0.0.0.0"}, log=log).start()
-    try:
+    with running({**first, "CHARTER_HOST": "0.0.0.0"}, log) as server:
         text = log.read_text()
         assert "CHARTER_PUBLIC_URL is unset" in text and f"http://127.0.0.1:{server.port}" in text, text
-    finally:
-        server.stop()
 
 
 def test_readyz_is_503_once_the_process_cannot_sign_checkpoints(
     settings: Settings, first: dict[str, str], tmp_path: Path
 ) -> None:
-    server = Server(first, log=tmp_path / "serve.log").start()
     headers = {"Authorization": f"Bearer {first['CHARTER_API_KEY']}"}
-    try:
+    with running(first, tmp_path / "serve.log") as server:
         assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
         deadline = time.monotonic() + 30
         while httpx.get(server.url + "/.well-known/charter/checkpoint", timeout=10).status_code != 200:
@@ -185,8 +183,6 @@ def test_readyz_is_503_once_the_process_cannot_sign_checkpoints(
             assert time.monotonic() < deadline, f"/readyz stayed {r.status_code} while checkpoints are refused"
             time.sleep(0.1)
         assert r.json()["code"] == "checkpoint_refused"
-    finally:
-        server.stop()
 
 
 def _other_keys(tmp_path: Path) -> Path:

@@ -15,6 +15,7 @@ from charter.audit.export import verify_database, verify_export
 from charter.audit.note import Verifier
 from charter.audit.service import AuditLog
 from charter.audit.sink import AuditSink
+from charter.audit.tables import KEY_FINGERPRINTS
 from charter.bootstrap import Container
 from charter.core.events import AuditEvent
 from charter.core.keybundle import KeysMismatch
@@ -95,7 +96,7 @@ def test_a_log_older_than_key_sets_records_the_first_process_keys(settings: Sett
     bootstrap.init(settings)
     first = bootstrap.build(settings)
     with first.uow() as uow:
-        uow.session.execute(keyset.KEY_FINGERPRINTS.delete())
+        uow.session.execute(KEY_FINGERPRINTS.delete())
         uow.commit()
     first.close()
     c = bootstrap.build(settings)
@@ -164,7 +165,7 @@ def test_readyz_is_503_when_the_keys_differ_from_the_recorded_set(container: Con
     with TestClient(Dispatcher(container)) as client:
         assert client.get("/readyz").status_code == 200
         with container.uow() as uow:  # what a process that started before the key set was recorded would meet
-            uow.session.execute(keyset.KEY_FINGERPRINTS.update().values(fingerprint="0" * 16))
+            uow.session.execute(KEY_FINGERPRINTS.update().values(fingerprint="0" * 16))
             uow.commit()
         r = client.get("/readyz")
         assert r.status_code == 503 and r.json()["code"] == "keys_mismatch"

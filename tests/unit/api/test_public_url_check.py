@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -17,7 +17,7 @@ from charter.bootstrap import Container
 from charter.server import Dispatcher
 from tests.support.server import free_port
 
-Handler = Callable[[web.Request], web.StreamResponse]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _serve(handler: Handler) -> tuple[web.AppRunner, str]:
