@@ -42,7 +42,10 @@ def test_governance_change_triggers_a_checkpoint(container: Container) -> None:
     cp.interval_s = 3600  # only the governance trigger can sign within this test
     cp.start()
     try:
-        time.sleep(0.3)  # the start-up round
+        deadline = time.monotonic() + 10
+        while checkpoint_sizes(container)[-1:] != [head_size(container)]:  # the start-up round signed the head
+            assert time.monotonic() < deadline, "no start-up checkpoint"
+            time.sleep(0.02)
         before = checkpoint_sizes(container)
         with container.uow() as uow:
             auth_service.add_team(uow, SYSTEM_ACTOR, TeamCreate(name="risk"))
