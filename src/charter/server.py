@@ -26,6 +26,7 @@ log = logging.getLogger("charter.server")
 
 # Optional parts register themselves by module path; each exposes `create(container) -> ASGIApp`.
 GATEWAY_MODULE = "charter.gateway.app"
+GATEWAY_PREFIXES = ("/v1/", "/gw/", "/authz/", "/k8s/")
 WEB_MODULE = "charter.web.app"
 
 
@@ -64,7 +65,7 @@ class Dispatcher:
             child["path"] = path[len(API_PREFIX) :] or "/"
             await self.api(child, receive, send)
             return
-        if self.gateway is not None and (path.startswith("/v1/") or path.startswith("/gw/") or path == "/metrics"):
+        if self.gateway is not None and (path.startswith(GATEWAY_PREFIXES) or path == "/metrics"):
             await self.gateway(scope, receive, send)
             return
         if self.public.handles(path) or self.web is None:

@@ -4,6 +4,7 @@ while unlocked, lock once licensed, list, show."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -244,3 +245,15 @@ def list_model_versions(uow: UnitOfWork, actor: Actor, system_name: str | None =
         if allowed(actor, Permission.CATALOG_READ, resource_of(system)):
             out.extend(version_read(system, v) for v in versions_of(uow.session, system))
     return out
+
+
+def digests_by_image(uow: UnitOfWork, images: Sequence[str]) -> dict[str, str]:
+    """OCI image references (`REPO@sha256:…`) → the digest of the model version registered with that image as its
+    URI (`oci://REPO@sha256:…` or the bare reference); references no version names are left out."""
+    wanted = {f"oci://{i}": i for i in images} | {i: i for i in images}
+    if not wanted:
+        return {}
+    rows = uow.session.execute(
+        select(ModelVersionRow.uri, ModelVersionRow.digest).where(ModelVersionRow.uri.in_(list(wanted)))
+    )
+    return {wanted[uri]: digest for uri, digest in rows if uri in wanted}

@@ -7,12 +7,13 @@ into the container's lifespan, so `charter serve` and `charter gateway` start an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from charter.auth import service as auth_service
 from charter.auth.model import Actor
 from charter.bootstrap import Container
+from charter.catalog import versions
 from charter.core.events import AuditEvent
 from charter.deployments import service as deployments
 from charter.deployments.index import Snapshot
@@ -66,6 +67,12 @@ def create(container: Container) -> Gateway:
         max_body=max(settings.max_body_bytes, MODEL_BODY_BYTES),
         refusals=refusals,
     )
+
+    def resolve_images(images: Sequence[str]) -> Mapping[str, str]:
+        with container.uow(write=False) as uow:
+            return versions.digests_by_image(uow, images)
+
+    gateway.resolve_images = resolve_images
     container.extras["gateway"] = gateway
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
     unsubscribe: list[Callable[[], None]] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -23,9 +23,11 @@ from charter.core.errors import CharterError, Unauthenticated
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
 from charter.deployments.scope import decide
-from charter.gateway import listing, paths
+from charter.gateway import admit, listing, paths
 from charter.gateway.asgi import ClientGone, read_body, respond
 from charter.gateway.auditing import Appender, AuditUnavailable, Call, _fence, _status_for
+from charter.gateway.authz import ExternalDecisions
+from charter.gateway.decision_cache import DecisionCache
 from charter.gateway.forward import Capture, Forwarding
 from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, call_tools, inbound, openai_call
@@ -43,8 +45,8 @@ log = logging.getLogger("charter.gateway")
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
 
 
-class Gateway(Forwarding):
-    """The ASGI app mounted at /v1, /gw and /metrics."""
+class Gateway(ExternalDecisions, Forwarding):
+    """The ASGI app mounted at /v1, /gw, /authz, /k8s and /metrics."""
 
     def __init__(
         self,
@@ -71,6 +73,9 @@ class Gateway(Forwarding):
         self.queue_depth = queue_depth
         self.refusals = refusals or RefusalSummary()
         self.limiter = Limiter()
+        self.decisions = DecisionCache()
+        # OCI image references → model version digests (by registered URI), for admission; set by the factory.
+        self.resolve_images: Callable[[Sequence[str]], Mapping[str, str]] = lambda _refs: {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,6 +89,12 @@ class Gateway(Forwarding):
                 return
             if path.startswith("/gw/"):
                 await self._plain(scope, receive, send)
+                return
+            if path.startswith("/authz/"):
+                await self.authz(scope, receive, send)
+                return
+            if path == "/k8s/admit" or path.startswith("/k8s/admit/"):
+                await admit.admit(self, scope, receive, send, self.resolve_images)
                 return
         except ClientGone:
             return  # nothing was decided or forwarded: no one to answer

@@ -1,0 +1,193 @@
+"""Charter deciding inside the user's own nginx: a real Debian nginx (unprivileged, `auth_request`) in front of a
+model server, asking a real `charter serve` at /authz/nginx.
+
+Licensed calls pass with the decision id upstream; out of scope, suspended and keyless calls are refused by nginx;
+with Charter down nginx fails closed; a suspension is effective within a second despite the decision cache; every
+decision is an audit entry and the log verifies.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from charter import bootstrap
+from charter.audit.tables import AuditEntryRow
+from charter.bootstrap import InitResult
+from charter.settings import Settings
+from tests.support.db import admin_key, env_for
+from tests.support.gateway_fake import FakeUpstream
+from tests.support.gateway_fake.world import licensed
+from tests.support.server import Server, cli, free_port
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian's nginx is not installed (make test installs it)"),
+]
+
+CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location /models/credit/ {{
+      auth_request /_charter;
+      auth_request_set $charter_decision $upstream_http_charter_decision_id;
+      auth_request_set $charter_license $upstream_http_charter_license_id;
+      proxy_set_header Charter-Decision-Id $charter_decision;
+      proxy_set_header Charter-License-Id $charter_license;
+      proxy_set_header Authorization "";
+      proxy_pass {upstream}/anything/;
+    }}
+    location = /_charter {{
+      internal;
+      proxy_pass {charter}/authz/nginx;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header Charter-Deployment credit-raw;
+    }}
+  }}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, root: Path, charter: str, upstream: str) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "nginx.conf").write_text(CONF.format(dir=root, port=self.port, charter=charter, upstream=upstream))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Nginx:
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(self.root), "-c", str(self.root / "nginx.conf"), "-e", str(self.root / "error.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, (self.root / "error.log").read_text(errors="replace")
+            try:
+                httpx.get(self.url + "/", timeout=1)
+                return self
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "nginx did not start listening"
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _get(url: str, key: str | None, purpose: str | None = "credit-scoring", **headers: str) -> httpx.Response:
+    h = dict(headers)
+    if key is not None:
+        h["Authorization"] = f"Bearer {key}"
+    if purpose is not None:
+        h["Charter-Purpose"] = purpose
+    return httpx.get(url + "/models/credit/score?applicant=42", headers=h, timeout=10)
+
+
+def _authz_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    c = bootstrap.build(settings)
+    try:
+        with c.uow(write=False) as uow:
+            rows = uow.session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.action.like("inference.%")))
+            docs = [json.loads(bytes(b)) for b in rows]
+    finally:
+        c.close()
+    return {d["details"]["decision_id"]: d for d in docs if d["details"].get("via") == "authz:nginx"}
+
+
+@pytest.fixture
+def stack(settings: Settings, initialised: InitResult, tmp_path: Path) -> Iterator[tuple[dict[str, str], Any, str]]:
+    env = env_for(settings)
+    c = bootstrap.build(settings)
+    try:
+        world = licensed(c)
+    finally:
+        c.close()
+    with FakeUpstream() as upstream:
+        server = Server(env, log=tmp_path / "serve.log").start(timeout=90)
+        try:
+            env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(initialised)}
+            r = cli(env, "deployment", "add", "credit-raw", "--model", world.model, "--env", "production",
+                    "--kind", "http", "--upstream", upstream.url + "/anything")  # fmt: skip
+            assert r.returncode == 0, r.stdout + r.stderr
+            yield env, (world, upstream, server), world.app_key
+        finally:
+            server.stop()
+
+
+def test_nginx_auth_request_decides_and_records(
+    stack: tuple[dict[str, str], Any, str], settings: Settings, tmp_path: Path
+) -> None:
+    env, (world, upstream, server), key = stack
+    with Nginx(tmp_path / "nginx", server.url, upstream.url) as nginx:
+        deadline = time.monotonic() + 5
+        while (resp := _get(nginx.url, key)).status_code != 200:
+            assert time.monotonic() < deadline, resp.text
+            time.sleep(0.05)
+        decision = upstream.seen_headers[-1]["charter-decision-id"]
+        assert upstream.seen_headers[-1]["charter-license-id"] == world.license_id
+        assert "authorization" not in upstream.seen_headers[-1]
+        seen = upstream.calls
+
+        assert _get(nginx.url, None).status_code == 401  # keyless
+        assert _get(nginx.url, "not-a-key").status_code == 401
+        assert _get(nginx.url, key, purpose="marketing").status_code == 403  # purpose out of scope
+        assert _get(nginx.url, key, purpose=None).status_code == 403
+        assert upstream.calls == seen, "a refused call reached the model server"
+
+        # Cached allows; then a suspension is effective within a second despite the cache.
+        for _ in range(5):
+            assert _get(nginx.url, key).status_code == 200
+        r = cli(env, "license", "suspend", world.license_id, "--reason", "drift above threshold")
+        assert r.returncode == 0, r.stdout + r.stderr
+        suspended_at = time.monotonic()
+        allowed = 6
+        while (status := _get(nginx.url, key).status_code) == 200:
+            allowed += 1
+            assert time.monotonic() - suspended_at < 1.0, "nginx still passes calls on a suspended license"
+        assert status == 403
+
+        # Charter down: nginx fails closed (its auth subrequest errors → 500), nothing reaches the model server.
+        seen = upstream.calls
+        server.stop()
+        resp = _get(nginx.url, key)
+        assert resp.status_code == 500 and upstream.calls == seen
+
+    entries = _authz_entries(settings)
+    assert entries[decision]["action"] == "inference.allow"
+    assert entries[decision]["details"]["license_id"] == world.license_id
+    assert entries[decision]["details"]["path"] == "/models/credit/score?applicant=42"
+    reasons = sorted(e["details"].get("reason", "-") for e in entries.values())
+    assert "purpose_not_in_scope" in reasons and "license_suspended" in reasons
+    assert sum(1 for e in entries.values() if e["action"] == "inference.allow") == allowed  # cached or not
+    verify = cli(env_for(settings), "audit", "verify", "--json")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
