@@ -47,19 +47,24 @@ _MAX_NAME = 200
 class Contract:
     """How one proxy reads an answer: header names, and which statuses it can pass on."""
 
-    def __init__(self, name: str, decision_header: bytes, license_header: bytes, *, deny_statuses: set[int]) -> None:
+    def __init__(
+        self, name: str, decision_header: bytes, license_header: bytes, *, deny_statuses: set[int] | None
+    ) -> None:
         self.name = name
         self.decision_header = decision_header
         self.license_header = license_header
         self.deny_statuses = deny_statuses
 
     def status(self, status: int) -> int:
-        return status if status in self.deny_statuses else 403
+        return status if self.deny_statuses is None or status in self.deny_statuses else 403
 
 
 NGINX = Contract("nginx", b"charter-decision-id", b"charter-license-id", deny_statuses={401, 403})
 ENVOY = Contract(
-    "envoy", b"x-charter-decision-id", b"x-charter-license-id", deny_statuses={400, 401, 403, 413, 429, 503}
+    "envoy",
+    b"x-charter-decision-id",
+    b"x-charter-license-id",
+    deny_statuses=None,  # Envoy passes any status on
 )
 
 

@@ -191,3 +191,103 @@ def test_nginx_auth_request_decides_and_records(
     assert sum(1 for e in entries.values() if e["action"] == "inference.allow") == allowed  # cached or not
     verify = cli(env_for(settings), "audit", "verify", "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def _envoy(server: str, path: str, key: str | None, **kw: Any) -> httpx.Response:
+    """A check request as Envoy's HTTP ext_authz filter sends it: `path_prefix` + the original path, the original
+    method, the allowed headers, and the body only with `with_request_body`."""
+    headers = dict(kw.pop("headers", {}))
+    if key is not None:
+        headers["authorization"] = f"Bearer {key}"
+    return httpx.request(kw.pop("method", "POST"), server + "/authz/envoy" + path, headers=headers, timeout=10, **kw)
+
+
+def _review(obj: dict[str, Any], uid: str = "0b1d3c5e-0000-4000-8000-000000000001") -> dict[str, Any]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "namespace": "lending",
+            "name": "credit",
+            "operation": "CREATE",
+            "object": obj,
+        },
+    }
+
+
+def test_envoy_ext_authz_and_kubernetes_admission_contracts(
+    stack: tuple[dict[str, str], Any, str], settings: Settings
+) -> None:
+    env, (world, upstream, server), key = stack
+    purpose = {"charter-purpose": "credit-scoring"}
+    deadline = time.monotonic() + 5
+    while (resp := _envoy(server.url, "/gw/credit-raw/v1/score", key, headers=purpose)).status_code != 200:
+        assert time.monotonic() < deadline, resp.text
+        time.sleep(0.05)
+    # Envoy: only 200 allows; upstream headers for `allowed_upstream_headers`.
+    assert resp.headers["x-charter-license-id"] == world.license_id
+    assert resp.headers["x-charter-decision-id"]
+    # A header names the deployment when the path does not; MCP's mirrored headers carry the tool.
+    headers = {**purpose, "charter-deployment": "credit-raw", "mcp-method": "tools/call"}
+    assert _envoy(server.url, "/anything", key, headers={**headers, "mcp-name": "lookup_customer"}).status_code == 200
+    denied = _envoy(server.url, "/anything", key, headers={**headers, "mcp-name": "send_email"})
+    assert denied.status_code == 403 and denied.headers["content-type"] == "application/problem+json"
+    assert denied.json()["code"] == "tool_not_in_scope" and denied.json()["decision_id"]
+    # Other statuses go back to the client as they are.
+    missing = _envoy(server.url, "/gw/credit-raw/v1/score", None, headers=purpose)
+    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+    assert _envoy(server.url, "/gw/nowhere/v1/score", key, headers=purpose).status_code == 404
+    unnamed = _envoy(server.url, "/score", key, headers=purpose)
+    assert unnamed.status_code == 400 and unnamed.json()["code"] == "deployment_not_named"
+    assert _envoy(server.url, "/gw/credit-raw/v1", key).json()["code"] == "purpose_not_in_scope"
+    assert httpx.get(server.url + "/authz/istio", timeout=5).status_code == 404
+
+    # Kubernetes: the model by annotation on the pod template, the environment from the webhook's path.
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "credit", "namespace": "lending"},
+        "spec": {"template": {"metadata": {"annotations": {"charter.dev/model-digest": world.digest}}, "spec": {}}},
+    }
+    auth = {"Authorization": f"Bearer {key}"}
+    admit = httpx.post(server.url + "/k8s/admit/production", json=_review(obj), headers=auth, timeout=10)
+    assert admit.status_code == 200
+    body = admit.json()
+    assert body["apiVersion"] == "admission.k8s.io/v1" and body["kind"] == "AdmissionReview"
+    assert body["response"]["uid"] == "0b1d3c5e-0000-4000-8000-000000000001" and body["response"]["allowed"] is True
+    admitted_as = admit.headers["charter-decision-id"]
+    staging = httpx.post(server.url + "/k8s/admit/staging", json=_review(obj, "u2"), headers=auth, timeout=10).json()
+    assert staging["response"]["uid"] == "u2" and staging["response"]["allowed"] is False
+    assert staging["response"]["status"]["code"] == 403 and "staging" in staging["response"]["status"]["message"]
+    keyless = httpx.post(server.url + "/k8s/admit/production", json=_review(obj, "u3"), timeout=10).json()
+    assert keyless["response"] == {
+        "uid": "u3",
+        "allowed": False,
+        "status": {"code": 401, "message": keyless["response"]["status"]["message"]},
+    }
+    junk = httpx.post(server.url + "/k8s/admit/production", content=b"{not json", headers=auth, timeout=10)
+    assert junk.status_code == 200 and junk.json()["response"]["allowed"] is False
+
+    r = cli(env, "license", "suspend", world.license_id, "--reason", "bias above threshold")
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.monotonic() + 5
+    while True:
+        after = httpx.post(server.url + "/k8s/admit/production", json=_review(obj, "u4"), headers=auth, timeout=10)
+        if after.json()["response"]["allowed"] is False:
+            break
+        assert time.monotonic() < deadline, "a suspended license still admits"
+    assert "suspended" in after.json()["response"]["status"]["message"]
+
+    c = bootstrap.build(settings)
+    try:
+        with c.uow(write=False) as uow:
+            rows = uow.session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.action.like("admission.%")))
+            docs = [json.loads(bytes(b)) for b in rows]
+    finally:
+        c.close()
+    by_decision = {d["details"]["decision_id"]: d for d in docs}
+    assert by_decision[admitted_as]["action"] == "admission.allow"
+    assert by_decision[admitted_as]["details"]["licenses"] == [world.license_id]
+    assert sorted(d["details"]["uid"] for d in docs if d["action"] == "admission.deny")[:2] == ["u2", "u4"]
