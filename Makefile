@@ -23,7 +23,7 @@ run: $(RUNTIME)
 	$(BIN)/charter serve
 
 test: $(STAMP)
-	@bash scripts/setup-browser
+	@bash scripts/setup-packages
 	@bash scripts/check
 
 lint: $(STAMP)

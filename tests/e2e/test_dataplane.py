@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import select
 
 from charter import bootstrap
@@ -269,6 +270,21 @@ def test_envoy_ext_authz_and_kubernetes_admission_contracts(
     }
     junk = httpx.post(server.url + "/k8s/admit/production", content=b"{not json", headers=auth, timeout=10)
     assert junk.status_code == 200 and junk.json()["response"]["allowed"] is False
+
+    # The manifests for this install: one webhook for the licensed environment, params naming the model.
+    r = cli(env, "k8s", "manifests", "--namespace", "governance")
+    assert r.returncode == 0, r.stdout + r.stderr
+    docs = list(yaml.safe_load_all(r.stdout))
+    (hook,) = docs[0]["webhooks"]
+    assert hook["clientConfig"]["service"] == {
+        "namespace": "governance",
+        "name": "charter",
+        "port": 8400,
+        "path": "/k8s/admit/production",
+    }
+    assert docs[1]["data"] == {world.digest.replace(":", "."): "production"}
+    bad = cli(env, "k8s", "manifests", "--webhook-url", "http://charter:8400")
+    assert bad.returncode == 2 and "https://" in bad.stderr
 
     r = cli(env, "license", "suspend", world.license_id, "--reason", "bias above threshold")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -195,3 +195,75 @@ def test_decision_cache_is_dropped_by_a_new_license_state_version() -> None:
     for i in range(3):
         cache.put(("app:a", f"d{i}", None, ()), 2, allow)
     assert len(cache) == 2
+
+
+# --- `charter k8s manifests` -------------------------------------------------------------------------------------
+
+
+def _vap_allows(policy: dict[str, Any], obj: dict[str, Any], ns_labels: dict[str, str], data: dict[str, str]) -> bool:
+    """Evaluate the ValidatingAdmissionPolicy the way the API server does: variables in order, then the validation
+    (Kubernetes' CEL string extensions `replace` and `split` supplied as functions)."""
+    import cel
+
+    ctx = cel.Context()
+    ctx.add_function("replace", lambda s, a, b: s.replace(a, b))
+    ctx.add_function("split", lambda s, sep: s.split(sep))
+    values: dict[str, Any] = {}
+    ctx.add_variable("object", obj)
+    ctx.add_variable("namespaceObject", {"metadata": {"labels": ns_labels}})
+    ctx.add_variable("params", {"data": data})
+    for var in policy["spec"]["variables"]:
+        ctx.add_variable("variables", dict(values))
+        values[var["name"]] = cel.evaluate(var["expression"], ctx)
+    ctx.add_variable("variables", dict(values))
+    (validation,) = policy["spec"]["validations"]
+    return bool(cel.evaluate(validation["expression"], ctx))
+
+
+def test_manifests_webhook_per_environment_and_a_fallback_policy() -> None:
+    from charter.cli.commands import k8s
+
+    licenses = [
+        {"state": "active", "digest": MODEL, "env": "production"},
+        {"state": "active", "digest": MODEL, "env": "staging"},
+        {"state": "suspended", "digest": IMAGE_DIGEST, "env": "production"},
+    ]
+    data = k8s.params_data(licenses)
+    assert data == {MODEL.replace(":", "."): "production,staging"}
+    docs = k8s.manifests(
+        namespace="charter",
+        envs=["production", "staging"],
+        service="charter",
+        port=8400,
+        url=None,
+        ca_bundle=b"-----BEGIN CERTIFICATE-----",
+        on_down="fail",
+        data=data,
+    )
+    kinds = [d["kind"] for d in docs]
+    assert kinds == [
+        "ValidatingWebhookConfiguration",
+        "ConfigMap",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
+    hooks = docs[0]["webhooks"]
+    assert [h["clientConfig"]["service"]["path"] for h in hooks] == ["/k8s/admit/production", "/k8s/admit/staging"]
+    for hook in hooks:
+        assert hook["timeoutSeconds"] == 2 and hook["failurePolicy"] == "Fail"
+        assert hook["admissionReviewVersions"] == ["v1"] and hook["sideEffects"] == "NoneOnDryRun"
+        assert hook["namespaceSelector"]["matchLabels"]["charter.dev/environment"] in ("production", "staging")
+        assert hook["objectSelector"] == {"matchLabels": {"charter.dev/governed": "true"}}
+        assert {r["resources"][0] for r in hook["rules"]} == {"pods", "deployments", "inferenceservices"}
+    policy = docs[2]
+    prod = {"charter.dev/environment": "production"}
+    assert _vap_allows(policy, DEPLOYMENT, prod, data)
+    assert _vap_allows(policy, DEPLOYMENT, {"charter.dev/environment": "staging"}, data)
+    assert not _vap_allows(policy, DEPLOYMENT, {"charter.dev/environment": "research"}, data)
+    pod = {"kind": "Pod", "metadata": {"annotations": {admission.ANNOTATION: MODEL}}, "spec": {}}
+    assert _vap_allows(policy, pod, prod, data)
+    assert not _vap_allows(policy, {"kind": "Pod", "metadata": {}, "spec": {}}, prod, data)
+    other = {"kind": "Pod", "metadata": {"annotations": {admission.ANNOTATION: IMAGE_DIGEST}}, "spec": {}}
+    assert not _vap_allows(policy, other, prod, data)  # its only license is suspended
+    binding = docs[3]["spec"]
+    assert binding["validationActions"] == ["Deny"] and binding["paramRef"]["parameterNotFoundAction"] == "Deny"

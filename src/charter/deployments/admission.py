@@ -45,6 +45,7 @@ class Review:
     labels: Mapping[str, str]
     digests: tuple[str, ...]  # sha256:<hex> found directly (annotation)
     images: tuple[str, ...]  # OCI references with a digest, to resolve to model versions
+    dry_run: bool = False  # decided as usual, not audited (the webhook declares sideEffects: NoneOnDryRun)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ def read(doc: Any) -> Review:
         labels=labels,
         digests=tuple(dict.fromkeys(digests)),
         images=tuple(dict.fromkeys(images)),
+        dry_run=request.get("dryRun") is True,
     )
 
 

@@ -115,6 +115,9 @@ async def admit(gw: Gateway, scope: Scope, receive: Receive, send: Send, resolve
         },
         governance=False,
     )
+    if review.dry_run:
+        await _answer(send, review.uid, result)
+        return
     try:
         await gw.audit.append(event)
     except Exception:

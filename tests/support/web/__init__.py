@@ -40,7 +40,7 @@ def require_browser() -> None:
         pytest.skip("browser tests need the 'playwright' Python package: pip install playwright")
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(
-            f"browser tests need chromium at {CHROMIUM}: apt-get install -y chromium (or scripts/setup-browser)"
+            f"browser tests need chromium at {CHROMIUM}: apt-get install -y chromium (or scripts/setup-packages)"
         )
 
 
