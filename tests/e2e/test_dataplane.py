@@ -50,28 +50,20 @@ http {{
   fastcgi_temp_path {dir}/fastcgi;
   uwsgi_temp_path {dir}/uwsgi;
   scgi_temp_path {dir}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    location /models/credit/ {{
-      auth_request /_charter;
-      auth_request_set $charter_decision $upstream_http_charter_decision_id;
-      auth_request_set $charter_license $upstream_http_charter_license_id;
-      proxy_set_header Charter-Decision-Id $charter_decision;
-      proxy_set_header Charter-License-Id $charter_license;
-      proxy_set_header Authorization "";
-      proxy_pass {upstream}/anything/;
-    }}
-    location = /_charter {{
-      internal;
-      proxy_pass {charter}/authz/nginx;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header Charter-Deployment credit-raw;
-    }}
-  }}
+{server}
 }}
 """
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+
+
+def docs_server_block() -> str:
+    """The nginx `server {}` block of docs/integrations.md: the test runs what the docs show."""
+    text = DOCS.read_text()
+    block = text.split("```nginx\n", 1)[1].split("```", 1)[0]
+    assert "auth_request /_charter;" in block
+    return block
 
 
 class Nginx:
@@ -80,7 +72,13 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         root.mkdir(parents=True, exist_ok=True)
-        (root / "nginx.conf").write_text(CONF.format(dir=root, port=self.port, charter=charter, upstream=upstream))
+        server = (
+            docs_server_block()
+            .replace("127.0.0.1:8080", f"127.0.0.1:{self.port}")
+            .replace("http://127.0.0.1:8400", charter)
+            .replace("http://127.0.0.1:9000", upstream)
+        )
+        (root / "nginx.conf").write_text(CONF.format(dir=root, server=server))
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Nginx:
