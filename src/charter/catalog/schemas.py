@@ -143,6 +143,11 @@ class FileIn(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class SignatureIn(_Strict):
+    bundle: str = Field(min_length=2, max_length=256 << 10, description="The model-signing bundle (model.sig), JSON.")
+    public_key: str = Field(min_length=20, max_length=16 << 10, description="The signer's public key, PEM.")
+
+
 class ModelVersionCreate(_Strict):
     version: str = Field(pattern=VERSION_PATTERN, description="Version label, e.g. 1.0.0.")
     digest: str = Field(pattern=DIGEST_PATTERN, description="sha256:<hex> of the file, or of the directory tree.")
@@ -154,6 +159,9 @@ class ModelVersionCreate(_Strict):
     card: dict[str, Any] = Field(default_factory=dict, description="Model card fields (HF front matter + sections).")
     license: str | None = Field(default=None, max_length=300, description="Upstream license (SPDX or HF id).")
     restricted_purposes: list[str] = Field(default_factory=list, max_length=100)
+    signature: SignatureIn | None = Field(
+        default=None, description="An OpenSSF model-signing signature over these files, verified before recording."
+    )
 
 
 class ModelVersionUpdate(_Strict):
@@ -187,6 +195,9 @@ class ModelVersionRead(BaseModel):
     retired_at: datetime | None = None
     retired_by: str | None = None
     retire_reason: str | None = None
+    signature: dict[str, Any] | None = Field(
+        default=None, description="The verified signature: method, signer (sha256 of the key), bundle_sha256."
+    )
 
 
 class ModelRetire(_Strict):

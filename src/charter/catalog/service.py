@@ -124,6 +124,11 @@ def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:
             "license": version.license,
             "restricted_purposes": list(version.restricted_purposes),
             "card": dict(version.card),
+            "signature": {
+                "verified": bool(version.signature),
+                "signer": (version.signature or {}).get("signer"),
+                "method": (version.signature or {}).get("method"),
+            },
         },
         "datasets": datasets,
         "provenance": {"complete": checked.complete, "issues": list(checked.issues)},

@@ -64,6 +64,7 @@ class ModelVersionRow(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_by: Mapped[str | None] = mapped_column(String(140), nullable=True)
     retire_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)  # a verified signature
 
 
 class DatasetRow(Base):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from charter.auth.authorize import allowed, authorize
 from charter.auth.model import Actor, Permission
-from charter.catalog import spdx
+from charter.catalog import signatures, spdx
 from charter.catalog.artifacts import tree_digest
 from charter.catalog.formats import detect
 from charter.catalog.repository import model_by_ref, system_by_name, versions_of
@@ -98,6 +98,12 @@ def register_model_version(
         )
     license_expr = _license(data.license, data.card)
     restricted, usage = _terms(license_expr, data.restricted_purposes)
+    signature = None
+    if data.signature is not None:
+        signature = signatures.verify(
+            data.signature.bundle, data.signature.public_key, [(f.path, f.sha256) for f in data.files]
+        ).to_dict()
+        signature["verified_at"] = utcnow().isoformat()
     detected_format, detected_framework = detect((f.path, f.size) for f in data.files)
     library = data.card.get("library_name")
     framework = data.framework or (library if isinstance(library, str) else None) or detected_framework
@@ -117,6 +123,7 @@ def register_model_version(
         restricted_purposes=restricted,
         usage_terms=usage,
         locked=False,
+        signature=signature,
         created_by=actor.ref,
         created_at=now,
         updated_at=now,
@@ -141,6 +148,7 @@ def register_model_version(
                 "license": license_expr,
                 "restricted_purposes": restricted,
                 "card_keys": sorted(data.card),
+                "signature": signature,
             },
         )
     )

@@ -75,6 +75,7 @@ def version_read(system: SystemRow, row: ModelVersionRow) -> ModelVersionRead:
         retired_at=row.retired_at,
         retired_by=row.retired_by,
         retire_reason=row.retire_reason,
+        signature=dict(row.signature) if row.signature else None,
     )
 
 

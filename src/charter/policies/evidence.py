@@ -87,6 +87,13 @@ SCHEMA: Field = obj(
                 "license": string("SPDX license of the model"),
                 "restricted_purposes": list_of(Field(Kind.STRING)),
                 "card": OPEN_MAP,
+                "signature": obj(
+                    {
+                        "verified": flag("an OpenSSF model-signing signature over the files was verified"),
+                        "signer": string("sha256 of the signer's public key"),
+                        "method": string("how it was signed (key)"),
+                    }
+                ),
             }
         ),
         "datasets": list_of(

@@ -255,6 +255,23 @@ def _model_license(value: str | None) -> str | None:
     return spdx.normalize(value, field="license", extra=tuple(KNOWN_MODEL_LICENSES)) if value else None
 
 
+def _signature(signature: Path | None, signer_key: Path | None) -> dict[str, str] | None:
+    if signature is None and signer_key is None:
+        return None
+    if signature is None or signer_key is None:
+        raise _usage("invalid_signature", "--signature and --signer-key go together (the bundle and the public key)")
+    out: dict[str, str] = {}
+    for field, path, limit in (("bundle", signature, 256 << 10), ("public_key", signer_key, 16 << 10)):
+        try:
+            if path.stat().st_size > limit:
+                raise _usage("invalid_signature", f"{path}: larger than {limit} bytes; is it the right file?")
+            out[field] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise _usage("invalid_signature", f"{path}: {why}") from None
+    return out
+
+
 @model_app.command("register")
 def model_register(
     ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")],
@@ -267,9 +284,19 @@ def model_register(
     license: Annotated[str | None, typer.Option(help="Upstream license: SPDX id or e.g. openrail, llama3.")] = None,
     restricted_purpose: Annotated[list[str] | None, typer.Option(help="A purpose the terms forbid.")] = None,
     uri: Annotated[str | None, typer.Option(help="Where the artifact lives (default: its local path).")] = None,
+    signature: Annotated[
+        Path | None, typer.Option(help="OpenSSF model-signing bundle over the artifact (model.sig).")
+    ] = None,
+    signer_key: Annotated[
+        Path | None, typer.Option(help="The signer's public key (PEM) to verify --signature with.")
+    ] = None,
 ) -> None:
-    """Register a model version: Charter hashes the artifact here and records `sha256:<hex>`."""
+    """Register a model version: Charter hashes the artifact here and records `sha256:<hex>`.
+
+    With --signature and --signer-key the server verifies the signature over the files before recording the
+    version (a tampered, missing or extra file is refused, named) and records the signer."""
     name, version = _split_ref(ref)
+    signed = _signature(signature, signer_key)
     card_doc = read_card(card) if card is not None else {}
     license_expr = _model_license(license)
     artifacts.list_files(artifact, "artifact")
@@ -288,11 +315,14 @@ def model_register(
         "license": license_expr,
         "restricted_purposes": restricted_purpose or [],
     }
+    if signed is not None:
+        body["signature"] = signed
     doc = api.post(f"/systems/{name}/versions", json=body)
     emit(
         doc,
         human=f"Registered {doc['ref']} {doc['digest']} ({doc['format'] or 'unknown format'}, "
-        f"{doc['size_bytes']} bytes)",
+        f"{doc['size_bytes']} bytes)"
+        + (f", signed by {doc['signature']['signer']} (verified)" if doc.get("signature") else ""),
     )
 
 
