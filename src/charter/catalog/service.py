@@ -16,6 +16,7 @@ from charter.catalog.datasets import lineage_of, link, list_datasets, register_d
 from charter.catalog.repository import model_by_ref, system_by_name
 from charter.catalog.schemas import ModelVersionRead, SystemRead
 from charter.catalog.systems import classify_system, list_systems, register_system, show_system, update_system
+from charter.catalog.tables import ModelVersionRow
 from charter.catalog.versions import (
     list_model_versions,
     lock_version,
@@ -82,6 +83,13 @@ def retire_model_version(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -
     The licenses use case calls it and revokes the version's licenses in the same transaction; it does not commit.
     """
     return mark_retired(uow, actor, ref, reason)
+
+
+def model_signer(uow: UnitOfWork, version_id: str) -> str | None:
+    """The verified signer (sha256 of its public key) of a model version, if it was registered signed."""
+    row = uow.session.get(ModelVersionRow, version_id)
+    signature = row.signature if row is not None else None
+    return str(signature["signer"]) if signature and signature.get("signer") else None
 
 
 def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:

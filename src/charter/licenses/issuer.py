@@ -29,7 +29,7 @@ class Issuer:
         return self.url.rstrip("/") + STATUS_LIST_PATH
 
 
-def token_for(issuer: Issuer, row: LicenseRow) -> str:
+def token_for(issuer: Issuer, row: LicenseRow, *, model_signer: str | None = None) -> str:
     """The license token of an activated license; deterministic for a given row and key (Ed25519)."""
     assert row.activated_at and row.nbf and row.exp and row.token_id and row.status_index is not None
     claims = tokens.license_claims(
@@ -51,6 +51,7 @@ def token_for(issuer: Issuer, row: LicenseRow) -> str:
         conditions_digest=row.conditions_digest,
         status_index=row.status_index,
         status_uri=issuer.status_uri,
+        model_signer=model_signer,
     )
     return tokens.sign_license(issuer.key, claims)
 

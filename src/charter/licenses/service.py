@@ -427,7 +427,8 @@ def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> Tok
     authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
     if S(row.state) not in repository.LIVE:
         raise Conflict(f"license {row.id} is {row.state}: only active licenses have a token", code="license_not_active")
-    return TokenRead(license=row.id, token=token_for(issuer, row))
+    signer = catalog.model_signer(uow, row.model_version_id)
+    return TokenRead(license=row.id, token=token_for(issuer, row, model_signer=signer))
 
 
 def check(uow: UnitOfWork, actor: Actor, model: str, env: str, purpose: str | None = None) -> CheckResult:

@@ -49,9 +49,11 @@ def license_claims(
     conditions_digest: str,
     status_index: int,
     status_uri: str,
+    model_signer: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of a license token (every one required by verifiers)."""
-    return {
+    """The claims of a license token (every one required by verifiers, but `model_signer`: the sha256 of the key
+    whose OpenSSF model signature over the artifact was verified at registration, when there was one)."""
+    claims: dict[str, Any] = {
         "iss": issuer,
         "sub": license_id,
         "jti": token_id,
@@ -72,6 +74,9 @@ def license_claims(
         "conditions_digest": conditions_digest,
         "status": {"status_list": {"idx": status_index, "uri": status_uri}},
     }
+    if model_signer is not None:
+        claims["model_signer"] = model_signer
+    return claims
 
 
 def sign_license(key: SigningKey, claims: Mapping[str, Any]) -> str:

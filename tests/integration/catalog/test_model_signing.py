@@ -153,3 +153,28 @@ def test_tampering_is_refused_with_the_file_named(
     if names is not None:
         assert names in problem["detail"] and problem["code"] == "signature_mismatch"
     assert _versions(container) == 0  # nothing half-written
+
+
+def test_license_token_carries_the_model_signer(container: Container) -> None:
+    import json
+
+    from charter.auth.model import SYSTEM_ACTOR
+    from charter.licenses import jose
+    from charter.licenses import service as licenses
+    from charter.licenses.runtime import issuer_for
+    from tests.support.gateway_fake.world import licensed
+
+    world = licensed(container)
+
+    def claims() -> dict[str, Any]:
+        with container.uow(write=False) as uow:
+            token = licenses.token(uow, SYSTEM_ACTOR, world.license_id, issuer_for(container)).token
+        return dict(json.loads(jose.b64url_decode(token.split(".")[1])))
+
+    assert "model_signer" not in claims()  # registered unsigned
+    signer = "sha256:" + "5" * 64
+    with container.uow() as uow:
+        row = uow.session.scalars(select(ModelVersionRow).where(ModelVersionRow.digest == world.digest)).one()
+        row.signature = {"verified": True, "method": "key", "signer": signer, "bundle_sha256": "sha256:" + "6" * 64}
+        uow.commit()
+    assert claims()["model_signer"] == signer
