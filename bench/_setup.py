@@ -114,6 +114,15 @@ def licensed_deployment(env: dict[str, str], upstream: str, work: Path, *, tools
                 DeploymentCreate(name="credit-prod", model="credit@1.0", env="production", upstream=upstream),
                 allow=c.settings.upstream_allowlist,
             )
+        with c.uow() as uow:  # the same model behind a plain HTTP deployment, for proxies that ask /authz
+            deployments.add(
+                uow,
+                SYSTEM_ACTOR,
+                DeploymentCreate(
+                    name="credit-raw", model="credit@1.0", env="production", upstream=upstream, kind="http"
+                ),
+                allow=c.settings.upstream_allowlist,
+            )
     finally:
         c.close()
     return app_key

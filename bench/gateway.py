@@ -1,9 +1,10 @@
-"""Gateway benchmark: direct upstream vs a bare uvicorn+aiohttp proxy vs Charter gateway (durable audit) vs LiteLLM
-proxy, in one run.
+"""Gateway benchmark: direct upstream vs a bare uvicorn+aiohttp proxy vs Charter gateway (durable audit) vs nginx
+alone vs nginx asking Charter (`auth_request` → /authz/nginx, durable audit) vs LiteLLM proxy, in one run.
 
 Each target gets the same bounded load on loopback (wrk when installed, else an aiohttp client) against the same
 fast OpenAI-shaped upstream (`bench/_upstream.py`): throughput at --concurrency, then latency at concurrency 1.
-Prints req/s, p50/p99 and the latency each proxy adds over calling the upstream directly, and the ratios.
+Prints req/s, p50/p99 and the latency each proxy adds over calling the upstream directly, and the ratios; CPU per
+request is summed over every process of a target (a server and its worker processes; for nginx + Charter, both).
 LiteLLM is installed by this script into bench/.venvs/litellm, pinned to litellm[proxy]==1.106.2.
 
     .venv/bin/python bench/gateway.py [--seconds 10] [--concurrency 32] [--skip-litellm]
@@ -141,23 +142,48 @@ def audit_count(home: Path) -> int:
         return int(db.execute("SELECT count(*) FROM audit_entries WHERE action LIKE 'inference.%'").fetchone()[0])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) and its waited-for children, from /proc."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return float("nan")
-    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+        return None
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and every live descendant (worker processes), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))  # fields[1] is the parent pid
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def cpu_seconds(*roots: int) -> float:
+    """User + system CPU time of each root process, its live descendants and their waited-for children."""
+    ticks = 0
+    for root in roots:
+        for pid in _tree(root):
+            fields = _stat(pid)
+            if fields is None:
+                if pid == root:
+                    return float("nan")
+                continue
+            ticks += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measure(
-    name: str, url: str, headers: dict[str, str], args: argparse.Namespace, pid: int | None = None
+    name: str, url: str, headers: dict[str, str], args: argparse.Namespace, *pids: int
 ) -> dict[str, _load.Result]:
     _load.run(url, headers, BODY, 4, 1)  # warm up connections and caches
-    cpu0 = cpu_seconds(pid) if pid else float("nan")
+    cpu0 = cpu_seconds(*pids) if pids else float("nan")
     out = {"load": _load.run(url, headers, BODY, args.concurrency, args.seconds)}
-    cpu = (cpu_seconds(pid) - cpu0) if pid else float("nan")
+    cpu = (cpu_seconds(*pids) - cpu0) if pids else float("nan")
     out["c1"] = _load.run(url, headers, BODY, 1, args.latency_seconds)
     for label, r in out.items():
         print(
@@ -171,7 +197,7 @@ def measure(
         print(
             f"  {name:8s} CPU {cpu:.2f} s of its process for {r.requests} requests: "
             f"{out['load'].cpu_per_request_us:.0f} µs/request → {1e6 / out['load'].cpu_per_request_us:.0f} "
-            "req per CPU-second (one worker on an idle core)",
+            "req per CPU-second (all its processes)",
             flush=True,
         )
     return out
@@ -184,6 +210,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="Charter gateway worker processes.")
     parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--skip-nginx", action="store_true")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="charter-bench-"))
@@ -231,6 +258,8 @@ def main() -> None:
             f"  charter audit entries written during the run: {written} (answered 2xx: {answered}; warm-up adds a few)",
             flush=True,
         )
+        if not args.skip_nginx:
+            results.update(measure_nginx(work, upstream, gateway, gw.pid, app_key, home, args))
         lite_note = "skipped (--skip-litellm)"
         if not args.skip_litellm:
             print(f"preparing LiteLLM ({LITELLM_SPEC}) …", flush=True)
@@ -250,6 +279,87 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"kept {work}")
+
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  upstream model {{ server {upstream}; keepalive 64; }}
+  upstream charter {{ server {charter}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location /alone/ {{
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://model/;
+    }}
+    location /governed/ {{
+      auth_request /_charter;
+      auth_request_set $charter_decision $upstream_http_charter_decision_id;
+      proxy_set_header Charter-Decision-Id $charter_decision;
+      proxy_set_header Authorization "";
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://model/;
+    }}
+    location = /_charter {{
+      internal;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://charter/authz/nginx;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header Charter-Deployment credit-raw;
+    }}
+  }}
+}}
+"""
+
+
+def measure_nginx(
+    work: Path, upstream: str, gateway: str, gw_pid: int, app_key: str, home: Path, args: argparse.Namespace
+) -> dict[str, dict[str, _load.Result]]:
+    """nginx alone in front of the upstream, then nginx asking Charter (auth_request) for each call."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        print("  nginx: not installed (scripts/setup-packages installs Debian's) — skipped", flush=True)
+        return {}
+    root = work / "nginx"
+    root.mkdir()
+    port = free_port()
+    conf = NGINX_CONF.format(
+        dir=root, port=port, upstream=upstream.removeprefix("http://"), charter=gateway.removeprefix("http://")
+    )
+    (root / "nginx.conf").write_text(conf)
+    proc = start([binary, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")])
+    try:
+        wait_port(port, 20, proc)
+        plain = {"Content-Type": "application/json"}
+        base = f"http://127.0.0.1:{port}"
+        out = {"nginx": measure("nginx", base + "/alone/v1/chat/completions", plain, args, proc.pid)}
+        headers = {**plain, "Authorization": f"Bearer {app_key}", "Charter-Purpose": "credit-scoring"}
+        before = audit_count(home)
+        out["nginx+ch"] = measure("nginx+ch", base + "/governed/v1/chat/completions", headers, args, proc.pid, gw_pid)
+        answered = sum(r.requests - r.errors for r in out["nginx+ch"].values())
+        print(
+            f"  nginx+charter audit entries written during the run: {audit_count(home) - before} "
+            f"(answered 2xx: {answered}; warm-up adds a few)",
+            flush=True,
+        )
+        return out
+    finally:
+        stop(proc)
 
 
 def report(results: dict[str, dict[str, _load.Result]], lite_note: str) -> None:
@@ -272,6 +382,13 @@ def report(results: dict[str, dict[str, _load.Result]], lite_note: str) -> None:
             f"CPU per request {charter['load'].cpu_per_request_us:.0f} vs {bare['load'].cpu_per_request_us:.0f} µs "
             "(what license checks and durable audit add to the floor)"
         )
+    if "nginx+ch" in results:
+        ngx, gov = results["nginx"], results["nginx+ch"]
+        print(
+            f"nginx + charter authz / charter's own proxy: throughput {gov['load'].rps / charter['load'].rps:.2f}x, "
+            f"CPU per request {gov['load'].cpu_per_request_us:.0f} vs {charter['load'].cpu_per_request_us:.0f} µs; "
+            f"added p50 over nginx alone at c=1: {gov['c1'].p50_ms - ngx['c1'].p50_ms:+.3f} ms"
+        )
     if "litellm" in results:
         lite = results["litellm"]
         print(f"charter / litellm throughput: {charter['load'].rps / max(lite['load'].rps, 1e-9):.1f}x")
@@ -283,7 +400,10 @@ def report(results: dict[str, dict[str, _load.Result]], lite_note: str) -> None:
         print(f"litellm added p99 / charter added p99: {add_l / max(add_c, 1e-3):.1f}x")
     else:
         print(f"litellm: not measured — {lite_note}")
-    print("targets: ≥ 4,000 req/s per gateway worker with durable audit; added p99 ≤ 3 ms at c=1; ≥ 30× LiteLLM")
+    print(
+        "targets: ≥ 4,000 req/s per gateway worker with durable audit; added p99 ≤ 3 ms at c=1; ≥ 30× LiteLLM; "
+        "nginx + charter authz ≥ 2× charter's own proxy, ≤ 1 ms added p50 over nginx alone"
+    )
 
 
 if __name__ == "__main__":
