@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     gateway_refusal_summary_s: float = Field(
         default=60.0, gt=0, description="Period of the audit entry counting refused keyless/unknown gateway calls."
     )
+    authz_grpc_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Also serve Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization/Check) on this port.",
+    )
     log_level: str = "info"
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     login_rate_per_minute: int = Field(default=10, ge=1)

@@ -305,3 +305,66 @@ def test_envoy_ext_authz_and_kubernetes_admission_contracts(
     assert by_decision[admitted_as]["action"] == "admission.allow"
     assert by_decision[admitted_as]["details"]["licenses"] == [world.license_id]
     assert sorted(d["details"]["uid"] for d in docs if d["action"] == "admission.deny")[:2] == ["u2", "u4"]
+
+
+def test_envoy_grpc_ext_authz(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
+    """`envoy.service.auth.v3.Authorization/Check` over real gRPC (grpclib client, Envoy's generated messages)."""
+    pytest.importorskip("envoy_data_plane")
+    import asyncio
+
+    from envoy_data_plane.envoy.service.auth.v3 import (
+        AttributeContext,
+        AttributeContextHttpRequest,
+        AttributeContextRequest,
+        AuthorizationAsyncStub,
+        CheckRequest,
+    )
+    from grpclib.client import Channel
+
+    c = bootstrap.build(settings)
+    try:
+        world = licensed(c)
+    finally:
+        c.close()
+    port = free_port()
+    env = {**env_for(settings), "CHARTER_AUTHZ_GRPC_PORT": str(port)}
+    with FakeUpstream() as upstream:
+        server = Server(env, log=tmp_path / "serve.log").start(timeout=90)
+        try:
+            admin = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(initialised)}
+            r = cli(admin, "deployment", "add", "credit-raw", "--model", world.model, "--env", "production",
+                    "--kind", "http", "--upstream", upstream.url + "/anything")  # fmt: skip
+            assert r.returncode == 0, r.stdout + r.stderr
+
+            def check(path: str, headers: dict[str, str]) -> CheckRequest:
+                http = AttributeContextHttpRequest(method="POST", path=path, headers=headers, host="models")
+                return CheckRequest(attributes=AttributeContext(request=AttributeContextRequest(http=http)))
+
+            async def calls() -> list[object]:
+                channel = Channel("127.0.0.1", port)
+                try:
+                    stub = AuthorizationAsyncStub(channel)
+                    base = {":method": "POST", ":path": "/gw/credit-raw/v1/score", "charter-purpose": "credit-scoring"}
+                    auth = {"authorization": f"Bearer {world.app_key}"}
+                    deadline = time.monotonic() + 5
+                    while True:
+                        allowed = await stub.check(check("/gw/credit-raw/v1/score", {**base, **auth}), timeout=5)
+                        if allowed.status.code == 0 or time.monotonic() > deadline:
+                            break
+                        await asyncio.sleep(0.05)
+                    keyless = await stub.check(check("/gw/credit-raw/v1/score", base), timeout=5)
+                    other = {**base, **auth, "charter-purpose": "marketing"}
+                    wrong = await stub.check(check("/gw/credit-raw/v1/score", other), timeout=5)
+                    return [allowed, keyless, wrong]
+                finally:
+                    channel.close()
+
+            allowed, keyless, wrong = asyncio.run(calls())
+        finally:
+            server.stop()
+    assert allowed.status.code == 0 and allowed.denied_response is None  # type: ignore[attr-defined]
+    ok = {h.header.key: h.header.value for h in allowed.ok_response.headers}  # type: ignore[attr-defined]
+    assert ok["x-charter-license-id"] == world.license_id and ok["x-charter-decision-id"]
+    assert keyless.status.code == 16 and keyless.denied_response.status.code == 401  # type: ignore[attr-defined]
+    assert wrong.status.code == 7 and wrong.denied_response.status.code == 403  # type: ignore[attr-defined]
+    assert json.loads(wrong.denied_response.body)["code"] == "purpose_not_in_scope"  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ into the container's lifespan, so `charter serve` and `charter gateway` start an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from charter.auth import service as auth_service
@@ -18,6 +18,7 @@ from charter.core.events import AuditEvent
 from charter.deployments import service as deployments
 from charter.deployments.index import Snapshot
 from charter.gateway.audit import closer, group_writer
+from charter.gateway.authz_grpc import GrpcListener
 from charter.gateway.handler import Capture, Gateway
 from charter.gateway.index import LiveIndex
 from charter.gateway.keys import KeyCache
@@ -76,6 +77,7 @@ def create(container: Container) -> Gateway:
     container.extras["gateway"] = gateway
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
     unsubscribe: list[Callable[[], None]] = []
+    stoppers: list[Callable[[], Awaitable[None]]] = []
 
     async def startup() -> None:
         writer = group_writer(container)
@@ -90,8 +92,14 @@ def create(container: Container) -> Gateway:
         refusals.start(lambda: gateway.audit)
         if listener is not None:
             listener.start()
+        if settings.authz_grpc_port:
+            grpc = GrpcListener(gateway, settings.host, settings.authz_grpc_port)
+            await grpc.start()
+            stoppers.append(grpc.stop)
 
     async def shutdown() -> None:
+        while stoppers:
+            await stoppers.pop()()
         while unsubscribe:
             unsubscribe.pop()()
         if listener is not None:
