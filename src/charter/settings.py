@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     gateway_refusal_summary_s: float = Field(
         default=60.0, gt=0, description="Period of the audit entry counting refused keyless/unknown gateway calls."
     )
+    witnesses: str = Field(
+        default="",
+        description="Witnesses the audit log submits its checkpoints to: WITNESS_KEY@URL, comma-separated.",
+    )
+    witness_quorum: int = Field(default=0, ge=0, description="How many witnesses must cosign (0: all of them).")
     authz_grpc_port: int | None = Field(
         default=None,
         ge=1,

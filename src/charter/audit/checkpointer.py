@@ -25,6 +25,7 @@ from charter.audit.proofs import consistency_proof, verify_consistency
 from charter.audit.sink import AuditSink, Executor
 from charter.audit.store import StoredCheckpoint
 from charter.audit.tables import CHECKPOINTS
+from charter.audit.witnessing import Witnessing, proof_from
 from charter.audit.writer import AuditWriteFailed, GroupCommitWriter
 from charter.core.clock import utcnow
 from charter.core.signing import SigningKey
@@ -78,6 +79,8 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: GroupCommitWriter | None = None
+        self.witnessing: Witnessing | None = None  # set when CHARTER_WITNESSES names witnesses
+        self._witnessed_size = -1
 
     # --- identity --------------------------------------------------------------------------------------------
     def origin(self) -> str:
@@ -186,6 +189,14 @@ class Checkpointer:
         self.refused = None
         return written
 
+    def witness(self, cp: StoredCheckpoint) -> None:
+        """Submit a checkpoint to the witnesses (in the checkpoint thread: never on a request's path)."""
+        assert self.witnessing is not None
+        with self.uow(write=False) as uow:
+            reader = store.TreeReader(uow.session, cp.size)
+            self.witnessing.submit(cp.size, cp.note, proof_from(reader.range_hash))
+        self._witnessed_size = cp.size
+
     def use_writer(self, writer: GroupCommitWriter | None) -> None:
         """Write checkpoint rows through `writer`'s batches (None: in a transaction of their own again)."""
         self._writer = writer
@@ -230,7 +241,9 @@ class Checkpointer:
             if self._stop.is_set():
                 return
             try:
-                self.checkpoint()
+                cp = self.checkpoint()
+                if cp is not None and self.witnessing is not None and cp.size != self._witnessed_size:
+                    self.witness(cp)
             except ConsistencyRefused:
                 pass  # logged loudly by checkpoint(); keep refusing until an operator acts
             except Exception:

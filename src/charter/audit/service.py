@@ -30,6 +30,7 @@ from charter.audit.schemas import (
 )
 from charter.audit.sink import AuditSink, Executor
 from charter.audit.store import EntryFilter, StoredCheckpoint, TreeReader
+from charter.audit.witnessing import Witnessing, parse_targets
 from charter.core.errors import InvalidInput, NotFound, Unavailable
 from charter.core.signing import SigningKey
 from charter.settings import Settings
@@ -77,6 +78,8 @@ class AuditLog:
         origin = resolve_origin(settings.home, settings.host, settings.public_url)
         checkpointer = Checkpointer(uow, key, origin, interval_s=settings.checkpoint_interval_s)
         checkpointer.attach(sink)
+        if settings.witnesses:
+            checkpointer.witnessing = Witnessing(parse_targets(settings.witnesses), settings.witness_quorum)
         log = cls(uow, checkpointer)
         _BY_ENGINE[uow.engine] = log
         return log

@@ -154,7 +154,10 @@ def _public(log: AuditLog) -> Callable[[Public], None]:
             cp = None
         if cp is None:
             return PlainTextResponse("no checkpoint signed yet\n", status_code=503, headers={"retry-after": "1"})
-        return PlainTextResponse(cp.note, headers={"cache-control": "no-cache"})
+        witnessing = log.checkpointer.witnessing
+        latest = witnessing.latest if witnessing is not None else None
+        note = latest.note if latest is not None and latest.size == cp.size else cp.note  # with its cosignatures
+        return PlainTextResponse(note, headers={"cache-control": "no-cache"})
 
     async def key(_: Request) -> Response:
         return PlainTextResponse(await run_in_threadpool(log.verifier_key) + "\n")

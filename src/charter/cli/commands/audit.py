@@ -202,6 +202,18 @@ def verify(
         list[Path] | None, typer.Option(help="A checkpoint note saved earlier; the log must extend it. Repeatable.")
     ] = None,
     deep: Annotated[bool, typer.Option("--deep", help="Also check canonical form and filter columns.")] = False,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness's key (NAME+ID+KEY), with @URL unless CHARTER_WITNESSES gives it; the log must "
+            "extend the checkpoint it cosigned. Repeatable.",
+        ),
+    ] = None,
+    witnesses: Annotated[
+        int | None, typer.Option("--witnesses", min=1, help="How many of the witnesses must vouch (default: all).")
+    ] = None,
+    origin: Annotated[str | None, typer.Option(help="The log's origin (default: this data dir's).")] = None,
 ) -> None:
     """Recompute the whole log offline (database via CHARTER_* settings, or an export) and name the first bad entry."""
     from charter.audit.export import verify_database, verify_export  # the database stack, only for this command
@@ -209,6 +221,8 @@ def verify(
 
     trusted = [p.read_text() for p in checkpoint or []]
     settings = Settings()
+    if witness_key:
+        trusted += _witnessed(settings, witness_key, witnesses, origin, from_export)
     if from_export is not None:
         if not from_export.is_file():
             raise CliError("not_found", f"{from_export}: no such file", EXIT_NOT_FOUND)
@@ -240,6 +254,41 @@ def verify(
     finally:
         engine.dispose()
     _report(report, settings.resolved_database_url.split("@")[-1])
+
+
+def _witnessed(
+    settings: Settings, keys: list[str], quorum: int | None, origin: str | None, export: Path | None
+) -> list[str]:
+    """The checkpoints the given witnesses cosigned for this log (fetched from them); exit 1 without a quorum."""
+    from charter.audit.checkpointer import resolve_origin
+    from charter.audit.witnessing import Target, fetch_cosigned, parse_targets
+
+    configured = {t.name: t for t in parse_targets(settings.witnesses)} if settings.witnesses else {}
+    targets: list[Target] = []
+    for value in keys:
+        if "@" in value:
+            targets += parse_targets(value, "--witness-key")
+            continue
+        (only,) = parse_targets(value + "@http://unused", "--witness-key")
+        known = configured.get(only.name)
+        if known is None or known.cosigner != only.cosigner:
+            raise CliError("usage", f"--witness-key {only.name}: give its URL as KEY@URL", EXIT_USAGE)
+        targets.append(known)
+    need = quorum or len(targets)
+    if need > len(targets):
+        raise CliError("usage", f"--witnesses {need} but only {len(targets)} witness keys given", EXIT_USAGE)
+    log_origin = origin or (_export_origin(export) if export else None)
+    log_origin = log_origin or resolve_origin(settings.home, settings.host, settings.public_url)
+    vouched, problems = fetch_cosigned(targets, log_origin)
+    if len(vouched) < need:
+        lines = [f"✗ only {len(vouched)} of the {need} required witnesses vouch for a checkpoint of {log_origin}"]
+        emit({"ok": False, "witnessed_by": [v.witness for v in vouched], "problems": problems},
+             human="\n".join(lines + [f"  - {p}" for p in problems]))  # fmt: skip
+        raise typer.Exit(EXIT_NO)
+    if not STATE.json:
+        for v in vouched:
+            console.print(f"witness {v.witness} cosigned {v.size} entries of {log_origin}", highlight=False)
+    return [v.note for v in vouched]
 
 
 def _export_origin(path: Path) -> str:
