@@ -15,7 +15,7 @@ import typer
 from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, EXIT_UNREACHABLE, EXIT_USAGE, CliError
-from charter.cli.output import emit, table
+from charter.cli.output import emit, grid, table
 from charter.core.wellknown import JWKS_PATH
 
 license_app = typer.Typer(help="Licenses: request, sign off, activate, suspend, verify.", no_args_is_help=True)
@@ -132,7 +132,16 @@ def list_(
     if expiring_within is not None:
         params["expiring_within_days"] = _days(expiring_within)
     items = Api().get("/licenses", params=params)["items"]
-    table(items, ["id", "state", "model", "env", "purposes", "exp", "version"])
+    if STATE.json:
+        table(items, [])
+        return
+    rows = [[license_name(i), ", ".join(i["purposes"]), str(i.get("exp") or "-")[:10]] for i in items]
+    grid(["license (system@version · env · state · id)", "purposes", "expires"], rows)
+
+
+def license_name(lic: dict[str, Any]) -> str:
+    """How a license is named to people: `credit-scoring@2.0.0 · production · active · lic_…` (the id whole)."""
+    return f"{lic['model']} · {lic['env']} · {lic['state']} · {lic['id']}"
 
 
 @license_app.command("token")
