@@ -95,9 +95,11 @@ def _human(doc: dict[str, Any]) -> None:
         out("Completed a demo that an earlier run left half-loaded.", highlight=False)
     out("Demo people (passwords and keys are shown once; store them now):", highlight=False)
     width = max(len(x["name"]) for x in doc["logins"])
+    roles = max(len(", ".join(x["roles"])) for x in doc["logins"])
     for x in doc["logins"]:
-        password = f"  password: {x['password']}" if x["password"] else ""
-        out(f"  {x['name']:<{width}}  {', '.join(x['roles'])}{password}", highlight=False, soft_wrap=True)
+        line = f"  {x['name']:<{width}}  {', '.join(x['roles']):<{roles}}"
+        line += f"  password: {x['password']}" if x["password"] else ""
+        out(line.rstrip(), markup=False, highlight=False, soft_wrap=True)
     out("Their API keys as shell lines (paste them into the shell you run the CLI and curl from):", highlight=False)
     for x in doc["logins"]:
         out(f"export {x['env']}={x['key']}", highlight=False, soft_wrap=True)
