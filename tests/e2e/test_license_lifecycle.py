@@ -22,7 +22,7 @@ from tests.support.server import Server, cli
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "credit-scoring"
-MODEL = "credit-scoring@1.0.0"
+MODEL = "loan-approval@1.0.0"  # the system the example registers
 REVIEWERS = ("ml-lead", "security", "legal", "ethics", "privacy")
 
 
@@ -227,7 +227,7 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     r = cli(env, "check", MODEL, "--env", "production", "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["allowed"] is False
     [task] = _ok(cli(env, "license", "reaudits", "--status", "open", "--json"))["items"]  # type: ignore[misc]
-    assert task["system"] == "credit-scoring" and task["kind"] == "periodic"
+    assert task["system"] == "loan-approval" and task["kind"] == "periodic"
     done = _ok(as_("sam", "license", "reaudit-done", task["id"], "--note", "annual review", "--json"))
     assert done["status"] == "done" and done["completed_by"] == "user:sam"
     listed = _ok(cli(env, "license", "list", "--state", "revoked", "--json"))
