@@ -3,7 +3,12 @@ with what the demo printed, a second run changes nothing, and the audit log that
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +22,10 @@ from charter import bootstrap
 from charter.audit.export import verify_database
 from charter.audit.tables import AuditEntryRow
 from charter.auth import service as auth_service
+from charter.auth.model import SYSTEM_ACTOR
 from charter.bootstrap import Container, InitResult
 from charter.demo import monitoring
+from charter.licenses import service as licenses_service
 from charter.server import Dispatcher
 from charter.settings import Settings
 from tests.support.db import env_for
@@ -119,3 +126,67 @@ def test_demo_needs_an_initialised_data_dir(tmp_path: Path) -> None:
     r = cli({"CHARTER_HOME": str(tmp_path / "home"), "CHARTER_ENVIRONMENT": "test"}, "demo")
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert r.stderr.startswith("error: not_initialised:") and "charter init" in r.stderr
+
+
+def test_demo_on_a_relative_data_dir_prints_exports_and_reruns_helpfully(
+    settings: Settings, initialised: InitResult
+) -> None:
+    """The default data dir is the relative `.charter`: the demo's file URIs must not need an absolute path. The
+    first run prints `export NAME_KEY=…` lines; a second one says what exists and how to get new logins, and
+    prints no secret; `--new-logins` prints working ones."""
+    env = {**os.environ, **env_for(settings), "CHARTER_HOME": settings.home.name, "COLUMNS": "80"}
+
+    def demo(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "charter", "demo", *args]
+        return subprocess.run(cmd, cwd=settings.home.parent, env=env, capture_output=True, text=True, timeout=300)
+
+    first = demo()
+    assert first.returncode == 0, first.stderr[-3000:]
+    exports = dict(re.findall(r"^export ([A-Z_]+)=(chk_\S+)$", first.stdout, re.M))
+    assert {"ADA_KEY", "LENA_KEY", "LOAN_PORTAL_KEY", "SUPPORT_WIDGET_KEY"} <= set(exports), first.stdout
+    c = bootstrap.build(settings)
+    try:
+        with c.uow(write=False) as uow:
+            assert auth_service.authenticate(uow, exports["LOAN_PORTAL_KEY"]).name == "loan-portal"
+        before = audit_count(c)
+        again = demo()
+        assert again.returncode == 0, again.stderr
+        assert "already loaded" in again.stdout and "charter demo --new-logins" in again.stdout
+        assert "chk_" not in again.stdout and "password:" not in again.stdout
+        assert audit_count(c) == before
+        fresh = demo("--new-logins")
+        assert fresh.returncode == 0, fresh.stderr
+        keys = dict(re.findall(r"^export ([A-Z_]+)=(chk_\S+)$", fresh.stdout, re.M))
+        assert keys["LENA_KEY"] != exports["LENA_KEY"]
+        with c.uow(write=False) as uow:
+            assert auth_service.authenticate(uow, keys["LENA_KEY"]).name == "lena"
+            assert auth_service.authenticate(uow, exports["LENA_KEY"]).name == "lena"  # old keys keep working
+    finally:
+        c.close()
+
+
+def test_an_interrupted_demo_is_completed_by_the_next_run(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_load = importlib.import_module("charter.demo.load")  # the module; `charter.demo.load` is also a function
+    real = demo_load._chatbot
+
+    def crash(ld: Any) -> None:
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(demo_load, "_chatbot", crash)
+    with pytest.raises(RuntimeError):
+        demo_load.load(container)
+    monkeypatch.setattr(demo_load, "_chatbot", real)
+    result = demo_load.load(container)
+    assert result.loaded and result.resumed
+    with container.uow(write=False) as uow:
+        lics = licenses_service.list_licenses(uow, SYSTEM_ACTOR)
+        for login in result.logins:  # the interrupted run's people got passwords that are printed now
+            if login.password:
+                assert auth_service.authenticate_password(uow, login.name, login.password).name == login.name
+    expected = ["active", "rejected", "requested", "requested", "revoked", "suspended"]
+    if monitoring.available():
+        expected = sorted([*expected, "suspended"])
+    assert sorted(lic.state for lic in lics) == expected  # nothing twice
+    assert demo_load.load(container).loaded is False

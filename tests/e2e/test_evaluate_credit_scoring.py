@@ -66,7 +66,7 @@ cases:
 
 
 def readme_commands() -> str:
-    """The first bash block of the README's "Run it with the Charter CLI" section."""
+    """The first bash block of the README's "Run it with the Charter CLI" section (the evaluation)."""
     text = (EXAMPLE / "README.md").read_text()
     section = text.split("## Run it with the Charter CLI", 1)[1]
     m = re.search(r"```bash\n(.*?)```", section, re.S)
@@ -140,7 +140,7 @@ def test_readme_commands_block_then_pass(served: dict[str, str], tmp_path: Path)
     sarif = json.loads((out / "credit.sarif").read_text())
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["properties"]["verdict"] == "pass"
     html = (out / "report.html").read_text()
-    assert "Policy assessment of credit-scoring@1.0.0" in html and "PASS" in html
+    assert "Policy assessment of loan-approval@1.0.0" in html and "PASS" in html
 
 
 PREDS = ("--label", "y", "--prediction", "y_hat", "--score", "p", "--sensitive", "gender,age_band")

@@ -22,7 +22,7 @@ from tests.support.server import Server, cli
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "credit-scoring"
-MODEL = "credit-scoring@1.0.0"
+MODEL = "loan-approval@1.0.0"  # the system the example registers
 REVIEWERS = ("ml-lead", "security", "legal", "ethics", "privacy")
 
 
@@ -147,8 +147,10 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     offline = {**env, "CHARTER_URL": "http://127.0.0.1:1", "CHARTER_API_KEY": ""}
     v = _ok(
         cli(offline, "license", "verify", str(tmp_path / "lic.jwt"), "--jwks", str(tmp_path / "jwks.json"), "--json")
-    )
-    assert v["valid"] is True and v["license"] == lid and v["status"] == "unchecked"
+    )  # by default the status list the token names is fetched (from the server, whatever CHARTER_URL says)
+    assert v["valid"] is True and v["license"] == lid and v["status"] == "valid" and v["offline"] is False
+    r = cli(offline, "license", "verify", str(tmp_path / "lic.jwt"), "--jwks", str(tmp_path / "jwks.json"), "--offline")
+    assert r.returncode == 0 and "status: unchecked (--offline: revocation and suspension not checked)" in r.stdout
     digest = str(_ok(cli(env, "model", "show", MODEL, "--json"))["digest"])
     r = cli(
         offline,
@@ -200,6 +202,8 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     (tmp_path / "suspended-list.jwt").write_text(httpx.get(status_url).text)
     r = verify("--status-url", status_url)
     assert r.returncode == 1 and r.stderr.startswith("error: suspended:")
+    r = verify()  # no --status-url: the token's own status-list URI is checked, so a suspended license is refused
+    assert r.returncode == 1 and r.stderr.startswith("error: suspended:"), (r.stdout, r.stderr)
     r = cli(env, "check", MODEL, "--env", "production")
     assert r.returncode == 1 and "suspended" in r.stdout and "drift under investigation" in r.stdout
 
@@ -223,7 +227,7 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     r = cli(env, "check", MODEL, "--env", "production", "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["allowed"] is False
     [task] = _ok(cli(env, "license", "reaudits", "--status", "open", "--json"))["items"]  # type: ignore[misc]
-    assert task["system"] == "credit-scoring" and task["kind"] == "periodic"
+    assert task["system"] == "loan-approval" and task["kind"] == "periodic"
     done = _ok(as_("sam", "license", "reaudit-done", task["id"], "--note", "annual review", "--json"))
     assert done["status"] == "done" and done["completed_by"] == "user:sam"
     listed = _ok(cli(env, "license", "list", "--state", "revoked", "--json"))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from charter.bootstrap import InitResult
 from charter.settings import Settings
 from tests.support.db import env_for
-from tests.support.server import Server, cli
+from tests.support.server import Server, cli, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +44,12 @@ def test_cli_against_real_server(settings: Settings, tmp_path: Path) -> None:
         assert r.returncode == 4
         r = cli({**env, "CHARTER_URL": "http://127.0.0.1:1"}, "whoami")
         assert r.returncode == 5 and "cannot reach" in r.stderr
+        r = cli(
+            {**env, "CHARTER_API_KEY": "chk_0123abcdef_" + "x" * 40}, "whoami"
+        )  # a key of another server: say which one
+        assert r.returncode == 4 and "API key not recognised" in r.stderr and server.url in r.stderr, r.stderr
+        r = cli({**env, "CHARTER_URL": "", "CHARTER_PORT": str(server.port)}, "whoami", "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["name"] == "admin", r.stderr  # the default URL follows it
         r = cli(env, "nosuch")
         assert r.returncode == 2
     finally:
@@ -48,3 +57,35 @@ def test_cli_against_real_server(settings: Settings, tmp_path: Path) -> None:
     text = log.read_text()
     for secret in (key, alice_key):
         assert secret not in text
+
+
+def _one_line_error(r: subprocess.CompletedProcess[str], code: str) -> None:
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.startswith(f"error: {code}: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "Traceback" not in r.stderr and "listening" not in r.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "gateway"])
+def test_serve_before_init_says_run_init(command: str, tmp_path: Path) -> None:
+    env = {"CHARTER_HOME": str(tmp_path / "nothing-here"), "CHARTER_ENVIRONMENT": "test"}
+    r = cli(env, command, "--port", str(free_port()))
+    _one_line_error(r, "not_initialised")
+    assert "charter init" in r.stderr and "nothing-here" in r.stderr
+
+
+def test_serve_on_an_unreadable_data_dir_names_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a directory")  # unreadable as a data dir even for root, who ignores permission bits
+    r = cli({"CHARTER_HOME": str(home), "CHARTER_ENVIRONMENT": "test"}, "serve", "--port", str(free_port()))
+    _one_line_error(r, "data_dir_unreadable")
+    assert str(home) in r.stderr and "CHARTER_HOME" in r.stderr
+
+
+def test_serve_on_a_busy_port_says_how_to_move(settings: Settings, initialised: InitResult) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = cli(env_for(settings), "serve", "--port", str(port))
+    _one_line_error(r, "port_in_use")
+    assert f"port {port} on 127.0.0.1 is already in use" in r.stderr and "--port" in r.stderr

@@ -114,6 +114,19 @@ def add_user(uow: UnitOfWork, actor: Actor, data: UserCreate) -> PrincipalRead:
     return out
 
 
+def set_password(uow: UnitOfWork, actor: Actor, name: str, password: str) -> PrincipalRead:
+    """Set a user's dashboard password (an admin's act; the hash is stored, the audit entry names no secret)."""
+    authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
+    row = uow.session.scalar(select(PrincipalRow).where(PrincipalRow.kind == "user", PrincipalRow.name == name))
+    if row is None:
+        raise NotFound(f"no user named '{name}' (see: charter user list)", code="principal_not_found")
+    row.password_hash = hash_password(password)
+    uow.record(AuditEvent(actor.ref, "user.set_password", f"user:{name}"))
+    out = _read(uow, row)
+    uow.commit()
+    return out
+
+
 def add_team(uow: UnitOfWork, actor: Actor, data: TeamCreate) -> TeamRead:
     """Create a team."""
     authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
@@ -513,5 +526,6 @@ __all__ = [
     "parse_ref",
     "revoke_key",
     "revoke_role",
+    "set_password",
     "whoami",
 ]

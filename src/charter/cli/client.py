@@ -31,7 +31,7 @@ class Api:
                 EXIT_UNREACHABLE,
             ) from None
         if resp.status_code >= 400:
-            raise _problem(resp)
+            raise _problem(resp, self.base)
         if resp.headers.get("content-type", "").startswith("application/json"):
             return resp.json()
         return resp.content
@@ -46,7 +46,7 @@ class Api:
         return self.request("DELETE", path, **kwargs)
 
 
-def _problem(resp: httpx.Response) -> CliError:
+def _problem(resp: httpx.Response, base: str) -> CliError:
     try:
         body = resp.json()
     except ValueError:
@@ -57,6 +57,11 @@ def _problem(resp: httpx.Response) -> CliError:
     detail = str(body.get("detail", resp.reason_phrase))
     if resp.status_code == 401 and code == "missing_api_key":
         detail += " — set CHARTER_API_KEY or pass --api-key"
+    elif resp.status_code == 401 and code == "invalid_api_key":
+        detail += (
+            f" (asked the Charter at {base}; if the key is another server's, set CHARTER_URL or --url to that one, "
+            "or CHARTER_PORT when it runs on this machine on another port)"
+        )
     return CliError(
         code,
         detail,

@@ -14,11 +14,17 @@ class CliState:
 
     @property
     def base_url(self) -> str:
-        return (self.url or os.environ.get("CHARTER_URL") or "http://127.0.0.1:8400").rstrip("/")
+        return (self.url or os.environ.get("CHARTER_URL") or default_url()).rstrip("/")
 
     @property
     def key(self) -> str | None:
         return self.api_key or os.environ.get("CHARTER_API_KEY")
+
+
+def default_url() -> str:
+    """Where `charter serve` listens when nothing else is said: loopback on CHARTER_PORT (8400)."""
+    port = os.environ.get("CHARTER_PORT", "").strip()
+    return f"http://127.0.0.1:{port if port.isdigit() else 8400}"
 
 
 STATE = CliState()

@@ -6,7 +6,7 @@ import time
 
 from charter.bootstrap import Container
 from charter.demo import content, data, monitoring
-from charter.demo.loader import DemoResult, Loader, already_loaded
+from charter.demo.loader import DemoResult, Loader, already_loaded, partly_loaded, summary, unless_exists
 from charter.deployments import service as deployments
 from charter.deployments.schemas import DeploymentCreate
 from charter.licenses import service as licenses
@@ -14,18 +14,32 @@ from charter.signoffs.model import Decision
 
 
 def load(c: Container) -> DemoResult:
-    """Load the whole demo once; when it is already there, change nothing and say so."""
+    """Load the whole demo once; when it is already there, change nothing and say so. A demo an interrupted run
+    left half-loaded is completed: every step skips what is already there (see `Loader`)."""
     started = time.perf_counter()
-    files = c.settings.home / "demo"
+    files = (c.settings.home / "demo").resolve()
     if already_loaded(c):
-        return DemoResult(loaded=False, data_dir=files)
+        return DemoResult(loaded=False, data_dir=files, summary=summary(c))
+    resumed = partly_loaded(c)
     ld = Loader(c, files)
+    ld.result.resumed = resumed
     ld.identity()
     ld.catalog()
     _credit(ld)
     _chatbot(ld)
     _classifier(ld)
     ld.result.seconds = round(time.perf_counter() - started, 2)
+    return ld.result
+
+
+def new_logins(c: Container) -> DemoResult:
+    """New dashboard passwords and API keys for the demo's people and apps (the old keys keep working)."""
+    files = (c.settings.home / "demo").resolve()
+    if not partly_loaded(c):
+        return DemoResult(loaded=False, data_dir=files)
+    ld = Loader(c, files)
+    ld.identity()
+    ld.result.loaded = False
     return ld.result
 
 
@@ -72,7 +86,7 @@ def _credit(ld: Loader) -> None:
     ld.sign(pending, ["ml-lead", "security"])
     ld.state("credit-scoring@2.0.0 staging (awaiting legal, ethics, privacy)", pending.id)
     _monitoring(ld, v2, thresholds)
-    with ld.c.uow() as uow:
+    with ld.c.uow() as uow, unless_exists():
         deployments.add(
             uow,
             ld.people["sam"],
@@ -105,17 +119,18 @@ def _chatbot(ld: Loader) -> None:
     ld.evaluate(ref, preds, score=True, sensitive=[])
     lic = ld.request(ref, "production", "customer-support", "app:support-widget", 365, [])
     ld.sign(lic, lic.required_signoffs)
-    with ld.c.uow() as uow:
-        licenses.suspend(
-            uow,
-            ld.people["sam"],
-            lic.id,
-            "Prompt-injection incident INC-311 under investigation",
-            {"incident": "INC-311"},
-            category="security",
-        )
+    if ld.current(lic.id).state == "active":  # else an interrupted run suspended it already
+        with ld.c.uow() as uow:
+            licenses.suspend(
+                uow,
+                ld.people["sam"],
+                lic.id,
+                "Prompt-injection incident INC-311 under investigation",
+                {"incident": "INC-311"},
+                category="security",
+            )
     ld.state("support-chatbot@1.0 production (suspended: security incident)", lic.id)
-    with ld.c.uow() as uow:
+    with ld.c.uow() as uow, unless_exists():
         deployments.add(
             uow,
             ld.people["sam"],
@@ -151,10 +166,11 @@ def _classifier(ld: Loader) -> None:
         refs.append(ref)
     old = ld.request(refs[0], "production", "document-routing", "app:doc-router", 365, [])
     ld.sign(old, old.required_signoffs)
-    with ld.c.uow() as uow:
-        licenses.revoke(
-            uow, ld.people["sam"], old.id, "Superseded by doc-classifier@1.0; training data licence unclear"
-        )
+    if ld.current(old.id).state == "active":  # else an interrupted run revoked it already
+        with ld.c.uow() as uow:
+            licenses.revoke(
+                uow, ld.people["sam"], old.id, "Superseded by doc-classifier@1.0; training data licence unclear"
+            )
     ld.state("doc-classifier@0.9 production (revoked)", old.id)
     new = ld.request(refs[1], "production", "document-routing", "app:doc-router", 365, [])
     ld.state("doc-classifier@1.0 production (awaiting ml-lead)", new.id)
@@ -175,6 +191,9 @@ def _monitoring(ld: Loader, ref: str, thresholds: dict[str, float]) -> None:
         ["drift.psi_max < 0.25 => suspend", "fairness.dp_diff[gender] < 0.1 => suspend"],
     )
     ld.sign(lic, lic.required_signoffs)
+    if ld.current(lic.id).state != "active":  # an interrupted run got as far as the breach
+        ld.state(f"{ref} production partner pre-screening (suspended automatically: drift)", lic.id)
+        return
     windows = monitoring.load(ld.c, ld.people["mara"], ref, ld.files / "monitoring" / "credit-scoring", thresholds)
     ld.result.notes.extend(windows)
     ld.state(f"{ref} production partner pre-screening (suspended automatically: drift)", lic.id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, TeamCreate, Us
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
 from charter.catalog.schemas import DatasetCreate, FileIn, LineageLink, ModelVersionCreate, SystemCreate
-from charter.core.errors import NotFound
+from charter.core.errors import Conflict, NotFound
 from charter.demo import content, data
 from charter.evaluation import build_evaluation_evidence, evaluate_predictions, load_predictions, scan_path
 from charter.evaluation import service as evaluation
@@ -26,7 +28,6 @@ from charter.licenses.schemas import LicenseCreate, LicenseRead
 from charter.signoffs.model import Decision
 from charter.signoffs.schemas import SignOffCreate
 
-MARKER_SYSTEM = "credit-scoring"
 RESAMPLES = 40
 
 
@@ -47,16 +48,38 @@ class DemoResult:
     licenses: dict[str, str] = field(default_factory=dict)  # label -> "id state"
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    resumed: bool = False  # an interrupted run's half-loaded demo was completed
+    summary: dict[str, Any] = field(default_factory=dict)  # what an already loaded demo holds
+
+
+MARKER_LAST = ("doc-classifier", "doc-classifier@1.0")  # the last step of `load` requests this model's license
 
 
 def already_loaded(c: Container) -> bool:
-    """True when the demo (its credit-scoring system) is already in this database."""
+    """True when the whole demo is in this database: its last step (doc-classifier@1.0's request) is there."""
+    system, ref = MARKER_LAST
     with c.uow(write=False) as uow:
         try:
-            catalog.get_system(uow, MARKER_SYSTEM)
+            catalog.get_system(uow, system)
         except NotFound:
             return False
-    return True
+        return any(lic.model == ref for lic in licenses.list_licenses(uow, SYSTEM_ACTOR, system=system))
+
+
+def partly_loaded(c: Container) -> bool:
+    """True when an interrupted run left some of the demo (its teams come first)."""
+    with c.uow(write=False) as uow:
+        return bool({t.name for t in auth.list_teams(uow, SYSTEM_ACTOR)} & set(content.TEAMS))
+
+
+def summary(c: Container) -> dict[str, Any]:
+    """What a loaded demo holds, for the message of a second run (no secrets: they are not stored)."""
+    with c.uow(write=False) as uow:
+        systems = [s.name for s in catalog.list_systems(uow, SYSTEM_ACTOR)]
+        states = [f"{lic.model} {lic.env} {lic.state}" for lic in licenses.list_licenses(uow, SYSTEM_ACTOR)]
+    people = [{"name": n, "roles": [f"{r}({f})" if f else r for r, f in roles]} for n, _, _, roles in content.PEOPLE]
+    apps = [{"name": f"app:{a}", "roles": ["app"]} for a, _ in content.APPS]
+    return {"systems": systems, "licenses": states, "people": people + apps}
 
 
 def _admin(c: Container) -> Actor:
@@ -79,15 +102,23 @@ class Loader:
 
     # -- identity -------------------------------------------------------------------------------------------
     def identity(self) -> None:
+        """Teams, people and apps. What an interrupted run created is kept; its passwords and keys were never
+        printed, so those people get a new password and key now (printed below like the others)."""
         for team_name in content.TEAMS:
             with self.c.uow() as uow:
-                auth.add_team(uow, self.admin, TeamCreate(name=team_name))
+                if team_name not in {t.name for t in auth.list_teams(uow, self.admin)}:
+                    auth.add_team(uow, self.admin, TeamCreate(name=team_name))
+        with self.c.uow(write=False) as uow:
+            existing = {f"{p.kind}:{p.name}" for p in auth.list_principals(uow, self.admin)}
+            bound = {(b.principal, b.role, b.function or None) for b in auth.list_roles(uow, self.admin)}
         passwords = {name: f"demo-{secrets.token_urlsafe(9)}" for name, *_ in content.PEOPLE}
         # Password hashing (Argon2id, ~1 s each) dominates; it releases the GIL, so the users are added in parallel.
         with ThreadPoolExecutor(max_workers=len(content.PEOPLE)) as pool:
-            list(pool.map(lambda p: self._user(p[0], p[1], p[2], passwords[p[0]]), content.PEOPLE))
+            list(pool.map(lambda p: self._user(p[0], p[1], p[2], passwords[p[0]], existing), content.PEOPLE))
         for name, display, _, roles in content.PEOPLE:
             for role, function in roles:
+                if (f"user:{name}", role, function) in bound:
+                    continue
                 with self.c.uow() as uow:
                     auth.grant_role(uow, self.admin, RoleGrant(principal=name, role=role, function=function))
             with self.c.uow() as uow:
@@ -97,13 +128,18 @@ class Loader:
             labels = [f"{r}({f})" if f else r for r, f in roles]
             self.result.logins.append(Login(name, display, labels, passwords[name], key))
         for app, team in content.APPS:
-            with self.c.uow() as uow:
-                auth.add_app(uow, self.admin, AppCreate(name=app, team=team))
+            if f"app:{app}" not in existing:
+                with self.c.uow() as uow:
+                    auth.add_app(uow, self.admin, AppCreate(name=app, team=team))
             with self.c.uow() as uow:
                 key = auth.create_key(uow, self.admin, KeyCreate(principal=f"app:{app}", name="demo key")).key
             self.result.logins.append(Login(f"app:{app}", f"service account of {team}", ["app"], None, key))
 
-    def _user(self, name: str, display: str, team: str | None, password: str) -> None:
+    def _user(self, name: str, display: str, team: str | None, password: str, existing: set[str]) -> None:
+        if f"user:{name}" in existing:  # created by an interrupted run whose password nobody saw
+            with self.c.uow() as uow:
+                auth.set_password(uow, self.admin, name, password)
+            return
         data = UserCreate(
             name=name, team=team, display_name=display, email=f"{name}@demo-bank.example", password=password
         )
@@ -114,7 +150,7 @@ class Loader:
     def catalog(self) -> None:
         mara, sam = self.people["mara"], self.people["sam"]
         for system in content.SYSTEMS:
-            with self.c.uow() as uow:
+            with self.c.uow() as uow, unless_exists():
                 catalog.register_system(uow, sam, SystemCreate.model_validate(system))
         for name, license_, basis, personal, parents, source in content.DATASETS:
             path = data.table_file(
@@ -127,7 +163,7 @@ class Loader:
                 "version": "1",
                 "digest": _sha256(path),
                 "size_bytes": path.stat().st_size,
-                "uri": path.as_uri(),
+                "uri": path.resolve().as_uri(),
                 "source": source,
                 "license": license_,
                 "lawful_basis": basis,
@@ -136,7 +172,7 @@ class Loader:
                 "row_count": 50,
                 "derived_from": [f"{p}@1" for p in parents],
             }
-            with self.c.uow() as uow:
+            with self.c.uow() as uow, unless_exists():
                 catalog.register_dataset(uow, mara, DatasetCreate.model_validate(body))
 
     def model(self, system: str, version: str, tensors: dict[str, list[float]], card: dict[str, Any]) -> str:
@@ -152,23 +188,41 @@ class Loader:
             digest=f"sha256:{digest}",
             size_bytes=path.stat().st_size,
             files=files,
-            uri=path.as_uri(),
+            uri=path.resolve().as_uri(),
             framework="numpy",
             format="safetensors",
             card=card,
             license="Apache-2.0",
         )
+        if self._has_version(f"{system}@{version}"):
+            return f"{system}@{version}"  # registered by an interrupted run (the file is the same bytes)
         with self.c.uow() as uow:
             catalog.register_model_version(uow, self.people["mara"], system, body)
         return f"{system}@{version}"
 
+    def _has_version(self, ref: str) -> bool:
+        with self.c.uow(write=False) as uow:
+            try:
+                catalog.get_model_version(uow, ref)
+            except NotFound:
+                return False
+        return True
+
     def link(self, ref: str, dataset: str, role: str) -> None:
+        with self.c.uow(write=False) as uow:
+            linked = {(n.ref, n.role) for n in catalog.lineage_of(uow, self.admin, ref).datasets}
+        if (f"{dataset}@1" if "@" not in dataset else dataset, role) in linked:
+            return  # linked by an interrupted run
         with self.c.uow() as uow:
             catalog.link(
                 uow, self.people["mara"], LineageLink.model_validate({"dataset": dataset, "model": ref, "role": role})
             )
 
     def evaluate(self, ref: str, predictions: Path, *, score: bool, sensitive: list[str]) -> Any:
+        with self.c.uow(write=False) as uow:
+            done = evaluation.list_assessments(uow, self.people["mara"], ref)
+        if done:  # evaluated by an interrupted run
+            return done[0]
         system, version = ref.split("@")
         artifact = self.files / "models" / system / version / "model.safetensors"
         loaded = load_predictions(predictions, score="p" if score else None, sensitive=sensitive)
@@ -205,6 +259,11 @@ class Loader:
 
     # -- licenses -------------------------------------------------------------------------------------------
     def request(self, ref: str, env: str, purpose: str, caller: str, days: int, conditions: list[str]) -> LicenseRead:
+        system = ref.split("@")[0]
+        with self.c.uow(write=False) as uow:
+            for lic in licenses.list_licenses(uow, self.admin, system=system):
+                if lic.model == ref and lic.env == env and lic.purposes == [purpose]:
+                    return lic  # requested by an interrupted run
         body = {
             "model": ref,
             "env": env,
@@ -217,11 +276,21 @@ class Loader:
             return licenses.request(uow, self.people["mara"], LicenseCreate.model_validate(body))
 
     def sign(self, lic: LicenseRead, functions: list[str], decision: Decision = Decision.APPROVE) -> None:
+        with self.c.uow(write=False) as uow:
+            status = licenses.status(uow, self.admin, lic.id)
+        if status.state != "requested":  # decided by an interrupted run
+            return
         for fn in functions:
+            if fn in status.approved or fn in status.rejected:
+                continue  # signed by an interrupted run
             reviewer = self.people[_REVIEWER[fn]]
             comment = "Looks good to me." if decision is Decision.APPROVE else "Fails the parity rule; do not ship."
             with self.c.uow() as uow:
                 licenses.sign(uow, reviewer, lic.id, SignOffCreate(function=fn, decision=decision, comment=comment))
+
+    def current(self, license_id: str) -> LicenseRead:
+        with self.c.uow(write=False) as uow:
+            return licenses.get(uow, self.admin, license_id)
 
     def state(self, label: str, license_id: str) -> None:
         with self.c.uow(write=False) as uow:
@@ -230,6 +299,16 @@ class Loader:
 
 
 _REVIEWER = {"ml-lead": "lena", "security": "sekou", "legal": "louise", "ethics": "eti", "privacy": "priya"}
+
+
+@contextmanager
+def unless_exists() -> Iterator[None]:
+    """Skip a step an interrupted run already did (the service refuses it as a duplicate)."""
+    try:
+        yield
+    except Conflict as exc:
+        if not (exc.code.endswith("_exists") or exc.code == "model_version_locked"):
+            raise
 
 
 def _sha256(path: Path, *, prefix: bool = True) -> str:

@@ -9,6 +9,9 @@
   `POST /support-chatbot/v1/chat/completions` (a canned answer; `"stream": true` streams it as server-sent events).
   Its license is suspended in the demo, so the gateway refuses calls before they get here.
 
+Every path prefix answers the same way (`/NAME/v1/predict`, `/NAME/v1/chat/completions`), so a deployment added with
+`--upstream http://127.0.0.1:9100/NAME/v1` reaches a model too.
+
 They are demo fixtures, not models: deterministic, no authentication, meant for loopback only. Bad input gets a 4xx
 problem body naming the field.
 """
@@ -86,8 +89,9 @@ async def predict(request: Request) -> Response:
         return _problem(exc)
 
 
-async def models(_: Request) -> Response:
-    return JSONResponse({"object": "list", "data": [{"id": CHAT, "object": "model", "owned_by": "charter-demo"}]})
+async def models(request: Request) -> Response:
+    name = str(request.path_params.get("deployment", CHAT))
+    return JSONResponse({"object": "list", "data": [{"id": name, "object": "model", "owned_by": "charter-demo"}]})
 
 
 async def chat(request: Request) -> Response:
@@ -126,9 +130,10 @@ async def _stream(model: str, created: int) -> AsyncIterator[bytes]:
 def app() -> Starlette:
     return Starlette(
         routes=[
-            Route(f"/{CREDIT}/v1/predict", predict, methods=["POST"]),
-            Route(f"/{CHAT}/v1/models", models, methods=["GET"]),
-            Route(f"/{CHAT}/v1/chat/completions", chat, methods=["POST"]),
+            # Any deployment name as the prefix: the demo's two, and the ones the README's walk-through adds.
+            Route("/{deployment}/v1/predict", predict, methods=["POST"]),
+            Route("/{deployment}/v1/models", models, methods=["GET"]),
+            Route("/{deployment}/v1/chat/completions", chat, methods=["POST"]),
         ]
     )
 
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     url = urlsplit(args.url or Settings().demo_models_url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    sys.stdout.write(f"demo models on http://{host}:{port}: /{CREDIT}/v1/predict, /{CHAT}/v1/chat/completions\n")
+    sys.stdout.write(f"demo models on http://{host}:{port}: /NAME/v1/predict, /NAME/v1/chat/completions\n")
     sys.stdout.flush()
     uvicorn.run(app(), host=host, port=port, log_level="warning")
 

@@ -68,3 +68,14 @@ def test_chat_answers_plain_and_streamed(client: TestClient) -> None:
 
 def test_upstream_urls_are_per_deployment() -> None:
     assert content.model_upstream("http://127.0.0.1:9100/", models.CREDIT) == "http://127.0.0.1:9100/credit-scoring/v1"
+
+
+@pytest.mark.parametrize("name", [content.CREDIT_DEPLOYMENT, content.CHAT_DEPLOYMENT, "credit-example"])
+def test_every_deployment_prefix_answers(client: TestClient, name: str) -> None:
+    """The demo's two deployments and any a walk-through adds with `--upstream …/NAME/v1` reach a model (no 502)."""
+    r = client.post(f"/{name}/v1/predict", json={"income": 52000, "debt": 9000})
+    assert r.status_code == 200 and r.json() == {"score": 0.7506, "decision": "approve"}, r.text
+    chat = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+    r = client.post(f"/{name}/v1/chat/completions", json=chat)
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == models.ANSWER
+    assert client.get(f"/{name}/v1/models").json()["data"][0]["id"] == name

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-from rich.table import Table
 from rich.tree import Tree
 
 from charter.catalog import artifacts, spdx, yamlfile
@@ -29,7 +28,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import CliError
 from charter.cli.errors import usage as _usage
-from charter.cli.output import console, emit, err_console, table
+from charter.cli.output import console, emit, err_console, grid, table
 
 system_app = typer.Typer(help="AI systems and their EU AI Act classification.", no_args_is_help=True)
 model_app = typer.Typer(help="Model versions (SYSTEM@VERSION).", no_args_is_help=True)
@@ -134,12 +133,8 @@ def _show_system(doc: dict[str, Any]) -> None:
         console.print("[red]  prohibited practice: no license can be issued for this system[/red]")
     for reason in doc.get("tier_reasons", []):
         console.print(f"  • {reason}", highlight=False)
-    t = Table(title=f"{len(doc['obligations'])} applicable obligations")
-    t.add_column("control")
-    t.add_column("why it applies")
-    for ob in doc.get("obligations_explained", []):
-        t.add_row(ob["id"], ob["why"])
-    console.print(t)
+    rows = [[ob["id"], ob["why"]] for ob in doc.get("obligations_explained", [])]
+    grid(["control", "why it applies"], rows, title=f"{len(doc['obligations'])} applicable obligations")
 
 
 @system_app.command("register")

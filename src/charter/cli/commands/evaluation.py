@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, usage
-from charter.cli.output import console, emit, err_console
+from charter.cli.output import console, emit, err_console, grid
 from charter.core.hashing import sha256_file, sha256_tree, tree_size
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ FORMATS = ("json", "junit", "sarif", "markdown")
 PREDICTION_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz", ".bz2", ".zst")
 PROGRESS_MIN_BYTES = 16 << 20
 DEFAULT_RESAMPLES = 200  # charter.evaluation.bootstrap.DEFAULT_RESAMPLES (not imported: numpy/pyarrow load slowly)
-_MARK = {"fail": "[red]FAIL[/red]", "pass": "[green]pass[/green]", "not_applicable": "[dim]n/a[/dim]"}
+_MARK = {"fail": "FAIL", "pass": "pass", "not_applicable": "n/a"}
 _ORDER = {"fail": 0, "pass": 1, "not_applicable": 2}
 _SEVERITY = {"blocker": 0, "major": 1, "minor": 2}
 
@@ -119,28 +118,27 @@ def show_assessment(
 
 
 def _human(a: AssessmentDetail, written: list[Path]) -> None:
-    console.print(f"[bold]{a.model}[/bold] {a.digest}  assessment {a.id}", highlight=False)
-    t = Table(show_lines=False)
-    for col, kw in (("verdict", {}), ("severity", {}), ("rule", {"no_wrap": True}), ("title", {}), ("reason", {})):
-        t.add_column(col, **kw)  # type: ignore[arg-type]
+    console.print(f"{a.model} {a.digest}  assessment {a.id}", markup=False, highlight=False, soft_wrap=True)
     ordered = sorted(a.results, key=lambda r: (_ORDER[r.verdict], _SEVERITY[r.severity], r.policy, r.rule_id))
-    for r in ordered:
-        t.add_row(_MARK[r.verdict], r.severity, r.rule_id, r.title, r.reason)
-    console.print(t)
+    rows = [[_MARK[r.verdict], r.severity, r.rule_id, r.title, r.reason] for r in ordered]
+    grid(["verdict", "severity", "rule", "title", "reason"], rows)
     failed = [r for r in ordered if r.verdict == "fail"]
     for r in failed:
-        console.print(f"  [bold]{r.rule_id}[/bold] ({r.severity}): {r.remediation}", highlight=False)
+        console.print(f"  {r.rule_id} ({r.severity}): {r.remediation}", markup=False, highlight=False, soft_wrap=True)
     counts = a.counts
     summary = (
         f"{counts.get('pass', 0)} passed, {counts.get('fail', 0)} failed, "
         f"{counts.get('not_applicable', 0)} not applicable"
     )
     if a.verdict == "pass":
-        console.print(f"[green bold]PASS[/green bold]: no blocker rule failed ({summary})", highlight=False)
+        console.print(
+            f"[green bold]PASS[/green bold]: no blocker rule failed ({summary})", highlight=False, soft_wrap=True
+        )
     else:
         console.print(
             f"[red bold]FAIL[/red bold]: {len(a.blockers)} blocker rule(s) failed: {', '.join(a.blockers)} ({summary})",
             highlight=False,
+            soft_wrap=True,
         )
     for path in written:
         console.print(f"wrote {path}", highlight=False)

@@ -15,7 +15,7 @@ import typer
 from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, EXIT_UNREACHABLE, EXIT_USAGE, CliError
-from charter.cli.output import emit, table
+from charter.cli.output import emit, grid, table
 from charter.core.wellknown import JWKS_PATH
 
 license_app = typer.Typer(help="Licenses: request, sign off, activate, suspend, verify.", no_args_is_help=True)
@@ -132,7 +132,16 @@ def list_(
     if expiring_within is not None:
         params["expiring_within_days"] = _days(expiring_within)
     items = Api().get("/licenses", params=params)["items"]
-    table(items, ["id", "state", "model", "env", "purposes", "exp", "version"])
+    if STATE.json:
+        table(items, [])
+        return
+    rows = [[license_name(i), ", ".join(i["purposes"]), str(i.get("exp") or "-")[:10]] for i in items]
+    grid(["license (system@version · env · state · id)", "purposes", "expires"], rows)
+
+
+def license_name(lic: dict[str, Any]) -> str:
+    """How a license is named to people: `credit-scoring@2.0.0 · production · active · lic_…` (the id whole)."""
+    return f"{lic['model']} · {lic['env']} · {lic['state']} · {lic['id']}"
 
 
 @license_app.command("token")
@@ -224,6 +233,17 @@ def _load(source: str, what: str) -> str:
     return path.read_text()
 
 
+def _status_of(claims: dict[str, Any]) -> str:
+    """The status list the token names, fetched."""
+    uri = str(claims["status"]["status_list"]["uri"])
+    try:
+        return _load(uri, "status list").strip()
+    except CliError as exc:
+        raise CliError(
+            exc.code, f"{exc.message}; to verify without the revocation check, pass --offline", exc.exit_code
+        ) from None
+
+
 def _seen(state_file: Path | None) -> dict[str, int]:
     if state_file is None or not state_file.exists():
         return {}
@@ -247,13 +267,18 @@ def verify(
     token_file: Annotated[str, typer.Argument(help="File with the license token ('-' for stdin).")],
     jwks: Annotated[str | None, typer.Option(help="JWKS file or URL (default: $CHARTER_URL" + JWKS_PATH + ").")] = None,
     status_url: Annotated[
-        str | None, typer.Option(help="Status list URL or file; without it status is unchecked.")
+        str | None,
+        typer.Option(help="Status list URL or file (default: the status list URI inside the token)."),
     ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not fetch the status list: revocation and suspension are unchecked.")
+    ] = False,
     digest: Annotated[str | None, typer.Option(help="Refuse unless the token is for this sha256:… digest.")] = None,
     min_version: Annotated[int, typer.Option(help="Refuse status lists older than this version.", min=0)] = 0,
     state_file: Annotated[Path | None, typer.Option(help="Remember the newest status list version seen here.")] = None,
 ) -> None:
-    """Verify a license token offline (signature, claims, validity, digest; status when given a status list)."""
+    """Verify a license token: signature, claims, validity, digest, and its status (revoked, suspended) from the
+    status list the token names (--status-url to give another copy, --offline to skip it)."""
     text = typer.get_text_stream("stdin").read() if token_file == "-" else _load(token_file, "token")
     from charter.licenses.jose import KeySet, VerifyError  # here: the other commands need no crypto
     from charter.licenses.verify import verify_license
@@ -263,10 +288,16 @@ def verify(
         keys = KeySet.from_jwks(json.loads(_load(source, "JWKS")))
     except ValueError:
         raise CliError("invalid_jwks", f"{source} is not a JWKS JSON document", EXIT_USAGE) from None
+    if offline and status_url:
+        raise CliError("usage", "--offline skips the status list; drop --status-url or --offline", EXIT_USAGE)
     status_token = _load(status_url, "status list").strip() if status_url else None
     seen = _seen(state_file)
     floor = max([min_version, *seen.values()]) if seen else min_version
     try:
+        if status_token is None and not offline:
+            # What the token alone proves first (a forged or expired token needs no fetch), then its own status list.
+            claims = verify_license(text.strip(), keys, now=int(time.time()), digest=digest).claims
+            status_token = _status_of(claims)
         result = verify_license(
             text.strip(), keys, now=int(time.time()), digest=digest, status_list=status_token, min_version=floor
         )
@@ -290,10 +321,10 @@ def verify(
         + (
             f" (status list v{result.status_list_version})"
             if result.status_list_version is not None
-            else " (pass --status-url to check)"
+            else " (--offline: revocation and suspension not checked)"
         )
     )
-    emit(result.to_dict(), human=human)
+    emit({**result.to_dict(), "offline": offline}, human=human)
 
 
 def check(

@@ -90,6 +90,7 @@ def _run(factory: str, host: str | None, port: int | None, workers: int, default
     import uvicorn
 
     from charter import bootstrap
+    from charter.cli import preflight
     from charter.cli.listener import DeadlineProtocol
 
     settings = Settings()
@@ -101,6 +102,13 @@ def _run(factory: str, host: str | None, port: int | None, workers: int, default
     os.environ["CHARTER_HOST"] = bind_host
     os.environ["CHARTER_GATEWAY_PORT" if gateway else "CHARTER_PORT"] = str(bind_port)
     settings = Settings()
+    preflight.data_dir(settings)
+    preflight.port_free(
+        bind_host,
+        bind_port,
+        setting="CHARTER_GATEWAY_PORT" if gateway else "CHARTER_PORT",
+        command="gateway" if gateway else "serve",
+    )
     bootstrap.check_keys(settings)
     public = public_url(settings, gateway=gateway)
     if not settings.public_url and bind_host in ("0.0.0.0", "::", ""):

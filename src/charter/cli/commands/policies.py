@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from charter.cli.client import Api
 from charter.cli.commands.evaluation import check_format, show_assessment, split_ref
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, usage
-from charter.cli.output import console, emit, table
+from charter.cli.output import console, emit, grid, table
 
 policy_app = typer.Typer(
     help="Policies: YAML rules (CEL) over the evidence, versioned by digest.", no_args_is_help=True
@@ -86,12 +85,8 @@ def policy_show(
         console.print(f"  {doc['description']}", highlight=False)
     if doc.get("created_by"):
         console.print(f"  added by {doc['created_by']} at {doc['created_at']} from {doc['filename']}", highlight=False)
-    t = Table(title=f"{len(doc['rule_list'])} rules")
-    for col in ("rule", "severity", "title", "controls"):
-        t.add_column(col, no_wrap=col == "rule")
-    for r in doc["rule_list"]:
-        t.add_row(r["id"], r["severity"], r["title"], ", ".join(r["controls"]))
-    console.print(t)
+    rows = [[r["id"], r["severity"], r["title"], ", ".join(r["controls"])] for r in doc["rule_list"]]
+    grid(["rule", "severity", "title", "controls"], rows, title=f"{len(doc['rule_list'])} rules")
 
 
 def _value(v: Any) -> str:
@@ -192,19 +187,13 @@ def controls_coverage(
         f"({round(100 * doc['ratio'])}%) by {len(doc['policies'])} active policies",
         highlight=False,
     )
-    t = Table(title="covered")
-    for col in ("control", "title", "rules"):
-        t.add_column(col, no_wrap=col == "control")
-    for c in doc["covered"]:
-        t.add_row(c["id"], c["title"], ", ".join(c["rules"]))
-    console.print(t)
+    grid(
+        ["control", "title", "rules"],
+        [[c["id"], c["title"], ", ".join(c["rules"])] for c in doc["covered"]],
+        title="covered",
+    )
     if doc["uncovered"]:
-        u = Table(title="not covered by any rule")
-        u.add_column("control", no_wrap=True)
-        u.add_column("title")
-        for c in doc["uncovered"]:
-            u.add_row(c["id"], c["title"])
-        console.print(u)
+        grid(["control", "title"], [[c["id"], c["title"]] for c in doc["uncovered"]], title="not covered by any rule")
 
 
 def register(app: typer.Typer) -> None:
