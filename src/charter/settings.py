@@ -18,6 +18,8 @@ from pydantic_settings import (
 
 from charter.core import egress
 
+KEY_MAX_DAYS_DEFAULT = 365
+
 
 class Settings(BaseSettings):
     """Every knob Charter reads. Names map to `CHARTER_<NAME>` env vars or keys of `charter.toml`."""
@@ -78,6 +80,13 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=64 << 10, ge=4096, description="Largest accepted request head (bytes).")
     gateway_refusal_summary_s: float = Field(
         default=60.0, gt=0, description="Period of the audit entry counting refused keyless/unknown gateway calls."
+    )
+    key_max_days: int = Field(
+        default=KEY_MAX_DAYS_DEFAULT,
+        ge=1,
+        le=3650,
+        description="Longest lifetime of a created API key, in days: a key asked for without an expiry gets this "
+        "one; a longer one is refused.",
     )
     log_level: str = "info"
     session_ttl_s: int = Field(default=8 * 3600, ge=60)

@@ -39,9 +39,10 @@ from charter.auth.schemas import (
 )
 from charter.auth.tables import ApiKeyRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow
 from charter.core.clock import as_utc, isoformat, utcnow
-from charter.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from charter.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
+from charter.settings import KEY_MAX_DAYS_DEFAULT
 from charter.storage.uow import UnitOfWork
 
 _PRINCIPALS = Resource(kind="principals")
@@ -254,12 +255,31 @@ def _insert_key(uow: UnitOfWork, principal: PrincipalRow, name: str | None, days
     return KeyCreated(**_key_read(row, ref_of(principal)).model_dump(), key=new.plaintext)
 
 
-def create_key(uow: UnitOfWork, actor: Actor, data: KeyCreate) -> KeyCreated:
-    """Create an API key for a principal; anyone may create keys for themselves, admins for anyone."""
+def create_key(uow: UnitOfWork, actor: Actor, data: KeyCreate, *, max_days: int = KEY_MAX_DAYS_DEFAULT) -> KeyCreated:
+    """Create an API key for a principal: users for themselves, `principal.manage` holders for anyone; apps never
+    (a stolen app key must not mint another that outlives its revocation). Every key expires within `max_days`
+    (CHARTER_KEY_MAX_DAYS): no expiry asked means that one, a longer one is refused."""
+    if actor.kind == "app":
+        raise Forbidden(
+            f"{actor.ref} may not create API keys: an app's keys are created by an admin "
+            f"(charter key create {actor.ref})",
+            code="app_cannot_create_keys",
+        )
     principal = principal_by_ref(uow.session, data.principal)
     if principal.id != actor.id:
         authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
-    out = _insert_key(uow, principal, data.name, data.expires_in_days)
+    days = data.expires_in_days
+    if days is None:
+        days = max_days
+    elif days > max_days:
+        raise InvalidInput(
+            f"expires_in_days: {days} is longer than the longest allowed key lifetime, {max_days} days "
+            "(CHARTER_KEY_MAX_DAYS); ask for fewer days",
+            code="key_lifetime_too_long",
+            field="expires_in_days",
+            details={"max_days": max_days},
+        )
+    out = _insert_key(uow, principal, data.name, days)
     uow.record(
         AuditEvent(
             actor.ref,

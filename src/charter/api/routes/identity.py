@@ -110,9 +110,10 @@ def enable_app(name: str, actor: Manage, c: ContainerDep) -> PrincipalRead:
 
 @router.post("/keys", status_code=201)
 def create_key(body: KeyCreate, actor: Anyone, c: ContainerDep) -> KeyCreated:
-    """Create an API key (yours, or anyone's as admin). The key is in the response once."""
+    """Create an API key (yours, or anyone's as admin; apps cannot), expiring within CHARTER_KEY_MAX_DAYS. The key is
+    in the response once."""
     with c.uow() as uow:
-        return service.create_key(uow, actor, body)
+        return service.create_key(uow, actor, body, max_days=c.settings.key_max_days)
 
 
 @router.get("/keys")

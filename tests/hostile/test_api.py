@@ -1,0 +1,165 @@
+"""Hostile-input campaign against the management API (`/api/v1`), in process, on SQLite and PostgreSQL.
+
+Attacks are rows of `ATTACKS`: a request (method, path, JSON body or raw bytes, whose key) and the refusal expected
+(status, problem `code`, the `field` it names). Every refusal must be an RFC 9457 problem body, never a 5xx. To add
+an attack, add a row. Behaviours that need a world or more than one request (keys minted by a stolen key, what an app
+may see, login timing) are the tests below the table.
+
+The world of the table: the initial admin; `app:portal` (an app, with a key); `eve` (a user with no role).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from charter.auth import service as auth_service
+from charter.auth.model import SYSTEM_ACTOR
+from charter.auth.schemas import KeyCreate, UserCreate
+from charter.bootstrap import Container
+from charter.core.clock import utcnow
+from charter.server import Dispatcher
+from tests.conftest import bearer
+from tests.support.builders import app_key
+
+API = "/api/v1"
+BIG = 2**63 - 1  # the largest 64-bit sequence number / tree size: one past it overflowed the database
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One request and the refusal it must get."""
+
+    name: str
+    method: str
+    path: str
+    status: int
+    code: str | None = None
+    json: Any = None
+    raw: bytes | None = None  # sent as is, with Content-Type: application/json, instead of `json`
+    key: str = "admin"  # admin, app (app:portal), eve (a user with no role), none
+    names: str | None = None  # the field the problem names (`field`, or the first of `errors`)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+APP_KEY_DENIED = "app_cannot_create_keys"
+
+ATTACKS: list[Attack] = [
+    # --- API keys: a stolen key must not mint another that outlives its revocation ---
+    Attack("app mints a key for itself", "POST", "/keys", 403, APP_KEY_DENIED, {"principal": "app:portal"}, key="app"),
+    Attack("app mints a key for a user", "POST", "/keys", 403, APP_KEY_DENIED, {"principal": "admin"}, key="app"),
+    Attack(
+        "user mints a key for another", "POST", "/keys", 403, "permission_denied", {"principal": "admin"}, key="eve"
+    ),
+    Attack(
+        "key longer than CHARTER_KEY_MAX_DAYS",
+        "POST",
+        "/keys",
+        422,
+        "key_lifetime_too_long",
+        {"principal": "eve", "expires_in_days": 366},
+        key="eve",
+        names="expires_in_days",
+    ),
+    Attack(
+        "key lifetime over the schema's bound",
+        "POST",
+        "/keys",
+        422,
+        "validation_failed",
+        {"principal": "eve", "expires_in_days": 10**30},
+        key="eve",
+        names="expires_in_days",
+    ),
+]
+
+
+@pytest.fixture
+def keys(container: Container, admin_key: str) -> dict[str, str]:
+    with container.uow() as uow:
+        auth_service.add_user(uow, SYSTEM_ACTOR, UserCreate(name="eve"))
+    with container.uow() as uow:
+        eve = auth_service.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal="eve")).key
+    return {"admin": admin_key, "app": app_key(container, "portal"), "eve": eve, "none": ""}
+
+
+@pytest.fixture
+def api(container: Container) -> Any:
+    with TestClient(Dispatcher(container), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _send(api: TestClient, attack: Attack, key: str) -> Any:
+    headers = bearer(key) if key else {}
+    if attack.raw is not None:
+        headers["Content-Type"] = "application/json"
+        return api.request(attack.method, API + attack.path, content=attack.raw, headers=headers | attack.extra)
+    body = {"json": attack.json} if attack.json is not None else {}
+    return api.request(attack.method, API + attack.path, headers=headers | attack.extra, **body)
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
+def test_attack(api: TestClient, keys: dict[str, str], attack: Attack) -> None:
+    r = _send(api, attack, keys[attack.key])
+    assert r.status_code == attack.status, (r.status_code, r.text[:400])
+    assert r.status_code < 500
+    if r.status_code >= 400:
+        assert r.headers["content-type"] == "application/problem+json", r.text[:400]
+        doc = r.json()
+        if attack.code is not None:
+            assert doc["code"] == attack.code, doc
+        if attack.names is not None:
+            named = doc.get("field") or (doc.get("errors") or [{}])[0].get("field")
+            assert named == attack.names, doc
+
+
+# --- keys -------------------------------------------------------------------------------------------------------
+
+
+def test_a_stolen_app_key_mints_nothing_that_outlives_its_revocation(
+    api: TestClient, keys: dict[str, str], container: Container
+) -> None:
+    """The issue's reproduction: the app's key could create a key for its own principal with no expiry."""
+    r = api.post(f"{API}/keys", json={"principal": "app:portal", "expires_in_days": None}, headers=bearer(keys["app"]))
+    assert r.status_code == 403 and r.json()["code"] == "app_cannot_create_keys", r.text
+    assert "charter key create app:portal" in r.json()["detail"]
+    mine = api.get(f"{API}/keys", headers=bearer(keys["app"])).json()["items"]
+    assert len(mine) == 1  # only the key an admin made
+    assert api.delete(f"{API}/keys/{mine[0]['id']}", headers=bearer(keys["app"])).status_code == 200
+    assert api.get(f"{API}/whoami", headers=bearer(keys["app"])).status_code == 401
+
+
+def test_keys_for_others_need_principal_manage(api: TestClient, keys: dict[str, str]) -> None:
+    r = api.post(f"{API}/keys", json={"principal": "app:portal"}, headers=bearer(keys["eve"]))
+    assert r.status_code == 403 and r.json()["details"]["permission"] == "principal.manage", r.text
+    r = api.post(f"{API}/keys", json={"principal": "app:portal"}, headers=bearer(keys["admin"]))
+    assert r.status_code == 201, r.text
+    r = api.post(f"{API}/keys", json={"principal": "eve"}, headers=bearer(keys["eve"]))
+    assert r.status_code == 201, r.text  # your own
+
+
+def test_every_key_expires_within_the_maximum(api: TestClient, keys: dict[str, str], container: Container) -> None:
+    top = container.settings.key_max_days
+    assert top == 365
+    for asked, days in ((None, top), (top, top), (30, 30)):
+        before = utcnow()
+        r = api.post(f"{API}/keys", json={"principal": "eve", "expires_in_days": asked}, headers=bearer(keys["eve"]))
+        assert r.status_code == 201, r.text
+        expires = r.json()["expires_at"]
+        assert expires is not None, f"asked {asked}: a key that never expires"
+        at = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        assert before + timedelta(days=days) - timedelta(minutes=1) <= at <= utcnow() + timedelta(days=days)
+
+
+def test_the_maximum_is_a_setting(container: Container, keys: dict[str, str]) -> None:
+    narrow = container.settings.model_copy(update={"key_max_days": 7})
+    container.settings = narrow
+    with TestClient(Dispatcher(container), raise_server_exceptions=False) as api:
+        r = api.post(f"{API}/keys", json={"principal": "eve", "expires_in_days": 8}, headers=bearer(keys["eve"]))
+        assert r.status_code == 422 and r.json()["field"] == "expires_in_days" and "7 days" in r.json()["detail"]
+        r = api.post(f"{API}/keys", json={"principal": "eve", "expires_in_days": None}, headers=bearer(keys["eve"]))
+        assert r.status_code == 201 and r.json()["expires_at"] is not None
