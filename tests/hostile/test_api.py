@@ -5,7 +5,8 @@ Attacks are rows of `ATTACKS`: a request (method, path, JSON body or raw bytes, 
 an attack, add a row. Behaviours that need a world or more than one request (keys minted by a stolen key, what an app
 may see, login timing) are the tests below the table.
 
-The world of the table: the initial admin; `app:portal` (an app, with a key); `eve` (a user with no role).
+The world of the table: the initial admin; `app:portal` (an app, with a key); `eve` (a user with no role); system `0`
+with model versions `0@1.0` (assessed) and `0@0`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import KeyCreate, UserCreate
 from charter.bootstrap import Container
+from charter.catalog import service as catalog
+from charter.catalog.schemas import ModelVersionCreate
 from charter.core.clock import utcnow
 from charter.server import Dispatcher
 from tests.conftest import bearer
-from tests.support.builders import app_key
+from tests.support.builders import app_key, assessed_model
 
 API = "/api/v1"
 BIG = 2**63 - 1  # the largest 64-bit sequence number / tree size: one past it overflowed the database
@@ -75,6 +78,19 @@ ATTACKS: list[Attack] = [
         key="eve",
         names="expires_in_days",
     ),
+    # --- integers past 64 bits, and one past the largest (the database's overflow was a 500) ---
+    Attack("checkpoints after the largest size", "GET", f"/audit/checkpoints?after={BIG}", 422, names="after"),
+    Attack("checkpoints after 2**64", "GET", f"/audit/checkpoints?after={2**64}", 422, names="after"),
+    # --- nulls where a value is required (schemathesis: a 500) ---
+    Attack(
+        "model version patched with a null card",
+        "PATCH",
+        "/systems/0/versions/0",
+        422,
+        "validation_failed",
+        {"card": None, "format": "", "framework": "", "license": "", "uri": ""},
+        names="card",
+    ),
 ]
 
 
@@ -84,6 +100,11 @@ def keys(container: Container, admin_key: str) -> dict[str, str]:
         auth_service.add_user(uow, SYSTEM_ACTOR, UserCreate(name="eve"))
     with container.uow() as uow:
         eve = auth_service.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal="eve")).key
+    assessed_model(container, "0")  # system `0`, version `0@1.0`
+    with container.uow() as uow:
+        catalog.register_model_version(
+            uow, SYSTEM_ACTOR, "0", ModelVersionCreate(version="0", digest="sha256:" + "0" * 64, size_bytes=1)
+        )
     return {"admin": admin_key, "app": app_key(container, "portal"), "eve": eve, "none": ""}
 
 
@@ -163,3 +184,24 @@ def test_the_maximum_is_a_setting(container: Container, keys: dict[str, str]) ->
         assert r.status_code == 422 and r.json()["field"] == "expires_in_days" and "7 days" in r.json()["detail"]
         r = api.post(f"{API}/keys", json={"principal": "eve", "expires_in_days": None}, headers=bearer(keys["eve"]))
         assert r.status_code == 201 and r.json()["expires_at"] is not None
+
+
+# --- model versions ---------------------------------------------------------------------------------------------
+
+
+def test_blank_strings_clear_a_version_field_and_the_card_is_kept(api: TestClient, keys: dict[str, str]) -> None:
+    url = f"{API}/systems/0/versions/0"
+    r = api.patch(url, json={"uri": "s3://m/0", "framework": "onnx", "card": {"a": 1}}, headers=bearer(keys["admin"]))
+    assert r.status_code == 200, r.text
+    r = api.patch(url, json={"format": "", "framework": " ", "license": "", "uri": ""}, headers=bearer(keys["admin"]))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert (doc["uri"], doc["framework"], doc["format"], doc["license"], doc["card"]) == (
+        None,
+        None,
+        None,
+        None,
+        {"a": 1},
+    )
+    r = api.patch(url, json={"card": {}}, headers=bearer(keys["admin"]))
+    assert r.status_code == 200 and r.json()["card"] == {}
