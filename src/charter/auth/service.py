@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from charter.auth import keys
 from charter.auth.authorize import allowed, authorize
 from charter.auth.model import ROLE_PERMISSIONS, Actor, Function, Permission, Resource, Role, ScopeKind
-from charter.auth.passwords import hash_password, verify_password
+from charter.auth.passwords import dummy_hash, hash_password, verify_password
 from charter.auth.repository import (
     actor_for,
     grants_of,
@@ -37,7 +37,7 @@ from charter.auth.schemas import (
     UserCreate,
     WhoAmI,
 )
-from charter.auth.tables import ApiKeyRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow
+from charter.auth.tables import ApiKeyRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow, WebSessionRow
 from charter.core.clock import as_utc, isoformat, utcnow
 from charter.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from charter.core.events import AuditEvent
@@ -153,7 +153,8 @@ def add_app(uow: UnitOfWork, actor: Actor, data: AppCreate) -> PrincipalRead:
 def set_disabled(
     uow: UnitOfWork, actor: Actor, kind: str, name: str, *, disabled: bool, reason: str | None = None
 ) -> PrincipalRead:
-    """Disable a user or app (its keys, password and dashboard sessions stop working) or enable it again.
+    """Disable a user or app (its keys and password stop working, its dashboard sessions are deleted) or enable it
+    again (its unrevoked keys and its password work again; its old sessions do not).
 
     Disabling yourself or the last enabled admin is refused: nobody could undo it. Repeating a change is a no-op.
     """
@@ -174,7 +175,11 @@ def set_disabled(
     if bool(row.disabled) != disabled:
         row.disabled = disabled
         action = f"{kind}.{'disable' if disabled else 'enable'}"
-        uow.record(AuditEvent(actor.ref, action, f"{kind}:{name}", details={"reason": reason}))
+        details: dict[str, object] = {"reason": reason}
+        if disabled:  # enabling again must not revive them: the person signs in afresh
+            ended = uow.session.execute(delete(WebSessionRow).where(WebSessionRow.principal_id == row.id))
+            details["sessions_ended"] = int(getattr(ended, "rowcount", 0) or 0)
+        uow.record(AuditEvent(actor.ref, action, f"{kind}:{name}", details=details))
     out = _read(uow, row)
     uow.commit()
     return out
@@ -477,7 +482,10 @@ def authenticate(uow: UnitOfWork, plaintext: str) -> Actor:
 def authenticate_password(uow: UnitOfWork, name: str, password: str) -> Actor:
     """Dashboard login with a user name and password (Argon2id)."""
     row = uow.session.scalar(select(PrincipalRow).where(PrincipalRow.kind == "user", PrincipalRow.name == name))
-    if row is None or row.password_hash is None or row.disabled or not verify_password(row.password_hash, password):
+    stored = row.password_hash if row is not None and not row.disabled else None
+    # One Argon2 verification whatever the name: an unknown one costs as much as a known one.
+    matched = verify_password(stored or dummy_hash(), password)
+    if row is None or stored is None or not matched:
         raise Unauthenticated("wrong user name or password", code="invalid_credentials")
     return actor_for(uow.session, row)
 

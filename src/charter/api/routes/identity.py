@@ -54,7 +54,7 @@ def list_users(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
 
 @router.post("/users/{name}/disable")
 def disable_user(name: str, body: PrincipalDisable, actor: Manage, c: ContainerDep) -> PrincipalRead:
-    """Disable a user: their API keys, password and dashboard sessions stop working."""
+    """Disable a user: their API keys and password stop working, their dashboard sessions are ended."""
     with c.uow() as uow:
         return service.set_disabled(uow, actor, "user", name, disabled=True, reason=body.reason)
 
