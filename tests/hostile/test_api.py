@@ -20,14 +20,19 @@ from starlette.testclient import TestClient
 
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
-from charter.auth.schemas import KeyCreate, UserCreate
+from charter.auth.schemas import KeyCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
 from charter.catalog.schemas import ModelVersionCreate
 from charter.core.clock import utcnow
+from charter.deployments import service as deployments
+from charter.deployments.schemas import DeploymentCreate
+from charter.licenses import service as licenses
+from charter.licenses.schemas import LicenseCreate
 from charter.server import Dispatcher
 from tests.conftest import bearer
 from tests.support.builders import app_key, assessed_model
+from tests.support.gateway_fake.world import licensed
 
 API = "/api/v1"
 BIG = 2**63 - 1  # the largest 64-bit sequence number / tree size: one past it overflowed the database
@@ -205,3 +210,61 @@ def test_blank_strings_clear_a_version_field_and_the_card_is_kept(api: TestClien
     )
     r = api.patch(url, json={"card": {}}, headers=bearer(keys["admin"]))
     assert r.status_code == 200 and r.json()["card"] == {}
+
+
+# --- what an app may see ----------------------------------------------------------------------------------------
+
+
+def test_an_app_sees_only_the_deployments_and_licenses_it_is_a_caller_of(container: Container, admin_key: str) -> None:
+    """The issue: the app role read every deployment's upstream URL and every license. Now an app sees the licenses
+    that name it (any state) and the deployments of those licenses' model digest and environment; any other answers
+    404 as if it did not exist. A role beside the app role (a viewer grant) reads as that role does."""
+    mine = licensed(container)  # credit@1.0 in production, caller app:loan-portal
+    theirs, _ = assessed_model(container, "chat")
+    other_key = app_key(container, "other")
+    body = {"model": theirs, "env": "production", "purposes": ["support"], "callers": ["app:other"], "days": 30}
+    with container.uow() as uow:
+        other_license = licenses.request(uow, SYSTEM_ACTOR, LicenseCreate.model_validate(body)).id
+    for name, model, env in (
+        ("credit-prod", mine.model, "production"),
+        ("credit-staging", mine.model, "staging"),  # the same model where its license does not reach
+        ("chat-prod", theirs, "production"),
+    ):
+        create = DeploymentCreate(name=name, model=model, env=env, upstream=f"http://10.0.0.9/{name}")
+        with container.uow() as uow:
+            deployments.add(uow, SYSTEM_ACTOR, create, allow=container.settings.upstream_allowlist)
+    with TestClient(Dispatcher(container), raise_server_exceptions=False) as api:
+        app = bearer(mine.app_key)
+        listed = api.get(f"{API}/deployments", headers=app).json()["items"]
+        assert [d["name"] for d in listed] == ["credit-prod"]
+        assert "chat-prod" not in str(listed) and "10.0.0.9/chat" not in str(listed)
+        assert api.get(f"{API}/deployments/credit-prod", headers=app).status_code == 200
+        for name in ("chat-prod", "credit-staging", "no-such-deployment"):
+            r = api.get(f"{API}/deployments/{name}", headers=app)
+            assert r.status_code == 404 and r.json()["code"] == "deployment_not_found", (name, r.text)
+            assert "10.0.0.9" not in r.text
+
+        assert [lic["id"] for lic in api.get(f"{API}/licenses", headers=app).json()["items"]] == [mine.license_id]
+        for path in ("", "/status", "/signoffs", "/token"):
+            assert api.get(f"{API}/licenses/{mine.license_id}{path}", headers=app).status_code == 200, path
+            r = api.get(f"{API}/licenses/{other_license}{path}", headers=app)
+            assert r.status_code == 404 and r.json()["code"] == "license_not_found", (path, r.text)
+            assert r.json()["detail"] == api.get(f"{API}/licenses/lic_nope{path}", headers=app).json()[
+                "detail"
+            ].replace("lic_nope", other_license)
+        tasks = api.get(f"{API}/reaudits", headers=app).json()["items"]
+        assert {t["license"] for t in tasks} <= {mine.license_id}
+        r = api.get(f"{API}/licenses/check", params={"model": theirs, "env": "production"}, headers=app)
+        assert r.status_code == 200 and other_license not in r.text, r.text
+
+        # the other app sees its own, the admin everything
+        assert [d["name"] for d in api.get(f"{API}/deployments", headers=bearer(other_key)).json()["items"]] == [
+            "chat-prod"
+        ]
+        everything = api.get(f"{API}/deployments", headers=bearer(admin_key)).json()["items"]
+        assert len(everything) == 3
+        # an app that also holds a reader role reads as that role
+        with container.uow() as uow:
+            auth_service.grant_role(uow, SYSTEM_ACTOR, RoleGrant(principal="app:loan-portal", role="viewer"))
+        assert len(api.get(f"{API}/deployments", headers=app).json()["items"]) == 3
+        assert api.get(f"{API}/licenses/{other_license}", headers=app).status_code == 200
