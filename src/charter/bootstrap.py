@@ -20,7 +20,7 @@ from charter.core.keybundle import Bundle
 from charter.core.signing import KeyRing, ensure_keys, load_keys
 from charter.settings import Settings
 from charter.settings import public_url as settings_public_url
-from charter.storage import migrate
+from charter.storage import files, migrate
 from charter.storage.engine import make_engine
 from charter.storage.uow import UnitOfWorkFactory
 
@@ -103,7 +103,9 @@ def init(settings: Settings, *, admin_name: str = "admin", join: Bundle | None =
     """Create the data dir, schema, keys (or install `join`'s) and first admin. Safe to re-run: changes nothing
     that exists. A database that already has a key set accepts only a data dir holding (or joining with) those keys.
     """
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.home.mkdir(parents=True, exist_ok=True, mode=files.DIR_MODE)
+    files.make_private(settings.home, settings.keys_dir, settings.resolved_database_url)
+    files.create_private_database(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
     try:
         todo = migrate.pending(engine)
@@ -131,6 +133,7 @@ def init(settings: Settings, *, admin_name: str = "admin", join: Bundle | None =
             admin = auth_service.bootstrap_admin(uow, admin_name)
     finally:
         container.close()
+    files.make_private(settings.home, settings.keys_dir, settings.resolved_database_url)
     return InitResult(
         home=settings.home,
         created_keys=created,

@@ -18,6 +18,8 @@ from pydantic_settings import (
 
 from charter.core import egress
 
+KEY_MAX_DAYS_DEFAULT = 365
+
 
 class Settings(BaseSettings):
     """Every knob Charter reads. Names map to `CHARTER_<NAME>` env vars or keys of `charter.toml`."""
@@ -89,6 +91,13 @@ class Settings(BaseSettings):
         ge=1,
         le=65535,
         description="Also serve Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization/Check) on this port.",
+    )
+    key_max_days: int = Field(
+        default=KEY_MAX_DAYS_DEFAULT,
+        ge=1,
+        le=3650,
+        description="Longest lifetime of a created API key, in days: a key asked for without an expiry gets this "
+        "one; a longer one is refused.",
     )
     log_level: str = "info"
     session_ttl_s: int = Field(default=8 * 3600, ge=60)

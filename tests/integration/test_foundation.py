@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import stat
+from pathlib import Path
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, make_url, select, text
 from starlette.testclient import TestClient
 
 from charter import bootstrap
 from charter.audit.tables import AuditEntryRow
 from charter.bootstrap import Container
+from charter.core import keybundle
 from charter.settings import Settings
 from tests.conftest import MakeUser, bearer
 
@@ -92,3 +95,44 @@ def test_readyz_and_openapi(app: object, admin_key: str) -> None:
         assert c.get("/readyz").json()["status"] == "ready"
         spec = c.get("/api/v1/openapi.json").json()
         assert "/whoami" in spec["paths"]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _assert_private(s: Settings) -> None:
+    assert _mode(s.home) == 0o700, oct(_mode(s.home))
+    assert _mode(s.keys_dir) == 0o700
+    for f in s.keys_dir.iterdir():
+        assert _mode(f) == 0o600, f
+    url = make_url(s.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        db = Path(str(url.database))
+        files = [p for p in db.parent.iterdir() if p.name.startswith(db.name)]  # the database, its -wal and -shm
+        assert db in files
+        for f in files:
+            assert _mode(f) == 0o600, (f, oct(_mode(f)))
+
+
+def test_init_and_join_keep_the_data_dir_private(settings: Settings, tmp_path: Path) -> None:
+    """The issue: charter.db was 0644 (anyone on the host could read every audit entry and key digest). `charter
+    init`, and `charter init --join` in a second data dir, leave the data dir 0700 and the database and key files
+    0600, also when the operator made the directory beforehand with looser modes."""
+    old = os.umask(0o022)
+    try:
+        settings.home.mkdir(parents=True)
+        settings.home.chmod(0o755)
+        bootstrap.init(settings)
+        c = bootstrap.build(settings)  # a running process: the -wal and -shm files exist now
+        try:
+            with c.uow() as uow:
+                uow.session.execute(text("SELECT 1"))
+            _assert_private(settings)
+        finally:
+            c.close()
+        joined = settings.model_copy(update={"home": tmp_path / "joined"})
+        bootstrap.init(joined, join=keybundle.read_key_files(settings.keys_dir))
+        _assert_private(joined)
+    finally:
+        os.umask(old)

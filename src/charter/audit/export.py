@@ -26,14 +26,23 @@ from charter.audit.note import Verifier, verifier_key
 from charter.audit.proofs import consistency_proof
 from charter.audit.sink import Executor
 from charter.audit.store import StoredCheckpoint, TreeReader
-from charter.audit.verify import CHUNK_HEIGHT, Anchor, HeadState, LogVerifier, Report, Row, SignedCheckpoint, as_bytes
+from charter.audit.verify import (
+    CHUNK_HEIGHT,
+    COLUMNS_SQL,
+    Anchor,
+    HeadState,
+    LogVerifier,
+    Report,
+    Row,
+    SignedCheckpoint,
+    as_bytes,
+)
 from charter.core.errors import InvalidInput
 from charter.core.signing import thumbprint
 
 FORMAT = "charter-audit-export"
 CSV_COLUMNS = ("seq", "ts", "actor", "action", "resource", "outcome", "details", "digests", "leaf_hash")
 _ENTRY_START = b'{"action":'
-_COLUMNS = ("actor", "action", "resource", "outcome")
 
 
 def b64(data: bytes) -> str:
@@ -207,8 +216,9 @@ FETCH_ROWS = 20_000  # rows per read-ahead chunk
 def _db_rows(conn: Connection, deep: bool, start: int, end: int) -> Iterator[list[Any]]:
     """Entries [start, end) straight from the driver cursor, fetched by a second thread while this one hashes."""
     # Positions are checked against the sequence number inside each body, which is what is hashed; the stored seq
-    # column is only read by a deep check (a row whose column was changed shows up as a misplaced body).
-    cols = "seq, body, leaf_hash, actor, action, resource, outcome" if deep else "NULL, body, leaf_hash"
+    # column is only read by a deep check (a row whose column was changed shows up as a misplaced body). The other
+    # columns are copies of body fields, each compared with its body.
+    cols = f"{'seq' if deep else 'NULL'}, body, leaf_hash, {COLUMNS_SQL}"
     raw: Any = conn.connection.dbapi_connection
     pg = conn.dialect.name == "postgresql"
     # PostgreSQL: a server-side cursor in binary format (bytea arrives as raw bytes, not hex text).
@@ -241,10 +251,7 @@ def _db_rows(conn: Connection, deep: bool, start: int, end: int) -> Iterator[lis
                 raise rows
             if rows and (type(rows[0][1]) is not bytes or type(rows[0][2]) is not bytes):
                 rows = [(r[0], as_bytes(r[1]), as_bytes(r[2]), *r[3:]) for r in rows]  # memoryview: all rows
-            if deep:
-                yield [(r[0], r[1], r[2], dict(zip(_COLUMNS, r[3:], strict=True))) for r in rows]
-            else:
-                yield rows
+            yield rows
     finally:
         stop.set()
         thread.join()
@@ -263,12 +270,12 @@ class ExportFile:
 
     def entries(self) -> Iterator[Row]:
         if self.first_entry is not None:
-            yield None, self.first_entry, None, None
+            yield None, self.first_entry, None
         for line in self.rest:
             if line.endswith(b"\n"):
                 line = line[:-1]
             if line:
-                yield None, line, None, None
+                yield None, line, None
 
 
 def read_export(fh: IO[bytes]) -> ExportFile:

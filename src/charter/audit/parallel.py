@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from charter.audit.verify import ChunkResult, check_bodies, chunk_result
+from charter.audit.verify import COLUMNS_SQL, ChunkResult, check_bodies, chunk_result
 
 # Entries are read in sequence order, which the primary key index gives without sorting. Planner statistics of a
 # log that just grew (autovacuum has not analyzed it yet) can make PostgreSQL sort instead, on disk.
@@ -142,21 +142,24 @@ def _verify_range(
     rows = _rows(source, start, end)
     # Rows rewritten with another type (SQLite keeps any) are left to check_bodies: it converts odd bodies, and
     # a stored leaf hash that is not bytes compares unequal to every hash, so it is reported as an edit.
-    bodies = [r[0] for r in rows]
-    stored = [r[1] for r in rows]
+    bodies = [r[1] for r in rows]
+    stored = [r[2] for r in rows]
     if len(bodies) != end - start:
         return None
     chunk = 1 << chunk_height
     out = []
     for base in range(start, end, chunk):
         i, j = base - start, base - start + chunk
-        leaves, problems = check_bodies(bodies[i:j], stored[i:j], base, 0, hmac_keys)
+        leaves, problems = check_bodies(bodies[i:j], stored[i:j], base, 0, hmac_keys, rows[i:j])
         out.append(chunk_result(base, leaves, checkpoint_sizes, problems))
     return out
 
 
-def _rows(source: Source, start: int, end: int) -> list[tuple[Any, Any]]:
-    sql = f"SELECT body, leaf_hash FROM audit_entries WHERE seq >= {start:d} AND seq < {end:d} ORDER BY seq"
+def _rows(source: Source, start: int, end: int) -> list[tuple[Any, ...]]:
+    sql = (
+        f"SELECT NULL, body, leaf_hash, {COLUMNS_SQL} FROM audit_entries WHERE seq >= {start:d} AND seq < {end:d} "
+        "ORDER BY seq"
+    )
     conn = _connections.get(source)
     if conn is None:
         conn = _connections[source] = _connect(source)

@@ -37,6 +37,7 @@ from charter.settings import Settings
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_PAGE = 1000
+_MAX_SIZE = 2**63 - 1  # sizes and sequence numbers are 64-bit integers in both databases
 
 
 def entry_read(seq: int, body: bytes, leaf: bytes) -> EntryRead:
@@ -123,6 +124,8 @@ class AuditLog:
     def checkpoints(self, *, after: int | None = None, limit: int = 100) -> CheckpointPage:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        if after is not None and not 0 <= after < _MAX_SIZE:
+            raise InvalidInput(f"after must be between 0 and {_MAX_SIZE - 1}", field="after")
         with self.uow(write=False) as uow:
             rows = store.checkpoints(uow.session, first=0 if after is None else after + 1, limit=limit)
         items = [self._read(c) for c in rows]

@@ -11,6 +11,7 @@ import base64
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from charter.audit.canonical import canonical
 from charter.audit.merkle import CompactTree, Levels, decompose, fold, node_hash
 from charter.audit.note import Checkpoint, NoteError, Verifier, verify_checkpoint
 from charter.audit.proofs import verify_consistency
+from charter.core.clock import isoformat
 
 CHUNK_HEIGHT = 16
 CHUNK = 1 << CHUNK_HEIGHT
@@ -112,7 +114,11 @@ class Report:
         }
 
 
-Row = tuple[int | None, bytes, bytes | None, dict[str, Any] | None]
+# A stored entry as verification reads it: (seq or None, body, leaf hash or None), then, from the database, the
+# stored copies of body fields (ts, actor, action, resource, outcome) as the driver returns them.
+COLUMNS_SQL = "ts, actor, action, resource, outcome"
+COLUMN_LIMITS = (("actor", 140), ("action", 80), ("resource", 200), ("outcome", 12))  # what the writer stores
+Row = tuple[Any, ...]
 VerifierFor = Callable[[str], Verifier | None]
 
 
@@ -136,11 +142,12 @@ def check_bodies(
     pos: int,
     first: int,
     hmac_keys: frozenset[str] | None = None,
+    columns: Sequence[Sequence[Any]] | None = None,
 ) -> tuple[list[bytes], list[Problem]]:
     """Leaf hashes of entries at positions [pos, pos + len(bodies)), and what is wrong with them: a body that
     holds another position's sequence number, a stored leaf hash its body does not hash to (a stored value that is
-    not bytes never equals a hash, so it is reported too), and, when the log's HMAC key ids are known, body digests
-    made with another key."""
+    not bytes never equals a hash, so it is reported too), when the log's HMAC key ids are known, body digests
+    made with another key, and, given the stored rows (`column_problems`), a column that differs from its body."""
     try:
         leaves, misplaced = _hash_and_place(bodies, pos)
     except (TypeError, AttributeError):  # a row rewritten with another type (SQLite keeps any): check it as bytes
@@ -155,7 +162,127 @@ def check_bodies(
                 problems.append(Problem(i, f"entry {i} was edited: its body does not hash to its stored leaf hash"))
     if hmac_keys is not None:
         problems.extend(foreign_digests(bodies, pos, hmac_keys))
+    if columns is not None:
+        named = {p.seq for p in problems}
+        problems.extend(p for p in column_problems(columns, pos) if p.seq not in named)
     return leaves, problems
+
+
+_HEAD_ACTOR = b',"actor":'
+_HEAD_END = b',"details":'
+_MID_RESOURCE = b',"resource":'
+_NEVER = b"\xff"  # starts and ends no entry body
+
+
+def column_problems(rows: Sequence[Sequence[Any]], pos: int) -> list[Problem]:
+    """Entries whose stored columns (ts, actor, action, resource, outcome: copies kept for filtering) differ from
+    their body, which is what is hashed: an edited column would make `charter audit` listings lie while the tree
+    still verifies. `rows` are (seq, body, leaf hash, ts, actor, action, resource, outcome) as stored.
+
+    A body is canonical JSON with sorted keys: `{"action":A,"actor":B,"details":…,"outcome":O,"resource":R,
+    "seq":N,"ts":"T","v":V}`. So the bytes each row's columns call for are built (once per distinct value: a log
+    repeats few) and compared at their place; only a row where they differ is parsed, and judged field by field
+    (a column holds the first 80/140/200 characters of a longer value; timestamps are compared as instants).
+    """
+    try:
+        suspects = _suspects(rows)
+    except (TypeError, AttributeError):  # a body rewritten with another type (SQLite keeps any): check it as bytes
+        rows = [(r[0], as_bytes(r[1]), *r[2:]) for r in rows]
+        suspects = _suspects(rows)
+    problems = []
+    for i in suspects:
+        differ = _differing_columns(as_bytes(rows[i][1]), rows[i][3:])
+        if differ:
+            seq = pos + i
+            problems.append(
+                Problem(
+                    seq,
+                    f"entry {seq}: stored column{'s' if len(differ) > 1 else ''} {', '.join(differ)} "
+                    "differ from the entry body (the body is what is hashed: the column was edited)",
+                )
+            )
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    return problems
+
+
+def _suspects(rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Indexes of the rows whose body does not hold, at their places, the bytes its columns call for."""
+    heads, mids, tails = _Expected(_head), _Expected(_mid), _Expected(_tail)
+    return [
+        i
+        for i, (_, b, _, ts, actor, action, resource, outcome) in enumerate(rows)
+        if not (
+            b.startswith(heads[action, actor])
+            and b.endswith(mids[outcome, resource], 0, b.rfind(_SEQ) + 7)
+            and b.endswith(tails[ts], 0, len(b) - 2)
+        )
+    ]
+
+
+class _Expected(dict[Any, bytes]):
+    """Expected body bytes by column value(s), made on first use (a subscript, not a `get`: the fast path)."""
+
+    def __init__(self, make: Callable[[Any], bytes]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: Any) -> bytes:
+        value = self[key] = self._make(key)
+        return value
+
+
+def _json_str(value: object) -> bytes:
+    if type(value) is not str:
+        return _NEVER
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # lone surrogates: judged by the slow path
+        return _NEVER
+
+
+def _head(key: tuple[object, object]) -> bytes:
+    a, b = _json_str(key[0]), _json_str(key[1])
+    return _NEVER if _NEVER in (a, b) else b'{"action":' + a + _HEAD_ACTOR + b + _HEAD_END
+
+
+def _mid(key: tuple[object, object]) -> bytes:
+    o, r = _json_str(key[0]), _json_str(key[1])
+    return _NEVER if _NEVER in (o, r) else b',"outcome":' + o + _MID_RESOURCE + r + _SEQ
+
+
+def _tail(ts: object) -> bytes:
+    when = _instant(ts)
+    return _NEVER if when is None else b',"ts":"' + isoformat(when).encode() + b'","v":'
+
+
+def _instant(value: object) -> datetime | None:
+    """A stored or written timestamp as an aware UTC datetime (SQLite keeps naive UTC text); None if it is none."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _differing_columns(body: bytes, stored: Sequence[Any]) -> list[str]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []  # reported by the position check
+    if not isinstance(doc, dict):
+        return []
+    ts, *rest = stored
+    out = [] if _instant(doc.get("ts")) == _instant(ts) and _instant(ts) is not None else ["ts"]
+    for (key, limit), value in zip(COLUMN_LIMITS, rest, strict=True):
+        if not isinstance(value, str) or str(doc.get(key, ""))[:limit] != value:
+            out.append(key)
+    return out
 
 
 _HMAC_KEY = b'"hmac_key":"'
@@ -382,12 +509,15 @@ class LogVerifier:
                     )
                     break
         stored = [r[2] for r in rows] if rows[0][2] is not None else None
-        leaves, problems = check_bodies([r[1] for r in rows], stored, pos, self.report.first, self.hmac_keys)
+        columns = rows if len(rows[0]) > 3 else None
+        leaves, problems = check_bodies(
+            [r[1] for r in rows], stored, pos, self.report.first, self.hmac_keys, columns
+        )  # fmt: skip
         for p in problems:
             self.problem(p.seq, p.reason, p.end)
         if self._deep:
             for i, r in enumerate(rows, pos):
-                self._deep_check(i, r[1], r[3])
+                self._deep_check(i, r[1])
         self._pos = pos + len(rows)
         self._add_leaves(leaves)
 
@@ -417,7 +547,7 @@ class LogVerifier:
         """Where the trouble starts: an entry that says it is `q` at position `pos` implicates min(pos, q)."""
         return locate_misplaced(pos, body, self.report.first)
 
-    def _deep_check(self, pos: int, body: bytes, columns: dict[str, Any] | None) -> None:
+    def _deep_check(self, pos: int, body: bytes) -> None:
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -436,9 +566,6 @@ class LogVerifier:
             canonical_ok = False
         if not canonical_ok:
             self.problem(pos, f"entry {pos} is not canonical JSON (RFC 8785)")
-        for key, limit in (("actor", 140), ("action", 80), ("resource", 200), ("outcome", 12)):
-            if columns is not None and key in columns and str(doc.get(key, ""))[:limit] != columns[key]:
-                self.problem(pos, f"entry {pos}: column {key} differs from the entry body")
 
     def _check_node(self, height: int, idx: int, value: bytes) -> None:
         stored = self._nodes.get((height, idx))

@@ -18,6 +18,14 @@ def allowed(actor: Actor, permission: Permission, resource: Resource | None = No
     return False
 
 
+def only_as_caller(actor: Actor, permission: Permission, resource: Resource | None = None) -> bool:
+    """True when no grant but the `app` role's gives `permission` on `resource`. Such an actor reads only what it is
+    a caller of (the licenses naming it, the deployments they cover); everything else is hidden as if absent."""
+    return not any(
+        g.role is not Role.APP and permission in ROLE_PERMISSIONS[g.role] and g.covers(resource) for g in actor.grants
+    )
+
+
 def roles_with(permission: Permission) -> list[str]:
     return sorted(str(r) for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
 

@@ -56,7 +56,12 @@ class TeamRead(BaseModel):
 class KeyCreate(_Strict):
     principal: str = Field(description="user:NAME, app:NAME or a bare user name.", max_length=130)
     name: str | None = Field(default=None, max_length=120)
-    expires_in_days: int | None = Field(default=90, ge=1, le=3650, description="Null for a key that never expires.")
+    expires_in_days: int | None = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days until the key expires; at most CHARTER_KEY_MAX_DAYS (default 365), which null means.",
+    )
 
 
 class KeyRead(BaseModel):

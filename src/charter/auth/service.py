@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from charter.auth import keys
 from charter.auth.authorize import allowed, authorize
 from charter.auth.model import ROLE_PERMISSIONS, Actor, Function, Permission, Resource, Role, ScopeKind
-from charter.auth.passwords import hash_password, verify_password
+from charter.auth.passwords import dummy_hash, hash_password, verify_password
 from charter.auth.repository import (
     actor_for,
     grants_of,
@@ -37,11 +37,12 @@ from charter.auth.schemas import (
     UserCreate,
     WhoAmI,
 )
-from charter.auth.tables import ApiKeyRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow
+from charter.auth.tables import ApiKeyRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow, WebSessionRow
 from charter.core.clock import as_utc, isoformat, utcnow
-from charter.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from charter.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
+from charter.settings import KEY_MAX_DAYS_DEFAULT
 from charter.storage.uow import UnitOfWork
 
 _PRINCIPALS = Resource(kind="principals")
@@ -165,7 +166,8 @@ def add_app(uow: UnitOfWork, actor: Actor, data: AppCreate) -> PrincipalRead:
 def set_disabled(
     uow: UnitOfWork, actor: Actor, kind: str, name: str, *, disabled: bool, reason: str | None = None
 ) -> PrincipalRead:
-    """Disable a user or app (its keys, password and dashboard sessions stop working) or enable it again.
+    """Disable a user or app (its keys and password stop working, its dashboard sessions are deleted) or enable it
+    again (its unrevoked keys and its password work again; its old sessions do not).
 
     Disabling yourself or the last enabled admin is refused: nobody could undo it. Repeating a change is a no-op.
     """
@@ -186,7 +188,11 @@ def set_disabled(
     if bool(row.disabled) != disabled:
         row.disabled = disabled
         action = f"{kind}.{'disable' if disabled else 'enable'}"
-        uow.record(AuditEvent(actor.ref, action, f"{kind}:{name}", details={"reason": reason}))
+        details: dict[str, object] = {"reason": reason}
+        if disabled:  # enabling again must not revive them: the person signs in afresh
+            ended = uow.session.execute(delete(WebSessionRow).where(WebSessionRow.principal_id == row.id))
+            details["sessions_ended"] = int(getattr(ended, "rowcount", 0) or 0)
+        uow.record(AuditEvent(actor.ref, action, f"{kind}:{name}", details=details))
     out = _read(uow, row)
     uow.commit()
     return out
@@ -267,12 +273,31 @@ def _insert_key(uow: UnitOfWork, principal: PrincipalRow, name: str | None, days
     return KeyCreated(**_key_read(row, ref_of(principal)).model_dump(), key=new.plaintext)
 
 
-def create_key(uow: UnitOfWork, actor: Actor, data: KeyCreate) -> KeyCreated:
-    """Create an API key for a principal; anyone may create keys for themselves, admins for anyone."""
+def create_key(uow: UnitOfWork, actor: Actor, data: KeyCreate, *, max_days: int = KEY_MAX_DAYS_DEFAULT) -> KeyCreated:
+    """Create an API key for a principal: users for themselves, `principal.manage` holders for anyone; apps never
+    (a stolen app key must not mint another that outlives its revocation). Every key expires within `max_days`
+    (CHARTER_KEY_MAX_DAYS): no expiry asked means that one, a longer one is refused."""
+    if actor.kind == "app":
+        raise Forbidden(
+            f"{actor.ref} may not create API keys: an app's keys are created by an admin "
+            f"(charter key create {actor.ref})",
+            code="app_cannot_create_keys",
+        )
     principal = principal_by_ref(uow.session, data.principal)
     if principal.id != actor.id:
         authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
-    out = _insert_key(uow, principal, data.name, data.expires_in_days)
+    days = data.expires_in_days
+    if days is None:
+        days = max_days
+    elif days > max_days:
+        raise InvalidInput(
+            f"expires_in_days: {days} is longer than the longest allowed key lifetime, {max_days} days "
+            "(CHARTER_KEY_MAX_DAYS); ask for fewer days",
+            code="key_lifetime_too_long",
+            field="expires_in_days",
+            details={"max_days": max_days},
+        )
+    out = _insert_key(uow, principal, data.name, days)
     uow.record(
         AuditEvent(
             actor.ref,
@@ -470,7 +495,10 @@ def authenticate(uow: UnitOfWork, plaintext: str) -> Actor:
 def authenticate_password(uow: UnitOfWork, name: str, password: str) -> Actor:
     """Dashboard login with a user name and password (Argon2id)."""
     row = uow.session.scalar(select(PrincipalRow).where(PrincipalRow.kind == "user", PrincipalRow.name == name))
-    if row is None or row.password_hash is None or row.disabled or not verify_password(row.password_hash, password):
+    stored = row.password_hash if row is not None and not row.disabled else None
+    # One Argon2 verification whatever the name: an unknown one costs as much as a known one.
+    matched = verify_password(stored or dummy_hash(), password)
+    if row is None or stored is None or not matched:
         raise Unauthenticated("wrong user name or password", code="invalid_credentials")
     return actor_for(uow.session, row)
 

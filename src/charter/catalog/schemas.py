@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from charter.catalog.questionnaire import Questionnaire
 
@@ -165,12 +165,19 @@ class ModelVersionCreate(_Strict):
 
 
 class ModelVersionUpdate(_Strict):
+    """Only the fields sent change; null (or an empty string) clears uri, framework, format or license."""
+
     uri: str | None = Field(default=None, max_length=1000)
     framework: str | None = Field(default=None, max_length=64)
     format: str | None = Field(default=None, max_length=32)
-    card: dict[str, Any] | None = None
+    card: dict[str, Any] = Field(default_factory=dict, description="The whole card; {} clears it (null is refused).")
     license: str | None = Field(default=None, max_length=300)
     restricted_purposes: list[str] | None = Field(default=None, max_length=100)
+
+    @field_validator("uri", "framework", "format", "license")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value is None or value.strip() else None
 
 
 class ModelVersionRead(BaseModel):

@@ -175,7 +175,7 @@ def update_model_version(uow: UnitOfWork, actor: Actor, ref: str, data: ModelVer
     for field in ("uri", "framework", "format", "card"):
         if field in data.model_fields_set and getattr(data, field) != getattr(row, field):
             changes[field] = [getattr(row, field), getattr(data, field)]
-    card = data.card if data.card is not None else row.card
+    card = data.card if "card" in data.model_fields_set else row.card
     if "license" in data.model_fields_set or "restricted_purposes" in data.model_fields_set or "card" in changes:
         license_expr = _license(data.license, card) if "license" in data.model_fields_set else row.license
         explicit = (

@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import func, select
 
-from charter.auth.authorize import allowed, authorize
+from charter.auth.authorize import allowed, authorize, only_as_caller
 from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
 from charter.core import egress
@@ -67,10 +67,33 @@ def to_model(row: DeploymentRow | DeploymentRead) -> Deployment:
 def _row(uow: UnitOfWork, name: str) -> DeploymentRow:
     row = uow.session.scalar(select(DeploymentRow).where(DeploymentRow.name == name))
     if row is None:
-        raise NotFound(
-            f"no deployment named '{name}' (see: charter deployment list)", code="deployment_not_found", field="name"
-        )
+        raise _not_found(name)
     return row
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound(
+        f"no deployment named '{name}' (see: charter deployment list)", code="deployment_not_found", field="name"
+    )
+
+
+class _Readable:
+    """Which deployments `actor` may read: DEPLOYMENT_READ on the system, and for an app (whose read comes from the
+    app role alone) only those of a model digest and environment that a license naming it covers."""
+
+    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+        self.uow, self.actor = uow, actor
+        self._scope: frozenset[tuple[str, str]] | None = None
+
+    def __call__(self, row: DeploymentRow) -> bool:
+        res = Resource(kind="deployment", name=row.name, system=row.system)
+        if not allowed(self.actor, Permission.DEPLOYMENT_READ, res):
+            return False
+        if not only_as_caller(self.actor, Permission.DEPLOYMENT_READ, res):
+            return True
+        if self._scope is None:
+            self._scope = licenses.caller_scope(self.uow, self.actor.ref)
+        return (row.digest, row.env) in self._scope
 
 
 def _resource(uow: UnitOfWork, system: str) -> Resource:
@@ -135,20 +158,19 @@ def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate, *, allow: egress.
 
 
 def get(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
-    """One deployment by name."""
+    """One deployment by name (an app: one it is a caller of; any other is 404, as one that does not exist)."""
     row = _row(uow, name)
     authorize(actor, Permission.DEPLOYMENT_READ, Resource(kind="deployment", name=name, system=row.system))
+    if not _Readable(uow, actor)(row):
+        raise _not_found(name)
     return _read(row)
 
 
 def list_all(uow: UnitOfWork, actor: Actor) -> list[DeploymentRead]:
-    """Every deployment the actor may read."""
+    """Every deployment the actor may read (an app: those it is a caller of)."""
     rows = uow.session.scalars(select(DeploymentRow).order_by(DeploymentRow.name))
-    return [
-        _read(r)
-        for r in rows
-        if allowed(actor, Permission.DEPLOYMENT_READ, Resource(kind="deployment", name=r.name, system=r.system))
-    ]
+    readable = _Readable(uow, actor)
+    return [_read(r) for r in rows if readable(r)]
 
 
 def remove(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from charter.auth.authorize import authorize
+from charter.auth.authorize import authorize, only_as_caller
 from charter.auth.model import Actor, Permission, Resource
 from charter.core.clock import isoformat, utcnow
 from charter.core.errors import Conflict, NotFound
@@ -103,6 +103,9 @@ def list_tasks(
         stmt = stmt.where(AuditTaskRow.status == status)
     if system:
         stmt = stmt.where(AuditTaskRow.system == system)
+    if only_as_caller(actor, Permission.LICENSE_READ, _TASKS):  # an app: the tasks of licenses naming it
+        mine = [i for i, _, _ in repository.naming_caller(uow, actor.ref)]
+        stmt = stmt.where(AuditTaskRow.license_id.in_(mine))
     return [to_read(r) for r in uow.session.scalars(stmt.order_by(AuditTaskRow.due_at, AuditTaskRow.id).limit(1000))]
 
 

@@ -23,8 +23,19 @@ def get_row(uow: UnitOfWork, license_id: str) -> LicenseRow:
         select(LicenseRow).where(LicenseRow.id == license_id).execution_options(populate_existing=True)
     )
     if row is None:
-        raise NotFound(f"no license with id '{license_id}' (see: charter license list)", code="license_not_found")
+        raise not_found(license_id)
     return row
+
+
+def not_found(license_id: str) -> NotFound:
+    """The answer for a license that does not exist, or that the caller may not know exists."""
+    return NotFound(f"no license with id '{license_id}' (see: charter license list)", code="license_not_found")
+
+
+def naming_caller(uow: UnitOfWork, caller: str) -> list[tuple[str, str, str]]:
+    """(id, digest, env) of every license, in any state, that names `caller` (app:NAME) as a caller."""
+    rows = uow.session.execute(select(LicenseRow.id, LicenseRow.digest, LicenseRow.env, LicenseRow.callers))
+    return [(i, d, e) for i, d, e, callers in rows.tuples() if caller in (callers or ())]
 
 
 def _meta(uow: UnitOfWork) -> LicenseMetaRow:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from charter.auth.authorize import allowed, authorize, authorize_any
+from charter.auth.authorize import allowed, authorize, authorize_any, only_as_caller
 from charter.auth.model import Actor, Permission, Resource
 from charter.auth.repository import principal_by_ref
 from charter.catalog import service as catalog
@@ -363,17 +363,25 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
     return request(uow, actor, again, renews=old.id)
 
 
+def _readable(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRow:
+    """The license, if `actor` may read it. An app reads only the licenses naming it as a caller: any other answers
+    404, as one that does not exist."""
+    row = repository.get_row(uow, license_id)
+    res = lc.resource(uow, row)
+    authorize(actor, Permission.LICENSE_READ, res)
+    if only_as_caller(actor, Permission.LICENSE_READ, res) and actor.ref not in row.callers:
+        raise repository.not_found(license_id)
+    return row
+
+
 def get(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
     """One license."""
-    row = repository.get_row(uow, license_id)
-    authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
-    return repository.to_read(row)
+    return repository.to_read(_readable(uow, actor, license_id))
 
 
 def status(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseStatus:
     """State, sign-offs of the current stage, the assessment, and the list of what is missing."""
-    row = repository.get_row(uow, license_id)
-    authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
+    row = _readable(uow, actor, license_id)
     req = lc.requirements(uow, row)
     state = S(row.state)
     awaiting = state in (S.REQUESTED, S.APPROVED, S.SUSPENDED)
@@ -416,15 +424,23 @@ def list_licenses(
     for row in rows:
         if row.system not in scopes:
             scopes[row.system] = catalog.system_resource(uow, row.system)
-        if allowed(actor, Permission.LICENSE_READ, scopes[row.system]):
-            out.append(repository.to_read(row))
+        if not allowed(actor, Permission.LICENSE_READ, scopes[row.system]):
+            continue
+        if only_as_caller(actor, Permission.LICENSE_READ, scopes[row.system]) and actor.ref not in row.callers:
+            continue  # an app lists the licenses naming it, no others
+        out.append(repository.to_read(row))
     return out
+
+
+def caller_scope(uow: UnitOfWork, caller: str) -> frozenset[tuple[str, str]]:
+    """(digest, env) pairs of every license, in any state, that names `caller` (app:NAME): the deployments an app
+    may see are those of these model digests in these environments."""
+    return frozenset((digest, env) for _, digest, env in repository.naming_caller(uow, caller))
 
 
 def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> TokenRead:
     """The signed license token of an active (or suspended) license."""
-    row = repository.get_row(uow, license_id)
-    authorize(actor, Permission.LICENSE_READ, lc.resource(uow, row))
+    row = _readable(uow, actor, license_id)
     if S(row.state) not in repository.LIVE:
         raise Conflict(f"license {row.id} is {row.state}: only active licenses have a token", code="license_not_active")
     signer = catalog.model_signer(uow, row.model_version_id)
@@ -434,9 +450,12 @@ def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> Tok
 def check(uow: UnitOfWork, actor: Actor, model: str, env: str, purpose: str | None = None) -> CheckResult:
     """Does an active license cover MODEL@VERSION in `env` (for `purpose`) now? With the reasons if not."""
     mv = catalog.get_model_version(uow, model)
-    authorize(actor, Permission.LICENSE_READ, catalog.system_resource(uow, mv.system))
+    res = catalog.system_resource(uow, mv.system)
+    authorize(actor, Permission.LICENSE_READ, res)
     now = utcnow()
     rows = repository.list_rows(uow, digest=mv.digest, env=env)
+    if only_as_caller(actor, Permission.LICENSE_READ, res):  # an app weighs, and is told of, its own licenses only
+        rows = [r for r in rows if actor.ref in r.callers]
     reasons: list[str] = []
     for row in rows:
         state = S(row.state)

@@ -13,7 +13,7 @@ import cel
 
 from charter.core.errors import InvalidInput
 from charter.core.hashing import sha256_hex
-from charter.policies import _cel_ast, _cel_refs
+from charter.policies import _cel_ast, _cel_cost, _cel_refs
 
 MAX_EXPRESSION_CHARS = 4096  # the Rust evaluator recurses; very long chains can exhaust its stack
 CACHE_SIZE = 4096
@@ -85,6 +85,9 @@ def check(source: str) -> tuple[Compiled | None, list[ExpressionProblem]]:
         if analysis.problems:
             return None, [ExpressionProblem(f.message, *_line_col(source, f.pos)) for f in analysis.problems]
         paths = frozenset(analysis.paths)
+    costly = _cel_cost.problems(tree, source)
+    if costly:
+        return None, [ExpressionProblem(c.message, *_line_col(source, c.pos)) for c in costly]
     compiled = Compiled(source, key, program, paths)
     with _lock:
         _cache[key] = compiled

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -11,7 +10,7 @@ from typing import Any
 from charter.core.canonical import canonical_json
 from charter.core.errors import InvalidInput
 from charter.core.hashing import sha256_hex
-from charter.policies import cel, evidence
+from charter.policies import cel, evidence, sandbox
 from charter.policies.document import PolicyDocument, Rule, Severity, policy_set_digest
 from charter.policies.errors import Location
 
@@ -110,16 +109,26 @@ def evidence_digest(filled: Mapping[str, Any]) -> str:
         raise InvalidInput(f"evidence is not JSON-compatible: {exc}", code="evidence_invalid") from None
 
 
-def evaluate(policies: Sequence[PolicyDocument], raw_evidence: Mapping[str, Any]) -> Assessment:
-    """Evaluate every rule of `policies` on the evidence (defaults are filled here; missing evidence denies)."""
+def evaluate(
+    policies: Sequence[PolicyDocument], raw_evidence: Mapping[str, Any], *, budget_s: float | None = None
+) -> Assessment:
+    """Evaluate every rule of `policies` on the evidence (defaults are filled here; missing evidence denies).
+
+    The expressions run in the sandbox's worker process, never in the caller's (`charter.policies.sandbox`): an
+    expression that overruns `budget_s` fails its rule and holds up nobody else.
+    """
     filled = evidence.fill_defaults(raw_evidence)
     digest = evidence_digest(filled)
-    context = cel.make_context(filled)
+    cel.make_context(filled)  # refuse evidence CEL cannot read here, with the caller's error
     ordered = sorted(policies, key=lambda p: (p.name, p.digest))
+    rules = [(policy, rule) for policy in ordered for rule in policy.rules]
+    sources = [e.source for _, rule in rules for e in (rule.when, rule.check) if e is not None]
+    outcomes = iter(sandbox.evaluate(sources, filled, budget_s))
     results: list[RuleResult] = []
-    for policy in ordered:
-        for rule in policy.rules:
-            results.append(evaluate_rule(policy, rule, raw_evidence, filled, context))
+    for policy, rule in rules:
+        when = next(outcomes) if rule.when is not None else None
+        check = next(outcomes)
+        results.append(_result(policy, rule, *_decide(rule, raw_evidence, filled, when, check)))
     blocked = any(r.verdict == Verdict.FAIL and r.severity == Severity.BLOCKER for r in results)
     return Assessment(
         results=tuple(results),
@@ -130,13 +139,7 @@ def evaluate(policies: Sequence[PolicyDocument], raw_evidence: Mapping[str, Any]
     )
 
 
-def evaluate_rule(
-    policy: PolicyDocument, rule: Rule, raw: Mapping[str, Any], filled: Mapping[str, Any], context: Any
-) -> RuleResult:
-    """One rule: `when` not exactly true → not_applicable; missing declared evidence or any error → fail."""
-    start = time.perf_counter_ns()
-    verdict, reason = _decide(rule, raw, filled, context)
-    elapsed = time.perf_counter_ns() - start
+def _result(policy: PolicyDocument, rule: Rule, verdict: Verdict, reason: str, elapsed: int) -> RuleResult:
     return RuleResult(
         rule_id=rule.id,
         title=rule.title,
@@ -152,22 +155,30 @@ def evaluate_rule(
     )
 
 
-def _decide(rule: Rule, raw: Mapping[str, Any], filled: Mapping[str, Any], context: Any) -> tuple[Verdict, str]:
-    if rule.when is not None:
-        value, error = cel.run(rule.when, context)
+def _decide(
+    rule: Rule,
+    raw: Mapping[str, Any],
+    filled: Mapping[str, Any],
+    when: sandbox.Outcome | None,
+    check: sandbox.Outcome,
+) -> tuple[Verdict, str, int]:
+    """One rule: `when` not exactly true → not_applicable; missing declared evidence or any error → fail."""
+    elapsed = check[2] + (when[2] if when is not None else 0)
+    if rule.when is not None and when is not None:
+        value, error, _ = when
         if error is not None:
-            return Verdict.FAIL, f"error evaluating when: {error}"
+            return Verdict.FAIL, f"error evaluating when: {error}", elapsed
         if value is not True:
-            return Verdict.NOT_APPLICABLE, f"when is {_show(value)}: {rule.when.source.strip()}"
+            return Verdict.NOT_APPLICABLE, f"when is {_show(value)}: {rule.when.source.strip()}", when[2]
     absent = [p for path in rule.evidence for p in evidence.missing(raw, path)]
     if absent:
-        return Verdict.FAIL, "missing evidence " + ", ".join(absent)
-    value, error = cel.run(rule.check, context)
+        return Verdict.FAIL, "missing evidence " + ", ".join(absent), elapsed
+    value, error, _ = check
     if error is not None:
-        return Verdict.FAIL, f"error evaluating check: {error}"
+        return Verdict.FAIL, f"error evaluating check: {error}", elapsed
     if value is True:
-        return Verdict.PASS, "check is true"
-    return Verdict.FAIL, f"check is {_show(value)}{_observed(rule.check, filled)}"
+        return Verdict.PASS, "check is true", elapsed
+    return Verdict.FAIL, f"check is {_show(value)}{_observed(rule.check, filled)}", elapsed
 
 
 def _show(value: Any) -> str:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
+from starlette.testclient import TestClient
 
 from charter.audit.tables import AuditEntryRow
+from charter.auth import service as auth_service
+from charter.auth.model import SYSTEM_ACTOR
+from charter.auth.schemas import UserCreate
 from charter.auth.tables import PrincipalRow, WebSessionRow
 from charter.bootstrap import Container
 from charter.core.clock import utcnow
@@ -204,3 +211,65 @@ def test_plain_http_on_a_public_host_warns_that_the_cookie_will_be_dropped(web: 
     assert "not reached over HTTPS" in web("http://charter.example.com").get("/login").text
     assert "not reached over HTTPS" not in web("https://charter.example.com").get("/login").text
     assert "not reached over HTTPS" not in web("http://localhost:8400").get("/login").text
+
+
+def test_disabling_a_user_deletes_their_sessions_and_enabling_does_not_revive_them(
+    web: Client, user: Callable[..., str], container: Container
+) -> None:
+    """The issue: re-enabling a user made their old dashboard sessions (a lost laptop's, say) work again."""
+    user("kim", "viewer")
+    user("lou", "viewer")
+    kept = sign_in(web(), "lou")
+    client = sign_in(web(), "kim")
+    assert client.get("/").status_code == 200
+    with container.uow() as uow:
+        auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", "kim", disabled=True, reason="laptop lost")
+    with container.uow(write=False) as uow:
+        owners = set(uow.session.scalars(select(PrincipalRow.name).join(WebSessionRow)))
+    assert owners == {"lou"}  # kim's session row is gone, lou's is not
+    with container.uow() as uow:
+        auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", "kim", disabled=False)
+    assert client.get("/").status_code == 303  # signed out for good: sign in again
+    assert kept.get("/").status_code == 200
+    assert sign_in(web(), "kim").get("/").status_code == 200
+    with container.uow(write=False) as uow:
+        entry = uow.session.scalar(select(AuditEntryRow.body).where(AuditEntryRow.action == "user.disable"))
+    assert entry is not None and json.loads(bytes(entry))["details"]["sessions_ended"] == 1
+
+
+def _login(client: TestClient, name: str, password: str) -> float:
+    csrf = login_csrf(client)
+    started = time.perf_counter()
+    r = client.post("/login", data={"csrf": csrf, "mode": "password", "username": name, "password": password})
+    took = time.perf_counter() - started
+    assert r.status_code == 401
+    return took
+
+
+def test_unknown_names_take_as_long_as_known_ones(
+    web: Client, user: Callable[..., str], container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that does not exist (or has no password, or is disabled) is checked against a dummy Argon2 hash, so
+    the answer's timing does not tell which names exist (it was ~30 times faster)."""
+    user("mia", "viewer")
+    with container.uow() as uow:
+        auth_service.add_user(uow, SYSTEM_ACTOR, UserCreate(name="ned"))  # no password: API keys only
+    user("ola", "viewer")
+    with container.uow() as uow:
+        auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", "ola", disabled=True, reason="x")
+    checked: list[str] = []
+    verify = auth_service.verify_password
+
+    def counting(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(auth_service, "verify_password", counting)
+    client = web(login_rate=1000)
+    for name in ("mia", "nobody", "ned", "ola"):
+        _login(client, name, "wrong password, long enough")
+    assert len(checked) == 4 and all(h.startswith("$argon2id$") for h in checked), checked
+    # and the time it takes: the fastest of a few tries each, so a busy machine cannot make an unknown name look slow
+    known = min(_login(client, "mia", "wrong password, long enough") for _ in range(5))
+    unknown = min(_login(client, f"nobody{i}", "wrong password, long enough") for i in range(5))
+    assert unknown > known / 3, (known, unknown)

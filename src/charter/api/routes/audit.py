@@ -114,7 +114,8 @@ def consistency_proof(
 def list_checkpoints(
     actor: Reader,
     c: ContainerDep,
-    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="`next` of the previous page.")] = None,
+    # `after` + 1 is the first size asked for: it must fit in 64 bits too
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ - 1, description="`next` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointPage:
     """Signed checkpoints, smallest first."""

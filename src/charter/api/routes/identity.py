@@ -54,7 +54,7 @@ def list_users(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
 
 @router.post("/users/{name}/disable")
 def disable_user(name: str, body: PrincipalDisable, actor: Manage, c: ContainerDep) -> PrincipalRead:
-    """Disable a user: their API keys, password and dashboard sessions stop working."""
+    """Disable a user: their API keys and password stop working, their dashboard sessions are ended."""
     with c.uow() as uow:
         return service.set_disabled(uow, actor, "user", name, disabled=True, reason=body.reason)
 
@@ -110,9 +110,10 @@ def enable_app(name: str, actor: Manage, c: ContainerDep) -> PrincipalRead:
 
 @router.post("/keys", status_code=201)
 def create_key(body: KeyCreate, actor: Anyone, c: ContainerDep) -> KeyCreated:
-    """Create an API key (yours, or anyone's as admin). The key is in the response once."""
+    """Create an API key (yours, or anyone's as admin; apps cannot), expiring within CHARTER_KEY_MAX_DAYS. The key is
+    in the response once."""
     with c.uow() as uow:
-        return service.create_key(uow, actor, body)
+        return service.create_key(uow, actor, body, max_days=c.settings.key_max_days)
 
 
 @router.get("/keys")

@@ -108,7 +108,10 @@ def app_enable(name: str) -> None:
 @key_app.command("create")
 def key_create(
     principal: Annotated[str, typer.Argument(help="user:NAME, app:NAME or a bare user name.")],
-    expires: Annotated[int | None, typer.Option(help="Days until the key expires (0: never).", min=0)] = 90,
+    expires: Annotated[
+        int | None,
+        typer.Option(help="Days until the key expires (0: the longest allowed, CHARTER_KEY_MAX_DAYS).", min=0),
+    ] = 90,
     name: Annotated[str | None, typer.Option(help="A label for the key.")] = None,
 ) -> None:
     """Create an API key; the key is printed once."""
