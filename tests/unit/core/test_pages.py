@@ -44,7 +44,9 @@ def test_cursor_round_trip_and_last_page() -> None:
     assert paginate([1, 2, 3], None, 2).model_dump() == {"items": [1, 2], "next": encode_cursor(2)}
 
 
-@pytest.mark.parametrize("bad", ["", "x", "bzEy=", "b3g", encode_cursor(1) + "A", "by0x", "bzk5OTk5OTk5OTk5", "b-1", "bzEuMA"])
+@pytest.mark.parametrize(
+    "bad", ["", "x", "bzEy=", "b3g", encode_cursor(1) + "A", "by0x", "bzk5OTk5OTk5OTk5", "b-1", "bzEuMA"]
+)
 def test_foreign_cursors_are_invalid_input_naming_the_field(bad: str) -> None:
     with pytest.raises(InvalidInput) as err:
         decode_cursor(bad)
