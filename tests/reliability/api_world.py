@@ -126,7 +126,7 @@ def seed(c: Container, admin_key: str) -> World:
     lic["to-suspend"] = stack.license_system(c, "fuzz-suspend", "minimal", requester, reviewers).license_id
     lic["to-revoke"] = stack.license_system(c, "fuzz-revoke", "minimal", requester, reviewers).license_id
     stack.license_system(c, "fuzz-retire", "minimal", requester, reviewers)
-    assessed_model(c, OPEN, answers={"prohibited": NO_PROHIBITED})
+    _, open_digest = assessed_model(c, OPEN, answers={"prohibited": NO_PROHIBITED})
     world = World(keys=keys, licenses=lic)
     with c.uow() as uow:
         deployments.add(
@@ -161,8 +161,12 @@ def seed(c: Container, admin_key: str) -> World:
         detail = evaluation.get_assessment(uow, SYSTEM_ACTOR, assessed[0].id)
         stored = evaluation.list_evaluations(uow, SYSTEM_ACTOR, "credit-scoring@2.0.0")[0]
         target = licenses.get(uow, SYSTEM_ACTOR, lic["active"])
-    evidence = {k: v for k, v in detail.evidence.items() if k != "documentation"}
-    world.bodies["evaluation"] = {"evidence": evidence, "inputs": stored.inputs, "options": stored.options}
+    client_sections = ("performance", "fairness", "fairness_summary", "scan")  # the rest comes from the catalog
+    evidence = {k: v for k, v in detail.evidence.items() if k in client_sections}
+    inputs = dict(stored.inputs)
+    if "artifact" in inputs:  # the evidence is submitted for fuzz-open@1.0: its scan is of that artifact
+        inputs["artifact"] = {**inputs["artifact"], "sha256": open_digest.removeprefix("sha256:")}
+    world.bodies["evaluation"] = {"evidence": evidence, "inputs": inputs, "options": stored.options}
     world.bodies["reference"], profile = _monitoring_bodies(f"{OPEN}@1.0")
     world.bodies["window"] = {**_span(profile, 1, 11), "source": {"name": "w.csv", "sha256": "0" * 64, "rows": 300}}
     with c.uow(write=False) as uow:
@@ -290,11 +294,7 @@ def requests(w: World) -> dict[str, Call]:
         "GET /monitoring/profiles": Call(),
         "GET /monitoring/windows": Call(query={"limit": 2}),
         "GET /monitoring/breaches": Call(),
-        "POST /policies": Call(
-            query={"filename": "fuzz.yaml"},
-            body=policy("fuzz-posted", "0.6"),
-            media="application/yaml",
-        ),
+        "POST /policies": Call(body={"source": policy("fuzz-posted", "0.6"), "filename": "fuzz.yaml"}),
         "GET /policies": Call(query={"all": "true"}),
         "GET /policies/{ref}": Call({"ref": "fuzz-credit"}),
         "GET /policies/{ref}/diff": Call({"ref": "fuzz-credit"}),

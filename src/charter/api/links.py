@@ -35,15 +35,13 @@ def _from_version(params: Any) -> dict[str, Target]:
         "GetModelVersion": ("get", VERSION, params("name")),
         "UpdateModelVersion": ("patch", VERSION, params("name")),
         "GetLineage": ("get", VERSION + "/lineage", params("name")),
-        "RetireModelVersion": ("post", VERSION + "/retire", params("name")),
         "SubmitEvaluation": ("post", EVAL + "/evaluations", params("system")),
         "ListEvaluations": ("get", EVAL + "/evaluations", params("system")),
         "Reassess": ("post", EVAL + "/assessments", params("system")),
         "ListAssessments": ("get", EVAL + "/assessments", params("system")),
         "SetReference": ("put", MONITOR + "/reference", params("system")),
-        "GetReference": ("get", MONITOR + "/reference", params("system")),
-        "SubmitWindow": ("post", MONITOR + "/windows", params("system")),
         "MonitoringStatus": ("get", MONITOR + "/status", params("system")),
+        "RetireModelVersion": ("post", VERSION + "/retire", params("name")),
     }
 
 
@@ -55,11 +53,11 @@ def _from_license(expr: str) -> dict[str, Target]:
         "ListSignOffs": ("get", LICENSE + "/signoffs", p),
         "SignOff": ("post", LICENSE + "/signoffs", p),
         "ActivateLicense": ("post", LICENSE + "/activate", p),
+        "GetLicenseToken": ("get", LICENSE + "/token", p),
+        "RenewLicense": ("post", LICENSE + "/renew", p),
         "SuspendLicense": ("post", LICENSE + "/suspend", p),
         "ReinstateLicense": ("post", LICENSE + "/reinstate", p),
         "RevokeLicense": ("post", LICENSE + "/revoke", p),
-        "RenewLicense": ("post", LICENSE + "/renew", p),
-        "GetLicenseToken": ("get", LICENSE + "/token", p),
     }
 
 
@@ -107,17 +105,16 @@ LINKS: dict[tuple[str, str], dict[str, Target]] = {
     ("post", "/deployments"): _named(
         "/deployments/{name}",
         ("GetDeployment", "get", ""),
-        ("RemoveDeployment", "delete", ""),
         ("RecordDecision", "post", "/decisions"),
         ("GetCaptureTarget", "get", "/capture"),
         ("SubmitCapture", "post", "/capture"),
+        ("RemoveDeployment", "delete", ""),
     ),
     ("post", "/users"): _named("/users/{name}", ("DisableUser", "post", "/disable"), ("EnableUser", "post", "/enable")),
     ("post", "/apps"): _named("/apps/{name}", ("DisableApp", "post", "/disable"), ("EnableApp", "post", "/enable")),
     ("post", "/keys"): {"RevokeKey": ("delete", "/keys/{key_id}", {"key_id": BODY + "id"})},
     ("post", "/policies"): {
         "GetPolicy": ("get", "/policies/{ref}", {"ref": BODY + "digest"}),
-        "DiffPolicy": ("get", "/policies/{ref}/diff", {"ref": BODY + "digest"}),
         "DeactivatePolicy": ("post", "/policies/{name}/deactivate", {"name": BODY + "name"}),
     },
     ("post", EVAL + "/evaluations"): _assessment(BODY + "assessment/id"),
