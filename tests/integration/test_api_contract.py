@@ -10,9 +10,10 @@ from starlette.testclient import TestClient
 
 API = "/api/v1"
 # Answers that are documents, not JSON objects: HTML and PDF reports, zip packs, audit exports.
-DOCUMENTS = ("/reports/", "/report.html", "/audit/export")
-# Lists that are one page by design: `limit` counts the newest monitoring windows the series span.
-ONE_PAGE = ("/monitoring/systems/{system}/versions/{version}/metrics",)
+DOCUMENTS = ("/reports/systems/", "/report.html", "/audit/export")
+# Not paged by design: metric series (`limit` counts the newest monitoring windows they span) and the compliance
+# summary (a report document whose rows come with totals).
+ONE_PAGE = ("/monitoring/systems/{system}/versions/{version}/metrics", "/reports/compliance")
 
 
 @pytest.fixture
