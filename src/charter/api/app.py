@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from charter import __version__
-from charter.api import problems, routes
+from charter.api import links, problems, routes
 from charter.bootstrap import Container
 
 API_PREFIX = "/api/v1"
@@ -40,6 +41,16 @@ def create_api(container: Container) -> FastAPI:
     problems.install(app)
     for router in discover_routers():
         app.include_router(router)
+    documented = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        doc = documented()
+        if first:
+            links.add_links(doc)  # the document is cached on the app: edit it once, in place
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -312,3 +312,18 @@ class LineageRead(BaseModel):
     format: str | None = None
     datasets: list[LineageNode]
     provenance: Provenance
+
+
+class CycloneDxBom(BaseModel):
+    """The catalog as a CycloneDX 1.6 BOM (JSON); `components` and `dependencies` follow the CycloneDX schema."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    schema_: str = Field(alias="$schema")
+    bom_format: str = Field(alias="bomFormat")
+    spec_version: str = Field(alias="specVersion")
+    serial_number: str = Field(alias="serialNumber")
+    version: int
+    metadata: dict[str, Any]
+    components: list[dict[str, Any]]
+    dependencies: list[dict[str, Any]]

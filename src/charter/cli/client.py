@@ -9,6 +9,8 @@ import httpx
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_BY_STATUS, EXIT_FORBIDDEN, EXIT_UNREACHABLE, CliError
 
+PAGE_SIZE = 1000  # the API's largest page
+
 
 class Api:
     def __init__(self, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0) -> None:
@@ -38,6 +40,17 @@ class Api:
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
+
+    def get_all(self, path: str, params: dict[str, Any] | None = None, *, limit: int = PAGE_SIZE) -> list[Any]:
+        """Every item of a paged list route, following each page's `next` cursor."""
+        items: list[Any] = []
+        query: dict[str, Any] = {**(params or {}), "limit": limit}
+        while True:
+            page = self.get(path, params=query)
+            items.extend(page["items"])
+            if not page.get("next"):
+                return items
+            query["cursor"] = page["next"]
 
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)

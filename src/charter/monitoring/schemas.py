@@ -180,3 +180,48 @@ class BreachRead(BaseModel):
     start: datetime
     end: datetime
     at: datetime
+
+
+class ChartWindow(BaseModel):
+    id: str
+    start: str
+    end: str
+    rows: int
+
+
+class ChartSeries(BaseModel):
+    label: str
+    metric: str
+    values: list[float | None]
+
+
+class ChartThreshold(BaseModel):
+    label: str
+    value: float
+    kind: Literal["breach", "warn"]
+    metric: str
+    license: str | None = None
+
+
+class ChartBreach(BaseModel):
+    x: int
+    y: float | None
+    label: str
+    metric: str
+    license: str
+    window: str
+    fired: str | None
+
+
+class ChartRead(BaseModel):
+    """Chart data of a model version: x = window ends (unix seconds), one series per metric, threshold lines and
+    breach markers (the dashboard's `static/charts.js` shape)."""
+
+    id: str
+    title: str
+    model: str
+    x: list[int]
+    windows: list[ChartWindow]
+    series: list[ChartSeries]
+    thresholds: list[ChartThreshold]
+    breaches: list[ChartBreach]

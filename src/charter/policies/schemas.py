@@ -91,3 +91,47 @@ class PolicyDiff(BaseModel):
     unchanged: list[str]
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class ActivePolicy(BaseModel):
+    name: str
+    digest: str
+
+
+class ControlRead(BaseModel):
+    id: str
+    title: str
+
+
+class ControlCovered(ControlRead):
+    rules: list[str] = Field(description="The rules covering the control, as POLICY/RULE-ID.")
+    status: Literal["pass", "fail", "not_applicable", "not_assessed"] | None = None
+
+
+class FrameworkCoverage(BaseModel):
+    """How many of a framework's controls the active policies cover."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    framework: str
+    title: str
+    total: int
+    covered_count: int
+    ratio: float
+
+
+class CoverageDetail(FrameworkCoverage):
+    """Coverage of one framework (`framework=` given): each covered control with its rules, and the open ones."""
+
+    policies: list[ActivePolicy]
+    risk_tier: str | None
+    covered: list[ControlCovered]
+    uncovered: list[ControlRead]
+
+
+class CoverageSummary(BaseModel):
+    """Coverage of every framework (no `framework=`), one item each."""
+
+    policies: list[ActivePolicy]
+    risk_tier: str | None
+    items: list[FrameworkCoverage]

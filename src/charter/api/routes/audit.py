@@ -114,13 +114,16 @@ def consistency_proof(
 def list_checkpoints(
     actor: Reader,
     c: ContainerDep,
-    # `after` + 1 is the first size asked for: it must fit in 64 bits too
-    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ - 1, description="`next` of the previous page.")] = None,
+    # `cursor` + 1 is the first size asked for: it must fit in 64 bits too
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ - 1, description="`next` of the previous page.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ - 1, description="Deprecated spelling of `cursor`.", deprecated=True)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointPage:
     """Signed checkpoints, smallest first."""
     _read(actor)
-    return audit_log(c).checkpoints(after=after, limit=limit)
+    return audit_log(c).checkpoints(after=cursor if cursor is not None else after, limit=limit)
 
 
 @router.get("/audit/checkpoints/latest")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.catalog import service
 from charter.catalog.schemas import (
+    CycloneDxBom,
     DatasetCreate,
     DatasetRead,
     LineageEdgeRead,
@@ -25,6 +27,7 @@ from charter.catalog.schemas import (
     SystemRead,
     SystemUpdate,
 )
+from charter.core.pages import Page, paginate
 from charter.licenses import retire
 from charter.licenses.schemas import ModelRetired
 
@@ -47,11 +50,12 @@ def list_systems(
     c: ContainerDep,
     team: Annotated[str | None, Query(max_length=120)] = None,
     tier: Annotated[str | None, Query(max_length=16)] = None,
-) -> dict[str, Any]:
-    """List AI systems (optionally by team and risk tier)."""
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[SystemRead]:
+    """List AI systems (optionally by team and risk tier), by name."""
     with c.uow(write=False) as uow:
-        items: list[SystemRead] = service.list_systems(uow, actor, team=team, tier=tier)
-        return {"items": items}
+        return paginate(service.list_systems(uow, actor, team=team, tier=tier), cursor, limit)
 
 
 @router.get("/systems/{name}")
@@ -83,11 +87,12 @@ def register_version(name: str, body: ModelVersionCreate, actor: Write, c: Conta
 
 
 @router.get("/systems/{name}/versions")
-def list_versions(name: str, actor: Read, c: ContainerDep) -> dict[str, Any]:
+def list_versions(
+    name: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[ModelVersionRead]:
     """Model versions of a system."""
     with c.uow(write=False) as uow:
-        items: list[ModelVersionRead] = service.list_model_versions(uow, actor, name)
-        return {"items": items}
+        return paginate(service.list_model_versions(uow, actor, name), cursor, limit)
 
 
 @router.get("/systems/{name}/versions/{version}")
@@ -121,11 +126,10 @@ def version_lineage(name: str, version: str, actor: Read, c: ContainerDep) -> Li
 
 
 @router.get("/models")
-def list_models(actor: Read, c: ContainerDep) -> dict[str, Any]:
+def list_models(actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT) -> Page[ModelVersionRead]:
     """Model versions of every system the caller may read."""
     with c.uow(write=False) as uow:
-        items: list[ModelVersionRead] = service.list_model_versions(uow, actor)
-        return {"items": items}
+        return paginate(service.list_model_versions(uow, actor), cursor, limit)
 
 
 @router.post("/datasets", status_code=201)
@@ -137,12 +141,15 @@ def register_dataset(body: DatasetCreate, actor: Write, c: ContainerDep) -> Data
 
 @router.get("/datasets")
 def list_datasets(
-    actor: Read, c: ContainerDep, name: Annotated[str | None, Query(max_length=120)] = None
-) -> dict[str, Any]:
+    actor: Read,
+    c: ContainerDep,
+    name: Annotated[str | None, Query(max_length=120)] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[DatasetRead]:
     """List datasets (every version)."""
     with c.uow(write=False) as uow:
-        items: list[DatasetRead] = service.list_datasets(uow, actor, name)
-        return {"items": items}
+        return paginate(service.list_datasets(uow, actor, name), cursor, limit)
 
 
 @router.get("/datasets/{ref}")
@@ -167,7 +174,7 @@ def lineage(ref: str, actor: Read, c: ContainerDep) -> LineageRead:
 
 
 @router.get("/export/cyclonedx")
-def export_cyclonedx(actor: Read, c: ContainerDep) -> dict[str, Any]:
+def export_cyclonedx(actor: Read, c: ContainerDep) -> CycloneDxBom:
     """The catalog as a CycloneDX 1.6 ML-BOM (JSON)."""
     with c.uow(write=False) as uow:
-        return service.export_bom(uow, actor)
+        return CycloneDxBom.model_validate(service.export_bom(uow, actor))

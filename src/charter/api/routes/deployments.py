@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
+from charter.core.pages import Page, paginate
 from charter.deployments import service
 from charter.deployments.schemas import DecisionCreate, DecisionRead, DeploymentCreate, DeploymentRead
 
@@ -27,10 +29,12 @@ def add_deployment(body: DeploymentCreate, actor: Write, c: ContainerDep) -> Dep
 
 
 @router.get("/deployments")
-def list_deployments(actor: Read, c: ContainerDep) -> dict[str, Any]:
-    """List deployments."""
+def list_deployments(
+    actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[DeploymentRead]:
+    """List deployments, by name."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_all(uow, actor)}
+        return paginate(service.list_all(uow, actor), cursor, limit)
 
 
 @router.get("/deployments/{name}")

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
+from charter.core.pages import Page, paginate
 from charter.evaluation import service
-from charter.evaluation.schemas import AssessmentCreate, AssessmentDetail, EvaluationCreate, EvaluationResult
+from charter.evaluation.schemas import (
+    AssessmentCreate,
+    AssessmentDetail,
+    AssessmentRead,
+    EvaluationCreate,
+    EvaluationRead,
+    EvaluationResult,
+)
 
 router = APIRouter(tags=["evaluation"])
 
@@ -30,10 +39,12 @@ def submit_evaluation(
 
 
 @router.get("/systems/{system}/versions/{version}/evaluations")
-def list_evaluations(system: str, version: str, actor: Read, c: ContainerDep) -> dict[str, Any]:
+def list_evaluations(
+    system: str, version: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[EvaluationRead]:
     """Evaluations of a model version, newest first."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_evaluations(uow, actor, f"{system}@{version}")}
+        return paginate(service.list_evaluations(uow, actor, f"{system}@{version}"), cursor, limit)
 
 
 @router.post("/systems/{system}/versions/{version}/assessments", status_code=201)
@@ -46,10 +57,12 @@ def reassess(
 
 
 @router.get("/systems/{system}/versions/{version}/assessments")
-def list_assessments(system: str, version: str, actor: Read, c: ContainerDep) -> dict[str, Any]:
+def list_assessments(
+    system: str, version: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[AssessmentRead]:
     """Assessments of a model version, newest first."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_assessments(uow, actor, f"{system}@{version}")}
+        return paginate(service.list_assessments(uow, actor, f"{system}@{version}"), cursor, limit)
 
 
 @router.get("/assessments/{assessment_id}")

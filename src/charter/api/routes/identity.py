@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth import service
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
@@ -24,6 +25,7 @@ from charter.auth.schemas import (
     UserCreate,
     WhoAmI,
 )
+from charter.core.pages import Page, paginate
 
 router = APIRouter(tags=["identity"])
 
@@ -46,10 +48,12 @@ def add_user(body: UserCreate, actor: Manage, c: ContainerDep) -> PrincipalRead:
 
 
 @router.get("/users")
-def list_users(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
-    """List users."""
+def list_users(
+    actor: ReadPrincipals, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[PrincipalRead]:
+    """List users, by name."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_principals(uow, actor, "user")}
+        return paginate(service.list_principals(uow, actor, "user"), cursor, limit)
 
 
 @router.post("/users/{name}/disable")
@@ -74,10 +78,10 @@ def add_team(body: TeamCreate, actor: Manage, c: ContainerDep) -> TeamRead:
 
 
 @router.get("/teams")
-def list_teams(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
+def list_teams(actor: ReadPrincipals, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT) -> Page[TeamRead]:
     """List teams and members."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_teams(uow, actor)}
+        return paginate(service.list_teams(uow, actor), cursor, limit)
 
 
 @router.post("/apps", status_code=201)
@@ -88,10 +92,12 @@ def add_app(body: AppCreate, actor: Manage, c: ContainerDep) -> PrincipalRead:
 
 
 @router.get("/apps")
-def list_apps(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
-    """List apps."""
+def list_apps(
+    actor: ReadPrincipals, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[PrincipalRead]:
+    """List apps, by name."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_principals(uow, actor, "app")}
+        return paginate(service.list_principals(uow, actor, "app"), cursor, limit)
 
 
 @router.post("/apps/{name}/disable")
@@ -118,12 +124,15 @@ def create_key(body: KeyCreate, actor: Anyone, c: ContainerDep) -> KeyCreated:
 
 @router.get("/keys")
 def list_keys(
-    actor: Anyone, c: ContainerDep, principal: Annotated[str | None, Query(max_length=130)] = None
-) -> dict[str, Any]:
+    actor: Anyone,
+    c: ContainerDep,
+    principal: Annotated[str | None, Query(max_length=130)] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[KeyRead]:
     """List API keys (prefixes, never secrets)."""
     with c.uow(write=False) as uow:
-        items: list[KeyRead] = service.list_keys(uow, actor, principal)
-        return {"items": items}
+        return paginate(service.list_keys(uow, actor, principal), cursor, limit)
 
 
 @router.delete("/keys/{key_id}")
@@ -148,7 +157,9 @@ def revoke_role(body: RoleGrant, actor: Manage, c: ContainerDep) -> RoleBindingR
 
 
 @router.get("/roles")
-def list_roles(actor: ReadPrincipals, c: ContainerDep) -> dict[str, Any]:
+def list_roles(
+    actor: ReadPrincipals, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[RoleBindingRead]:
     """List role bindings."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_roles(uow, actor)}
+        return paginate(service.list_roles(uow, actor), cursor, limit)

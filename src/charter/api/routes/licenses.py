@@ -4,7 +4,7 @@ verification material (JWKS, signed status list)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
+from charter.core.pages import Page, paginate
 from charter.core.wellknown import JWKS_PATH, STATUS_LIST_PATH
 from charter.licenses import jose, reaudit, service
 from charter.licenses.issuer import current_status_list
@@ -31,7 +33,7 @@ from charter.licenses.schemas import (
     StateChange,
     TokenRead,
 )
-from charter.signoffs.schemas import SignOffCreate
+from charter.signoffs.schemas import SignOffCreate, SignOffRead
 
 if TYPE_CHECKING:
     from charter.api.public import Public
@@ -58,12 +60,14 @@ def list_licenses(
     state: Annotated[str | None, Query(max_length=12)] = None,
     system: Annotated[str | None, Query(max_length=120)] = None,
     expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
-) -> dict[str, Any]:
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[LicenseRead]:
     """List licenses (by state, system, or expiring within N days)."""
     within = timedelta(days=expiring_within_days) if expiring_within_days is not None else None
     with c.uow(write=False) as uow:
-        items: list[LicenseRead] = service.list_licenses(uow, actor, state=state, system=system, expiring_within=within)
-        return {"items": items}
+        found = service.list_licenses(uow, actor, state=state, system=system, expiring_within=within)
+        return paginate(found, cursor, limit)
 
 
 @router.get("/licenses/check")
@@ -94,10 +98,12 @@ def license_status(license_id: str, actor: Read, c: ContainerDep) -> LicenseStat
 
 
 @router.get("/licenses/{license_id}/signoffs")
-def list_signoffs(license_id: str, actor: Read, c: ContainerDep) -> dict[str, Any]:
+def list_signoffs(
+    license_id: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[SignOffRead]:
     """Every sign-off decision on the license (all stages)."""
     with c.uow(write=False) as uow:
-        return {"items": service.status(uow, actor, license_id).signoffs}
+        return paginate(service.status(uow, actor, license_id).signoffs, cursor, limit)
 
 
 @router.post("/licenses/{license_id}/signoffs", status_code=201)
@@ -155,11 +161,12 @@ def list_reaudits(
     c: ContainerDep,
     status: Annotated[str | None, Query(max_length=12)] = None,
     system: Annotated[str | None, Query(max_length=120)] = None,
-) -> dict[str, Any]:
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[AuditTaskRead]:
     """Re-audit tasks, soonest due first."""
     with c.uow(write=False) as uow:
-        items: list[AuditTaskRead] = reaudit.list_tasks(uow, actor, status=status, system=system)
-        return {"items": items}
+        return paginate(reaudit.list_tasks(uow, actor, status=status, system=system), cursor, limit)
 
 
 @router.post("/reaudits/{task_id}/complete")

@@ -17,10 +17,12 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
 from charter.core.errors import InvalidInput, TooLarge
+from charter.core.pages import Page, from_window, paginate, window
 from charter.deployments import service as deployments
 from charter.monitoring import service
 from charter.monitoring import wiring as monitoring_wiring
@@ -28,12 +30,15 @@ from charter.monitoring.schemas import (
     BreachRead,
     CaptureTarget,
     CaptureUpload,
+    ChartRead,
+    MetricSeries,
     ProfileRead,
     ProfileUpload,
     StatusRead,
     WindowRead,
     WindowUpload,
 )
+from charter.monitoring.views import MAX_LIMIT
 from charter.reports.monitoring import MonitoringSummary, WindowSummary
 from charter.storage.uow import UnitOfWork
 
@@ -43,7 +48,8 @@ Write = Annotated[Actor, Depends(Authz(P.MONITOR_WRITE))]
 Read = Annotated[Actor, Depends(Authz(P.MONITOR_READ))]
 Call = Annotated[Actor, Depends(Authz(P.INFERENCE_CALL))]
 MetricIds = Annotated[list[str] | None, Query(alias="metric", description="Metric ids, e.g. drift.psi_max.")]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (at most 1000).")]
+Windows = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many of the newest windows (at most 1000).")]
 OWN_BODY_LIMIT = ("/monitoring/",)  # the server's body-size middleware leaves these paths to the routes below
 MAX_BODY = 64 << 20
 MAX_JSON = 256 << 20
@@ -144,10 +150,13 @@ async def submit_window(system: str, version: str, request: Request, actor: Writ
 
 
 @router.get(VERSION + "/windows")
-def list_windows(system: str, version: str, actor: Read, c: ContainerDep, limit: Limit = 50) -> dict[str, Any]:
-    """Newest windows of a model version with their metrics and condition checks."""
-    items = _read(c, lambda uow: service.list_windows(uow, actor, _ref(system, version), limit=limit))
-    return {"items": items}
+def list_windows(
+    system: str, version: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = 50
+) -> Page[WindowRead]:
+    """Windows of a model version with their metrics and condition checks, newest first (the newest 1000)."""
+    start, n = window(cursor, limit, MAX_LIMIT)
+    items = _read(c, lambda uow: service.list_windows(uow, actor, _ref(system, version), limit=n))
+    return from_window(items, start, limit, MAX_LIMIT)
 
 
 @router.get(VERSION + "/status")
@@ -159,47 +168,51 @@ def status(system: str, version: str, actor: Read, c: ContainerDep) -> StatusRea
 
 @router.get(VERSION + "/metrics")
 def metrics(
-    system: str, version: str, actor: Read, c: ContainerDep, metric: MetricIds = None, limit: Limit = 100
-) -> dict[str, Any]:
-    """Time series of metric values (all metrics when none is named) over the newest windows."""
+    system: str, version: str, actor: Read, c: ContainerDep, metric: MetricIds = None, limit: Windows = 100
+) -> Page[MetricSeries]:
+    """Time series of metric values (all metrics when none is named) over the newest `limit` windows: one page."""
     items = _read(c, lambda uow: service.metric_series(uow, actor, _ref(system, version), metric or [], limit=limit))
-    return {"items": items}
+    return Page[MetricSeries](items=items)
 
 
 @router.get(VERSION + "/series")
 def series(
-    system: str, version: str, actor: Read, c: ContainerDep, metric: MetricIds = None, limit: Limit = 200
-) -> dict[str, Any]:
-    """Chart data: window ends, metric series, condition thresholds and breach markers."""
-    result: dict[str, Any] = _read(
-        c, lambda uow: service.series(uow, actor, _ref(system, version), metric or [], limit=limit)
+    system: str, version: str, actor: Read, c: ContainerDep, metric: MetricIds = None, limit: Windows = 200
+) -> ChartRead:
+    """Chart data over the newest `limit` windows: window ends, metric series, thresholds and breach markers."""
+    return ChartRead.model_validate(
+        _read(c, lambda uow: service.series(uow, actor, _ref(system, version), metric or [], limit=limit))
     )
-    return result
 
 
 @router.get(VERSION + "/breaches")
-def breaches(system: str, version: str, actor: Read, c: ContainerDep, limit: Limit = 50) -> dict[str, Any]:
-    """Breached conditions on a model version's windows, newest first."""
-    items: list[BreachRead] = _read(c, lambda uow: service.breaches_of(uow, actor, _ref(system, version), limit=limit))
-    return {"items": items}
+def breaches(
+    system: str, version: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = 50
+) -> Page[BreachRead]:
+    """Breached conditions on a model version's windows, newest first (the newest 1000)."""
+    start, n = window(cursor, limit, MAX_LIMIT)
+    items: list[BreachRead] = _read(c, lambda uow: service.breaches_of(uow, actor, _ref(system, version), limit=n))
+    return from_window(items, start, limit, MAX_LIMIT)
 
 
 @router.get("/monitoring/profiles")
-def list_profiles(actor: Read, c: ContainerDep) -> dict[str, Any]:
+def list_profiles(actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT) -> Page[ProfileRead]:
     """Model versions with a reference profile."""
-    return {"items": _read(c, lambda uow: service.list_profiles(uow, actor))}
+    return paginate(_read(c, lambda uow: service.list_profiles(uow, actor)), cursor, limit)
 
 
 @router.get("/monitoring/windows")
-def recent_windows(actor: Read, c: ContainerDep, limit: Limit = 50) -> dict[str, Any]:
-    """Newest windows over every monitored model version the caller may read."""
-    return {"items": _read(c, lambda uow: service.list_windows(uow, actor, limit=limit))}
+def recent_windows(actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = 50) -> Page[WindowRead]:
+    """Windows over every monitored model version the caller may read, newest first (the newest 1000)."""
+    start, n = window(cursor, limit, MAX_LIMIT)
+    return from_window(_read(c, lambda uow: service.list_windows(uow, actor, limit=n)), start, limit, MAX_LIMIT)
 
 
 @router.get("/monitoring/breaches")
-def recent_breaches(actor: Read, c: ContainerDep, limit: Limit = 20) -> dict[str, Any]:
-    """Breached conditions over every monitored model version the caller may read, newest first."""
-    return {"items": _read(c, lambda uow: service.recent_breaches(uow, actor, limit=limit))}
+def recent_breaches(actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = 20) -> Page[BreachRead]:
+    """Breached conditions over every monitored model version the caller may read, newest first (the newest 1000)."""
+    start, n = window(cursor, limit, MAX_LIMIT)
+    return from_window(_read(c, lambda uow: service.recent_breaches(uow, actor, limit=n)), start, limit, MAX_LIMIT)
 
 
 def reports_source(uow: UnitOfWork, system: str) -> MonitoringSummary | None:

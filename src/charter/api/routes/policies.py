@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.core.errors import InvalidInput
+from charter.core.pages import Page, paginate
 from charter.policies import service
 from charter.policies.schemas import (
     FILENAME_PATTERN,
+    CoverageDetail,
+    CoverageSummary,
     PolicyAdded,
     PolicyCreate,
     PolicyDeactivate,
@@ -83,11 +87,15 @@ async def add_policy(
 
 @router.get("/policies")
 def list_policies(
-    actor: Read, c: ContainerDep, all: Annotated[bool, Query(description="Every version, not only active.")] = False
-) -> dict[str, Any]:
+    actor: Read,
+    c: ContainerDep,
+    all: Annotated[bool, Query(description="Every version, not only active.")] = False,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[PolicyRead]:
     """Built-in baselines and stored policies."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_policies(uow, actor, all_versions=all)}
+        return paginate(service.list_policies(uow, actor, all_versions=all), cursor, limit)
 
 
 @router.get("/policies/{ref}")
@@ -124,7 +132,10 @@ def controls_coverage(
     c: ContainerDep,
     framework: Annotated[str | None, Query(max_length=64, description="e.g. eu-ai-act, gdpr, nist-ai-rmf.")] = None,
     risk_tier: Annotated[str | None, Query(max_length=16)] = None,
-) -> dict[str, Any]:
+) -> CoverageDetail | CoverageSummary:
     """Controls of a framework covered by the active policies (or a summary of every framework)."""
     with c.uow(write=False) as uow:
-        return service.coverage_report(uow, actor, framework=framework, risk_tier=risk_tier)
+        report = service.coverage_report(uow, actor, framework=framework, risk_tier=risk_tier)
+    if framework is None:
+        return CoverageSummary.model_validate(report)
+    return CoverageDetail.model_validate(report)

@@ -19,6 +19,7 @@ from charter.licenses.runtime import issuer_for
 from charter.reports import service
 from charter.reports.monitoring import MonitoringSource
 from charter.reports.render import CSP
+from charter.reports.schemas import ComplianceSummary
 
 router = APIRouter(tags=["reports"])
 
@@ -68,7 +69,7 @@ def system_report(
     return _response(service.render_system(report, format), download=format == "pdf")
 
 
-@router.get("/reports/compliance", responses={200: {"content": _CONTENT}})
+@router.get("/reports/compliance", response_model=ComplianceSummary, responses={200: {"content": {"text/html": {}}}})
 def compliance(
     actor: Reader,
     c: ContainerDep,

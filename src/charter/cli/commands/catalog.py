@@ -236,7 +236,7 @@ def system_list(
 ) -> None:
     """List AI systems."""
     params = {k: v for k, v in {"team": team, "tier": tier}.items() if v}
-    table(Api().get("/systems", params=params)["items"], ["name", "team", "risk_tier", "annex_iii_area", "purpose"])
+    table(Api().get_all("/systems", params), ["name", "team", "risk_tier", "annex_iii_area", "purpose"])
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
@@ -343,7 +343,7 @@ def model_show(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) -> No
 def model_list(system: Annotated[str | None, typer.Argument(help="Only this system's versions.")] = None) -> None:
     """List model versions."""
     path = f"/systems/{system}/versions" if system else "/models"
-    items = Api().get(path)["items"]
+    items = Api().get_all(path)
     rows = items if STATE.json else [{**i, "retired": "yes" if i.get("retired_at") else ""} for i in items]
     table(rows, ["ref", "digest", "format", "license", "locked", "retired"])
 
@@ -462,7 +462,7 @@ def dataset_show(ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION")
 @dataset_app.command("list")
 def dataset_list() -> None:
     """List datasets."""
-    table(Api().get("/datasets")["items"], ["ref", "digest", "license", "lawful_basis", "personal_data", "row_count"])
+    table(Api().get_all("/datasets"), ["ref", "digest", "license", "lawful_basis", "personal_data", "row_count"])
 
 
 @lineage_app.command("link")

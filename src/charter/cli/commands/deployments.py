@@ -52,7 +52,7 @@ def add(
 @deployment_app.command("list")
 def list_() -> None:
     """List deployments."""
-    table(Api().get("/deployments")["items"], ["name", "model", "env", "kind", "upstream", "rate_limit_rps"])
+    table(Api().get_all("/deployments"), ["name", "model", "env", "kind", "upstream", "rate_limit_rps"])
 
 
 @deployment_app.command("show")

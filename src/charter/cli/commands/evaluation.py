@@ -376,7 +376,7 @@ def assessment_list(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) 
     from charter.cli.output import table
 
     system, version = split_ref(ref)
-    items = Api().get(f"/systems/{system}/versions/{version}/assessments")["items"]
+    items = Api().get_all(f"/systems/{system}/versions/{version}/assessments")
     rows = items if STATE.json else [{**i, "blockers": ", ".join(i["blockers"]) or "-"} for i in items]
     table(rows, ["id", "verdict", "blockers", "created_at", "created_by"])
 

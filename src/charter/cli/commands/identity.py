@@ -41,7 +41,7 @@ def user_add(
 @user_app.command("list")
 def user_list() -> None:
     """List users."""
-    table(Api().get("/users")["items"], ["name", "id", "teams", "roles", "disabled"])
+    table(Api().get_all("/users"), ["name", "id", "teams", "roles", "disabled"])
 
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the audit log), e.g. 'left the company'.")]
@@ -77,7 +77,7 @@ def team_add(name: str) -> None:
 @team_app.command("list")
 def team_list() -> None:
     """List teams."""
-    table(Api().get("/teams")["items"], ["name", "id", "members"])
+    table(Api().get_all("/teams"), ["name", "id", "members"])
 
 
 @app_app.command("add")
@@ -90,7 +90,7 @@ def app_add(name: str, team: Annotated[str | None, typer.Option(help="Owning tea
 @app_app.command("list")
 def app_list() -> None:
     """List apps."""
-    table(Api().get("/apps")["items"], ["name", "id", "teams", "roles", "disabled"])
+    table(Api().get_all("/apps"), ["name", "id", "teams", "roles", "disabled"])
 
 
 @app_app.command("disable")
@@ -127,7 +127,7 @@ def key_list(
     """List API keys (prefixes only)."""
     params = {"principal": principal} if principal else {}
     table(
-        Api().get("/keys", params=params)["items"],
+        Api().get_all("/keys", params),
         ["id", "prefix", "principal", "name", "expires_at", "revoked_at"],
     )
 
@@ -173,7 +173,7 @@ def role_revoke(
 @role_app.command("list")
 def role_list() -> None:
     """List role bindings."""
-    table(Api().get("/roles")["items"], ["principal", "role", "function", "scope"])
+    table(Api().get_all("/roles"), ["principal", "role", "function", "scope"])
 
 
 def whoami() -> None:

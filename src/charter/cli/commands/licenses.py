@@ -131,7 +131,7 @@ def list_(
     params: dict[str, Any] = {k: v for k, v in {"state": state, "system": system}.items() if v}
     if expiring_within is not None:
         params["expiring_within_days"] = _days(expiring_within)
-    items = Api().get("/licenses", params=params)["items"]
+    items = Api().get_all("/licenses", params)
     if STATE.json:
         table(items, [])
         return
@@ -202,7 +202,7 @@ def reaudits(
 ) -> None:
     """Re-audit tasks, soonest due first."""
     params = {k: v for k, v in {"status": status, "system": system}.items() if v}
-    table(Api().get("/reaudits", params=params)["items"], ["id", "system", "kind", "model", "due_at", "status"])
+    table(Api().get_all("/reaudits", params), ["id", "system", "kind", "model", "due_at", "status"])
 
 
 @license_app.command("reaudit-done")

@@ -86,7 +86,7 @@ def _sha256(path: Path) -> str:
 
 def _evaluations(ref: str) -> list[dict[str, Any]]:
     name, _, version = ref.partition("@")
-    items: list[dict[str, Any]] = Api().get(f"/systems/{name}/versions/{version}/evaluations")["items"]
+    items: list[dict[str, Any]] = Api().get_all(f"/systems/{name}/versions/{version}/evaluations")
     return [e for e in items if (e.get("inputs") or {}).get("predictions")]
 
 

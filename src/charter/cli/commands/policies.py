@@ -48,7 +48,7 @@ def policy_list(
     all: Annotated[bool, typer.Option("--all", help="Every version, not only active ones.")] = False,
 ) -> None:
     """Built-in baselines and stored policies."""
-    items = Api().get("/policies", params={"all": "true"} if all else {})["items"]
+    items = Api().get_all("/policies", {"all": "true"} if all else {})
     if STATE.json:
         table(items, [])
         return
