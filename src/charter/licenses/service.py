@@ -20,6 +20,7 @@ from charter.licenses import conditions as cond
 from charter.licenses import policy, repository, webhooks
 from charter.licenses.issuer import Issuer, token_for
 from charter.licenses.model import LicenseIndexEntry, LicenseState, Transition
+from charter.licenses.profile_columns import profile_columns
 from charter.licenses.schemas import (
     CheckResult,
     LicenseCreate,
@@ -85,7 +86,7 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
             code="purpose_restricted",
             field="purposes",
         )
-    parsed = cond.validate(data.conditions)
+    parsed = cond.validate(data.conditions, profile_columns(uow, mv.digest))
     now = utcnow()
     row = LicenseRow(
         id=new_id("lic"),
