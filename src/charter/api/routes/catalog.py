@@ -26,6 +26,7 @@ from charter.catalog.schemas import (
     SystemUpdate,
 )
 from charter.licenses import retire
+from charter.licenses import service as licenses
 from charter.licenses.schemas import ModelRetired
 
 router = APIRouter(tags=["catalog"])
@@ -72,7 +73,7 @@ def update_system(name: str, body: SystemUpdate, actor: Write, c: ContainerDep) 
 def classify_system(name: str, body: SystemClassify, actor: Write, c: ContainerDep) -> SystemRead:
     """Re-classify a system from new questionnaire answers."""
     with c.uow() as uow:
-        return service.classify_system(uow, actor, name, body.answers)
+        return licenses.reclassify(uow, actor, name, body.answers)
 
 
 @router.post("/systems/{name}/versions", status_code=201)
