@@ -67,6 +67,6 @@ class LocalDecider:
         try:
             with self.container.uow() as uow:
                 dep = deployments.for_capture(uow, actor, deployment)
-                monitoring.record_sdk_capture(uow, actor, dep.model, dep.digest, body)
+                monitoring.record_sdk_capture(uow, actor, dep.model, dep.digest, dep.env, body)
         except CharterError as exc:
             raise CaptureRefused(exc.code, exc.message) from exc

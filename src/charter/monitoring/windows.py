@@ -61,6 +61,7 @@ def record(
     uow: UnitOfWork,
     actor_ref: str,
     profile_row: ProfileRow,
+    env: str,
     start: datetime,
     end: datetime,
     source: str,
@@ -69,10 +70,11 @@ def record(
     replace: bool,
     info: dict[str, Any] | None = None,
 ) -> WindowRow:
-    """Add `sketch` as (or to) part `source` of window [start, end) and recompute the window; not committed."""
+    """Add `sketch` as (or to) part `source` of window [start, end) of `env` and recompute the window; not
+    committed."""
     profile = load_profile(profile_row)
     start, end = as_utc(start), as_utc(end)
-    window = repo.lock_window(uow, profile_row, start, end)
+    window = repo.lock_window(uow, profile_row, env, start, end)
     parts = repo.parts_of(uow, window.id)
     stale = [p for p in parts if p.fingerprint != profile.fingerprint]
     if stale:
@@ -110,6 +112,7 @@ def record(
         "window": window.id,
         "model": window.model_ref,
         "digest": window.digest,
+        "env": window.env,
         "start": isoformat(start),
         "end": isoformat(end),
         "source": source,

@@ -121,7 +121,7 @@ def submit_capture(name: str, body: CaptureUpload, actor: Call, c: ContainerDep)
     merged into the caller's part of that window; the license conditions are checked on it at once."""
     with c.uow() as uow:
         dep = deployments.for_capture(uow, actor, name)
-        return service.record_sdk_capture(uow, actor, dep.model, dep.digest, body)
+        return service.record_sdk_capture(uow, actor, dep.model, dep.digest, dep.env, body)
 
 
 @router.get(VERSION + "/reference")
