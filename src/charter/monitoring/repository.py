@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from charter.core.clock import utcnow
 from charter.core.errors import NotFound
 from charter.core.ids import new_id
-from charter.monitoring.tables import CheckRow, MetricRow, ProfileRow, WindowPartRow, WindowRow
+from charter.monitoring.tables import CheckRow, MetricRow, ProfileRow, WindowHistoryRow, WindowPartRow, WindowRow
 from charter.storage.uow import UnitOfWork
 
 
@@ -179,3 +179,9 @@ def series(
     if metrics:
         stmt = stmt.where(MetricRow.metric.in_(list(metrics)))
     return list(uow.session.execute(stmt).tuples())
+
+
+def history_of(uow: UnitOfWork, window_id: str) -> list[WindowHistoryRow]:
+    """Every contribution to a window, oldest first."""
+    stmt = select(WindowHistoryRow).where(WindowHistoryRow.window_id == window_id)
+    return list(uow.session.scalars(stmt.order_by(WindowHistoryRow.created_at, WindowHistoryRow.id)))

@@ -146,6 +146,9 @@ class WindowRead(BaseModel):
     checks: list[CheckRead] = Field(default_factory=list)
     report: dict[str, Any] | None = None
     updated_at: datetime
+    contributions: list[dict[str, Any]] | None = Field(
+        default=None, description="Every contribution to the window, oldest first: merges and corrections (replace)."
+    )
 
 
 class StatusRead(BaseModel):

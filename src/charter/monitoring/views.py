@@ -26,7 +26,7 @@ from charter.monitoring.schemas import (
     StatusRead,
     WindowRead,
 )
-from charter.monitoring.tables import CheckRow, ProfileRow, WindowRow
+from charter.monitoring.tables import CheckRow, ProfileRow, WindowHistoryRow, WindowRow
 from charter.storage.uow import UnitOfWork
 
 HEADLINE = ("window.rows", "drift.psi_max", "drift.prediction_psi", "perf.accuracy", "fairness.dp_diff")
@@ -94,9 +94,11 @@ def window_read(
     *,
     report: bool = False,
     states: dict[str, str] | None = None,
+    history: bool = False,
 ) -> WindowRead:
     states = _states(uow) if states is None else states
     found = repo.checks_of(uow, window.id) if rows is None else rows
+    contributions = [contribution(h) for h in repo.history_of(uow, window.id)] if history or report else None
     return WindowRead(
         id=window.id,
         model=window.model_ref,
@@ -111,7 +113,24 @@ def window_read(
         checks=[check_read(c, states.get(c.license_id)) for c in found],
         report=dict(window.report) if report else None,
         updated_at=window.updated_at,
+        contributions=contributions,
     )
+
+
+def contribution(h: WindowHistoryRow) -> dict[str, Any]:
+    """One entry of a window's history: what a source added (merge) or replaced (a correction)."""
+    return {
+        "source": h.source,
+        "action": h.action,
+        "rows": h.rows,
+        "part_rows_before": h.part_rows_before,
+        "part_rows_after": h.part_rows_after,
+        "window_rows_after": h.window_rows_after,
+        "sketch_sha256": h.sketch_sha256,
+        "replaced_sha256": h.replaced_sha256,
+        "by": h.created_by,
+        "at": as_utc(h.created_at).isoformat().replace("+00:00", "Z"),
+    }
 
 
 def status(uow: UnitOfWork, actor: Actor, ref: str) -> StatusRead:
