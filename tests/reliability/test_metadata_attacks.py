@@ -204,7 +204,10 @@ def test_sdk_offline_verifier_keeps_the_newest_status_under_replay(install: Inst
     i = install
     served = [i.status_v1]
     clock = [time.time()]
-    verifier = OfflineVerifier(i.token, i.jwks, lambda: served[-1], refresh_s=0.0, grace_s=60, clock=lambda: clock[0])
+    verifier = OfflineVerifier(
+        i.token, i.jwks, lambda: served[-1], env="production", digest=i.lic.digest, refresh_s=0.0, grace_s=60,
+        clock=lambda: clock[0],
+    )  # fmt: skip
     req = Request(stack.APP, stack.PURPOSE)
     assert verifier.decide(req).allowed
     served.append(i.change("suspend"))

@@ -95,8 +95,11 @@ def register_system(uow: UnitOfWork, actor: Actor, data: SystemCreate) -> System
     return out
 
 
-def classify_system(uow: UnitOfWork, actor: Actor, name: str, answers: Questionnaire) -> SystemRead:
-    """Re-classify a system from new answers; the change (tier, obligations, answers) is audited."""
+def classify_system(
+    uow: UnitOfWork, actor: Actor, name: str, answers: Questionnaire, *, commit: bool = True
+) -> SystemRead:
+    """Re-classify a system from new answers; the change (tier, obligations, answers) is audited. With
+    `commit=False` the caller commits (licenses withdraws a now-prohibited system's licenses in that transaction)."""
     row = system_by_name(uow.session, name, lock=True)
     authorize(actor, Permission.CATALOG_WRITE, resource_of(row))
     before = {"risk_tier": row.risk_tier, "obligations": list(row.obligations), "answers": dict(row.answers)}
@@ -124,7 +127,8 @@ def classify_system(uow: UnitOfWork, actor: Actor, name: str, answers: Questionn
     )
     uow.session.flush()
     out = system_read(row)
-    uow.commit()
+    if commit:
+        uow.commit()
     return out
 
 

@@ -22,6 +22,7 @@ class Reason(StrEnum):
     CALLER_NOT_IN_SCOPE = "caller_not_in_scope"
     PURPOSE_NOT_IN_SCOPE = "purpose_not_in_scope"
     TOOL_NOT_IN_SCOPE = "tool_not_in_scope"
+    LICENSE_SCOPE_MISMATCH = "license_scope_mismatch"  # a token for another environment or model digest
     LICENSE_STATUS_UNAVAILABLE = "license_status_unavailable"
     RATE_LIMITED = "rate_limited"
 

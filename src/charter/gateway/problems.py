@@ -17,6 +17,7 @@ TITLES = {
     "caller_not_in_scope": "Caller not in license scope",
     "purpose_not_in_scope": "Purpose not in license scope",
     "tool_not_in_scope": "Tool not in license scope",
+    "license_scope_mismatch": "License is for another environment or model",
     "license_status_unavailable": "License status unavailable",
     "rate_limited": "Rate limit exceeded",
     "audit_unavailable": "Audit log unavailable",

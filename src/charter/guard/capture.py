@@ -47,6 +47,7 @@ class _Monitored:
     name: str
     digest: str
     kind: str = "sdk"
+    env: str = ""  # one deployment per capture: the server files the counts under the deployment's environment
 
 
 def call_features(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

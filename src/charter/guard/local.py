@@ -67,6 +67,8 @@ class LocalDecider:
         try:
             with self.container.uow() as uow:
                 dep = deployments.for_capture(uow, actor, deployment)
-                monitoring.record_sdk_capture(uow, actor, dep.model, dep.digest, body)
+                monitoring.record_sdk_capture(
+                    uow, actor, dep.model, dep.digest, dep.env, body, window_s=self.container.settings.monitor_window_s
+                )
         except CharterError as exc:
             raise CaptureRefused(exc.code, exc.message) from exc

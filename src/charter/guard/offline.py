@@ -3,6 +3,11 @@
 DESIGN.md's verifier rules: the status list is refreshed every `refresh_s`; an older version is rejected; when it
 cannot be refreshed, high-risk systems fail closed at once, others keep serving licenses not known to be
 suspended or revoked for `grace_s` (decisions marked degraded); the license's own expiry never gets grace.
+
+The verifier is pinned to the deployment it guards: its environment and model digest are given when it is built and
+compared with the token's claims on every decision. A token for staging, or for another model, is
+`license_scope_mismatch` whatever the status list says, fresh or degraded, and whatever the guard's mode (enforce
+raises, warn and observe report that reason).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from charter.deployments.model import Grant, Request, Verdict
+from charter.deployments.model import Grant, Reason, Request, Verdict
 from charter.deployments.scope import decide
 from charter.licenses import jose, statuslist
 from charter.licenses.model import STATUS_REVOKED, STATUS_SUSPENDED
@@ -30,6 +35,8 @@ class OfflineVerifier:
         jwks: Mapping[str, Any] | jose.KeySet,
         fetch_status: FetchStatus,
         *,
+        env: str,
+        digest: str,
         grace_s: float = 900.0,
         refresh_s: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -38,6 +45,8 @@ class OfflineVerifier:
         _, claims = jose.verify(token, self.keys, LICENSE_TYP)
         check_claims(claims)
         self.claims = claims
+        self.pinned_env = env
+        self.pinned_digest = digest
         self._fetch = fetch_status
         self.grace_s = grace_s
         self.refresh_s = refresh_s
@@ -99,8 +108,24 @@ class OfflineVerifier:
         )
         return grant, degraded
 
+    def scope_mismatch(self) -> str | None:
+        """Why the token does not cover the pinned deployment (environment or model digest), or None."""
+        env, digest = str(self.claims["scope"]["env"]), str(self.claims["digest"])
+        problems = []
+        if env != self.pinned_env:
+            problems.append(f"its environment is {env!r}, this deployment's is {self.pinned_env!r}")
+        if digest != self.pinned_digest:
+            problems.append(f"its model digest is {digest}, this deployment serves {self.pinned_digest}")
+        if not problems:
+            return None
+        return f"license token {self.license_id} does not cover this deployment: " + "; ".join(problems)
+
     def decide(self, req: Request) -> Verdict:
-        """The same check the gateway makes, on this one license."""
+        """The same check the gateway makes, on this one license, after the pinned environment and digest."""
         now = self._clock()
         grant, degraded_since = self.grant(now)
+        mismatch = self.scope_mismatch()
+        if mismatch is not None:
+            degraded = degraded_since is not None
+            return Verdict(False, Reason.LICENSE_SCOPE_MISMATCH, grant=grant, degraded=degraded, detail=mismatch)
         return decide([grant], req, now, degraded_since=degraded_since, grace_s=self.grace_s)

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from charter.auth.model import Actor, Resource
 from charter.catalog import service as catalog
 from charter.core.clock import as_utc, isoformat, utcnow
-from charter.core.errors import Conflict
+from charter.core.errors import CharterError, Conflict, ErrorKind
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
@@ -29,9 +29,71 @@ from charter.signoffs.model import SubjectRef, Tally
 from charter.storage.uow import UnitOfWork
 
 log = logging.getLogger("charter.licenses")
+S = LicenseState
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+class SystemProhibited(CharterError):
+    """A prohibited system (EU AI Act Art. 5) can never be licensed."""
+
+    kind = ErrorKind.FAILED
+    code = "system_prohibited"
+
+
+def prohibited_error(system: str) -> SystemProhibited:
+    return SystemProhibited(
+        f"system {system} is classified prohibited (EU AI Act Art. 5): it can never be licensed",
+        details={"system": system, "risk_tier": "prohibited"},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The system's classification now, and what the licensing policy derives from it."""
+
+    tier: str
+    personal_data: bool
+    required: tuple[str, ...]
+    cap_days: int | None  # None for a prohibited system
+
+
+def classification(uow: UnitOfWork, system: str) -> Classification:
+    """Re-read the system: its current tier, personal-data flag, required sign-offs and validity cap."""
+    sys = catalog.get_system(uow, system)
+    if sys.risk_tier == "prohibited":
+        return Classification(sys.risk_tier, sys.personal_data, (), None)
+    rules = policy.licensing(uow)
+    required = rules.required_signoffs(sys.risk_tier, personal_data=sys.personal_data)
+    return Classification(sys.risk_tier, sys.personal_data, required, rules.max_validity_days(sys.risk_tier))
+
+
+def licensable(uow: UnitOfWork, row: LicenseRow) -> Classification:
+    """The current classification of the license's system; SystemProhibited when it is prohibited now."""
+    found = classification(uow, row.system)
+    if found.cap_days is None:
+        raise prohibited_error(row.system)
+    return found
+
+
+def adopt(row: LicenseRow, now: Classification) -> dict[str, list[Any]]:
+    """Bring the license's tier, personal-data flag and (at the issue stage) required sign-offs to the current
+    classification, and its validity within the current cap; returns what changed (for the audit entry)."""
+    changes: dict[str, list[Any]] = {}
+    if row.risk_tier != now.tier:
+        changes["risk_tier"] = [row.risk_tier, now.tier]
+        row.risk_tier = now.tier
+    if row.personal_data != now.personal_data:
+        changes["personal_data"] = [row.personal_data, now.personal_data]
+        row.personal_data = now.personal_data
+    if row.stage == "issue" and list(row.required_signoffs) != list(now.required):
+        changes["required_signoffs"] = [list(row.required_signoffs), list(now.required)]
+        row.required_signoffs = list(now.required)
+    if now.cap_days is not None and row.days > now.cap_days:
+        changes["days"] = [row.days, now.cap_days]
+        row.days = now.cap_days
+    return changes
 
 
 def retryable(exc: Exception) -> bool:
@@ -135,9 +197,13 @@ def reinstatement_stage(row: LicenseRow) -> str:
 
 
 def stage_required(uow: UnitOfWork, row: LicenseRow) -> tuple[str, ...]:
-    """Functions that must sign at the license's current stage."""
+    """Functions that must sign at the license's current stage: at issue, those the system's *current* tier and
+    personal-data flag require (a reclassification after the request counts), never fewer than requested."""
     if row.stage == "issue":
-        return tuple(row.required_signoffs)
+        if S(row.state) not in (S.REQUESTED, S.APPROVED):
+            return tuple(row.required_signoffs)
+        now = classification(uow, row.system)
+        return now.required if now.cap_days is not None else tuple(row.required_signoffs)
     return policy.licensing(uow).reinstatement_functions(row.reason_category)
 
 
@@ -182,11 +248,16 @@ def requirements(uow: UnitOfWork, row: LicenseRow) -> Requirements:
     assessment, problem = assessment_summary(uow, row.digest)
     if problem:
         missing.append(problem)
+    if classification(uow, row.system).cap_days is None:
+        missing.append(f"system {row.system} is classified prohibited (EU AI Act Art. 5): it can never be licensed")
     return Requirements(tally, assessment, missing)
 
 
 def activate(uow: UnitOfWork, actor: Actor, row: LicenseRow, req: Requirements, now: datetime | None = None) -> None:
-    """approved → active: validity window, status index, token id, catalog lock and production flag."""
+    """approved → active: validity window, status index, token id, catalog lock and production flag. The system is
+    re-read first: prohibited now is refused; tier, sign-offs and validity cap follow its current classification,
+    and the token carries the tier at activation."""
+    reclassified = adopt(row, licensable(uow, row))
     now = now or utcnow()
     row.activated_at = now
     row.nbf = now
@@ -206,6 +277,8 @@ def activate(uow: UnitOfWork, actor: Actor, row: LicenseRow, req: Requirements, 
             "assessment": row.assessment_id,
             "jti": row.token_id,
             "conditions_digest": row.conditions_digest,
+            "risk_tier": row.risk_tier,
+            **({"reclassified": reclassified} if reclassified else {}),
         },
     )
     catalog.lock_model_version(uow, row.model_ref, actor=actor.ref)

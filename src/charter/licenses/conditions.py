@@ -1,15 +1,21 @@
 """License conditions: `METRIC OP VALUE => suspend|revoke [after N windows]`, validated and stored as JSON.
 
-The grammar matches the monitoring engine's (which sits above licenses and evaluates them); this parser only
-validates and normalises to `{metric, op, value, action, after}`.
+The grammar matches the monitoring engine's (which sits above licenses and evaluates them); this parser validates
+and normalises to `{metric, op, value, action, after}`. A condition that could never fire is refused when it is
+requested: the metric must be one monitoring computes (`charter.monitoring.metrics` lists them; a test keeps the two
+in step), a bracket key must name a feature (drift) or sensitive attribute (fairness) of the model's reference
+profile when one is uploaded, and the text must be printable ASCII (a column with other characters is written as a
+JSON string with `\\u` escapes), so a look-alike or invisible character cannot hide a typo.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from charter.core.canonical import canonical_json
@@ -32,6 +38,58 @@ _RE = re.compile(
     re.VERBOSE,
 )
 Condition = dict[str, Any]
+
+# The metric ids monitoring computes per window (charter.monitoring.metrics.window_metrics).
+FEATURE_METRICS = (
+    "drift.psi", "drift.ks", "drift.wasserstein", "drift.js", "drift.chi2", "drift.chi2_p", "drift.missing_rate",
+)  # fmt: skip
+ATTRIBUTE_METRICS = ("fairness.dp_diff", "fairness.eo_diff")
+PLAIN_METRICS = (
+    "window.rows", "window.labelled_rows", "drift.psi_max", "drift.ks_max", "drift.wasserstein_max", "drift.js_max",
+    "drift.missing_rate_max", "drift.prediction_psi", "drift.prediction_js", "perf.accuracy", "perf.precision",
+    "perf.recall", "perf.f1", "fairness.dp_diff", "fairness.eo_diff",
+)  # fmt: skip
+_PRINTABLE = re.compile(r"[\x20-\x7e\t]*")
+
+
+@dataclass(frozen=True)
+class ProfileColumns:
+    """What a bracket key may name: the reference profile's features (drift) and sensitive attributes (fairness)."""
+
+    features: tuple[str, ...]
+    attributes: tuple[str, ...]
+
+
+def _unknown(text: str, what: str, name: str, known: Iterable[str], code: str) -> InvalidInput:
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    listed = ", ".join(names) if names else "none"
+    return InvalidInput(
+        f"condition {text[:200]!r}: unknown {what} '{name}'{hint} Known {what}s: {listed}",
+        code=code,
+        field="conditions",
+        details={what.replace(" ", "_"): name, "known": names, "did_you_mean": close[0] if close else None},
+    )
+
+
+def check_metric(text: str, metric: str, columns: ProfileColumns | None) -> None:
+    """Refuse a metric monitoring never computes, or a bracket key the reference profile does not have."""
+    name, bracket, key = metric.partition("[")
+    if not bracket:
+        if name not in PLAIN_METRICS:
+            keyed = [f"{m}[…]" for m in FEATURE_METRICS]
+            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *keyed], "unknown_metric")
+        return
+    key = key[:-1]
+    if name in FEATURE_METRICS:
+        if columns is not None and key not in columns.features:
+            raise _unknown(text, "feature", key, columns.features, "unknown_attribute")
+    elif name in ATTRIBUTE_METRICS:
+        if columns is not None and key not in columns.attributes:
+            raise _unknown(text, "sensitive attribute", key, columns.attributes, "unknown_attribute")
+    else:
+        raise _unknown(text, "metric", name, [*FEATURE_METRICS, *ATTRIBUTE_METRICS], "unknown_metric")
 
 
 def _invalid(text: str, why: str) -> InvalidInput:
@@ -58,6 +116,13 @@ def _metric(raw: str, text: str) -> str:
 
 def parse_condition(text: str) -> Condition:
     """Parse one condition into `{metric, op, value, action, after}`; InvalidInput (invalid_condition) otherwise."""
+    if not _PRINTABLE.fullmatch(text):
+        bad = next(c for c in text if not _PRINTABLE.fullmatch(c))
+        raise _invalid(
+            text.encode("ascii", "backslashreplace").decode(),
+            f"character U+{ord(bad):04X} is not printable ASCII (write a column with other characters as a JSON "
+            'string: ["\\u00e2ge"])',
+        )
     m = _RE.match(text)
     if m is None:
         raise _invalid(text, "not understood")
@@ -74,9 +139,15 @@ def parse_condition(text: str) -> Condition:
     return {"metric": _metric(m["metric"], text), "op": m["op"], "value": value, "action": m["action"], "after": after}
 
 
-def validate(conditions: Iterable[str | Mapping[str, Any]]) -> list[Condition]:
-    """Parse condition texts (or re-validate stored dicts) into the stored form, in order."""
-    out = [parse_condition(c if isinstance(c, str) else render(c)) for c in conditions]
+def validate(conditions: Iterable[str | Mapping[str, Any]], columns: ProfileColumns | None = None) -> list[Condition]:
+    """Parse condition texts (or re-validate stored dicts) into the stored form, in order, and check each metric
+    against monitoring's vocabulary and the reference profile's `columns` (keys unchecked when None)."""
+    out = []
+    for c in conditions:
+        text = c if isinstance(c, str) else render(c)
+        parsed = parse_condition(text)
+        check_metric(text, parsed["metric"], columns)
+        out.append(parsed)
     if len(out) > MAX_CONDITIONS:
         raise InvalidInput(f"at most {MAX_CONDITIONS} conditions per license", code="invalid_condition")
     return out

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from charter.auth.authorize import allowed, authorize, authorize_any, only_as_caller
-from charter.auth.model import Actor, Permission, Resource
+from charter.auth.model import SYSTEM_ACTOR, Actor, Permission, Resource
 from charter.auth.repository import principal_by_ref
 from charter.catalog import service as catalog
-from charter.core.clock import as_utc, utcnow
-from charter.core.errors import CharterError, Conflict, ErrorKind, InvalidInput
+from charter.catalog.questionnaire import Questionnaire
+from charter.catalog.schemas import SystemRead
+from charter.core.clock import as_utc, isoformat, utcnow
+from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.licenses import _lifecycle as lc
@@ -20,6 +22,7 @@ from charter.licenses import conditions as cond
 from charter.licenses import policy, repository, webhooks
 from charter.licenses.issuer import Issuer, token_for
 from charter.licenses.model import LicenseIndexEntry, LicenseState, Transition
+from charter.licenses.profile_columns import profile_columns
 from charter.licenses.schemas import (
     CheckResult,
     LicenseCreate,
@@ -38,11 +41,8 @@ from charter.storage.uow import UnitOfWork
 S = LicenseState
 
 
-class SystemProhibited(CharterError):
-    """A prohibited system (EU AI Act Art. 5) can never be licensed."""
-
-    kind = ErrorKind.FAILED
-    code = "system_prohibited"
+SystemProhibited = lc.SystemProhibited
+WITHDRAWABLE = (S.REQUESTED, S.APPROVED, S.ACTIVE, S.SUSPENDED)
 
 
 def _dedupe(values: list[str]) -> list[str]:
@@ -69,10 +69,7 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
         raise catalog.retired_error(mv.ref, mv.retired_at)
     sys = catalog.get_system(uow, mv.system)
     if sys.risk_tier == "prohibited":
-        raise SystemProhibited(
-            f"system {sys.name} is classified prohibited (EU AI Act Art. 5): it can never be licensed",
-            details={"system": sys.name, "risk_tier": sys.risk_tier},
-        )
+        raise lc.prohibited_error(sys.name)
     rules = policy.licensing(uow)
     rules.check_validity(sys.risk_tier, data.days)
     required = rules.required_signoffs(sys.risk_tier, personal_data=sys.personal_data)
@@ -85,7 +82,7 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
             code="purpose_restricted",
             field="purposes",
         )
-    parsed = cond.validate(data.conditions)
+    parsed = cond.validate(data.conditions, profile_columns(uow, mv.digest))
     now = utcnow()
     row = LicenseRow(
         id=new_id("lic"),
@@ -157,9 +154,15 @@ def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) ->
         res = lc.resource(uow, row)
         authorize(actor, Permission.LICENSE_SIGNOFF, res, function=data.function)
         state = S(row.state)
-        if state not in (S.REQUESTED, S.SUSPENDED):
+        if state not in (S.REQUESTED, S.APPROVED, S.SUSPENDED):
             raise Conflict(
                 f"license {row.id} is {state}: sign-offs are taken while requested (or suspended, to reinstate)",
+                code="license_not_awaiting_signoff",
+            )
+        lc.licensable(uow, row)  # re-read the system: prohibited now is refused
+        if state is S.APPROVED and data.function not in lc.stage_required(uow, row):
+            raise Conflict(
+                f"license {row.id} is approved: only a sign-off its system's current tier newly requires is taken",
                 code="license_not_awaiting_signoff",
             )
         lc.touch(uow, row)
@@ -182,11 +185,13 @@ def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) ->
             )
             return
         if data.decision is Decision.REJECT:
-            lc.change(uow, actor, row, Transition.REJECT, reason=data.comment or f"rejected by {data.function}")
-            return
+            if state is S.REQUESTED:
+                lc.change(uow, actor, row, Transition.REJECT, reason=data.comment or f"rejected by {data.function}")
+            return  # an approved license with a rejection recorded cannot activate (requirements list it)
         req = lc.requirements(uow, row)
         if req.tally.complete:
-            lc.change(uow, actor, row, Transition.APPROVE, details={"approved": req.tally.approved})
+            if state is S.REQUESTED:
+                lc.change(uow, actor, row, Transition.APPROVE, details={"approved": req.tally.approved})
             if req.ready:
                 lc.activate(uow, actor, row, req)
 
@@ -210,6 +215,7 @@ def activate(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
                 code="license_requirements_unmet" if req else "license_invalid_transition",
                 details={"missing": req.missing if req else []},
             )
+        lc.licensable(uow, row)  # re-read the system: prohibited now is refused
         req = lc.requirements(uow, row)
         if not req.ready:
             raise Conflict(
@@ -264,9 +270,19 @@ def reinstate(
         row = repository.get_row(uow, license_id)
         authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
         lc.check_version(row, expected_version)
+        details: dict[str, Any] = {"stage": row.stage}
         if S(row.state) is S.SUSPENDED:
             if lc.expired(row, utcnow()):
                 raise Conflict(f"license {row.id} expired at {row.exp}; renew it instead", code="license_expired")
+            current = lc.licensable(uow, row)  # re-read the system: prohibited now is refused
+            reclassified = lc.adopt(row, current)
+            if current.cap_days is not None and row.nbf is not None and row.exp is not None:
+                capped = as_utc(row.nbf) + timedelta(days=current.cap_days)
+                if as_utc(row.exp) > capped:
+                    reclassified["exp"] = [isoformat(row.exp), isoformat(capped)]
+                    row.exp = capped
+            if reclassified:
+                details["reclassified"] = reclassified
             req = lc.requirements(uow, row)
             if not req.ready:
                 raise Conflict(
@@ -275,7 +291,7 @@ def reinstate(
                     code="license_requirements_unmet",
                     details={"missing": req.missing, "stage": row.stage},
                 )
-        lc.change(uow, actor, row, Transition.REINSTATE, reason=reason, details={"stage": row.stage})
+        lc.change(uow, actor, row, Transition.REINSTATE, reason=reason, details=details)
         row.reason_category = None
         row.evidence = None
         return repository.to_read(row)
@@ -350,6 +366,10 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
             f"license {old.id} is {old.state}: only active, suspended or expired licenses renew",
             code="license_not_renewable",
         )
+    current = lc.classification(uow, old.system)
+    days = data.days or old.days
+    if not data.days and current.cap_days is not None:
+        days = min(days, current.cap_days)  # the old validity, within the current tier's cap
     again = LicenseCreate(
         model=old.model_ref,
         env=old.env,
@@ -357,7 +377,7 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
         callers=old.callers,
         tools=old.tools,
         regions=old.regions,
-        days=data.days or old.days,
+        days=days,
         conditions=[cond.render(c) for c in old.conditions],
     )
     return request(uow, actor, again, renews=old.id)
@@ -496,3 +516,20 @@ def active_index(uow: UnitOfWork) -> list[LicenseIndexEntry]:
 def state_version(uow: UnitOfWork) -> int:
     """Rises with every license change (committed); the gateway reloads its index when it moves."""
     return repository.state_version(uow)
+
+
+def reclassify(uow: UnitOfWork, actor: Actor, name: str, answers: Questionnaire) -> SystemRead:
+    """Re-classify a system (catalog) and, when it is prohibited now, withdraw its licenses in the same transaction:
+    every requested, approved, active or suspended license is revoked by `system:charter`, audited with the tier
+    change and who made it. Other tier changes take effect at the next sign-off, activation, renewal or
+    reinstatement, which re-read the system."""
+    out = catalog.classify_system(uow, actor, name, answers, commit=False)
+    if out.risk_tier == "prohibited":
+        rows = repository.list_rows(uow, states=[s.value for s in WITHDRAWABLE], system=name, limit=1_000_000)
+        for row in rows:
+            reason = f"system {name} reclassified prohibited (EU AI Act Art. 5) by {actor.ref}"
+            details = {"cause": "system_prohibited", "reclassified_by": actor.ref, "risk_tier": "prohibited"}
+            lc.change(uow, SYSTEM_ACTOR, row, Transition.REVOKE, reason=reason, details=details)
+            lc.release_production(uow, SYSTEM_ACTOR, row)
+    uow.commit()
+    return out

@@ -1,8 +1,11 @@
 """Webhook notifications through an outbox: written in the change's transaction, delivered after commit.
 
-Each POST carries the canonical JSON body signed with HMAC-SHA256 (`Charter-Signature: sha256=<hex>`, key
-CHARTER_WEBHOOK_SECRET); failures are retried with exponential backoff, so a notification is never lost to a
-crash or an unreachable receiver (at-least-once: receivers de-duplicate on `Charter-Event-Id`).
+Each POST carries the canonical JSON body and the send time (`Charter-Timestamp: <unix seconds>`), both signed with
+HMAC-SHA256 over `"<timestamp>." + body` (`Charter-Signature: sha256=<hex>`, key CHARTER_WEBHOOK_SECRET), as Stripe
+and GitHub do: a receiver refuses a timestamp older than its tolerance (`verify_delivery`, default 5 minutes), so a
+captured delivery cannot be replayed later. Failures are retried with exponential backoff, each try freshly stamped
+and signed, so a notification is never lost to a crash or an unreachable receiver (at-least-once: receivers
+de-duplicate on `Charter-Event-Id`).
 
 The URL follows the upstreams' egress rules (`charter.core.egress`): checked when settings load, and its host's
 addresses again before each delivery (link-local/metadata refused, CHARTER_UPSTREAM_ALLOW applied); redirects are
@@ -11,7 +14,9 @@ never followed.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +42,7 @@ MAX_DELAY_S = 3600.0
 LEASE = timedelta(seconds=60)
 BATCH = 50
 KEEP = timedelta(days=30)
+DEFAULT_TOLERANCE_S = 300.0  # what receivers should accept between Charter-Timestamp and their clock
 
 
 def enqueue(uow: UnitOfWork, event: str, payload: Mapping[str, Any]) -> str:
@@ -62,9 +68,43 @@ def body_of(row: WebhookOutboxRow) -> bytes:
     )
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The `Charter-Signature` header value for `body`."""
-    return "sha256=" + hmac_sha256_hex(secret.encode(), body)
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The `Charter-Signature` header value for `body` sent at `timestamp` (unix seconds): HMAC over `ts.body`."""
+    return "sha256=" + hmac_sha256_hex(secret.encode(), str(int(timestamp)).encode() + b"." + body)
+
+
+class DeliveryRejected(Exception):
+    """A webhook delivery a receiver must refuse; `reason` is stable: missing, malformed, stale, future, signature."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def verify_delivery(
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: float | None = None,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+) -> None:
+    """For receivers: check `Charter-Signature` over `Charter-Timestamp` + body and refuse a timestamp further than
+    `tolerance_s` from `now` (a replay, or a badly skewed clock). Header names are matched case-insensitively."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    stamp, given = lower.get("charter-timestamp"), lower.get("charter-signature")
+    if stamp is None or given is None:
+        raise DeliveryRejected("missing", "Charter-Timestamp and Charter-Signature headers are both required")
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        raise DeliveryRejected("malformed", "Charter-Timestamp must be whole unix seconds")
+    current = time.time() if now is None else now
+    age = current - int(stamp)
+    if age > tolerance_s:
+        raise DeliveryRejected("stale", f"delivery stamped {age:.0f} s ago, older than the {tolerance_s:.0f} s allowed")
+    if -age > tolerance_s:
+        raise DeliveryRejected("future", f"delivery stamped {-age:.0f} s in the future: check the clocks")
+    if not hmac.compare_digest(given.encode(), signature(secret, body, int(stamp)).encode()):
+        raise DeliveryRejected("signature", "Charter-Signature does not match the timestamp and body")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -109,9 +149,11 @@ def _post(client: httpx.Client, target: Target, row: WebhookOutboxRow) -> str | 
     if refused is not None:
         return f"CHARTER_WEBHOOK_URL not allowed: {refused}"
     body = body_of(row)
+    stamp = int(utcnow().timestamp())
     headers = {
         "Content-Type": "application/json",
-        "Charter-Signature": signature(target.secret, body),
+        "Charter-Timestamp": str(stamp),
+        "Charter-Signature": signature(target.secret, body, stamp),
         "Charter-Event": row.event,
         "Charter-Event-Id": row.id,
     }

@@ -41,6 +41,9 @@ class CapturedDeployment(Protocol):
     def digest(self) -> str: ...
 
     @property
+    def env(self) -> str: ...
+
+    @property
     def kind(self) -> str: ...
 
 
@@ -167,6 +170,7 @@ class Flush:
     """A drained window sketch, ready to merge into the database."""
 
     digest: str
+    env: str
     start: datetime
     end: datetime
     sketch: WindowSketch
@@ -197,7 +201,7 @@ class Capturer:
         self.targets: dict[str, Target] = {}
         self.dropped = 0
         self.captured = 0
-        self._open: dict[tuple[str, float], _Open] = {}
+        self._open: dict[tuple[str, str, float], _Open] = {}  # (digest, env, window start): env keeps apart
         self._lock = threading.Lock()  # buffers and the dict of open windows
         self._fold_lock = threading.Lock()  # sketch updates
 
@@ -220,7 +224,7 @@ class Capturer:
         rows = target.rows(str(deployment.kind), request, response)
         if not rows:
             return False
-        key = (deployment.digest, self.window_of(self.clock()))
+        key = (deployment.digest, deployment.env, self.window_of(self.clock()))
         with self._lock:
             slot = self._open.get(key)
             if slot is None or slot.target is not target:
@@ -252,13 +256,13 @@ class Capturer:
         now = self.window_of(self.clock())
         out = []
         with self._fold_lock, self._lock:
-            for (digest, start), slot in list(self._open.items()):
+            for (digest, env, start), slot in list(self._open.items()):
                 if closed_only and start >= now:
                     continue
                 if slot.sketch.rows:
-                    out.append(Flush(digest, _utc(start), _utc(start + self.window_s), slot.sketch))
+                    out.append(Flush(digest, env, _utc(start), _utc(start + self.window_s), slot.sketch))
                 if start < now and not slot.rows:
-                    del self._open[(digest, start)]
+                    del self._open[(digest, env, start)]
                 else:
                     slot.sketch = WindowSketch.empty(slot.target.profile)
         return out
@@ -270,7 +274,7 @@ class Capturer:
             if target is None or target.profile.fingerprint != flush.sketch.fingerprint:
                 self.dropped += flush.sketch.rows
                 return
-            key = (flush.digest, flush.start.timestamp())
+            key = (flush.digest, flush.env, flush.start.timestamp())
             slot = self._open.get(key)
             if slot is None or slot.target.profile.fingerprint != flush.sketch.fingerprint:
                 self._open[key] = _Open(target, flush.sketch)

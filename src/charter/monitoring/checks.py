@@ -1,8 +1,9 @@
 """License conditions against windows, and the license action a breach takes.
 
-Each live license of a window's digest has its conditions checked against the window (with the windows before it,
-for `after N windows`). A condition that fires calls `licenses.service.suspend/revoke` as SYSTEM_ACTOR with the
-evidence, in the caller's transaction, so the window's metrics, the checks and the license change commit together.
+Each live license of a window's digest and environment has its conditions checked against the window (with the
+windows before it, for `after N windows`). A condition that fires calls `licenses.service.suspend/revoke` as
+SYSTEM_ACTOR with the evidence, in the caller's transaction, so the window's metrics, the checks and the license
+change commit together.
 
 Hysteresis: monitoring never reinstates. A window fires each condition at most once per license: after a person
 reinstated a license, only a later window can suspend it again.
@@ -39,13 +40,15 @@ class Watched:
     license_id: str
     state: str
     conditions: tuple[tuple[int, Condition], ...]
+    env: str = "production"
 
 
-def watched(uow: UnitOfWork, digest: str) -> list[Watched]:
-    """Active and suspended licenses of `digest` that carry conditions."""
+def watched(uow: UnitOfWork, digest: str, env: str | None) -> list[Watched]:
+    """Active and suspended licenses of `digest` in environment `env` (every environment when None, for reading)
+    that carry conditions: a window acts only on licenses of its own environment (staging never suspends production)."""
     out = []
     for entry in licenses.active_index(uow):
-        if entry.digest != digest or not entry.conditions:
+        if entry.digest != digest or (env is not None and entry.env != env) or not entry.conditions:
             continue
         parsed = []
         for pos, raw in enumerate(entry.conditions):
@@ -53,7 +56,7 @@ def watched(uow: UnitOfWork, digest: str) -> list[Watched]:
                 parsed.append((pos, parse_condition(license_conditions.render(raw))))
             except CharterError as exc:  # stored by licenses' own parser, so this means the grammars diverged
                 log.error("license %s condition %d not understood by monitoring: %s", entry.license_id, pos, exc)
-        out.append(Watched(entry.license_id, entry.state, tuple(parsed)))
+        out.append(Watched(entry.license_id, entry.state, tuple(parsed), entry.env))
     return out
 
 
@@ -73,6 +76,7 @@ def _evidence(window: WindowRow, license_id: str, decision: Decision, fired: lis
         "license": license_id,
         "model": window.model_ref,
         "digest": window.digest,
+        "env": window.env,
         "window": window.id,
         "window_start": isoformat(window.start),
         "window_end": isoformat(window.end),
@@ -112,10 +116,10 @@ def _upsert(
 
 
 def check_window(uow: UnitOfWork, window: WindowRow) -> list[CheckRow]:
-    """Check every live license of the window's digest against it; act on conditions that fire (not committed
-    here unless a license action commits; the caller commits)."""
+    """Check every live license of the window's digest and environment against it; act on conditions that fire
+    (not committed here unless a license action commits; the caller commits)."""
     out: list[CheckRow] = []
-    for lic in watched(uow, window.digest):
+    for lic in watched(uow, window.digest, window.env):
         conds = [c for _, c in lic.conditions]
         history = _history(uow, window, conds)
         existing = {c.position: c for c in repo.checks_of(uow, window.id, lic.license_id)}

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from charter.core.clock import utcnow
 from charter.core.errors import NotFound
 from charter.core.ids import new_id
-from charter.monitoring.tables import CheckRow, MetricRow, ProfileRow, WindowPartRow, WindowRow
+from charter.monitoring.tables import CheckRow, MetricRow, ProfileRow, WindowHistoryRow, WindowPartRow, WindowRow
 from charter.storage.uow import UnitOfWork
 
 
@@ -46,13 +46,14 @@ def _insert(uow: UnitOfWork, table: Any) -> Any:
     return postgresql.insert(table) if uow.dialect == "postgresql" else sqlite.insert(table)
 
 
-def lock_window(uow: UnitOfWork, profile: ProfileRow, start: datetime, end: datetime) -> WindowRow:
-    """The window row of (digest, start, end), created empty if new, locked for this transaction (PostgreSQL:
+def lock_window(uow: UnitOfWork, profile: ProfileRow, env: str, start: datetime, end: datetime) -> WindowRow:
+    """The window row of (digest, env, start, end), created empty if new, locked for this transaction (PostgreSQL:
     FOR UPDATE; SQLite: the write transaction already holds the database lock), so merges never interleave."""
     now = utcnow()
     values = {
         "id": new_id("win"),
         "digest": profile.digest,
+        "env": env,
         "system": profile.system,
         "model_ref": profile.model_ref,
         "start": start,
@@ -68,7 +69,9 @@ def lock_window(uow: UnitOfWork, profile: ProfileRow, start: datetime, end: date
         "updated_at": now,
     }
     uow.session.execute(_insert(uow, WindowRow).values(**values).on_conflict_do_nothing())
-    stmt = select(WindowRow).where(WindowRow.digest == profile.digest, WindowRow.start == start, WindowRow.end == end)
+    stmt = select(WindowRow).where(
+        WindowRow.digest == profile.digest, WindowRow.env == env, WindowRow.start == start, WindowRow.end == end
+    )
     row = uow.session.scalar(stmt.with_for_update().execution_options(populate_existing=True))
     assert row is not None
     return row
@@ -100,17 +103,26 @@ def window_by_id(uow: UnitOfWork, window_id: str) -> WindowRow:
     return row
 
 
-def _recent(digest: str) -> Select[WindowRow]:
-    return select(WindowRow).where(WindowRow.digest == digest).order_by(WindowRow.end.desc(), WindowRow.start.desc())
+def _recent(digest: str, env: str | None) -> Select[WindowRow]:
+    stmt = select(WindowRow).where(WindowRow.digest == digest)
+    if env is not None:
+        stmt = stmt.where(WindowRow.env == env)
+    return stmt.order_by(WindowRow.end.desc(), WindowRow.start.desc(), WindowRow.env)
 
 
-def latest_window(uow: UnitOfWork, digest: str) -> WindowRow | None:
-    return uow.session.scalar(_recent(digest).limit(1))
+def latest_window(uow: UnitOfWork, digest: str, env: str | None = None) -> WindowRow | None:
+    """The newest window of a digest in `env` (of any environment when None: for display only)."""
+    return uow.session.scalar(_recent(digest, env).limit(1))
 
 
-def windows_of(uow: UnitOfWork, digest: str, *, limit: int, until: WindowRow | None = None) -> list[WindowRow]:
-    """The newest windows of a digest, newest first; with `until`, only that window and the ones ending before it."""
-    stmt = _recent(digest)
+def windows_of(
+    uow: UnitOfWork, digest: str, *, limit: int, until: WindowRow | None = None, env: str | None = None
+) -> list[WindowRow]:
+    """The newest windows of a digest (in `env`, or every environment when None), newest first; with `until`, only
+    windows of its environment, that window and the ones ending before it."""
+    if until is not None:
+        env = until.env
+    stmt = _recent(digest, env)
     if until is not None:
         stmt = stmt.where(
             (WindowRow.end < until.end) | ((WindowRow.end == until.end) & (WindowRow.start <= until.start))
@@ -152,10 +164,10 @@ def breaches(uow: UnitOfWork, *, limit: int, digests: Sequence[str] | None = Non
 
 
 def series(
-    uow: UnitOfWork, digest: str, metrics: Sequence[str], *, limit: int
+    uow: UnitOfWork, digest: str, metrics: Sequence[str], *, limit: int, env: str | None = None
 ) -> list[tuple[str, str, datetime, datetime, float | None]]:
     """(metric, window id, start, end, value) of the newest `limit` windows, oldest first."""
-    recent = [w.id for w in windows_of(uow, digest, limit=limit)]
+    recent = [w.id for w in windows_of(uow, digest, limit=limit, env=env)]
     if not recent:
         return []
     stmt = (
@@ -167,3 +179,9 @@ def series(
     if metrics:
         stmt = stmt.where(MetricRow.metric.in_(list(metrics)))
     return list(uow.session.execute(stmt).tuples())
+
+
+def history_of(uow: UnitOfWork, window_id: str) -> list[WindowHistoryRow]:
+    """Every contribution to a window, oldest first."""
+    stmt = select(WindowHistoryRow).where(WindowHistoryRow.window_id == window_id)
+    return list(uow.session.scalars(stmt.order_by(WindowHistoryRow.created_at, WindowHistoryRow.id)))

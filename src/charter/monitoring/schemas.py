@@ -105,6 +105,11 @@ class WindowUpload(_Span):
         default=None, description="The file sketched; re-uploading the same file replaces its earlier sketch."
     )
     kind: Literal["upload", "sdk"] = "upload"
+    env: str = Field(
+        default="production",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,59}$",
+        description="The environment the data comes from: the window acts only on licenses of this environment.",
+    )
 
 
 class CheckRead(BaseModel):
@@ -131,6 +136,7 @@ class WindowRead(BaseModel):
     id: str
     model: str
     digest: str
+    env: str = "production"
     start: datetime
     end: datetime
     rows: int
@@ -140,6 +146,9 @@ class WindowRead(BaseModel):
     checks: list[CheckRead] = Field(default_factory=list)
     report: dict[str, Any] | None = None
     updated_at: datetime
+    contributions: list[dict[str, Any]] | None = Field(
+        default=None, description="Every contribution to the window, oldest first: merges and corrections (replace)."
+    )
 
 
 class StatusRead(BaseModel):

@@ -33,6 +33,7 @@ from charter.monitoring.schemas import (
     WindowUpload,
 )
 from charter.monitoring.sketch import WindowSketch
+from charter.monitoring.sketch_schema import validate_sketch_doc
 from charter.monitoring.tables import ProfileRow, WindowRow
 from charter.monitoring.views import (
     breaches_of,
@@ -70,6 +71,7 @@ __all__ = [
 MAX_FEATURES = 1000
 MAX_GRID = 10_000
 MAX_SENSITIVE = 20
+DEFAULT_WINDOW_S = 3600.0  # Settings.monitor_window_s's default; the API passes the configured one
 
 
 def _version(uow: UnitOfWork, actor: Actor, ref: str, permission: Permission) -> ModelVersionRead:
@@ -146,16 +148,26 @@ def get_reference(uow: UnitOfWork, actor: Actor, ref: str, *, full: bool = True)
 
 def _checked(uow: UnitOfWork, window: WindowRow) -> WindowRead:
     rows = checks.check_window(uow, window)
-    out = window_read(uow, window, rows)
+    out = window_read(uow, window, rows, history=True)
     uow.commit()
     return out
 
 
-def submit_window(uow: UnitOfWork, actor: Actor, ref: str, data: WindowUpload) -> WindowRead:
+def _sketch(doc: dict[str, Any], profile_row: ProfileRow) -> WindowSketch:
+    """A sketch from outside: same profile, then the schema (counts, bins, rows), then loaded."""
+    profile = load_profile(profile_row)
+    if doc.get("fingerprint") == profile.fingerprint:
+        validate_sketch_doc(doc, profile)
+    return WindowSketch.from_dict(doc, profile)
+
+
+def submit_window(
+    uow: UnitOfWork, actor: Actor, ref: str, data: WindowUpload, *, window_s: float = DEFAULT_WINDOW_S
+) -> WindowRead:
     """Record a window sketched by the client (an uploaded file, or an SDK's sketch); check the conditions on it."""
     mv = _version(uow, actor, ref, Permission.MONITOR_WRITE)
     profile_row = repo.require_profile(uow, mv.digest, ref)
-    sketch = WindowSketch.from_dict(data.sketch, load_profile(profile_row))
+    sketch = _sketch(data.sketch, profile_row)
     if data.kind == "sdk":
         source, replace = f"sdk:{actor.ref}", False
     elif data.source is not None:
@@ -165,7 +177,11 @@ def submit_window(uow: UnitOfWork, actor: Actor, ref: str, data: WindowUpload) -
     info: dict[str, Any] = {"kind": data.kind, "by": actor.ref}
     if data.source is not None:
         info["file"] = data.source.model_dump(exclude_none=True)
-    window = record(uow, actor.ref, profile_row, data.start, data.end, source, sketch, replace=replace, info=info)
+    info["env"] = data.env
+    window = record(
+        uow, actor.ref, profile_row, data.env, data.start, data.end, source, sketch, replace=replace, info=info,
+        window_s=window_s,
+    )  # fmt: skip
     return _checked(uow, window)
 
 
@@ -182,20 +198,35 @@ def sdk_target(uow: UnitOfWork, deployment: str, model: str, digest: str, window
     return CaptureTarget(deployment=deployment, model=model, digest=digest, window_s=window_s, profile=profile)
 
 
-def record_sdk_capture(uow: UnitOfWork, caller: Actor, model: str, digest: str, data: CaptureUpload) -> WindowRead:
-    """Merge an SDK's counts into the caller's part of their window (authorized on a deployment of `model` by the
-    caller) and check the license conditions on the window."""
+def record_sdk_capture(
+    uow: UnitOfWork,
+    caller: Actor,
+    model: str,
+    digest: str,
+    env: str,
+    data: CaptureUpload,
+    *,
+    window_s: float = DEFAULT_WINDOW_S,
+) -> WindowRead:
+    """Merge an SDK's counts into the caller's part of their window of the deployment's environment `env`
+    (authorized on that deployment of `model`, whose live license names the caller) and check the license conditions
+    of that environment on the window."""
     profile_row = repo.require_profile(uow, digest, model)
-    sketch = WindowSketch.from_dict(data.sketch, load_profile(profile_row))
-    info: dict[str, Any] = {"kind": "sdk", "by": caller.ref}
+    sketch = _sketch(data.sketch, profile_row)
+    info: dict[str, Any] = {"kind": "sdk", "by": caller.ref, "env": env}
+    source = f"sdk:{caller.ref}"
     window = record(
-        uow, caller.ref, profile_row, data.start, data.end, f"sdk:{caller.ref}", sketch, replace=False, info=info
-    )
+        uow, caller.ref, profile_row, env, data.start, data.end, source, sketch, replace=False, info=info,
+        window_s=window_s,
+    )  # fmt: skip
     return _checked(uow, window)
 
 
-def record_capture(uow: UnitOfWork, digest: str, start: datetime, end: datetime, sketch: WindowSketch) -> WindowRead:
-    """Merge a gateway flush into the capture part of its window (SYSTEM_ACTOR: internal, no caller)."""
+def record_capture(
+    uow: UnitOfWork, digest: str, env: str, start: datetime, end: datetime, sketch: WindowSketch
+) -> WindowRead:
+    """Merge a gateway flush into the capture part of its window of the deployment's environment (SYSTEM_ACTOR:
+    internal, no caller)."""
     profile_row = repo.profile_row(uow, digest)
     if profile_row is None or profile_row.fingerprint != sketch.fingerprint:
         raise InvalidInput(
@@ -203,22 +234,23 @@ def record_capture(uow: UnitOfWork, digest: str, start: datetime, end: datetime,
             code="profile_mismatch",
         )
     authorize(SYSTEM_ACTOR, Permission.MONITOR_WRITE, catalog.system_resource(uow, profile_row.system))
-    window = record(uow, SYSTEM_ACTOR.ref, profile_row, start, end, "capture", sketch, replace=False)
+    window = record(uow, SYSTEM_ACTOR.ref, profile_row, env, start, end, "capture", sketch, replace=False)
     return _checked(uow, window)
 
 
 def check_latest(uow: UnitOfWork) -> int:
-    """The scheduled check: for every live license with conditions, check the latest window of its digest when it
+    """The scheduled check: for every live license with conditions, check the latest window of its digest and
+    environment when it
     has not been checked for that license yet (activated since, or an action that failed). Returns windows checked."""
-    digests = {e.digest for e in licenses.active_index(uow) if e.conditions}
+    keys = {(e.digest, e.env) for e in licenses.active_index(uow) if e.conditions}
     done = 0
-    for digest in sorted(digests):
-        window = repo.latest_window(uow, digest)
+    for digest, env in sorted(keys):
+        window = repo.latest_window(uow, digest, env)
         if window is None:
             continue
         pending = [
             w.license_id
-            for w in checks.watched(uow, digest)
+            for w in checks.watched(uow, digest, env)
             if not repo.checked(uow, window.id, w.license_id)
             or any((c.outcome or "").startswith("failed") for c in repo.checks_of(uow, window.id, w.license_id))
         ]

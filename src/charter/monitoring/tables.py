@@ -33,16 +33,18 @@ class ProfileRow(Base):
 
 
 class WindowRow(Base):
-    """One window [start, end) of one digest: the merged sketch of its parts and the metrics computed on it."""
+    """One window [start, end) of one digest in one environment: the merged sketch of its parts and the metrics
+    computed on it. It only ever acts on licenses of its own environment."""
 
     __tablename__ = "monitor_windows"
     __table_args__ = (
-        UniqueConstraint("digest", "start", "end", name="uq_monitor_windows_digest"),
-        Index("ix_monitor_windows_digest_end", "digest", "end"),
+        UniqueConstraint("digest", "env", "start", "end", name="uq_monitor_windows_digest_env"),
+        Index("ix_monitor_windows_digest_end", "digest", "env", "end"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     digest: Mapped[str] = mapped_column(String(80))
+    env: Mapped[str] = mapped_column(String(60), server_default="production")
     system: Mapped[str] = mapped_column(String(120), index=True)
     model_ref: Mapped[str] = mapped_column(String(250))
     start: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -74,6 +76,28 @@ class WindowPartRow(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_by: Mapped[str] = mapped_column(String(140))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WindowHistoryRow(Base):
+    """One contribution to a window, kept for good: a part merged into (`merge`) or replaced (`replace`, a corrected
+    upload). `replaced_sha256` and `part_rows_before` show what a correction replaced."""
+
+    __tablename__ = "monitor_window_history"
+    __table_args__ = (Index("ix_monitor_window_history_window", "window_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    window_id: Mapped[str] = mapped_column(String(40), ForeignKey("monitor_windows.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(10))  # merge | replace
+    rows: Mapped[int] = mapped_column(BigInteger)  # rows this contribution carried
+    part_rows_before: Mapped[int | None] = mapped_column(BigInteger)
+    part_rows_after: Mapped[int] = mapped_column(BigInteger)
+    window_rows_after: Mapped[int] = mapped_column(BigInteger)
+    sketch_sha256: Mapped[str] = mapped_column(String(64))
+    replaced_sha256: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_by: Mapped[str] = mapped_column(String(140))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class MetricRow(Base):

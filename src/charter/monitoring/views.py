@@ -26,7 +26,7 @@ from charter.monitoring.schemas import (
     StatusRead,
     WindowRead,
 )
-from charter.monitoring.tables import CheckRow, ProfileRow, WindowRow
+from charter.monitoring.tables import CheckRow, ProfileRow, WindowHistoryRow, WindowRow
 from charter.storage.uow import UnitOfWork
 
 HEADLINE = ("window.rows", "drift.psi_max", "drift.prediction_psi", "perf.accuracy", "fairness.dp_diff")
@@ -94,13 +94,16 @@ def window_read(
     *,
     report: bool = False,
     states: dict[str, str] | None = None,
+    history: bool = False,
 ) -> WindowRead:
     states = _states(uow) if states is None else states
     found = repo.checks_of(uow, window.id) if rows is None else rows
+    contributions = [contribution(h) for h in repo.history_of(uow, window.id)] if history or report else None
     return WindowRead(
         id=window.id,
         model=window.model_ref,
         digest=window.digest,
+        env=window.env,
         start=window.start,
         end=window.end,
         rows=window.rows,
@@ -110,7 +113,24 @@ def window_read(
         checks=[check_read(c, states.get(c.license_id)) for c in found],
         report=dict(window.report) if report else None,
         updated_at=window.updated_at,
+        contributions=contributions,
     )
+
+
+def contribution(h: WindowHistoryRow) -> dict[str, Any]:
+    """One entry of a window's history: what a source added (merge) or replaced (a correction)."""
+    return {
+        "source": h.source,
+        "action": h.action,
+        "rows": h.rows,
+        "part_rows_before": h.part_rows_before,
+        "part_rows_after": h.part_rows_after,
+        "window_rows_after": h.window_rows_after,
+        "sketch_sha256": h.sketch_sha256,
+        "replaced_sha256": h.replaced_sha256,
+        "by": h.created_by,
+        "at": as_utc(h.created_at).isoformat().replace("+00:00", "Z"),
+    }
 
 
 def status(uow: UnitOfWork, actor: Actor, ref: str) -> StatusRead:
@@ -118,12 +138,18 @@ def status(uow: UnitOfWork, actor: Actor, ref: str) -> StatusRead:
     mv = _version(uow, actor, ref)
     prof = repo.profile_row(uow, mv.digest)
     window = repo.latest_window(uow, mv.digest)
-    stored = {(c.license_id, c.position): c for c in repo.checks_of(uow, window.id)} if window else {}
     lics, conds = [], []
-    recent = repo.windows_of(uow, mv.digest, limit=checks.HISTORY_SLACK * 4) if window else []
-    history = [dict(x.metrics) for x in reversed(recent)]
-    for w in checks.watched(uow, mv.digest):
-        lics.append({"id": w.license_id, "state": w.state, "conditions": [str(c) for _, c in w.conditions]})
+    per_env: dict[str, tuple[WindowRow | None, dict[tuple[str, int], CheckRow], list[dict[str, Any]]]] = {}
+    for w in checks.watched(uow, mv.digest, None):
+        if w.env not in per_env:  # each license is read against the windows of its own environment
+            newest = repo.latest_window(uow, mv.digest, w.env)
+            found = {(c.license_id, c.position): c for c in repo.checks_of(uow, newest.id)} if newest else {}
+            recent = repo.windows_of(uow, mv.digest, limit=checks.HISTORY_SLACK * 4, env=w.env) if newest else []
+            per_env[w.env] = (newest, found, [dict(x.metrics) for x in reversed(recent)])
+        env_window, stored, history = per_env[w.env]
+        lics.append(
+            {"id": w.license_id, "state": w.state, "env": w.env, "conditions": [str(c) for _, c in w.conditions]}
+        )
         for pos, cond in w.conditions:
             row = stored.get((w.license_id, pos))
             if row is not None:
@@ -144,7 +170,7 @@ def status(uow: UnitOfWork, actor: Actor, ref: str) -> StatusRead:
                     status=latest.status if latest else "no_data",
                     observed=latest.observed if latest else None,
                     consecutive=decision.consecutive if decision else 0,
-                    window=window.id if window else None,
+                    window=env_window.id if env_window else None,
                 )
             )
     return StatusRead(
@@ -202,7 +228,7 @@ def list_windows(uow: UnitOfWork, actor: Actor, ref: str | None = None, *, limit
 
 
 def _watched_metrics(uow: UnitOfWork, digest: str) -> list[tuple[str, checks.Watched, Any]]:
-    return [(c.metric, w, c) for w in checks.watched(uow, digest) for _, c in w.conditions]
+    return [(c.metric, w, c) for w in checks.watched(uow, digest, None) for _, c in w.conditions]
 
 
 def series(

@@ -104,7 +104,7 @@ class Monitor:
         for item in self.capturer.drain():
             try:
                 with self.runtime.uow() as uow:
-                    service.record_capture(uow, item.digest, item.start, item.end, item.sketch)
+                    service.record_capture(uow, item.digest, item.env, item.start, item.end, item.sketch)
                 written += 1
             except CharterError as exc:
                 log.warning("captured window of %s dropped: %s: %s", item.digest, exc.code, exc.message)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,8 +92,10 @@ def test_signed_delivery_with_retry_and_backoff(world: World, receiver: Receiver
         assert webhooks.deliver_due(c.uow, target, now + timedelta(seconds=60)) == 0  # delivered once
         assert len(receiver.posts) == 2
         for headers, body in receiver.posts:
-            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            signed = headers["charter-timestamp"].encode() + b"." + body
+            expected = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(headers["charter-signature"], expected)
+            webhooks.verify_delivery(SECRET, body, headers)
             assert headers["charter-event"] == "license.signoff_requested"
             doc = json.loads(body)
             assert doc["event"] == "license.signoff_requested" and doc["data"]["license"] == lic.id
@@ -165,3 +168,35 @@ def test_a_receiver_outside_the_egress_rules_is_never_called(world: World, recei
     metadata = webhooks.Target(url="http://169.254.169.254/hook", secret=SECRET)
     assert webhooks.deliver_due(world.c.uow, metadata, now + timedelta(hours=1)) == 0
     assert "link-local" in (_rows(world)[0].last_error or "")
+
+
+def test_the_timestamp_is_signed_and_old_deliveries_are_refused(world: World, receiver: Receiver) -> None:
+    """A captured delivery cannot be replayed later: `Charter-Timestamp` is inside the signed material and a receiver
+    using `verify_delivery` refuses it once it is older than the tolerance (5 minutes by default)."""
+    c = _with(world, webhook_url=receiver.url, webhook_secret=SECRET)
+    try:
+        world.request(world.system("limited") + "@1.0")
+        assert webhooks.deliver_due(c.uow, webhook_target(c.settings), utcnow()) == 1
+        [(headers, body)] = receiver.posts
+        stamp = int(headers["charter-timestamp"])
+        assert abs(stamp - time.time()) < 60
+        webhooks.verify_delivery(SECRET, body, headers, now=stamp + 299)
+        with pytest.raises(webhooks.DeliveryRejected) as err:
+            webhooks.verify_delivery(SECRET, body, headers, now=stamp + 301)  # replayed six minutes later
+        assert err.value.reason == "stale"
+        with pytest.raises(webhooks.DeliveryRejected) as err:
+            webhooks.verify_delivery(SECRET, body, headers, now=stamp - 400)
+        assert err.value.reason == "future"
+        refreshed = {**headers, "charter-timestamp": str(stamp + 3600)}  # the replayer re-stamps it
+        with pytest.raises(webhooks.DeliveryRejected) as err:
+            webhooks.verify_delivery(SECRET, body, refreshed, now=stamp + 3600)
+        assert err.value.reason == "signature"
+        with pytest.raises(webhooks.DeliveryRejected) as err:
+            webhooks.verify_delivery(SECRET, body, {"charter-signature": headers["charter-signature"]}, now=stamp)
+        assert err.value.reason == "missing"
+        with pytest.raises(webhooks.DeliveryRejected) as err:
+            webhooks.verify_delivery(SECRET, body, {**headers, "charter-timestamp": "-1"}, now=stamp)
+        assert err.value.reason == "malformed"
+        webhooks.verify_delivery(SECRET, body, headers, now=stamp + 3000, tolerance_s=3600)
+    finally:
+        c.close()

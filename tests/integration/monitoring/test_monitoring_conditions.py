@@ -160,7 +160,7 @@ def test_scheduled_check_covers_a_license_activated_after_the_window(container: 
     requester = user(container, "req2", "ml-engineer")
     body = {
         "model": world.model,
-        "env": "staging",
+        "env": "production",
         "purposes": ["credit-scoring"],
         "callers": ["app:loan-portal"],
         "days": 30,
@@ -168,11 +168,14 @@ def test_scheduled_check_covers_a_license_activated_after_the_window(container: 
     }
     with container.uow() as uow:
         second = licenses.request(uow, requester, LicenseCreate.model_validate(body))
+        staging = licenses.request(uow, requester, LicenseCreate.model_validate({**body, "env": "staging"}))
     approve(container, second.id)
+    approve(container, staging.id)
     assert _state(container, second.id) == "active"
     with container.uow() as uow:
         assert service.check_latest(uow) == 1
     assert _state(container, second.id) == "suspended"
+    assert _state(container, staging.id) == "active"  # production's window never acts on a staging license
     with container.uow() as uow:
         assert service.check_latest(uow) == 0
 

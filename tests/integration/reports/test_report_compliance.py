@@ -29,7 +29,7 @@ def test_summary_per_system(world: ReportWorld, client: TestClient) -> None:
     pending = world.license("chat-helper@0.1", approve=False)
     with world.c.uow() as uow:
         licenses.suspend(
-            uow, world.admin, active.id, "dp_diff breached", {"condition": "fairness.sex.dp_diff < 0.1 => suspend"}
+            uow, world.admin, active.id, "dp_diff breached", {"condition": "fairness.dp_diff[sex] < 0.1 => suspend"}
         )
 
     r = client.get("/api/v1/reports/compliance")
@@ -41,7 +41,7 @@ def test_summary_per_system(world: ReportWorld, client: TestClient) -> None:
     assert cs["licenses"] == {"suspended": 1} and ch["licenses"] == {"requested": 1}
     assert cs["latest_assessment"]["verdict"] == "pass" and ch["latest_assessment"] is None
     assert cs["open_reaudits"] == 1 and cs["overdue_reaudits"] == 0 and ch["open_reaudits"] == 0
-    assert cs["breached_conditions"] == [f"{active.id} suspended: fairness.sex.dp_diff < 0.1 => suspend"]
+    assert cs["breached_conditions"] == [f"{active.id} suspended: fairness.dp_diff[sex] < 0.1 => suspend"]
     assert cs["provenance"] == {"model": ref, "complete": True, "issues": []}
     assert ch["provenance"]["complete"] is False and "no training dataset" in ch["provenance"]["issues"][0]
     # the suspended license awaits its reinstatement sign-offs; the new request awaits ml-lead

@@ -91,7 +91,7 @@ def test_html_dossier_states_every_domain(world: ReportWorld, client: TestClient
     assert "ETH-DP-DIFF" in text and "EUAIA-ART10, NIST-RMF-MEASURE-2.11" in text
     # licenses: scope, conditions, every sign-off with its reviewer, the audit timeline
     assert lic.id in row(page, "Forms in which the system is placed on the market or put into service")
-    assert "fairness.sex.dp_diff < 0.1 => suspend" in row(page, "Conditions enforced on live licenses")
+    assert 'fairness.dp_diff["sex"] < 0.1 => suspend' in row(page, "Conditions enforced on live licenses")
     for fn in lic.required_signoffs:
         assert f"user:rev-{fn}" in text
     assert "license.request" in text and "signoff.approve" in text and "license.activate" in text

@@ -209,7 +209,7 @@ class ReportWorld:
             "purposes": ["credit-decisioning"],
             "callers": ["app:loan-portal"],
             "days": 90,
-            "conditions": ["fairness.sex.dp_diff < 0.1 => suspend"],
+            "conditions": ["fairness.dp_diff[sex] < 0.1 => suspend"],
         }
         with self.c.uow() as uow:
             lic = licenses.request(uow, self.requester, LicenseCreate.model_validate(body))

@@ -22,9 +22,11 @@ T0 = 1_800_000_000
 KEY = SigningKey(Ed25519PrivateKey.generate())
 JWKS = jose.jwks(KEY)
 URI = "https://charter.example/status/1"
+DIGEST = "sha256:" + "ab" * 32
+PIN: dict[str, Any] = {"env": "production", "digest": DIGEST}  # the deployment the verifier guards
 
 
-def token(risk: str = "limited", days: int = 30) -> str:
+def token(risk: str = "limited", days: int = 30, *, env: str = "production", digest: str = DIGEST) -> str:
     claims = license_claims(
         issuer="charter",
         license_id="lic_offline",
@@ -32,11 +34,11 @@ def token(risk: str = "limited", days: int = 30) -> str:
         issued_at=datetime.fromtimestamp(T0 - 10, UTC),
         not_before=datetime.fromtimestamp(T0 - 10, UTC),
         expires=datetime.fromtimestamp(T0 + days * 86400, UTC),
-        digest="sha256:" + "ab" * 32,
+        digest=digest,
         system="credit",
         version="1",
         risk_tier=risk,
-        env="production",
+        env=env,
         purposes=["credit-scoring"],
         callers=["app:loan-portal"],
         tools=["lookup_customer"],
@@ -87,7 +89,7 @@ OK = Request("app:loan-portal", "credit-scoring", ("lookup_customer",))
 def test_offline_decisions_follow_status_list_and_scope() -> None:
     clock = Clock()
     status = StatusServer(clock)
-    v = OfflineVerifier(token(), JWKS, status, refresh_s=0, clock=clock)
+    v = OfflineVerifier(token(), JWKS, status, **PIN, refresh_s=0, clock=clock)
     assert v.decide(OK).allowed
     assert v.decide(Request("app:other", "credit-scoring")).reason is Reason.CALLER_NOT_IN_SCOPE
     assert v.decide(Request("app:loan-portal", "credit-scoring", ("send_email",))).reason is Reason.TOOL_NOT_IN_SCOPE
@@ -104,8 +106,8 @@ def test_offline_decisions_follow_status_list_and_scope() -> None:
 def test_degraded_grace_high_risk_and_expiry() -> None:
     clock = Clock()
     status = StatusServer(clock)
-    minimal = OfflineVerifier(token("limited"), JWKS, status, refresh_s=0, grace_s=900, clock=clock)
-    high = OfflineVerifier(token("high"), JWKS, status, refresh_s=0, grace_s=900, clock=clock)
+    minimal = OfflineVerifier(token("limited"), JWKS, status, **PIN, refresh_s=0, grace_s=900, clock=clock)
+    high = OfflineVerifier(token("high"), JWKS, status, **PIN, refresh_s=0, grace_s=900, clock=clock)
     assert minimal.decide(OK).allowed and high.decide(OK).allowed
     status.down = True
     clock.t += 60
@@ -121,14 +123,14 @@ def test_degraded_grace_high_risk_and_expiry() -> None:
     assert minimal.decide(OK).allowed and not minimal.decide(OK).degraded
     fresh = Clock()
     fresh.t = T0 + 86400 + 1
-    expired = OfflineVerifier(token(days=1), JWKS, StatusServer(fresh), refresh_s=0, clock=fresh)
+    expired = OfflineVerifier(token(days=1), JWKS, StatusServer(fresh), **PIN, refresh_s=0, clock=fresh)
     assert expired.decide(OK).reason is Reason.LICENSE_EXPIRED  # expiry never gets grace
 
 
 def test_token_signed_by_another_key_is_refused() -> None:
     other = SigningKey(Ed25519PrivateKey.generate())
     with pytest.raises(jose.VerifyError):
-        OfflineVerifier(token(), jose.jwks(other), StatusServer(Clock()))
+        OfflineVerifier(token(), jose.jwks(other), StatusServer(Clock()), **PIN)
 
 
 class DownDecider:
@@ -142,7 +144,7 @@ def test_guard_modes_offline_fallback_and_spool(tmp_path: Path) -> None:
     clock = Clock()
     status = StatusServer(clock)
     spool = tmp_path / "decisions.jsonl"
-    verifier = OfflineVerifier(token(), JWKS, status, refresh_s=0, clock=clock)
+    verifier = OfflineVerifier(token(), JWKS, status, **PIN, refresh_s=0, clock=clock)
     calls: list[int] = []
 
     def model(x: int, note: str = "SECRET-PAYLOAD") -> int:
@@ -188,3 +190,43 @@ def test_unreachable_without_offline_verifier_denies_in_enforce_mode() -> None:
     with pytest.raises(LicenseDenied) as err, guard:
         pass
     assert err.value.code == "license_status_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("stolen", "why"),
+    [
+        ({"env": "staging"}, "environment is 'staging'"),
+        ({"digest": "sha256:" + "cd" * 32}, "model digest is sha256:cdcd"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["enforce", "warn", "shadow"])
+def test_a_token_for_another_environment_or_model_is_a_scope_mismatch(
+    tmp_path: Path, stolen: dict[str, str], why: str, mode: str
+) -> None:
+    """A valid, active token for staging (or another model) never covers the pinned production deployment."""
+    clock = Clock()
+    status = StatusServer(clock)
+    verifier = OfflineVerifier(token(**stolen), JWKS, status, **PIN, refresh_s=0, clock=clock)
+    verdict = verifier.decide(OK)
+    assert not verdict.allowed and verdict.reason is Reason.LICENSE_SCOPE_MISMATCH and why in verdict.detail
+    status.down = True
+    clock.t += 10_000  # degraded past the grace window: still the mismatch that is reported
+    assert verifier.decide(OK).reason is Reason.LICENSE_SCOPE_MISMATCH
+    guard = Guard("credit-prod", purpose="credit-scoring", caller="app:loan-portal", decider=DownDecider(),
+                  offline=verifier, mode=mode, spool=tmp_path / "spool.jsonl")  # fmt: skip
+    if mode == "enforce":
+        with pytest.raises(LicenseDenied) as err, guard:
+            pass
+        assert err.value.code == "license_scope_mismatch"
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with guard as decision:
+                assert decision.reason == "license_scope_mismatch" and not decision.allowed
+    (line,) = [orjson.loads(x) for x in (tmp_path / "spool.jsonl").read_bytes().splitlines()]
+    assert line["reason"] == "license_scope_mismatch"
+
+
+def test_the_verifier_must_be_pinned() -> None:
+    with pytest.raises(TypeError):
+        OfflineVerifier(token(), JWKS, StatusServer(Clock()))  # type: ignore[call-arg]

@@ -79,3 +79,53 @@ def test_digest_is_canonical_and_order_sensitive() -> None:
 def test_render_round_trips(metric: str, op: str, value: float, action: str, after: int) -> None:
     c = {"metric": metric, "op": op, "value": float(value), "action": action, "after": after}
     assert cond.parse_condition(cond.render(c)) == c
+
+
+def test_typo_metric_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(InvalidInput) as err:
+        cond.validate(["drift.psi_mx < 0.25 => suspend"])
+    assert err.value.code == "unknown_metric"
+    assert "did you mean 'drift.psi_max'" in err.value.message
+    assert err.value.details["did_you_mean"] == "drift.psi_max"
+    assert "drift.psi_max" in err.value.details["known"] and "perf.accuracy" in err.value.details["known"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "drift.psi_max\u200b < 0.25 => suspend",  # zero-width space after the name
+        "drift.\u0440si_max < 0.25 => suspend",  # Cyrillic er looks like p
+        "fairness.dp_diff[gend\u00e9r] < 0.1 => suspend",
+        "drift.psi_max < 0.25 => suspend\u00a0",
+        "drift.psi_max <\x0b0.25 => suspend",
+    ],
+)
+def test_non_ascii_or_invisible_characters_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        cond.validate([text])
+    assert err.value.code == "invalid_condition"
+    assert "not printable ASCII" in err.value.message
+
+
+def test_a_non_ascii_column_is_written_as_an_escaped_json_key() -> None:
+    columns = cond.ProfileColumns(features=("âge",), attributes=())
+    (parsed,) = cond.validate(['drift.psi["\\u00e2ge"] < 0.25 => suspend'], columns)
+    assert parsed["metric"] == "drift.psi[âge]"
+
+
+def test_bracket_keys_are_checked_against_the_reference_profile() -> None:
+    columns = cond.ProfileColumns(features=("age", "income", "region"), attributes=("gender",))
+    ok = cond.validate(["drift.psi[income] < 0.25 => suspend", "fairness.dp_diff[gender] < 0.1 => revoke"], columns)
+    assert [c["metric"] for c in ok] == ["drift.psi[income]", "fairness.dp_diff[gender]"]
+    with pytest.raises(InvalidInput) as err:
+        cond.validate(["fairness.dp_diff[gendr] < 0.1 => suspend"], columns)
+    assert err.value.code == "unknown_attribute" and err.value.details["did_you_mean"] == "gender"
+    assert err.value.details["known"] == ["gender"]
+    with pytest.raises(InvalidInput) as err:
+        cond.validate(["drift.psi[gender] < 0.1 => suspend"], columns)  # an attribute is not a profiled feature
+    assert err.value.code == "unknown_attribute" and "income" in err.value.message
+    with pytest.raises(InvalidInput) as err:
+        cond.validate(["perf.accuracy[gender] > 0.8 => suspend"], columns)
+    assert err.value.code == "unknown_metric"
+    # with no profile uploaded yet, keys cannot be checked; the metric name still is
+    assert cond.validate(["drift.psi[anything] < 0.25 => suspend"], None)[0]["metric"] == "drift.psi[anything]"

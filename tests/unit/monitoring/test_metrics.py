@@ -160,3 +160,14 @@ def test_performance_edge_cases() -> None:
 def test_to_dict_is_json_ready(profile: ReferenceProfile, current: pa.Table) -> None:
     d = window_metrics(profile, sketch_rows(profile, current)).to_dict()
     assert json.loads(json.dumps(d, allow_nan=False))["values"]["window.rows"] == current.num_rows
+
+
+def test_license_condition_vocabulary_matches_the_window_metrics(profile: ReferenceProfile, current: pa.Table) -> None:
+    """Every metric id a window carries is one a license condition may name, and the other way round."""
+    from charter.licenses import conditions as cond
+
+    values = window_metrics(profile, sketch_rows(profile, current)).values
+    names = {m.partition("[")[0] for m in values if "[" not in m}
+    keyed = {m.partition("[")[0] for m in values if "[" in m}
+    assert names == set(cond.PLAIN_METRICS)
+    assert keyed == set(cond.FEATURE_METRICS) | set(cond.ATTRIBUTE_METRICS)

@@ -29,6 +29,7 @@ from charter.catalog.schemas import (
 )
 from charter.core.pages import Page, paginate
 from charter.licenses import retire
+from charter.licenses import service as licenses
 from charter.licenses.schemas import ModelRetired
 
 router = APIRouter(tags=["catalog"])
@@ -76,7 +77,7 @@ def update_system(name: str, body: SystemUpdate, actor: Write, c: ContainerDep) 
 def classify_system(name: str, body: SystemClassify, actor: Write, c: ContainerDep) -> SystemRead:
     """Re-classify a system from new questionnaire answers."""
     with c.uow() as uow:
-        return service.classify_system(uow, actor, name, body.answers)
+        return licenses.reclassify(uow, actor, name, body.answers)
 
 
 @router.post("/systems/{name}/versions", status_code=201)

@@ -127,7 +127,9 @@ def submit_capture(name: str, body: CaptureUpload, actor: Call, c: ContainerDep)
     merged into the caller's part of that window; the license conditions are checked on it at once."""
     with c.uow() as uow:
         dep = deployments.for_capture(uow, actor, name)
-        return service.record_sdk_capture(uow, actor, dep.model, dep.digest, body)
+        return service.record_sdk_capture(
+            uow, actor, dep.model, dep.digest, dep.env, body, window_s=c.settings.monitor_window_s
+        )
 
 
 @router.get(VERSION + "/reference")
@@ -144,7 +146,11 @@ async def submit_window(system: str, version: str, request: Request, actor: Writ
     """Record a window sketch; its metrics are computed and the license conditions checked at once."""
     body = await _body(request, WindowUpload)
     result: WindowRead = await run_in_threadpool(
-        _write, c, lambda uow: service.submit_window(uow, actor, _ref(system, version), body)
+        _write,
+        c,
+        lambda uow: service.submit_window(
+            uow, actor, _ref(system, version), body, window_s=c.settings.monitor_window_s
+        ),
     )
     return result
 

@@ -249,13 +249,15 @@ def run_model(
     model: Path, scan: ScanResult, data: Path, *, label: str, sensitive: list[str], features: list[str],
     positive_label: str | None,
 ) -> Predictions:  # fmt: skip
-    """A scikit-learn model's predictions on `data`; unpickled only when its scan found nothing critical."""
+    """A model's predictions on `data`. ONNX runs in onnxruntime; a scikit-learn pickle/joblib is unpickled only when
+    its scan found nothing but notes, and then only through an unpickler limited to an allowlist of globals."""
     from charter.evaluation import predictions_from_arrays
+    from charter.evaluation.model_loading import RECOMMENDED, UnsafeModel, check_loadable, load_pickled_model
 
-    critical = [f for f in scan.findings if str(f.severity) == "critical"]
-    if not scan.safe or critical:
-        found = "; ".join(f"{f.file}: {f.detail}" for f in critical[:3]) or "no clean result"
-        raise usage("model_unsafe", f"model: {model.name} was not loaded because its scan found: {found}")
+    try:
+        check_loadable(model, scan)
+    except UnsafeModel as exc:
+        raise usage(exc.code, exc.message) from None
     if "onnx" in scan.formats:
         return _run_onnx(
             model, data, label=label, sensitive=sensitive, features=features, positive_label=positive_label
@@ -265,14 +267,19 @@ def run_model(
         raise usage(
             "unsupported_model_format",
             f"model: {model.name} is {kinds}; --model runs scikit-learn pickle/joblib and ONNX files, "
-            "for other models compute predictions and pass --predictions",
+            f"for other models compute predictions and pass --predictions ({RECOMMENDED})",
         )
     try:
-        import joblib  # type: ignore[import-untyped]
+        import joblib  # type: ignore[import-untyped]  # noqa: F401
         import sklearn  # noqa: F401  (the pickle needs it)
     except ImportError:
         raise usage("ml_extra_missing", "--model needs scikit-learn: pip install 'charter[ml]'") from None
-    estimator = joblib.load(model)
+    try:
+        estimator = load_pickled_model(model, scan)
+    except UnsafeModel as exc:
+        raise usage(exc.code, exc.message) from None
+    except Exception as exc:  # a truncated or corrupt pickle: bad input, not a crash
+        raise usage("model_unreadable", f"model: {model.name} could not be loaded: {exc}. {RECOMMENDED}") from None
     if not callable(getattr(estimator, "predict", None)):
         raise usage("not_a_model", f"model: {model.name} holds a {type(estimator).__name__}, which cannot predict")
     table = _data_table(data, [label, *sensitive, *features])

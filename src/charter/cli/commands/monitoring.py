@@ -250,6 +250,9 @@ def ingest(
     id_column: Annotated[str | None, typer.Option(help="Record id column (in both files).")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of --labels (default: the profile's).")] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per streamed batch.", min=1024)] = 65_536,
+    env: Annotated[
+        str, typer.Option(help="Environment the data comes from: only that environment's licenses are checked.")
+    ] = "production",
 ) -> None:
     """Sketch a window of production data here (streamed, constant memory) and upload the sketch."""
     start, end = parse_window(window)
@@ -272,7 +275,9 @@ def ingest(
     with _rows_bar(f"sketching {file.name}") as progress:
         sketch = sketch_window(profile, file, labels=late, batch_rows=batch_rows, progress=progress)
     source["rows"] = sketch.rows
-    body = {"start": start.isoformat(), "end": end.isoformat(), "sketch": sketch.to_dict(), "source": source}
+    body = {
+        "start": start.isoformat(), "end": end.isoformat(), "sketch": sketch.to_dict(), "source": source, "env": env
+    }  # fmt: skip
     doc = _upload("POST", base + "/windows", body)
     emit(doc, human=_window_text(doc))
 
