@@ -13,8 +13,8 @@ from alembic import op
 
 from charter.storage.base import JSONType, UTCDateTime
 
-revision = "0012_closed_loop"
-down_revision = "0011_key_fingerprints"
+revision = "0013_closed_loop"
+down_revision = "0012_model_signatures"
 branch_labels = None
 depends_on = None
 
