@@ -197,7 +197,7 @@ def manifests_cmd(
             raise CliError("usage", f"--ca-bundle {ca_bundle}: {exc.strerror}", EXIT_USAGE) from None
         if b"-----BEGIN CERTIFICATE-----" not in bundle:
             raise CliError("usage", f"--ca-bundle {ca_bundle}: not a PEM certificate file", EXIT_USAGE)
-    licenses: list[dict[str, Any]] = Api().get("/licenses", params={"state": "active"})["items"]
+    licenses: list[dict[str, Any]] = Api().get_all("/licenses", {"state": "active"})
     data = params_data(licenses)
     envs = list(dict.fromkeys(env or sorted({str(lic["env"]) for lic in licenses if lic.get("state") == "active"})))
     if not envs:
