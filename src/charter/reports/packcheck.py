@@ -200,7 +200,8 @@ def _check_anchor(
     """The `report.pack` entry in the verified export must list exactly the pack's files outside audit/."""
     anchored: dict[str, Any] | None = None
     with zf.open(info) as fh:
-        for _, body, _, _ in read_export(fh).entries():
+        for row in read_export(fh).entries():
+            body = row[1]
             if _ANCHOR_MARK not in body:
                 continue
             doc = json.loads(body)
