@@ -108,4 +108,5 @@ def test_readme_and_example_run_verbatim(settings: Settings, initialised: InitRe
     assert re.search(r"^loan-approval@1\.0\.0 · production · active · lic_[0-9a-z]{26}\b", mitigated, re.M), mitigated
     assert "refused: exit code 1" in out and "error: suspended:" in err
     assert '"code":"license_suspended"' in out.replace(" ", "")
+    assert "fairness.dp_diff[gender] < 0.1 => suspend" in out  # monitor status: the condition whole
     assert (work / "annex-iv.html").stat().st_size > 0 and (work / "evidence.zip").exists()

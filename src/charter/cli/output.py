@@ -29,7 +29,7 @@ def emit(doc: Any, *, human: str | None = None) -> None:
     if STATE.json or human is None:
         sys.stdout.write(json.dumps(doc, default=str, indent=None if STATE.json else 2) + "\n")
     else:
-        console.print(human, highlight=False, soft_wrap=True)
+        console.print(human, markup=False, highlight=False, soft_wrap=True)  # data, never markup: `dp_diff[gender]`
 
 
 def table(items: Iterable[dict[str, Any]], columns: Sequence[str], *, title: str | None = None) -> None:

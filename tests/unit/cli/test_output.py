@@ -45,3 +45,11 @@ def test_a_table_that_fits_is_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
     output.grid(["name", "id"], [["risk", "team_01m98d8m41qs634hdx9h22ah"], ["x[gender]", "y"]])
     text = buf.getvalue()
     assert "team_01m98d8m41qs634hdx9h22ah" in text and "x[gender]" in text and "│" in text
+
+
+def test_human_text_is_printed_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A condition like `fairness.dp_diff[gender] < 0.1` is data: Rich must not read `[gender]` as a style tag."""
+    buf = _console(monkeypatch, tty=False)
+    line = "  lic_01m98g8as059584mhcq1gzfh70: fairness.dp_diff[gender] < 0.1 => suspend — no data " + "x" * 60
+    output.emit({}, human=line)
+    assert buf.getvalue() == line + "\n"
