@@ -160,7 +160,10 @@ def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) ->
                 code="license_not_awaiting_signoff",
             )
         lc.licensable(uow, row)  # re-read the system: prohibited now is refused
-        if state is S.APPROVED and data.function not in lc.stage_required(uow, row):
+        if (
+            state is S.APPROVED
+            and data.function not in signoffs.tally_for(uow, lc.subject(row), lc.stage_required(uow, row)).missing
+        ):
             raise Conflict(
                 f"license {row.id} is approved: only a sign-off its system's current tier newly requires is taken",
                 code="license_not_awaiting_signoff",

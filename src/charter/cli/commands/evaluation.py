@@ -254,11 +254,13 @@ def run_model(
     from charter.evaluation import predictions_from_arrays
     from charter.evaluation.model_loading import RECOMMENDED, UnsafeModel, check_loadable, load_pickled_model
 
-    try:
-        check_loadable(model, scan)
-    except UnsafeModel as exc:
-        raise usage(exc.code, exc.message) from None
-    if "onnx" in scan.formats:
+    critical = [f for f in scan.findings if str(f.severity) == "critical"]
+    if not scan.safe or critical:
+        found = "; ".join(f"{f.file}: {f.detail}" for f in critical[:3]) or "no clean result"
+        raise usage(
+            "model_unsafe", f"model: {model.name} was not loaded because its scan found: {found}. {RECOMMENDED}"
+        )
+    if "onnx" in scan.formats and not set(scan.formats) & {"pickle", "joblib"}:
         return _run_onnx(
             model, data, label=label, sensitive=sensitive, features=features, positive_label=positive_label
         )
@@ -269,6 +271,10 @@ def run_model(
             f"model: {model.name} is {kinds}; --model runs scikit-learn pickle/joblib and ONNX files, "
             f"for other models compute predictions and pass --predictions ({RECOMMENDED})",
         )
+    try:
+        check_loadable(model, scan)  # a pickle: anything more than a note blocks, unknown globals included
+    except UnsafeModel as exc:
+        raise usage(exc.code, exc.message) from None
     try:
         import joblib  # type: ignore[import-untyped]  # noqa: F401
         import sklearn  # noqa: F401  (the pickle needs it)
