@@ -140,7 +140,11 @@ ATTACKS: list[Attack] = [
     Attack("unknown license", "GET", "/licenses/lic_nope", 404, "license_not_found"),
     Attack("traversal-shaped license id", "GET", "/licenses/..%2F..%2Fkeys", 404),
     Attack("license id of 10,000 characters", "GET", "/licenses/" + "x" * 10_000, 404, "license_not_found"),
-    Attack("NUL in a deployment name", "GET", "/deployments/a%00b", 404, "deployment_not_found"),
+    # --- NUL characters: SQLite kept them, PostgreSQL refused them with a 500 ---
+    Attack("NUL in a deployment name", "GET", "/deployments/a%00b", 422, "nul_character"),
+    Attack("NUL in a query", "GET", "/licenses?system=a%00b", 422, "nul_character"),
+    Attack("NUL in a free-text field", "POST", "/users/eve/disable", 422, "nul_character", {"reason": "gone\u0000"}),
+    Attack("NUL in a listed string", "POST", "/licenses", 422, "nul_character", {"callers": [["app:\u0000"]]}),
     Attack("unknown key revoked", "DELETE", "/keys/key_nope", 404, "key_not_found"),
     Attack("unknown model version", "GET", "/systems/0/versions/9.9", 404),
     # --- nulls where a value is required (schemathesis: a 500) ---

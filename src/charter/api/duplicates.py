@@ -1,8 +1,12 @@
-"""ASGI middleware refusing JSON request bodies that repeat a key in one object (400 `duplicate_key`).
+"""ASGI middleware refusing requests whose meaning depends on who reads them.
 
-JSON parsers disagree on `{"principal": "a", "principal": "b"}` (first wins, last wins, error): a body one layer
-checks and another acts on differently is a smuggling tool, so the API accepts only bodies with one meaning. Bodies
-are at most CHARTER_MAX_BODY_BYTES (the size limit runs first) and are read whole by the route anyway.
+- JSON bodies that repeat a key in one object (400 `duplicate_key`): parsers disagree on `{"principal": "a",
+  "principal": "b"}` (first wins, last wins, error); a body one layer checks and another acts on differently is a
+  smuggling tool.
+- NUL characters in the path, the query or a JSON string (422 `nul_character`): SQLite stores them, PostgreSQL
+  refuses them, C strings end at them.
+
+Bodies are at most CHARTER_MAX_BODY_BYTES (the size limit runs first) and are read whole by the route anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class _Nul(Exception):
+    pass
 
 
 class _Duplicate(Exception):
@@ -26,20 +34,34 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         if key in seen:
             raise _Duplicate(key)
+        if "\x00" in key or (type(value) is str and "\x00" in value) or (type(value) is list and _nul_in(value)):
+            raise _Nul
         seen[key] = value
     return seen
 
 
-def duplicate_key(body: bytes) -> str | None:
-    """The first key repeated within one object of the JSON `body`, or None (also for a body that is no JSON: the
-    route's parser reports that)."""
+def _nul_in(items: list[Any]) -> bool:
+    return any((type(v) is str and "\x00" in v) or (type(v) is list and _nul_in(v)) for v in items)
+
+
+def body_problem(body: bytes) -> tuple[int, str, str, str | None] | None:
+    """(status, code, detail, field) when the JSON `body` repeats a key within one object or holds a NUL
+    character, else None (also for a body that is no JSON: the route's parser reports that)."""
     try:
-        json.loads(body, object_pairs_hook=_pairs)
+        doc = json.loads(body, object_pairs_hook=_pairs)
+        if (type(doc) is str and "\x00" in doc) or (type(doc) is list and _nul_in(doc)):
+            raise _Nul
     except _Duplicate as dup:
-        return dup.key
+        shown = dup.key if len(dup.key) <= 80 else dup.key[:80] + "…"
+        return 400, "duplicate_key", f"the JSON body repeats the key {shown!r} in one object: send each key once", shown
+    except _Nul:
+        return 422, "nul_character", NUL_DETAIL, None
     except (ValueError, RecursionError):
         return None
     return None
+
+
+NUL_DETAIL = "text may not contain NUL characters (\\u0000, %00): remove them"
 
 
 class DuplicateKeys:
@@ -50,6 +72,9 @@ class DuplicateKeys:
         self.exempt = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _nul_in_target(scope):
+            await _refuse(send, 422, "nul_character", NUL_DETAIL, None)
+            return
         if (
             scope["type"] != "http"
             or scope["method"] not in _METHODS
@@ -68,9 +93,9 @@ class DuplicateKeys:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        key = duplicate_key(b"".join(chunks))
-        if key is not None:
-            await _refuse(send, key)
+        found = body_problem(b"".join(chunks))
+        if found is not None:
+            await _refuse(send, *found)
             return
         replay = iter(messages)
 
@@ -93,22 +118,26 @@ def _is_json(scope: Scope) -> bool:
     return True
 
 
-async def _refuse(send: Send, key: str) -> None:
-    shown = key if len(key) <= 80 else key[:80] + "…"
-    body = json.dumps(
-        {
-            "type": "https://charter.dev/problems/duplicate_key",
-            "title": "duplicate key",
-            "status": 400,
-            "code": "duplicate_key",
-            "detail": f"the JSON body repeats the key {shown!r} in one object: send each key once",
-            "field": shown,
-        }
-    ).encode()
+def _nul_in_target(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
+
+
+async def _refuse(send: Send, status: int, code: str, detail: str, field: str | None) -> None:
+    doc: dict[str, Any] = {
+        "type": f"https://charter.dev/problems/{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    if field is not None:
+        doc["field"] = field
+    body = json.dumps(doc).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 400,
+            "status": status,
             "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
         }
     )
