@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from charter.api import public_url_check
 from charter.api.app import API_PREFIX, create_api
+from charter.api.duplicates import DuplicateKeys
 from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
 from charter.api.routes import audit as audit_routes
@@ -48,7 +49,8 @@ class Dispatcher:
         self.container = container
         limit = container.settings.max_body_bytes
         api = create_api(container) if with_api else None
-        self.api = BodySizeLimit(api, limit, exempt_prefixes=monitoring_routes.OWN_BODY_LIMIT) if api else None
+        own = monitoring_routes.OWN_BODY_LIMIT  # large uploads the routes bound and read themselves
+        self.api = BodySizeLimit(DuplicateKeys(api, own), limit, exempt_prefixes=own) if api else None
         self.public = create_public(container, with_api=with_api)
         self.gateway = _optional(GATEWAY_MODULE, container)
         self.web = BodySizeLimit(_optional(WEB_MODULE, container) or self.public, limit) if with_web else None

@@ -86,6 +86,67 @@ ATTACKS: list[Attack] = [
     # --- integers past 64 bits, and one past the largest (the database's overflow was a 500) ---
     Attack("checkpoints after the largest size", "GET", f"/audit/checkpoints?after={BIG}", 422, names="after"),
     Attack("checkpoints after 2**64", "GET", f"/audit/checkpoints?after={2**64}", 422, names="after"),
+    Attack("entries cursor past 64 bits", "GET", f"/audit/entries?cursor={2**64}", 422, names="cursor"),
+    Attack("negative cursor", "GET", "/audit/entries?cursor=-1", 422, names="cursor"),
+    Attack("page limit of 10**30", "GET", f"/audit/entries?limit={10**30}", 422, names="limit"),
+    Attack("entry 2**63 - 1", "GET", f"/audit/entries/{BIG}", 404, "audit_entry_not_found"),
+    Attack(
+        "rate burst past 32 bits",
+        "POST",
+        "/deployments",
+        422,
+        names="rate_burst",
+        json={"name": "d", "model": "0@1.0", "upstream": "http://10.0.0.9/", "rate_burst": 2**31},
+    ),
+    # --- duplicate keys: one body, one meaning (parsers disagree on which repeat wins) ---
+    Attack(
+        "duplicate principal in a key request",
+        "POST",
+        "/keys",
+        400,
+        "duplicate_key",
+        raw=b'{"principal": "eve", "principal": "admin"}',
+        key="eve",
+        names="principal",
+    ),
+    Attack(
+        "duplicate key in a nested object",
+        "PATCH",
+        "/systems/0/versions/0",
+        400,
+        "duplicate_key",
+        raw=b'{"card": {"license": "mit", "license": "proprietary"}}',
+        names="license",
+    ),
+    Attack(
+        "duplicate key without a content type",
+        "POST",
+        "/keys",
+        400,
+        "duplicate_key",
+        raw=b'{"principal": "eve", "principal": "admin"}',
+        key="eve",
+        extra={"Content-Type": ""},
+    ),
+    # --- encodings ---
+    Attack("body is not UTF-8", "POST", "/teams", 400, raw=b'{"name": "\xff\xfe"}'),
+    Attack("body is not JSON", "POST", "/teams", 422, raw=b"{name: risk"),
+    Attack("lone surrogate in a name", "POST", "/teams", 422, raw=b'{"name": "\\ud800"}', names="name"),
+    Attack(
+        "NaN where a number goes", "POST", "/keys", 422, raw=b'{"principal": "eve", "expires_in_days": NaN}', key="eve"
+    ),
+    Attack("a JSON document nested 100,000 deep", "POST", "/teams", 400, raw=b"[" * 100_000 + b"]" * 100_000),
+    # --- bad ids: unknown, traversal-shaped, oversize, control characters ---
+    Attack("unknown license", "GET", "/licenses/lic_nope", 404, "license_not_found"),
+    Attack("traversal-shaped license id", "GET", "/licenses/..%2F..%2Fkeys", 404),
+    Attack("license id of 10,000 characters", "GET", "/licenses/" + "x" * 10_000, 404, "license_not_found"),
+    # --- NUL characters: SQLite kept them, PostgreSQL refused them with a 500 ---
+    Attack("NUL in a deployment name", "GET", "/deployments/a%00b", 422, "nul_character"),
+    Attack("NUL in a query", "GET", "/licenses?system=a%00b", 422, "nul_character"),
+    Attack("NUL in a free-text field", "POST", "/users/eve/disable", 422, "nul_character", {"reason": "gone\u0000"}),
+    Attack("NUL in a listed string", "POST", "/licenses", 422, "nul_character", {"callers": [["app:\u0000"]]}),
+    Attack("unknown key revoked", "DELETE", "/keys/key_nope", 404, "key_not_found"),
+    Attack("unknown model version", "GET", "/systems/0/versions/9.9", 404),
     # --- nulls where a value is required (schemathesis: a 500) ---
     Attack(
         "model version patched with a null card",

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from charter.core.errors import CharterError, ErrorKind
@@ -105,6 +106,15 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
         return problem(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request carried (PostgreSQL: a NUL character in text, a number out of
+        # its column's range): the client's input, so a 422, never a 500.
+        if "NUL" in str(exc.orig):
+            return problem(422, "nul_character", "text may not contain NUL characters (\\u0000, %00): remove them")
+        log.warning("value refused by the database: %s", str(exc.orig).splitlines()[0] if str(exc.orig) else exc)
+        return problem(422, "invalid_value", "a value in the request is out of range for the database")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
