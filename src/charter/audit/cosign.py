@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from charter.audit.note import DASH, NoteError
+from charter.audit.note import DASH, NoteError, parse_vkey
 from charter.core.signing import SigningKey
 
 COSIGNATURE_V1 = 0x04
@@ -48,20 +48,7 @@ class Cosigner:
 
     @classmethod
     def parse(cls, vkey: str) -> Cosigner:
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3 or not _NAME.match(parts[0]):
-            raise NoteError("a witness key looks like NAME+HEXID+BASE64KEY", code="bad_witness_key")
-        name, hexid, b64 = parts
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            expected = bytes.fromhex(hexid)
-        except (binascii.Error, ValueError):
-            raise NoteError("witness key id or key is not valid hex/base64", code="bad_witness_key") from None
-        if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
-            raise NoteError("witness key is not an Ed25519 cosignature/v1 (type 0x04) key", code="bad_witness_key")
-        if key_id(name, raw[1:]) != expected:
-            raise NoteError("witness key id does not match its key", code="bad_witness_key")
-        return cls(name, expected, raw[1:])
+        return cls(*parse_vkey(vkey, COSIGNATURE_V1, key_id, "bad_witness_key"))
 
     def vkey(self) -> str:
         return cosigner_key(self.name, self.public_raw)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -62,6 +63,26 @@ def verifier_key(name: str, public_raw: bytes) -> str:
     return f"{name}+{key_hash(name, public_raw).hex()}+{encoded}"
 
 
+def parse_vkey(vkey: str, sig_type: int, hash_of: Callable[[str, bytes], bytes], code: str) -> tuple[str, bytes, bytes]:
+    """`name+hexhash+base64(type || 32-byte key)` → (name, hash, key), the hash checked against `hash_of`."""
+    parts = vkey.strip().split("+", 2)
+    if len(parts) != 3:
+        raise NoteError("a verifier key looks like NAME+HEXHASH+BASE64KEY", code=code)
+    name, hexhash, b64 = parts
+    if not _NAME.match(name):
+        raise NoteError(f"key name {name!r} must be non-empty, without spaces or '+'", code=code)
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        expected = bytes.fromhex(hexhash)
+    except (binascii.Error, ValueError):
+        raise NoteError("the key's hash or key is not valid hex/base64", code=code) from None
+    if len(raw) != 33 or raw[0] != sig_type:
+        raise NoteError(f"the key is not an Ed25519 key of signature type 0x{sig_type:02x}", code=code)
+    if len(expected) != 4 or hash_of(name, raw[1:]) != expected:
+        raise NoteError("the key's hash does not match its key", code=code)
+    return name, expected, raw[1:]
+
+
 @dataclass(frozen=True, slots=True)
 class Verifier:
     """A parsed note verifier key."""
@@ -73,21 +94,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse `name+hexhash+base64key`; the hash must match the key."""
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3:
-            raise NoteError("verifier key must look like NAME+HEXHASH+BASE64KEY", code="bad_verifier_key")
-        name, hexhash, b64 = parts
-        _check_name(name)
-        try:
-            raw = base64.b64decode(b64, validate=True)
-            expected = bytes.fromhex(hexhash)
-        except (binascii.Error, ValueError):
-            raise NoteError("verifier key hash or key is not valid hex/base64", code="bad_verifier_key") from None
-        if len(raw) != 33 or raw[0] != ED25519:
-            raise NoteError("verifier key is not an Ed25519 (type 0x01) key", code="bad_verifier_key")
-        if len(expected) != 4 or key_hash(name, raw[1:]) != expected:
-            raise NoteError("verifier key hash does not match its key", code="bad_verifier_key")
-        return cls(name, expected, raw[1:])
+        return cls(*parse_vkey(vkey, ED25519, key_hash, "bad_verifier_key"))
 
     def verify(self, text: str, signature: bytes) -> bool:
         try:

@@ -16,6 +16,7 @@ from charter.auth.model import Actor
 from charter.core.events import AuditEvent
 from charter.deployments.decisions import inference_event
 from charter.deployments.model import Deployment, Reason, Verdict
+from charter.deployments.ratelimit import Limiter
 from charter.gateway.asgi import respond
 from charter.gateway.index import LiveIndex
 from charter.gateway.metrics import Metrics
@@ -73,8 +74,23 @@ class Auditing:
     metrics: Metrics
     refusals: RefusalSummary
 
+    limiter: Limiter
+
     def _decide(self, dep: Deployment, actor: Actor, purpose: str | None, tools: tuple[str, ...]) -> Verdict:
         raise NotImplementedError
+
+    def _rate_limited(self, call: Call, dep: Deployment, verdict: Verdict) -> tuple[str, bytes] | None:
+        """None while an allowed call is within its license's (or deployment's) rate; else the refusal's detail and
+        Retry-After value, with the call's verdict turned into the rate-limit refusal."""
+        grant = verdict.grant
+        assert grant is not None
+        rps = grant.rate_limit_rps or dep.rate_limit_rps
+        bucket = self.limiter.take((grant.license_id, dep.name), rps, grant.rate_burst or dep.rate_burst)
+        if bucket is None:
+            return None
+        call.verdict = Verdict(False, Reason.RATE_LIMITED, grant=grant, degraded=verdict.degraded)
+        retry = f"{max(1, round(bucket.retry_after()))}".encode()
+        return f"license {grant.license_id} on {dep.name} allows {rps:g} calls/s", retry
 
     async def _refuse(
         self,

@@ -31,8 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from charter.auth.model import Actor
 from charter.core.errors import CharterError, Unauthenticated
-from charter.deployments.model import Deployment, DeploymentKind, Reason, Verdict
-from charter.deployments.ratelimit import Limiter
+from charter.deployments.model import Deployment, DeploymentKind
 from charter.gateway.asgi import read_body, respond
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _fence, _status_for
 from charter.gateway.decision_cache import DecisionCache
@@ -106,7 +105,6 @@ class _Refusal(Exception):
 class ExternalDecisions(Auditing):
     """The `/authz/*` half of the gateway: decide and audit, never forward."""
 
-    limiter: Limiter
     max_body: int
     decisions: DecisionCache
 
@@ -205,14 +203,9 @@ class ExternalDecisions(Auditing):
             reason = str(verdict.reason)
             await self._denied(send, contract, call, _status_for(reason), reason, verdict.detail)
             return
-        grant = verdict.grant
-        assert grant is not None
-        rps = grant.rate_limit_rps or dep.rate_limit_rps
-        bucket = self.limiter.take((grant.license_id, dep.name), rps, grant.rate_burst or dep.rate_burst)
-        if bucket is not None:
-            call.verdict = Verdict(False, Reason.RATE_LIMITED, grant=grant, degraded=verdict.degraded)
-            detail = f"license {grant.license_id} on {dep.name} allows {rps:g} calls/s"
-            await self._denied(send, contract, call, 429, "rate_limited", detail)
+        limited = self._rate_limited(call, dep, verdict)
+        if limited is not None:
+            await self._denied(send, contract, call, 429, "rate_limited", limited[0])
             return
         try:
             redecided = await self._audit_allowed(call, 200, None, None, None)

@@ -231,14 +231,9 @@ class Gateway(ExternalDecisions, Forwarding):
             reason = str(verdict.reason)
             await self._refuse(send, call, _status_for(reason), reason, verdict.detail)
             return
-        grant = verdict.grant
-        assert grant is not None
-        rps = grant.rate_limit_rps or dep.rate_limit_rps
-        bucket = self.limiter.take((grant.license_id, dep.name), rps, grant.rate_burst or dep.rate_burst)
-        if bucket is not None:
-            call.verdict = Verdict(False, Reason.RATE_LIMITED, grant=grant, degraded=verdict.degraded)
-            retry = f"{max(1, round(bucket.retry_after()))}".encode()
-            detail = f"license {grant.license_id} on {dep.name} allows {rps:g} calls/s"
+        limited = self._rate_limited(call, dep, verdict)
+        if limited is not None:
+            detail, retry = limited
             await self._refuse(send, call, 429, "rate_limited", detail, extra=[(b"retry-after", retry)])
             return
         if dep.upstream_model and doc is not None:
