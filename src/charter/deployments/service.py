@@ -24,6 +24,7 @@ from charter.deployments.model import Deployment, DeploymentKind, Grant, Request
 from charter.deployments.schemas import DecisionCreate, DecisionRead, DeploymentCreate, DeploymentRead
 from charter.deployments.scope import decide
 from charter.deployments.tables import DeploymentRow
+from charter.licenses import notify
 from charter.licenses import service as licenses
 from charter.storage.uow import UnitOfWork
 
@@ -137,6 +138,7 @@ def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate, *, allow: egress.
         updated_at=now,
     )
     uow.session.add(row)
+    uow.after_commit(notify.changed)  # this process's gateway routes it at once; others at their next poll
     uow.record(
         AuditEvent(
             actor.ref,
@@ -179,6 +181,7 @@ def remove(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
     authorize(actor, Permission.DEPLOYMENT_WRITE, _resource(uow, row.system))
     out = _read(row)
     uow.session.delete(row)
+    uow.after_commit(notify.changed)
     uow.record(AuditEvent(actor.ref, "deployment.delete", f"deployment:{name}", details={"model": row.model}))
     uow.commit()
     return out
