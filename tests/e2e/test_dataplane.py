@@ -19,13 +19,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import select
 
 from charter import bootstrap
-from charter.audit.tables import AuditEntryRow
 from charter.bootstrap import InitResult
 from charter.settings import Settings
-from tests.support.db import admin_key, env_for
+from tests.support.db import admin_key, audit_docs, env_for
 from tests.support.gateway_fake import FakeUpstream
 from tests.support.gateway_fake.world import licensed
 from tests.support.server import Server, cli, free_port
@@ -113,13 +111,7 @@ def _get(url: str, key: str | None, purpose: str | None = "credit-scoring", **he
 
 
 def _authz_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    c = bootstrap.build(settings)
-    try:
-        with c.uow(write=False) as uow:
-            rows = uow.session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.action.like("inference.%")))
-            docs = [json.loads(bytes(b)) for b in rows]
-    finally:
-        c.close()
+    docs = audit_docs(settings, "inference.%")
     return {d["details"]["decision_id"]: d for d in docs if d["details"].get("via") == "authz:nginx"}
 
 
@@ -294,13 +286,7 @@ def test_envoy_ext_authz_and_kubernetes_admission_contracts(
         assert time.monotonic() < deadline, "a suspended license still admits"
     assert "suspended" in after.json()["response"]["status"]["message"]
 
-    c = bootstrap.build(settings)
-    try:
-        with c.uow(write=False) as uow:
-            rows = uow.session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.action.like("admission.%")))
-            docs = [json.loads(bytes(b)) for b in rows]
-    finally:
-        c.close()
+    docs = audit_docs(settings, "admission.%")
     by_decision = {d["details"]["decision_id"]: d for d in docs}
     assert by_decision[admitted_as]["action"] == "admission.allow"
     assert by_decision[admitted_as]["details"]["licenses"] == [world.license_id]

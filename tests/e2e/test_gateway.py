@@ -16,14 +16,12 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-from sqlalchemy import select
 
 from charter import bootstrap
-from charter.audit.tables import AuditEntryRow
 from charter.bootstrap import InitResult
 from charter.guard import Guard, LicenseDenied
 from charter.settings import Settings
-from tests.support.db import admin_key, env_for
+from tests.support.db import admin_key, audit_docs, env_for
 from tests.support.gateway_fake import FakeUpstream
 from tests.support.gateway_fake.world import licensed
 from tests.support.server import Server, cli
@@ -46,14 +44,7 @@ def _licensed(settings: Settings) -> tuple[str, str]:
 
 def _entries(settings: Settings) -> dict[str, dict[str, Any]]:
     """Inference audit entries by decision id."""
-    c = bootstrap.build(settings)
-    try:
-        with c.uow(write=False) as uow:
-            rows = uow.session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.action.like("inference.%")))
-            docs = [json.loads(bytes(b)) for b in rows]
-    finally:
-        c.close()
-    return {d["details"]["decision_id"]: d for d in docs}
+    return {d["details"]["decision_id"]: d for d in audit_docs(settings, "inference.%")}
 
 
 def _post(url: str, key: str, body: dict[str, Any], **kw: Any) -> httpx.Response:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -217,3 +218,19 @@ def admin_key(init: bootstrap.InitResult) -> str:
     """The first admin's API key that `charter init` printed."""
     assert init.admin is not None, "the data dir was initialised before: no admin key was printed"
     return init.admin.key
+
+
+def audit_docs(settings: Settings, action_like: str) -> list[dict[str, Any]]:
+    """The bodies of the audit entries whose action matches the SQL pattern (e.g. `inference.%`), in log order."""
+    import orjson
+    from sqlalchemy import select
+
+    from charter.audit.tables import AuditEntryRow
+
+    c = bootstrap.build(settings)
+    try:
+        with c.uow(write=False) as uow:
+            query = select(AuditEntryRow.body).where(AuditEntryRow.action.like(action_like)).order_by(AuditEntryRow.seq)
+            return [orjson.loads(bytes(b)) for b in uow.session.scalars(query)]
+    finally:
+        c.close()

@@ -80,7 +80,6 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self._writer: GroupCommitWriter | None = None
         self.witnessing: Witnessing | None = None  # set when CHARTER_WITNESSES names witnesses
-        self._witnessed_size = -1
 
     # --- identity --------------------------------------------------------------------------------------------
     def origin(self) -> str:
@@ -195,7 +194,6 @@ class Checkpointer:
         with self.uow(write=False) as uow:
             reader = store.TreeReader(uow.session, cp.size)
             self.witnessing.submit(cp.size, cp.note, proof_from(reader.range_hash))
-        self._witnessed_size = cp.size
 
     def use_writer(self, writer: GroupCommitWriter | None) -> None:
         """Write checkpoint rows through `writer`'s batches (None: in a transaction of their own again)."""
@@ -242,7 +240,8 @@ class Checkpointer:
                 return
             try:
                 cp = self.checkpoint()
-                if cp is not None and self.witnessing is not None and cp.size != self._witnessed_size:
+                submitted = self.witnessing.latest if self.witnessing is not None else None
+                if cp is not None and self.witnessing is not None and (submitted is None or submitted.size != cp.size):
                     self.witness(cp)
             except ConsistencyRefused:
                 pass  # logged loudly by checkpoint(); keep refusing until an operator acts

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import struct
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from charter.audit.note import DASH, NoteError, parse_vkey
+from charter.audit.note import DASH, NoteError, key_hash, parse_vkey, verifier_key
 from charter.core.signing import SigningKey
 
 COSIGNATURE_V1 = 0x04
@@ -30,14 +29,12 @@ _OLD = re.compile(r"^old (0|[1-9][0-9]{0,19})$")
 
 
 def key_id(name: str, public_raw: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + public_raw).digest()[:4]
+    return key_hash(name, public_raw, COSIGNATURE_V1)
 
 
 def cosigner_key(name: str, public_raw: bytes) -> str:
     """The verifier key string of a cosigner: `name+hex(key ID)+base64(0x04 || public key)`."""
-    if not _NAME.match(name):
-        raise NoteError(f"cosigner name {name!r} must be non-empty, without spaces or '+'", code="bad_key_name")
-    return f"{name}+{key_id(name, public_raw).hex()}+{base64.b64encode(bytes([COSIGNATURE_V1]) + public_raw).decode()}"
+    return verifier_key(name, public_raw, COSIGNATURE_V1)
 
 
 @dataclass(frozen=True, slots=True)

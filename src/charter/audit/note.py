@@ -46,9 +46,9 @@ class Checkpoint:
         return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
 
 
-def key_hash(name: str, public_raw: bytes) -> bytes:
-    """First 4 bytes of SHA-256(name || "\\n" || 0x01 || public key)."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_raw).digest()[:4]
+def key_hash(name: str, public_raw: bytes, sig_type: int = ED25519) -> bytes:
+    """First 4 bytes of SHA-256(name || "\\n" || signature type || public key) (0x01: note signatures)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([sig_type]) + public_raw).digest()[:4]
 
 
 def _check_name(name: str) -> None:
@@ -56,11 +56,11 @@ def _check_name(name: str) -> None:
         raise NoteError(f"key name {name!r} must be non-empty, without spaces or '+'", code="bad_key_name")
 
 
-def verifier_key(name: str, public_raw: bytes) -> str:
-    """The note verifier key string `name+hex(keyhash)+base64(0x01 || pubkey)`."""
+def verifier_key(name: str, public_raw: bytes, sig_type: int = ED25519) -> str:
+    """The verifier key string `name+hex(keyhash)+base64(type || pubkey)` (0x01: a note signer's)."""
     _check_name(name)
-    encoded = base64.b64encode(bytes([ED25519]) + public_raw).decode()
-    return f"{name}+{key_hash(name, public_raw).hex()}+{encoded}"
+    encoded = base64.b64encode(bytes([sig_type]) + public_raw).decode()
+    return f"{name}+{key_hash(name, public_raw, sig_type).hex()}+{encoded}"
 
 
 def parse_vkey(vkey: str, sig_type: int, hash_of: Callable[[str, bytes], bytes], code: str) -> tuple[str, bytes, bytes]:

@@ -85,6 +85,8 @@ class Witness:
         if cp.size == 0 and cp.root != EMPTY_ROOT:
             raise Refused(422, "a checkpoint of size 0 must have the empty tree's root")
 
+        made: list[str] = []
+
         def check(current: Latest | None) -> tuple[int, bytes, str]:
             if req.old_size == 0:
                 if req.proof:
@@ -94,12 +96,12 @@ class Witness:
             ):
                 what = "a different root at the same size (a fork)" if req.old_size == cp.size else "not consistent"
                 raise Refused(422, f"checkpoint {cp.size} is {what} with the cosigned checkpoint {req.old_size}")
-            line = cosign.cosign(text, self.name, self.key, max(1, int(self.clock())))
-            return cp.size, cp.root, req.note + line
+            made.append(cosign.cosign(text, self.name, self.key, max(1, int(self.clock()))))
+            return cp.size, cp.root, req.note + made[0]
 
-        note = self.state.advance(cp.origin, req.old_size, check)  # Mismatch → 409 with the stored size
+        self.state.advance(cp.origin, req.old_size, check)  # Mismatch → 409 with the stored size
         log.info("cosigned %s at size %d", cp.origin, cp.size)
-        return note.rsplit("\n", 2)[-2] + "\n"
+        return made[0]
 
     def latest(self, hashed_origin: str) -> str | None:
         for origin in self.logs:
