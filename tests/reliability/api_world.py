@@ -239,6 +239,7 @@ def requests(w: World) -> dict[str, Call]:
         "GET /users": Call(),
         "POST /users/{name}/disable": Call({"name": "fuzz-user"}, body=reason),
         "POST /users/{name}/enable": Call({"name": "fuzz-user"}),
+        "PUT /users/{name}/password": Call({"name": "fuzz-user"}, body={"password": "correct horse battery"}),
         "POST /teams": Call(body={"name": "fuzz-team"}),
         "GET /teams": Call(),
         "POST /apps": Call(body={"name": "fuzz-new-app", "team": "lending"}),

@@ -42,6 +42,12 @@ class PrincipalRead(BaseModel):
     created_at: datetime
 
 
+class PasswordSet(_Strict):
+    password: str = Field(
+        min_length=12, max_length=200, description="The new dashboard password (12 to 200 characters)."
+    )
+
+
 class PrincipalDisable(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="Why (offboarding, compromised key, …).")
 

@@ -116,13 +116,17 @@ def add_user(uow: UnitOfWork, actor: Actor, data: UserCreate) -> PrincipalRead:
 
 
 def set_password(uow: UnitOfWork, actor: Actor, name: str, password: str) -> PrincipalRead:
-    """Set a user's dashboard password (an admin's act; the hash is stored, the audit entry names no secret)."""
-    authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
+    """Set a user's dashboard password: an admin's act, or a user's for themselves. The Argon2id hash is stored, the
+    audit entry names no secret, and the user's dashboard sessions end (a new password signs everyone out)."""
     row = uow.session.scalar(select(PrincipalRow).where(PrincipalRow.kind == "user", PrincipalRow.name == name))
+    if row is None or row.id != actor.id:
+        authorize(actor, Permission.PRINCIPAL_MANAGE, _PRINCIPALS)
     if row is None:
         raise NotFound(f"no user named '{name}' (see: charter user list)", code="principal_not_found")
     row.password_hash = hash_password(password)
-    uow.record(AuditEvent(actor.ref, "user.set_password", f"user:{name}"))
+    ended = uow.session.execute(delete(WebSessionRow).where(WebSessionRow.principal_id == row.id))
+    details: dict[str, object] = {"sessions_ended": int(getattr(ended, "rowcount", 0) or 0)}
+    uow.record(AuditEvent(actor.ref, "user.set_password", f"user:{name}", details=details))
     out = _read(uow, row)
     uow.commit()
     return out

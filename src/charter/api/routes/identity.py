@@ -16,6 +16,7 @@ from charter.auth.schemas import (
     KeyCreate,
     KeyCreated,
     KeyRead,
+    PasswordSet,
     PrincipalDisable,
     PrincipalRead,
     RoleBindingRead,
@@ -68,6 +69,13 @@ def enable_user(name: str, actor: Manage, c: ContainerDep) -> PrincipalRead:
     """Enable a disabled user again (their unrevoked keys work again)."""
     with c.uow() as uow:
         return service.set_disabled(uow, actor, "user", name, disabled=False)
+
+
+@router.put("/users/{name}/password")
+def set_password(name: str, body: PasswordSet, actor: Anyone, c: ContainerDep) -> PrincipalRead:
+    """Set a user's dashboard password (admins for anyone, a user for themselves); their dashboard sessions end."""
+    with c.uow() as uow:
+        return service.set_password(uow, actor, name, body.password)
 
 
 @router.post("/teams", status_code=201)

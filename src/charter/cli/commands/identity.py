@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -42,6 +43,23 @@ def user_add(
 def user_list() -> None:
     """List users."""
     table(Api().get_all("/users"), ["name", "id", "teams", "roles", "disabled"])
+
+
+@user_app.command("set-password")
+def user_set_password(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin (for scripts).")
+    ] = False,
+) -> None:
+    """Set a user's dashboard password (prompted, hidden); their dashboard sessions end. Admins may set anyone's,
+    a user their own."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    doc = Api().put(f"/users/{name}/password", json={"password": password})
+    emit(doc, human=f"Password set for user:{doc['name']}; their dashboard sessions were ended")
 
 
 Reason = Annotated[str, typer.Option(help="Why (kept in the audit log), e.g. 'left the company'.")]
