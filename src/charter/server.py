@@ -21,6 +21,7 @@ from charter.api.routes import audit as audit_routes
 from charter.api.routes import monitoring as monitoring_routes
 from charter.bootstrap import Container, build
 from charter.licenses import background as licenses_background
+from charter.notifications import background as notifications_background
 from charter.settings import Settings
 
 log = logging.getLogger("charter.server")
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Di
     container = build(settings or Settings())
     audit_routes.wire(container)
     licenses_background.wire(container)
+    notifications_background.wire(container)
     monitoring_routes.wire(container)
     public_url_check.wire(container)
     return Dispatcher(container, with_web=with_web)

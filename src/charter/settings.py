@@ -19,6 +19,7 @@ from pydantic_settings import (
 from charter.core import egress
 
 KEY_MAX_DAYS_DEFAULT = 365
+CHAT_FORMATS = ("slack", "mattermost", "teams")
 
 
 class Settings(BaseSettings):
@@ -64,6 +65,29 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    smtp_host: str | None = Field(default=None, description="SMTP server for email notifications; unset: no email.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port (587 submission, 465 implicit TLS).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade, required), tls (implicit, port 465) or none (loopback relays only).",
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login; unset: no authentication.")
+    smtp_password: str | None = Field(default=None, description="SMTP password (never logged).")
+    smtp_from: str | None = Field(default=None, description="From address of notification emails.")
+    smtp_ca_file: Path | None = Field(default=None, description="CA bundle for the SMTP server (a private CA).")
+    chat_webhooks: str | None = Field(
+        default=None,
+        description="Chat channels for notifications: FORMAT=URL, comma-separated; FORMAT is slack, mattermost or "
+        "teams (a Teams Workflows webhook).",
+    )
+    notify_routes: str | None = Field(
+        default=None,
+        description="Who is emailed about what, overriding the built-in routes: EVENT=ROLE+ROLE;… (EVENT may end "
+        "in .*), e.g. 'license.suspend=admin+senior-engineer'.",
+    )
+    notify_digest_minutes: int = Field(
+        default=0, ge=0, le=1440, description="Gather each person's emails for this many minutes into one (0: at once)."
+    )
     upstream_allow: str | None = Field(
         default=None,
         description="Comma-separated hosts, '*.suffix' patterns, IPs and CIDRs that model upstreams and the webhook "
@@ -129,7 +153,43 @@ class Settings(BaseSettings):
             why = egress.url_refusal(self.webhook_url, self.upstream_allowlist, base=False)
             if why is not None:
                 raise ValueError(f"CHARTER_WEBHOOK_URL: {why}")
+        for name, url in self.chat_channels:
+            why = egress.url_refusal(url, self.upstream_allowlist, base=False)
+            if why is not None:
+                raise ValueError(f"CHARTER_CHAT_WEBHOOKS: {name}: {why}")
         return self
+
+    @model_validator(mode="after")
+    def _check_smtp(self) -> Settings:
+        if not self.smtp_host:
+            return self
+        if not self.smtp_from or "@" not in self.smtp_from:
+            raise ValueError("CHARTER_SMTP_FROM: set the From address of notification emails, e.g. charter@example.com")
+        loopback = self.smtp_host in ("localhost", "127.0.0.1", "::1")
+        if self.smtp_security == "none" and not loopback:
+            raise ValueError(
+                "CHARTER_SMTP_SECURITY=none sends mail (and any password) in clear text: only for a relay on "
+                f"localhost; use starttls or tls for {self.smtp_host}"
+            )
+        if bool(self.smtp_user) != bool(self.smtp_password):
+            raise ValueError("CHARTER_SMTP_USER and CHARTER_SMTP_PASSWORD go together: set both or neither")
+        return self
+
+    @property
+    def chat_channels(self) -> list[tuple[str, str]]:
+        """CHARTER_CHAT_WEBHOOKS as (format, url) pairs; a malformed entry is a settings error."""
+        out: list[tuple[str, str]] = []
+        for part in (self.chat_webhooks or "").split(","):
+            if not part.strip():
+                continue
+            fmt, sep, url = part.strip().partition("=")
+            if not sep or fmt not in CHAT_FORMATS or not url.startswith(("https://", "http://")):
+                raise ValueError(
+                    f"CHARTER_CHAT_WEBHOOKS: '{part.strip()[:80]}' must be FORMAT=URL with FORMAT one of "
+                    f"{', '.join(CHAT_FORMATS)}, e.g. slack=https://hooks.slack.com/services/…"
+                )
+            out.append((fmt, url))
+        return out
 
     @property
     def upstream_allowlist(self) -> egress.Allow:

@@ -171,9 +171,10 @@ def system_resolve(host: str) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
 
 
-def check_resolved(url: str, allow: Allow, resolve: Resolve = system_resolve) -> str | None:
-    """`url_refusal`, then, for a host name the allowlist does not name, the addresses it resolves to."""
-    why = url_refusal(url, allow)
+def check_resolved(url: str, allow: Allow, resolve: Resolve = system_resolve, *, base: bool = True) -> str | None:
+    """`url_refusal`, then, for a host name the allowlist does not name, the addresses it resolves to. `base=False`
+    for a complete URL (a webhook's), whose query string is part of it."""
+    why = url_refusal(url, allow, base=base)
     if why is not None:
         return why
     host = (urlsplit(url).hostname or "").rstrip(".")

@@ -113,6 +113,7 @@ class WebhookOutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # planned as email/chat
 
 
 class JobLeaseRow(Base):

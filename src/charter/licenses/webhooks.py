@@ -145,7 +145,7 @@ def _post(client: httpx.Client, target: Target, row: WebhookOutboxRow) -> str | 
     """POST one notification; None on a 2xx answer, else why it failed."""
     if not target.secret:
         return "CHARTER_WEBHOOK_SECRET is not set: refusing to send unsigned notifications"
-    refused = egress.check_resolved(target.url, target.allow)
+    refused = egress.check_resolved(target.url, target.allow, base=False)
     if refused is not None:
         return f"CHARTER_WEBHOOK_URL not allowed: {refused}"
     body = body_of(row)

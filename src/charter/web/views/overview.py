@@ -18,6 +18,7 @@ from charter.licenses import reaudit
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead, LicenseStatus
 from charter.monitoring import service as monitoring
+from charter.notifications import service as notifications
 from charter.web.handler import Ctx
 from charter.web.labels import effective_state
 from charter.web.rendering import Page
@@ -113,6 +114,14 @@ def _breaches(ctx: Ctx) -> Any:
         return {"items": monitoring.recent_breaches(uow, ctx.actor, limit=LIST_LIMIT)}
 
 
+def _notifications(ctx: Ctx) -> Any:
+    """Email/chat delivery health, for admins (who configure the channels): counts and the latest failures."""
+    if not ctx.can(Permission.PRINCIPAL_MANAGE):
+        return None
+    with ctx.uow(write=False) as uow:
+        return notifications.health(uow, limit=5)
+
+
 def overview(ctx: Ctx) -> Page:
     """GET / — counts and lists per domain."""
     by_state, expiring = _guarded(_licenses, ctx, (None, None))
@@ -129,6 +138,7 @@ def overview(ctx: Ctx) -> Page:
         "pending_signoffs": _guarded(_pending, ctx, None),
         "reaudits": _guarded(_reaudits, ctx, None),
         "breaches": _guarded(_breaches, ctx, None),
+        "notifications": _guarded(_notifications, ctx, None),
         "names": licenses_by_id(ctx),
     }
     return Page("overview.html", data)
