@@ -20,6 +20,7 @@ from charter.api.public import create_public
 from charter.api.routes import audit as audit_routes
 from charter.api.routes import monitoring as monitoring_routes
 from charter.bootstrap import Container, build
+from charter.core import tracing
 from charter.licenses import background as licenses_background
 from charter.notifications import background as notifications_background
 from charter.settings import Settings
@@ -66,7 +67,15 @@ class Dispatcher:
             child = dict(scope)
             child["root_path"] = scope.get("root_path", "") + API_PREFIX
             child["path"] = path[len(API_PREFIX) :] or "/"
-            await self.api(child, receive, send)
+            if tracing.tracer() is None or scope["type"] != "http":
+                await self.api(child, receive, send)
+                return
+            with tracing.server_span(f"{scope['method']} {API_PREFIX}", scope) as span:
+                await self.api(child, receive, tracing.traced_send(send, span))
+                route = getattr(child.get("route"), "path", None)  # the matched route's template, once routed
+                if route:
+                    span.update_name(f"{scope['method']} {API_PREFIX}{route}")
+                    span.set_attribute("http.route", API_PREFIX + route)
             return
         if self.gateway is not None and (path.startswith(GATEWAY_PREFIXES) or path == "/metrics"):
             await self.gateway(scope, receive, send)
@@ -97,9 +106,20 @@ class Dispatcher:
                 return
 
 
+def _trace(container: Container, service: str) -> None:
+    """OpenTelemetry when OTEL_EXPORTER_OTLP_ENDPOINT is set: spans flushed at shutdown."""
+    if tracing.configure(service):
+
+        async def flush() -> None:
+            tracing.shutdown()
+
+        container.extras.setdefault("lifespan", {}).setdefault("shutdown", []).append(flush)
+
+
 def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Dispatcher:
     """Build the container from settings (env + charter.toml) and the whole app."""
     container = build(settings or Settings())
+    _trace(container, "charter")
     audit_routes.wire(container)
     licenses_background.wire(container)
     notifications_background.wire(container)
@@ -111,6 +131,7 @@ def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Di
 def create_gateway_app(settings: Settings | None = None) -> Dispatcher:
     """Gateway-only process (`charter gateway`): gateway plus public endpoints, no API or dashboard."""
     container = build(settings or Settings(), role="gateway")
+    _trace(container, "charter-gateway")
     audit_routes.wire(container)
     monitoring_routes.wire(container, scheduler=False)
     public_url_check.wire(container)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from charter.audit.sink import AuditSink
+from charter.core import tracing
 from charter.core.errors import InvalidInput, Unavailable
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWorkFactory
@@ -274,6 +275,7 @@ class GroupCommitWriter:
                 log.debug("closing the audit writer connection failed", exc_info=True)
 
     def _write(self, batch: list[Any]) -> None:
+        started = time.time_ns() if tracing.tracer() is not None else 0
         stale: list[Any] = []
         jobs: list[Any] = []
         current = 0
@@ -300,6 +302,9 @@ class GroupCommitWriter:
             return
         self.batches += 1
         self.entries += len(batch)
+        if started:
+            tracing.record("audit.batch", started, {"audit.entries": len(seqs), "audit.first_seq": min(seqs, default=0),
+                                                    "audit.last_seq": max(seqs, default=0)})  # fmt: skip
         _settle(batch, seqs)
         for job, fut, _ in jobs:
             ok, value = job.outcome

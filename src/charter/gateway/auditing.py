@@ -13,6 +13,7 @@ from starlette.types import Send
 
 from charter.audit.writer import FenceMoved
 from charter.auth.model import Actor
+from charter.core import tracing
 from charter.core.events import AuditEvent
 from charter.deployments.decisions import inference_event
 from charter.deployments.model import Deployment, Reason, Verdict
@@ -206,7 +207,10 @@ class Auditing:
             log.error("audit append failed: %s", type(exc).__name__)
             raise AuditUnavailable from exc
         done = time.perf_counter()
+        if tracing.tracer() is not None:
+            _trace(call, reason, seq)
         self.metrics.audit(done - t0)
+
         self.metrics.request(call.deployment, event.action.partition(".")[2], done - call.started, call.upstream_s)
         return seq
 
@@ -229,3 +233,17 @@ def _fence(verdict: Verdict, version: int) -> int | None:
 
 def _license(call: Call) -> str | None:
     return call.verdict.license_id if call.verdict is not None else None
+
+
+def _trace(call: Call, reason: str | None, seq: int) -> None:
+    """The decision's facts on the request's trace (tracing on only)."""
+    verdict = call.verdict
+    tracing.annotate(
+        deployment=call.deployment,
+        decision_id=call.decision_id,
+        caller=call.caller,
+        license_id=_license(call),
+        decision="allow" if verdict is not None and verdict.allowed and reason is None else "deny",
+        reason=reason or (str(verdict.reason) if verdict is not None and not verdict.allowed else None),
+        audit_seq=seq,
+    )

@@ -14,6 +14,7 @@ import orjson
 from starlette.types import Scope, Send
 from yarl import URL
 
+from charter.core import tracing
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Verdict
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _license, _status_for
 from charter.gateway.inbound import Inbound
@@ -57,11 +58,31 @@ class Forwarding(Auditing):
             await self._refuse(send, call, 502, "upstream_not_allowed", detail, request=body)
             return
         checked = dep.kind is DeploymentKind.OPENAI  # answers are read for tool calls
+        if tracing.tracer() is None:
+            await self._send_upstream(scope, send, call, dep, url, inb.forward, body, doc, checked)
+            return
+        with tracing.client_span("upstream", {"charter.deployment": dep.name, "http.request.method": scope["method"]}):
+            headers = [(k, v) for k, v in inb.forward if k.lower() not in ("traceparent", "tracestate")]
+            headers.append(("traceparent", tracing.traceparent() or ""))
+            await self._send_upstream(scope, send, call, dep, url, headers, body, doc, checked)
+
+    async def _send_upstream(
+        self,
+        scope: Scope,
+        send: Send,
+        call: Call,
+        dep: Deployment,
+        url: str,
+        forward: list[tuple[str, str]],
+        body: bytes,
+        doc: dict[str, Any] | None,
+        checked: bool,
+    ) -> None:
         sent_at = time.perf_counter()
         problem: tuple[str, str] | None = None
         try:
             async with self.upstream.session.request(
-                scope["method"], URL(url, encoded=True), data=body or None, headers=inb.forward, allow_redirects=False
+                scope["method"], URL(url, encoded=True), data=body or None, headers=forward, allow_redirects=False
             ) as resp:
                 status = resp.status
                 encoding = resp.headers.get("content-encoding", "identity").lower()

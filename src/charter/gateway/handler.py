@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission, Resource
+from charter.core import tracing
 from charter.core.errors import CharterError, Unauthenticated
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
@@ -81,6 +82,13 @@ class Gateway(ExternalDecisions, Forwarding):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        if tracing.tracer() is None:
+            await self._dispatch(scope, receive, send)
+            return
+        with tracing.server_span("charter.gateway", scope) as span:
+            await self._dispatch(scope, receive, tracing.traced_send(send, span))
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charter.auth.model import SYSTEM_ACTOR
+from charter.core import tracing
 from charter.core.clock import isoformat, utcnow
 from charter.core.errors import CharterError
 from charter.core.events import AuditEvent
@@ -118,6 +119,15 @@ def _upsert(
 def check_window(uow: UnitOfWork, window: WindowRow) -> list[CheckRow]:
     """Check every live license of the window's digest and environment against it; act on conditions that fire
     (not committed here unless a license action commits; the caller commits)."""
+    with tracing.span("monitoring.check", {"monitoring.window": window.id, "monitoring.env": window.env}) as current:
+        out = _check_window(uow, window)
+        if current is not None:
+            current.set_attribute("monitoring.checks", len(out))
+            current.set_attribute("monitoring.firing", sum(1 for r in out if r.status == "breached"))
+        return out
+
+
+def _check_window(uow: UnitOfWork, window: WindowRow) -> list[CheckRow]:
     out: list[CheckRow] = []
     for lic in watched(uow, window.digest, window.env):
         conds = [c for _, c in lic.conditions]
