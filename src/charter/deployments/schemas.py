@@ -22,7 +22,7 @@ class DeploymentCreate(_Strict):
     model: str = Field(pattern=MODEL_PATTERN, max_length=250, description="SYSTEM@VERSION from the catalog.")
     env: str = Field(default="production", pattern=NAME_PATTERN, description="Environment the license must cover.")
     upstream: str = Field(pattern=r"^https?://[^\s]+$", max_length=500, description="Base URL of the model server.")
-    kind: Literal["openai", "http"] = "openai"
+    kind: Literal["openai", "http", "mcp"] = "openai"
     upstream_model: str | None = Field(
         default=None, max_length=200, description="Model name the upstream expects (rewrites `model` in requests)."
     )
