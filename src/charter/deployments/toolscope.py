@@ -121,7 +121,8 @@ def check(grant: Grant, server: str, tool: str, args: Mapping[str, Any]) -> Tool
 
 def condition_failure(expr: str, server: str, tool: str, args: Mapping[str, Any]) -> str | None:
     """None when the condition holds; else why not (false, not a boolean, or an evaluation error)."""
-    compiled = cel.compile_expression(expr)  # cached by digest: compiled when the license was requested
+    # Cached by digest: compiled when the license was requested.
+    compiled = cel.compile_expression(expr, frozenset({"args", "tool", "server"}))
     try:
         context = cel.make_context({"args": dict(args), "tool": tool, "server": server})
     except Exception:

@@ -21,6 +21,7 @@ TOOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,119}(?::(?:\*|[A-Za-z0-9_./-]{1,1
 _TOOL = re.compile(TOOL_PATTERN)
 _ROLE = re.compile(r"^role:[a-z][a-z0-9_-]{0,39}$")
 MAX_RULES = 100
+CONDITION_VARIABLES = frozenset({"args", "tool", "server"})  # what a tool condition reads
 Rule = dict[str, Any]
 
 
@@ -45,7 +46,7 @@ def parse(conditions: Iterable[str], approvals: Iterable[str], tools: Sequence[s
     for text in conditions:
         tool, expr = _split(text, "tool_conditions", "crm-tools:refund => args.amount <= 500")
         try:
-            compile_expression(expr)
+            compile_expression(expr, CONDITION_VARIABLES)
         except ExpressionError as exc:
             raise InvalidInput(
                 f"tool_conditions {text[:200]!r}: {exc.message}", code="invalid_condition", field="tool_conditions"
