@@ -17,9 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from charter import bootstrap
+from charter.audit.export import verify_database
+from tests.conftest import bearer
 from tests.support.db import Templates, audit_docs
 from tests.support.mcp_world import World, agent, world
 from tests.support.server import cli
@@ -46,7 +50,9 @@ async def _refused(w: World, deployment: str, mode: str, tool: str, args: dict[s
 
 
 def _calls(w: World) -> list[dict[str, Any]]:
-    return [d for d in audit_docs(w.settings, "inference.%") if d["details"].get("mcp", {}).get("method") == "tools/call"]
+    return [
+        d for d in audit_docs(w.settings, "inference.%") if d["details"].get("mcp", {}).get("method") == "tools/call"
+    ]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -92,8 +98,8 @@ def test_approval_passes_exactly_one_identical_call(w: World) -> None:
     mine = next(a for a in listed if a["id"] == approval)
     assert (mine["tool"], mine["args"], mine["agent"]) == ("delete_customer", args, "app:support-bot")
     # An agent's own key cannot approve (no tool.approve), the reviewer can.
-    agent_env = {**w.env, "CHARTER_API_KEY": w.agent_key}
-    assert cli(agent_env, "approval", "approve", approval).returncode != 0
+    own = httpx.post(f"{w.url}/api/v1/approvals/{approval}/approve", json={}, headers=bearer(w.agent_key))
+    assert own.status_code == 403, own.text
     r = cli(reviewer, "approval", "approve", approval, "--reason", "customer asked", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["state"] == "approved"
@@ -112,7 +118,8 @@ def test_approval_passes_exactly_one_identical_call(w: World) -> None:
     assert again.error.data["reason"] == "approval_refused" and "already used" in again.error.message
 
     second = _run(_refused(w, "crm-admin", "legacy", "delete_customer", args)).error.data["approval_id"]
-    assert cli(reviewer, "approval", "deny", second, "--reason", "no").returncode == 0
+    no = httpx.post(f"{w.url}/api/v1/approvals/{second}/deny", json={"reason": "no"}, headers=bearer(w.reviewer_key))
+    assert no.status_code == 200 and no.json()["state"] == "denied", no.text
     denied = _run(_refused(w, "crm-admin", "legacy", "delete_customer", args, meta={"charter.dev/approval": second}))
     assert "was denied by user:tess" in denied.error.message
 
@@ -130,11 +137,16 @@ def test_suspension_refuses_the_next_call_within_a_second_and_the_log_verifies(w
         return None
 
     assert _run(call()) is None
-    r = cli(w.env, "license", "suspend", w.other_license_id, "--reason", "agent misbehaved")
-    assert r.returncode == 0, r.stdout + r.stderr
+    url = f"{w.url}/api/v1/licenses/{w.other_license_id}/suspend"
+    r = httpx.post(url, json={"reason": "agent misbehaved"}, headers=bearer(w.admin_key))
+    assert r.status_code == 200, r.text
     suspended = time.monotonic()
     while (reason := _run(call())) is None:
         assert time.monotonic() - suspended < 1.0
     assert reason == "license_suspended"
-    r = cli(w.env, "audit", "verify")
-    assert r.returncode == 0, r.stdout + r.stderr
+    c = bootstrap.build(w.settings)
+    try:
+        report = verify_database(c.engine, public_raw=c.keys.audit.public_raw)
+    finally:
+        c.close()
+    assert report.ok, report.problems

@@ -23,6 +23,7 @@ from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import KeyCreate, RoleGrant, UserCreate
 from charter.settings import Settings
+from tests.conftest import bearer
 from tests.support.db import Templates, admin_key, copied_init, env_for, settings_for
 from tests.support.gateway_fake.world import licensed
 from tests.support.server import Server, cli, free_port
@@ -42,6 +43,7 @@ class World:
     other_license_id: str
     other_key: str
     reviewer_key: str
+    admin_key: str
 
     def mcp_url(self, deployment: str) -> str:
         return f"{self.url}/mcp/{deployment}"
@@ -107,13 +109,16 @@ def world(templates: Templates, home: Path) -> Iterator[World]:
             server = Server(env, log=home / "serve.log").start(timeout=90)
             try:
                 admin_env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(init)}
-                for name, model in (("crm-tools", main.model), ("crm-admin", main.model), ("crm-watch", other.model)):
-                    r = cli(admin_env, "deployment", "add", name, "--kind", "mcp", "--model", model,
-                            "--upstream", upstream, "--json")  # fmt: skip
-                    assert r.returncode == 0, r.stdout + r.stderr
+                r = cli(admin_env, "deployment", "add", "crm-tools", "--kind", "mcp", "--model", main.model,
+                        "--upstream", upstream, "--json")  # fmt: skip
+                assert r.returncode == 0, r.stdout + r.stderr
+                for name, model in (("crm-admin", main.model), ("crm-watch", other.model)):
+                    body = {"name": name, "kind": "mcp", "model": model, "upstream": upstream}
+                    resp = httpx.post(f"{server.url}/api/v1/deployments", json=body, headers=bearer(admin_key(init)))
+                    assert resp.status_code == 201, resp.text
                 yield World(
                     settings, admin_env, server.url, upstream, main.license_id, main.app_key, other.license_id,
-                    other.app_key, reviewer,
+                    other.app_key, reviewer, admin_key(init),
                 )  # fmt: skip
             finally:
                 server.stop()
