@@ -3,10 +3,19 @@ Streamable HTTP by uvicorn. Run as `python -m tests.support.mcp_server PORT [jso
 
 from __future__ import annotations
 
+import os
 import sys
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+
+
+def _ran(tool: str) -> None:
+    """Record that a tool ran (MCP_CALL_LOG), so tests can tell a refused call never reached the server."""
+    path = os.environ.get("MCP_CALL_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(tool + "\n")
 
 
 def build() -> MCPServer:
@@ -15,16 +24,19 @@ def build() -> MCPServer:
     @server.tool()
     def search_customers(query: str) -> str:
         """Find customers by name."""
+        _ran("search_customers")
         return f"found 1 customer matching {query}"
 
     @server.tool()
     def refund(customer: str, amount: float) -> str:
         """Refund a customer."""
+        _ran("refund")
         return f"refunded {amount:.2f} to {customer}"
 
     @server.tool()
     def delete_customer(customer: str) -> str:
         """Delete a customer record."""
+        _ran("delete_customer")
         return f"deleted {customer}"
 
     @server.prompt()

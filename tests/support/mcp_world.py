@@ -5,6 +5,7 @@ agent's sessions), a reviewer's key, and the official SDK `Client` as the agent.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -44,6 +45,11 @@ class World:
     other_key: str
     reviewer_key: str
     admin_key: str
+    call_log: Path
+
+    def ran(self) -> list[str]:
+        """The tools the MCP server ran, in order."""
+        return self.call_log.read_text().split() if self.call_log.exists() else []
 
     def mcp_url(self, deployment: str) -> str:
         return f"{self.url}/mcp/{deployment}"
@@ -66,10 +72,11 @@ def _wait_port(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
 
 
 @contextmanager
-def mcp_server(json_response: bool = False) -> Iterator[str]:
+def mcp_server(json_response: bool = False, call_log: Path | None = None) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "tests.support.mcp_server", str(port)] + (["json"] if json_response else [])
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "MCP_CALL_LOG": str(call_log)} if call_log else None
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         url = f"http://127.0.0.1:{port}/mcp"
         _wait_port(url, proc)
@@ -105,7 +112,7 @@ def world(templates: Templates, home: Path) -> Iterator[World]:
         finally:
             c.close()
         env = env_for(settings)
-        with mcp_server() as upstream:
+        with mcp_server(call_log=home / "calls.log") as upstream:
             server = Server(env, log=home / "serve.log").start(timeout=90)
             try:
                 admin_env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(init)}
@@ -118,7 +125,7 @@ def world(templates: Templates, home: Path) -> Iterator[World]:
                     assert resp.status_code == 201, resp.text
                 yield World(
                     settings, admin_env, server.url, upstream, main.license_id, main.app_key, other.license_id,
-                    other.app_key, reviewer, admin_key(init),
+                    other.app_key, reviewer, admin_key(init), home / "calls.log",
                 )  # fmt: skip
             finally:
                 server.stop()
