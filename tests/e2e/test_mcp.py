@@ -94,7 +94,7 @@ def test_approval_passes_exactly_one_identical_call(w: World) -> None:
     assert approval.startswith("apr_") and "role:reviewer" in first.error.message
 
     reviewer = {**w.env, "CHARTER_API_KEY": w.reviewer_key}
-    listed = json.loads(cli(reviewer, "approval", "list", "--json").stdout)["items"]
+    listed = json.loads(cli(reviewer, "approval", "list", "--json").stdout)["items"]  # the CLI, once
     mine = next(a for a in listed if a["id"] == approval)
     assert (mine["tool"], mine["args"], mine["agent"]) == ("delete_customer", args, "app:support-bot")
     # An agent's own key cannot approve (no tool.approve), the reviewer can.

@@ -11,7 +11,7 @@ agent, a denial and expiry. Request, decision and use are audit entries.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,11 +40,11 @@ class ApprovalRead(BaseModel):
     args_sha256: str
     agent: str
     approver: str
-    created_at: Any
+    created_at: datetime
     decided_by: str | None = None
-    decided_at: Any = None
-    expires_at: Any = None
-    used_at: Any = None
+    decided_at: datetime | None = None
+    expires_at: datetime | None = None
+    used_at: datetime | None = None
     reason: str | None = None
 
 

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
+from charter.core.pages import Page, paginate
 from charter.deployments import approvals as service
 from charter.deployments.approvals import ApprovalRead
 
@@ -28,10 +30,12 @@ def list_approvals(
     actor: Approve,
     c: ContainerDep,
     state: Annotated[str | None, Query(pattern=r"^(pending|approved|denied|used|expired)$")] = None,
-) -> list[ApprovalRead]:
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT,
+) -> Page[ApprovalRead]:
     """Tool calls waiting for (or decided by) a human, newest first: tool, exact arguments, agent."""
     with c.uow(write=False) as uow:
-        return service.list_all(uow, actor, state)
+        return paginate(service.list_all(uow, actor, state), cursor, limit)
 
 
 @router.get("/approvals/{approval_id}")

@@ -26,7 +26,7 @@ def list_approvals(
 ) -> None:
     """Approvals, newest first (pending by default): the exact tool, arguments and agent."""
     params = {"state": state} if state else {}
-    docs = Api().get("/approvals", params=params)
+    docs = Api().get_all("/approvals", params=params)
     for doc in docs:
         doc["call"] = f"{doc['deployment']}:{doc['tool']} {json.dumps(doc['args'], sort_keys=True)[:80]}"
     table(docs, ["id", "state", "agent", "call", "approver", "created_at"])
