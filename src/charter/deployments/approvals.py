@@ -73,6 +73,7 @@ def ask(
     args_sha256: str,
     agent: str,
     approver: str,
+    commit: bool = True,
 ) -> str:
     """A pending approval for one call (internal: the gateway has authenticated the agent and checked its scope)."""
     row = ToolApprovalRow(
@@ -89,7 +90,8 @@ def ask(
     )
     uow.session.add(row)
     uow.record(AuditEvent(agent, "approval.request", f"approval:{row.id}", details=_details(row)))
-    uow.commit()
+    if commit:
+        uow.commit()
     return row.id
 
 
@@ -102,6 +104,7 @@ def use(
     tool: str,
     args_sha256: str,
     agent: str,
+    commit: bool = True,
 ) -> str | None:
     """Spend an approval on the call it was granted for: None when it passes (once), else why not (audited)."""
     row = uow.session.get(ToolApprovalRow, approval_id)
@@ -126,7 +129,8 @@ def use(
     if why is not None:
         event = AuditEvent(agent, "approval.use", f"approval:{row.id}", outcome="denied", details=details)
     uow.record(event)
-    uow.commit()
+    if commit:
+        uow.commit()
     return why
 
 

@@ -11,7 +11,11 @@ from charter.auth.model import SYSTEM_ACTOR, Actor, Grant, Role
 from charter.bootstrap import Container
 from charter.core.clock import pinned
 from charter.core.errors import Conflict, Forbidden
-from charter.deployments import approvals
+from charter.deployments import approvals, service
+from charter.deployments.schemas import DeploymentCreate
+from charter.guard import Guard, LicenseDenied
+from charter.guard.local import LocalDecider
+from tests.support.gateway_fake.world import licensed
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 CALL = {"license_id": "lic_1", "deployment": "pay", "tool": "transfer", "args_sha256": "a" * 64, "agent": "app:bot"}
@@ -69,3 +73,39 @@ def test_only_the_named_approver_decides(container: Container) -> None:
     with pytest.raises(Forbidden):
         _decide(container, REVIEWER, legal)  # a reviewer, but signs as security, not legal
     assert _decide(container, SYSTEM_ACTOR, legal) == "approved"  # admins may
+
+
+def test_guard_tool_call_checks_scope_conditions_and_approvals(container: Container) -> None:
+    """`guard.tool_call` for in-process agents: the gateway's MCP checks, through the decisions service."""
+    world = licensed(
+        container,
+        tools=("crm:search", "crm:refund", "pay:*"),
+        tool_conditions=["crm:refund => args.amount <= 500"],
+        approvals=["pay:transfer => role:reviewer"],
+    )
+    for name in ("crm", "pay"):
+        body = {"name": name, "kind": "mcp", "model": world.model, "upstream": "http://127.0.0.1:9/mcp"}
+        with container.uow() as uow:
+            service.add(
+                uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(body), allow=container.settings.upstream_allowlist
+            )
+    guard = Guard("crm", purpose="credit-scoring", decider=LocalDecider(container, world.app_key))
+    assert guard.tool_call("crm", "search", {"q": "ada"}).allowed
+    assert guard.tool_call("crm", "refund", {"amount": 10}).allowed
+    for tool, args, code in [
+        ("refund", {"amount": 900}, "tool_condition_failed"),
+        ("delete", {}, "tool_not_in_scope"),
+        ("se\u0430rch", {}, "tool_not_in_scope"),
+    ]:
+        with pytest.raises(LicenseDenied) as err:
+            guard.tool_call("crm", tool, args)
+        assert err.value.code == code
+    with pytest.raises(LicenseDenied) as wait:
+        guard.tool_call("pay", "transfer", {"to": "x"})
+    approval = wait.value.decision.approval_id
+    assert wait.value.code == "approval_required" and approval is not None
+    _decide(container, REVIEWER, approval)
+    assert guard.tool_call("pay", "transfer", {"to": "x"}, approval=approval).allowed
+    with pytest.raises(LicenseDenied) as again:
+        guard.tool_call("pay", "transfer", {"to": "x"}, approval=approval)
+    assert again.value.code == "approval_refused"
