@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from sqlalchemy import func, select
 
+from charter.audit.tables import AuditEntryRow
 from charter.auth.authorize import allowed, authorize, only_as_caller
 from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
@@ -315,3 +317,35 @@ def _tool_call(
     if out.reason is not None:
         return Verdict(False, out.reason, grant=grant, detail=out.detail), facts, None
     return verdict, facts, None
+
+
+TOOL_COUNT_WINDOW = 10_000
+
+
+def tool_counts(uow: UnitOfWork, actor: Actor, name: str) -> list[dict[str, object]]:
+    """Per tool of an MCP deployment: calls forwarded, refusals, approvals asked and spent, from its latest
+    `TOOL_COUNT_WINDOW` decisions in the audit log (needs audit.read: the counts come from the log)."""
+    row = _row(uow, name)
+    authorize(actor, Permission.AUDIT_READ, _resource(uow, row.system))
+    query = (
+        select(AuditEntryRow.action, AuditEntryRow.body)
+        .where(AuditEntryRow.resource == f"deployment:{name}", AuditEntryRow.action.like("inference.%"))
+        .order_by(AuditEntryRow.seq.desc())
+        .limit(TOOL_COUNT_WINDOW)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for action, body in uow.session.execute(query):
+        details = orjson.loads(bytes(body)).get("details", {})
+        mcp = details.get("mcp") or {}
+        tool = mcp.get("tool")
+        if mcp.get("method") != "tools/call" or not isinstance(tool, str):
+            continue
+        c = counts.setdefault(tool, dict.fromkeys(("calls", "refused", "approvals", "approved"), 0))
+        if action == "inference.allow":
+            c["calls"] += 1
+            c["approved"] += 1 if mcp.get("approval_id") else 0
+        elif details.get("reason") == "approval_required":
+            c["approvals"] += 1
+        else:
+            c["refused"] += 1
+    return [{"tool": tool, **c} for tool, c in sorted(counts.items())]
