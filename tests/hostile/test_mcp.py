@@ -163,3 +163,18 @@ def test_no_key_and_unknown_deployment_are_refused_before_anything(w: World) -> 
     resp = httpx.post(w.mcp_url("crm-tools"), json=_call("search_customers"), timeout=10)
     assert resp.status_code == 401
     assert _post(w, _call("search_customers"), deployment="nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "key", "name"), [("prompts/get", "name", "greeting"), ("resources/read", "uri", "crm://policy")]
+)
+def test_prompts_and_resources_are_checked_by_name(w: World, method: str, key: str, name: str) -> None:
+    params: dict[str, Any] = {key: name, "_meta": META}
+    if method == "prompts/get":
+        params["arguments"] = {"name": "Ada"}
+    body = {"jsonrpc": "2.0", "id": 5, "method": method, "params": params}
+    headers = {"Mcp-Method": method, "Mcp-Name": name}
+    err = _refused(_post(w, body, headers), 403, "tool_not_in_scope")  # crm-tools lists two tools, nothing else
+    assert f"crm-tools:{name} is not in license" in err["message"]
+    allowed = _post(w, body, headers, deployment="crm-admin")  # crm-admin:* covers them
+    assert allowed.status_code == 200 and "result" in allowed.json(), allowed.text
