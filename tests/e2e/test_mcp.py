@@ -100,7 +100,7 @@ def test_approval_passes_exactly_one_identical_call(w: World) -> None:
     # An agent's own key cannot approve (no tool.approve), the reviewer can.
     own = httpx.post(f"{w.url}/api/v1/approvals/{approval}/approve", json={}, headers=bearer(w.agent_key))
     assert own.status_code == 403, own.text
-    r = cli(reviewer, "approval", "approve", approval, "--reason", "customer asked", "--json")
+    r = cli(reviewer, "approval", "approve", approval, "--comment", "customer asked", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["state"] == "approved"
 

@@ -2,9 +2,10 @@
 entry.
 
 `--tool-condition 'crm-tools:refund => args.amount <= 500'` and `--approval 'payments:transfer => role:treasury'`
-(or a bare `role:treasury`, which applies to every tool the license lists) are parsed when the license is requested,
-so a condition that does not compile or an approver that is not a role is refused then, naming the field; the stored
-form is a list of `{"tool", "kind": "condition"|"approval", "value"}`.
+(short form `payments:transfer=role:treasury`; a bare `role:treasury` applies to every tool the license lists) are
+parsed when the license is requested, so a condition that does not compile or an approver that is not a role is
+refused then, naming the field; the stored form is a list of `{"tool", "kind": "condition"|"approval", "value"}`.
+An approver `role:NAME` is a Charter role or a reviewer's function (`deployments.approvals.may_approve`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def parse(conditions: Iterable[str], approvals: Iterable[str], tools: Sequence[s
             ) from None
         out.append({"tool": _listed(tool, listed, "tool_conditions"), "kind": "condition", "value": expr})
     for text in approvals:
+        if "=" in text and "=>" not in text:  # the short form, 'SERVER:TOOL=role:R'
+            text = text.replace("=", " => ", 1)
         if "=>" in text:
             tool, who = _split(text, "approvals", "payments:transfer => role:treasury")
             targets = [_listed(tool, listed, "approvals")]

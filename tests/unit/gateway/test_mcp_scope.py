@@ -126,6 +126,7 @@ def test_license_rules_parse_with_clear_errors() -> None:
     ]
     assert parse(*render(rules), tools) == rules
     assert [r["tool"] for r in parse([], ["role:reviewer"], tools)] == ["crm:refund", "pay:*"]
+    assert parse([], ["pay:transfer=role:reviewer"], tools) == rules[1:]  # the short form
     for conditions, approvals, field in [
         (["crm:refund => args.amount <="], [], "tool_conditions"),
         (["crm:refund => nope.x > 1"], [], "tool_conditions"),

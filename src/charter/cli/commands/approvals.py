@@ -12,6 +12,7 @@ from charter.cli.output import emit, table
 
 approval_app = typer.Typer(help="Approvals: agents' tool calls a license makes wait for a human approver.")
 Id = Annotated[str, typer.Argument(help="Approval id (apr_…).")]
+Comment = Annotated[str, typer.Option("--comment", "--reason", help="Why (recorded in the audit log).")]
 
 
 def _line(doc: dict[str, Any]) -> str:
@@ -39,14 +40,14 @@ def show(approval_id: Id) -> None:
 
 
 @approval_app.command("approve")
-def approve(approval_id: Id, reason: Annotated[str, typer.Option(help="Why (audited).")] = "") -> None:
+def approve(approval_id: Id, reason: Comment = "") -> None:
     """Approve exactly this call, once; the grant expires in 15 minutes."""
     doc = Api().post(f"/approvals/{approval_id}/approve", json={"reason": reason})
     emit(doc, human="Approved " + _line(doc) + f"; single use, expires {doc['expires_at']}")
 
 
 @approval_app.command("deny")
-def deny(approval_id: Id, reason: Annotated[str, typer.Option(help="Why (audited).")] = "") -> None:
+def deny(approval_id: Id, reason: Comment = "") -> None:
     """Deny this call."""
     doc = Api().post(f"/approvals/{approval_id}/deny", json={"reason": reason})
     emit(doc, human="Denied " + _line(doc))
