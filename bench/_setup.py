@@ -28,7 +28,14 @@ def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     return doc
 
 
-def licensed_deployment(env: dict[str, str], upstream: str, work: Path, *, tools: tuple[str, ...] = ()) -> str:
+def licensed_deployment(
+    env: dict[str, str],
+    upstream: str,
+    work: Path,
+    *,
+    tools: tuple[str, ...] = (),
+    tool_conditions: list[str] | None = None,
+) -> str:
     """Create everything; returns the API key of app:loan-portal (deployment `credit-prod`, purpose credit-scoring)."""
     del work
     cli(env, "init")
@@ -91,6 +98,7 @@ def licensed_deployment(env: dict[str, str], upstream: str, work: Path, *, tools
             "purposes": ["credit-scoring"],
             "callers": ["app:loan-portal"],
             "tools": list(tools),
+            "tool_conditions": tool_conditions or [],
             "days": 30,
         }
         with c.uow() as uow:

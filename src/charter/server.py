@@ -29,7 +29,7 @@ log = logging.getLogger("charter.server")
 
 # Optional parts register themselves by module path; each exposes `create(container) -> ASGIApp`.
 GATEWAY_MODULE = "charter.gateway.app"
-GATEWAY_PREFIXES = ("/v1/", "/gw/", "/authz/", "/k8s/")
+GATEWAY_PREFIXES = ("/v1/", "/gw/", "/mcp/", "/authz/", "/k8s/")
 WEB_MODULE = "charter.web.app"
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 class DeploymentKind(StrEnum):
     OPENAI = "openai"  # OpenAI-compatible server: /v1/chat/completions, /v1/completions, /v1/embeddings
     HTTP = "http"  # any model server, reached through /gw/{deployment}/{path}
+    MCP = "mcp"  # an MCP server (Streamable HTTP), reached through /mcp/{deployment}; its tools are checked
 
 
 class Reason(StrEnum):
@@ -25,6 +26,18 @@ class Reason(StrEnum):
     LICENSE_SCOPE_MISMATCH = "license_scope_mismatch"  # a token for another environment or model digest
     LICENSE_STATUS_UNAVAILABLE = "license_status_unavailable"
     RATE_LIMITED = "rate_limited"
+    TOOL_CONDITION_FAILED = "tool_condition_failed"
+    APPROVAL_REQUIRED = "approval_required"
+    APPROVAL_REFUSED = "approval_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRule:
+    """A license's rule for one tool scope entry: a CEL condition over `args`, or an approver (`role:NAME`)."""
+
+    tool: str  # NAME, SERVER:TOOL or SERVER:*
+    kind: str  # "condition" | "approval"
+    value: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,7 @@ class Grant:
     version: int = 0
     rate_limit_rps: float | None = None
     rate_burst: int | None = None
+    tool_rules: tuple[ToolRule, ...] = ()
 
     @property
     def high_risk(self) -> bool:

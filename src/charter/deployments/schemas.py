@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,7 +22,7 @@ class DeploymentCreate(_Strict):
     model: str = Field(pattern=MODEL_PATTERN, max_length=250, description="SYSTEM@VERSION from the catalog.")
     env: str = Field(default="production", pattern=NAME_PATTERN, description="Environment the license must cover.")
     upstream: str = Field(pattern=r"^https?://[^\s]+$", max_length=500, description="Base URL of the model server.")
-    kind: Literal["openai", "http"] = "openai"
+    kind: Literal["openai", "http", "mcp"] = "openai"
     upstream_model: str | None = Field(
         default=None, max_length=200, description="Model name the upstream expects (rewrites `model` in requests)."
     )
@@ -55,6 +55,14 @@ class DeploymentRead(BaseModel):
     updated_at: datetime
 
 
+class ToolCall(_Strict):
+    """One tool call an in-process agent is about to make (`guard.tool_call`)."""
+
+    tool: str = Field(max_length=200)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    approval_id: str | None = Field(default=None, max_length=60)
+
+
 class DecisionCreate(_Strict):
     """A call an in-process model (the `charter.guard` SDK) is about to make, to be checked and audited."""
 
@@ -66,6 +74,9 @@ class DecisionCreate(_Strict):
     )
     response_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
     latency_ms: float | None = Field(default=None, ge=0)
+    tool_call: ToolCall | None = Field(
+        default=None, description="An agent's tool call on this (MCP) deployment: scope, conditions, approval."
+    )
 
 
 class DecisionRead(BaseModel):
@@ -77,3 +88,4 @@ class DecisionRead(BaseModel):
     deployment: str
     degraded: bool = False
     audit_seq: int | None = None
+    approval_id: str | None = None

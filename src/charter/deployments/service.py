@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 
+import orjson
 from sqlalchemy import func, select
 
+from charter.audit.tables import AuditEntryRow
 from charter.auth.authorize import allowed, authorize, only_as_caller
 from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
@@ -18,10 +20,11 @@ from charter.core.clock import utcnow
 from charter.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
+from charter.deployments import approvals, toolscope
 from charter.deployments.decisions import inference_event
 from charter.deployments.index import Snapshot, build_grants, with_tombstones
-from charter.deployments.model import Deployment, DeploymentKind, Grant, Request
-from charter.deployments.schemas import DecisionCreate, DecisionRead, DeploymentCreate, DeploymentRead
+from charter.deployments.model import Deployment, DeploymentKind, Grant, Reason, Request, Verdict
+from charter.deployments.schemas import DecisionCreate, DecisionRead, DeploymentCreate, DeploymentRead, ToolCall
 from charter.deployments.scope import decide
 from charter.deployments.tables import DeploymentRow
 from charter.licenses import notify
@@ -240,12 +243,18 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
     grants = _grants(uow, dep)
     verdict = decide(grants, Request(actor.ref, data.purpose, tuple(data.tools)), time.time())
     decision_id = new_id("dec")
+    approval_id: str | None = None
+    tool_facts: dict[str, object] | None = None
+    if data.tool_call is not None:
+        verdict, tool_facts, approval_id = _tool_call(uow, actor, name, verdict, data.tool_call)
     status = 200 if verdict.allowed else 403
     extra: dict[str, object] = {"mode": data.mode, "via": "sdk", "purpose": data.purpose}
     if data.tools:  # as the gateway records them: what was asked, bounded
         extra["tools"] = [t[:100] for t in data.tools[:50]]
     if data.latency_ms is not None:
         extra["call_latency_ms"] = data.latency_ms
+    if tool_facts is not None:
+        extra["mcp"] = tool_facts
     seq = uow.record(
         inference_event(
             decision_id=decision_id,
@@ -270,4 +279,73 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
         deployment=name,
         degraded=verdict.degraded,
         audit_seq=seq,
+        approval_id=approval_id,
     )
+
+
+def _tool_call(
+    uow: UnitOfWork, actor: Actor, name: str, verdict: Verdict, call: ToolCall
+) -> tuple[Verdict, dict[str, object], str | None]:
+    """The SDK's `guard.tool_call`: the gateway's MCP checks (name, arguments, scope, conditions, approval)."""
+    facts: dict[str, object] = {"method": "tools/call", "server": name, "tool": call.tool[:100], "via": "sdk"}
+    grant = verdict.grant
+    if not verdict.allowed or grant is None:
+        return verdict, facts, None
+    try:
+        tool = toolscope.check_name(call.tool)
+        raw = toolscope.canonical_args(call.arguments)
+    except toolscope.BadCall as exc:
+        return Verdict(False, Reason.TOOL_NOT_IN_SCOPE, grant=grant, detail=str(exc)), facts, None
+    sha = toolscope.digest(raw)
+    facts["args_sha256"] = sha
+    out = toolscope.check(grant, name, tool, call.arguments)
+    if out.reason is Reason.APPROVAL_REQUIRED and out.approver is not None:
+        bound = {"license_id": grant.license_id, "deployment": name, "tool": tool, "args_sha256": sha}
+        if call.approval_id is not None:
+            facts["approval_id"] = call.approval_id
+            why = approvals.use(uow, call.approval_id, agent=actor.ref, commit=False, **bound)
+            if why is None:
+                return verdict, facts, call.approval_id
+            detail = f"approval {call.approval_id}: {why}"
+            return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), facts, None
+        approval_id = approvals.ask(
+            uow, args=call.arguments, agent=actor.ref, approver=out.approver, commit=False, **bound
+        )
+        facts["approval_id"] = approval_id
+        detail = f"{out.detail}: approval {approval_id} is waiting (charter approval approve {approval_id})"
+        return Verdict(False, Reason.APPROVAL_REQUIRED, grant=grant, detail=detail), facts, approval_id
+    if out.reason is not None:
+        return Verdict(False, out.reason, grant=grant, detail=out.detail), facts, None
+    return verdict, facts, None
+
+
+TOOL_COUNT_WINDOW = 10_000
+
+
+def tool_counts(uow: UnitOfWork, actor: Actor, name: str) -> list[dict[str, object]]:
+    """Per tool of an MCP deployment: calls forwarded, refusals, approvals asked and spent, from its latest
+    `TOOL_COUNT_WINDOW` decisions in the audit log (needs audit.read: the counts come from the log)."""
+    row = _row(uow, name)
+    authorize(actor, Permission.AUDIT_READ, _resource(uow, row.system))
+    query = (
+        select(AuditEntryRow.action, AuditEntryRow.body)
+        .where(AuditEntryRow.resource == f"deployment:{name}", AuditEntryRow.action.like("inference.%"))
+        .order_by(AuditEntryRow.seq.desc())
+        .limit(TOOL_COUNT_WINDOW)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for action, body in uow.session.execute(query):
+        details = orjson.loads(bytes(body)).get("details", {})
+        mcp = details.get("mcp") or {}
+        tool = mcp.get("tool")
+        if mcp.get("method") != "tools/call" or not isinstance(tool, str):
+            continue
+        c = counts.setdefault(tool, dict.fromkeys(("calls", "refused", "approvals", "approved"), 0))
+        if action == "inference.allow":
+            c["calls"] += 1
+            c["approved"] += 1 if mcp.get("approval_id") else 0
+        elif details.get("reason") == "approval_required":
+            c["approvals"] += 1
+        else:
+            c["refused"] += 1
+    return [{"tool": tool, **c} for tool, c in sorted(counts.items())]

@@ -15,6 +15,7 @@ from charter.auth.model import Actor
 from charter.bootstrap import Container
 from charter.catalog import versions
 from charter.core.events import AuditEvent
+from charter.deployments import approvals
 from charter.deployments import service as deployments
 from charter.deployments.index import Snapshot
 from charter.gateway.audit import closer, group_writer
@@ -74,6 +75,7 @@ def create(container: Container) -> Gateway:
             return versions.digests_by_image(uow, images)
 
     gateway.resolve_images = resolve_images
+    gateway.approvals = StoredApprovals(container)
     container.extras["gateway"] = gateway
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
     unsubscribe: list[Callable[[], None]] = []
@@ -113,3 +115,24 @@ def create(container: Container) -> Gateway:
     hooks["startup"].append(startup)
     hooks["shutdown"].append(shutdown)
     return gateway
+
+
+class StoredApprovals:
+    """The approval store for the gateway: the domain service run in a worker thread (a write per call)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    async def ask(self, **kw: Any) -> str:
+        def run() -> str:
+            with self.container.uow() as uow:
+                return approvals.ask(uow, **kw)
+
+        return await asyncio.to_thread(run)
+
+    async def use(self, approval_id: str, **kw: Any) -> str | None:
+        def run() -> str | None:
+            with self.container.uow() as uow:
+                return approvals.use(uow, approval_id, **kw)
+
+        return await asyncio.to_thread(run)

@@ -29,11 +29,12 @@ from charter.gateway.asgi import ClientGone, read_body, respond
 from charter.gateway.auditing import Appender, AuditUnavailable, Call, _fence, _status_for
 from charter.gateway.authz import ExternalDecisions
 from charter.gateway.decision_cache import DecisionCache
-from charter.gateway.forward import Capture, Forwarding
+from charter.gateway.forward import Capture
 from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, call_tools, inbound, openai_call
 from charter.gateway.index import LiveIndex
 from charter.gateway.keys import KeyCache
+from charter.gateway.mcp import Approvals, McpRoute, Sessions
 from charter.gateway.metrics import Metrics
 from charter.gateway.problems import PROBLEM, problem_body
 from charter.gateway.refusals import RefusalSummary
@@ -46,8 +47,8 @@ log = logging.getLogger("charter.gateway")
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/embeddings"})
 
 
-class Gateway(ExternalDecisions, Forwarding):
-    """The ASGI app mounted at /v1, /gw, /authz, /k8s and /metrics."""
+class Gateway(ExternalDecisions, McpRoute):
+    """The ASGI app mounted at /v1, /gw, /mcp, /authz, /k8s and /metrics."""
 
     def __init__(
         self,
@@ -78,6 +79,9 @@ class Gateway(ExternalDecisions, Forwarding):
         # OCI image references → model version digests (by registered URI), for admission; set by the factory.
         self.resolve_images: Callable[[Sequence[str]], Mapping[str, str]] = lambda _refs: {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.sessions = Sessions()
+        self.approvals: Approvals | None = None  # set by the factory
+        self.tool_counts = self.metrics.tool
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,6 +101,9 @@ class Gateway(ExternalDecisions, Forwarding):
                 return
             if path.startswith("/gw/"):
                 await self._plain(scope, receive, send)
+                return
+            if path.startswith("/mcp/"):
+                await self._mcp(scope, receive, send)
                 return
             if path.startswith("/authz/"):
                 await self.authz(scope, receive, send)

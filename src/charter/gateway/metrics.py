@@ -44,6 +44,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str], int] = {}
+        self.tools: dict[tuple[str, str, str], int] = {}  # (MCP deployment, tool, outcome) → count
         self.denials: dict[str, int] = {}
         self.latency: dict[str, Hist] = {}
         self.upstream: dict[str, Hist] = {}
@@ -66,6 +67,12 @@ class Metrics:
             if up is None:
                 up = self.upstream[deployment] = Hist()
             up.observe(upstream_s)
+
+    def tool(self, deployment: str, tool: str, outcome: str) -> None:
+        """An MCP tool call: `calls` (forwarded), `refused`, `approval_required` or `approved`."""
+        key = (deployment, tool, outcome)
+        if key in self.tools or len(self.tools) < 10_000:  # tool names come from callers: bounded
+            self.tools[key] = self.tools.get(key, 0) + 1
 
     def denial(self, reason: str) -> None:
         self.denials[reason] = self.denials.get(reason, 0) + 1
@@ -93,6 +100,14 @@ class _Collector(Collector):
         for reason, n in sorted(m.denials.items()):
             denials.add_metric([reason], n)
         yield denials
+        tools = CounterMetricFamily(
+            "charter_gateway_tool_calls",
+            "MCP tool calls by deployment, tool and outcome.",
+            labels=["deployment", "tool", "outcome"],
+        )
+        for (dep, tool, outcome), n in sorted(m.tools.items()):
+            tools.add_metric([dep, tool, outcome], n)
+        yield tools
         for name, doc, hists in (
             ("charter_gateway_request_seconds", "Time from request to audited response.", m.latency),
             ("charter_gateway_upstream_seconds", "Time spent waiting for the upstream.", m.upstream),

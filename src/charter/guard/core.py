@@ -176,6 +176,21 @@ class Guard:
             decision = self._offline(digest, use, str(exc))
         return self._apply(decision)
 
+    def tool_call(
+        self, server: str, tool: str, args: dict[str, Any] | None = None, *, approval: str | None = None
+    ) -> Decision:
+        """Decide (and audit) an agent's call of `tool` on the MCP deployment `server` with `args`, as the gateway
+        would at /mcp/{server}: the tool in the license's scope, its argument conditions true, and, when the license
+        asks for one, a human's approval (`LicenseDenied` with code `approval_required` and `approval_id`; retry with
+        `approval=` that id and the same arguments once it is approved). Enforce mode raises on refusal."""
+        body = self._body(None, ())
+        body["tool_call"] = {"tool": tool, "arguments": args or {}, "approval_id": approval}
+        try:
+            decision = self.decider.decide(server, body)
+        except Unreachable as exc:
+            decision = Decision("", False, server, "license_status_unavailable", f"Charter is unreachable ({exc})")
+        return self._apply(decision)
+
     def _apply(self, decision: Decision) -> Decision:
         self.last = decision
         if decision.allowed:

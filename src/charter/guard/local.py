@@ -46,6 +46,7 @@ class LocalDecider:
             detail=out.detail,
             license_id=out.license_id,
             degraded=out.degraded,
+            approval_id=out.approval_id,
         )
 
     # --- capture (charter.guard.capture) -------------------------------------------------------------------------

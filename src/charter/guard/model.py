@@ -26,6 +26,7 @@ class Decision:
     license_id: str | None = None
     degraded: bool = False
     offline: bool = False
+    approval_id: str | None = None  # a tool call waiting for (or spending) a human's approval
 
 
 class LicenseDenied(CharterError):
@@ -38,7 +39,11 @@ class LicenseDenied(CharterError):
         super().__init__(
             decision.detail or f"call to {decision.deployment} refused: {decision.reason}",
             code=decision.reason or "no_license",
-            details={"decision_id": decision.decision_id, "license_id": decision.license_id},
+            details={
+                "decision_id": decision.decision_id,
+                "license_id": decision.license_id,
+                "approval_id": decision.approval_id,
+            },
         )
         self.decision = decision
 

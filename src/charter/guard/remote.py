@@ -24,6 +24,7 @@ def _decision(doc: dict[str, Any]) -> Decision:
         detail=str(doc.get("detail") or ""),
         license_id=doc.get("license_id"),
         degraded=bool(doc.get("degraded")),
+        approval_id=doc.get("approval_id"),
     )
 
 

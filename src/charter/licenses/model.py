@@ -97,3 +97,4 @@ class LicenseIndexEntry:
     conditions: tuple[dict[str, Any], ...]
     version: int
     status_index: int | None
+    tool_rules: tuple[dict[str, Any], ...] = ()

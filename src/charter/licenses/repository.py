@@ -137,6 +137,7 @@ def to_read(row: LicenseRow) -> LicenseRead:
         purposes=list(row.purposes),
         callers=list(row.callers),
         tools=list(row.tools),
+        tool_rules=list(row.tool_rules or []),
         regions=list(row.regions),
         conditions=list(row.conditions),
         conditions_digest=row.conditions_digest,
@@ -175,6 +176,7 @@ def index_entry(row: LicenseRow) -> LicenseIndexEntry:
         state=row.state,
         risk_tier=row.risk_tier,
         conditions=tuple(row.conditions),
+        tool_rules=tuple(row.tool_rules or ()),
         version=row.version,
         status_index=row.status_index,
     )

@@ -9,11 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from charter.catalog.schemas import PURPOSE_PATTERN, ModelVersionRead
 from charter.licenses.model import LicenseState
+from charter.licenses.toolrules import TOOL_PATTERN
 from charter.signoffs.schemas import SignOffRead
 
 ENV_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,59}$"
 Purpose = Annotated[str, Field(pattern=PURPOSE_PATTERN, description="Purpose, e.g. credit-decisioning.")]
 Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$")]
+# A tool scope entry: NAME (OpenAI tools), SERVER:TOOL or SERVER:* (MCP deployments).
+ToolToken = Annotated[str, Field(pattern=TOOL_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -25,7 +28,17 @@ class LicenseCreate(_Strict):
     env: str = Field(pattern=ENV_PATTERN, description="Environment, e.g. production.")
     purposes: list[Purpose] = Field(min_length=1, max_length=50)
     callers: list[str] = Field(min_length=1, max_length=200, description="Apps allowed to call: app:NAME.")
-    tools: list[Token] = Field(default_factory=list, max_length=200)
+    tools: list[ToolToken] = Field(default_factory=list, max_length=200)
+    tool_conditions: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="'TOOL => CEL over args', e.g. 'crm-tools:refund => args.amount <= 500' (checked per call).",
+    )
+    approvals: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="'TOOL => role:NAME' (or a bare role:NAME for every listed tool): calls wait for that approver.",
+    )
     regions: list[Token] = Field(default_factory=list, max_length=50)
     days: int = Field(ge=1, le=3650, description="Validity in days from activation (capped by policy per tier).")
     conditions: list[str] = Field(
@@ -60,6 +73,7 @@ class LicenseRead(BaseModel):
     purposes: list[str]
     callers: list[str]
     tools: list[str]
+    tool_rules: list[dict[str, Any]] = Field(default_factory=list)
     regions: list[str]
     conditions: list[dict[str, Any]]
     conditions_digest: str

@@ -19,7 +19,7 @@ from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.licenses import _lifecycle as lc
 from charter.licenses import conditions as cond
-from charter.licenses import policy, repository, webhooks
+from charter.licenses import policy, repository, toolrules, webhooks
 from charter.licenses.issuer import Issuer, token_for
 from charter.licenses.model import LicenseIndexEntry, LicenseState, Transition
 from charter.licenses.profile_columns import profile_columns
@@ -95,6 +95,7 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
         purposes=purposes,
         callers=_callers(uow, data.callers),
         tools=_dedupe(data.tools),
+        tool_rules=toolrules.parse(data.tool_conditions, data.approvals, _dedupe(data.tools)),
         regions=_dedupe(data.regions),
         conditions=parsed,
         conditions_digest=cond.conditions_digest(parsed),
@@ -125,6 +126,7 @@ def _create(uow: UnitOfWork, actor: Actor, row: LicenseRow, action: str) -> Lice
         "purposes": row.purposes,
         "callers": row.callers,
         "tools": row.tools,
+        "tool_rules": row.tool_rules,
         "regions": row.regions,
         "days": row.days,
         "conditions": row.conditions,
@@ -379,6 +381,8 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
         purposes=old.purposes,
         callers=old.callers,
         tools=old.tools,
+        tool_conditions=toolrules.render(old.tool_rules or [])[0],
+        approvals=toolrules.render(old.tool_rules or [])[1],
         regions=old.regions,
         days=days,
         conditions=[cond.render(c) for c in old.conditions],

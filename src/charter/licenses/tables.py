@@ -25,6 +25,7 @@ class LicenseRow(Base):
     purposes: Mapped[list[str]] = mapped_column(JSONType)
     callers: Mapped[list[str]] = mapped_column(JSONType)
     tools: Mapped[list[str]] = mapped_column(JSONType)
+    tool_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list, server_default="[]")
     regions: Mapped[list[str]] = mapped_column(JSONType)
     conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     conditions_digest: Mapped[str] = mapped_column(String(80))

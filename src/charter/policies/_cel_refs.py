@@ -68,10 +68,11 @@ class Analysis:
     problems: list[Finding] = field(default_factory=list)
 
 
-def analyze(tree: ast.Expr) -> Analysis:
-    """Check identifiers, evidence fields and function names used by `tree`."""
+def analyze(tree: ast.Expr, variables: frozenset[str] = frozenset()) -> Analysis:
+    """Check identifiers, evidence fields and function names used by `tree`; `variables` are further top-level
+    names (of any shape: what is selected from them is not checked), such as a tool condition's `args`."""
     out = Analysis()
-    _Walker(out).visit(tree, {})
+    _Walker(out).visit(tree, dict.fromkeys(variables))
     return out
 
 

@@ -59,13 +59,14 @@ def digest_of(source: str) -> str:
     return sha256_hex(source.encode("utf-8", "surrogatepass"))
 
 
-def check(source: str) -> tuple[Compiled | None, list[ExpressionProblem]]:
-    """Compile and statically check `source`: the compiled form, or None and the problems."""
+def check(source: str, variables: frozenset[str] = frozenset()) -> tuple[Compiled | None, list[ExpressionProblem]]:
+    """Compile and statically check `source`: the compiled form, or None and the problems. `variables` are names
+    the expression may read besides the evidence fields (a tool condition's `args`, `tool`, `server`)."""
     if len(source) > MAX_EXPRESSION_CHARS:
         return None, [ExpressionProblem(f"expression longer than {MAX_EXPRESSION_CHARS} characters", 1, 1)]
     if not source.strip():
         return None, [ExpressionProblem("expression is empty", 1, 1)]
-    key = digest_of(source)
+    key = digest_of(source) + ("|" + ",".join(sorted(variables)) if variables else "")
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
@@ -81,7 +82,7 @@ def check(source: str) -> tuple[Compiled | None, list[ExpressionProblem]]:
     except _cel_ast.CelParseError:
         tree = None  # cel accepted it; our static view is narrower, so only the compiler's verdict counts
     if tree is not None:
-        analysis = _cel_refs.analyze(tree)
+        analysis = _cel_refs.analyze(tree, variables)
         if analysis.problems:
             return None, [ExpressionProblem(f.message, *_line_col(source, f.pos)) for f in analysis.problems]
         paths = frozenset(analysis.paths)
@@ -96,9 +97,9 @@ def check(source: str) -> tuple[Compiled | None, list[ExpressionProblem]]:
     return compiled, []
 
 
-def compile_expression(source: str) -> Compiled:
+def compile_expression(source: str, variables: frozenset[str] = frozenset()) -> Compiled:
     """The compiled expression; ExpressionError when it is invalid."""
-    compiled, problems = check(source)
+    compiled, problems = check(source, variables)
     if compiled is None:
         raise ExpressionError(problems)
     return compiled

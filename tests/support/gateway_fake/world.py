@@ -20,24 +20,35 @@ class Licensed:
     app_key: str  # app:loan-portal, a caller of the license
 
 
-def licensed(c: Container, *, system: str = "credit", tools: tuple[str, ...] = ("lookup_customer",)) -> Licensed:
-    """Everything a gateway call needs, through the domain services; the license is active."""
+def licensed(
+    c: Container,
+    *,
+    system: str = "credit",
+    tools: tuple[str, ...] = ("lookup_customer",),
+    purpose: str = "credit-scoring",
+    app: str = "loan-portal",
+    **extra: list[str],
+) -> Licensed:
+    """Everything a gateway call needs, through the domain services; the license is active. `extra`: more license
+    request fields (`tool_conditions`, `approvals`)."""
     model, digest = assessed_model(c, system)
-    key = app_key(c, "loan-portal")
+    key = app_key(c, app)
+    suffix = "" if system == "credit" else f"-{system}"  # a second licensed system in one data dir
     body = {
         "model": model,
         "env": "production",
-        "purposes": ["credit-scoring"],
-        "callers": ["app:loan-portal"],
+        "purposes": [purpose],
+        "callers": [f"app:{app}"],
         "tools": list(tools),
         "days": 30,
+        **extra,
     }
     with c.uow() as uow:
-        lic = licenses.request(uow, user(c, "rita", "ml-engineer"), LicenseCreate.model_validate(body))
+        lic = licenses.request(uow, user(c, "rita" + suffix, "ml-engineer"), LicenseCreate.model_validate(body))
     with c.uow(write=False) as uow:
         needed = licenses.status(uow, SYSTEM_ACTOR, lic.id).missing_signoffs
     for fn in needed:
-        reviewer = user(c, f"rev-{fn}", "reviewer", fn)
+        reviewer = user(c, f"rev-{fn}{suffix}", "reviewer", fn)
         with c.uow() as uow:
             licenses.sign(uow, reviewer, lic.id, SignOffCreate.model_validate({"function": fn, "decision": "approve"}))
     with c.uow(write=False) as uow:

@@ -25,7 +25,13 @@ def add(
     model: Annotated[str, typer.Option("--model", help="SYSTEM@VERSION from the catalog.")],
     upstream: Annotated[str, typer.Option("--upstream", help="Base URL of the model server, e.g. http://host:8000.")],
     env: Annotated[str, typer.Option("--env", help="Environment the license must cover.")] = "production",
-    kind: Annotated[str, typer.Option("--kind", help="openai (OpenAI-compatible) or http (any server).")] = "openai",
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="openai (OpenAI-compatible), http (any server) or mcp (an MCP server's Streamable HTTP endpoint).",
+        ),
+    ] = "openai",
     upstream_model: Annotated[
         str | None, typer.Option("--upstream-model", help="Model name the upstream expects.")
     ] = None,

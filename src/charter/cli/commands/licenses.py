@@ -36,7 +36,19 @@ def request(
     purpose: Annotated[list[str], typer.Option(help="Allowed purpose (repeatable).")],
     caller: Annotated[list[str], typer.Option(help="Calling app, app:NAME (repeatable).")],
     days: Annotated[int, typer.Option(help="Validity in days from activation (capped by policy).", min=1)],
-    tool: Annotated[list[str] | None, typer.Option(help="Allowed tool (repeatable).")] = None,
+    tool: Annotated[
+        list[str] | None, typer.Option(help="Allowed tool: NAME, or SERVER:TOOL / SERVER:* on MCP (repeatable).")
+    ] = None,
+    tool_condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tool-condition", help="'SERVER:TOOL => CEL over args', e.g. 'crm:refund => args.amount <= 500'."
+        ),
+    ] = None,
+    approval: Annotated[
+        list[str] | None,
+        typer.Option(help="'SERVER:TOOL => role:NAME', or role:NAME for every --tool: calls wait for that approver."),
+    ] = None,
     region: Annotated[list[str] | None, typer.Option(help="Allowed region (repeatable).")] = None,
     condition: Annotated[
         list[str] | None, typer.Option(help="'METRIC OP VALUE => suspend|revoke [after N windows]' (repeatable).")
@@ -49,6 +61,8 @@ def request(
         "purposes": purpose,
         "callers": caller,
         "tools": tool or [],
+        "tool_conditions": tool_condition or [],
+        "approvals": approval or [],
         "regions": region or [],
         "days": days,
         "conditions": condition or [],

@@ -1,0 +1,135 @@
+"""One tool call against a license: scope (`SERVER:TOOL`, `SERVER:*`), argument conditions (CEL over `args`),
+approvals, and the checks that keep a name or its arguments from meaning two things.
+
+Shared by the gateway's MCP route and the SDK guard (`guard.tool_call`). Pure functions, no I/O: the approval
+store is asked by the caller when `check` answers `APPROVAL_REQUIRED`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from charter.core.canonical import canonical_json
+from charter.core.hashing import sha256_hex
+from charter.deployments.model import Grant, Reason, ToolRule
+from charter.policies import cel
+
+# MCP tool names (SEP-986): 1-128 characters of ASCII letters, digits, `_`, `-`, `.`, `/`. Anything else (a
+# Cyrillic `а`, a full-width letter, a zero-width joiner) could look like an allowed name and is refused.
+_NAME = re.compile(r"[A-Za-z0-9_./-]{1,128}")
+MAX_ARGUMENT_BYTES = 64 * 1024
+
+
+class BadCall(ValueError):
+    """The call cannot be checked as sent (its name or arguments); `code` is the stable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDecision:
+    """Whether a call may go on: `reason` None when it may; `approver` set when it waits for one."""
+
+    reason: Reason | None
+    detail: str = ""
+    approver: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is None
+
+
+def check_name(name: Any, what: str = "tool") -> str:
+    """The name, when it is a plain ASCII tool name; BadCall otherwise (look-alike characters included)."""
+    if not isinstance(name, str) or not name:
+        raise BadCall("invalid_tool_name", f"the {what} name must be a non-empty string")
+    if _NAME.fullmatch(name) is None:
+        shown = name[:130].encode("ascii", "backslashreplace").decode()
+        raise BadCall(
+            "invalid_tool_name",
+            f"{what} name {shown!r} is not a plain name (1-128 ASCII letters, digits, '_', '-', '.', '/'): "
+            "look-alike and invisible characters are refused",
+        )
+    return name
+
+
+def canonical_args(args: Any) -> bytes:
+    """RFC 8785 bytes of the call's arguments (an object, or null for none); BadCall when too big or not JSON."""
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise BadCall("invalid_arguments", "`arguments` must be a JSON object")
+    try:
+        raw = canonical_json(args)
+    except Exception:
+        raise BadCall("invalid_arguments", "`arguments` cannot be put in canonical JSON form") from None
+    if len(raw) > MAX_ARGUMENT_BYTES:
+        raise BadCall("arguments_too_large", f"arguments of {len(raw)} bytes exceed {MAX_ARGUMENT_BYTES} bytes")
+    return raw
+
+
+def digest(raw: bytes) -> str:
+    return sha256_hex(raw)
+
+
+def entry(server: str, tool: str) -> str:
+    return f"{server}:{tool}"
+
+
+def in_scope(grant: Grant, server: str, tool: str) -> bool:
+    return entry(server, tool) in grant.tools or f"{server}:*" in grant.tools
+
+
+def rules_for(grant: Grant, server: str, tool: str) -> list[ToolRule]:
+    exact, wild = entry(server, tool), f"{server}:*"
+    return [r for r in grant.tool_rules if r.tool in (exact, wild)]
+
+
+def check(grant: Grant, server: str, tool: str, args: Mapping[str, Any]) -> ToolDecision:
+    """Scope, then every condition, then approval, for `server:tool` with `args` under `grant`."""
+    if not in_scope(grant, server, tool):
+        listed = sorted(t for t in grant.tools if t.startswith(server + ":"))
+        return ToolDecision(
+            Reason.TOOL_NOT_IN_SCOPE,
+            f"tool {entry(server, tool)} is not in license {grant.license_id} (tools on {server}: "
+            f"{', '.join(listed) or 'none'})",
+        )
+    rules = rules_for(grant, server, tool)
+    for rule in rules:
+        if rule.kind != "condition":
+            continue
+        why = condition_failure(rule.value, server, tool, args)
+        if why is not None:
+            return ToolDecision(
+                Reason.TOOL_CONDITION_FAILED,
+                f"license {grant.license_id}: condition '{rule.value}' on {rule.tool} {why}",
+            )
+    for rule in rules:
+        if rule.kind == "approval":
+            return ToolDecision(
+                Reason.APPROVAL_REQUIRED,
+                f"license {grant.license_id}: {entry(server, tool)} needs approval by {rule.value}",
+                approver=rule.value,
+            )
+    return ToolDecision(None)
+
+
+def condition_failure(expr: str, server: str, tool: str, args: Mapping[str, Any]) -> str | None:
+    """None when the condition holds; else why not (false, not a boolean, or an evaluation error)."""
+    # Cached by digest: compiled when the license was requested.
+    compiled = cel.compile_expression(expr, frozenset({"args", "tool", "server"}))
+    try:
+        context = cel.make_context({"args": dict(args), "tool": tool, "server": server})
+    except Exception:
+        return "cannot read these arguments"
+    value, error = cel.run(compiled, context)
+    if error is not None:
+        return f"could not be evaluated on these arguments ({error})"
+    if value is not True:
+        return "is false for these arguments" if value is False else f"gave {type(value).__name__}, not a boolean"
+    return None
