@@ -10,8 +10,8 @@ from alembic import op
 
 from charter.storage.base import JSONType, UTCDateTime
 
-revision = "0014_tool_approvals"
-down_revision = "0013_closed_loop"
+revision = "0015_tool_approvals"
+down_revision = "0014_notifications"
 branch_labels = None
 depends_on = None
 
