@@ -68,6 +68,12 @@ def latest_assessment(uow: UnitOfWork, digest: str) -> AssessmentRead | None:
     return _read(row) if row is not None else None
 
 
+def find_assessment(uow: UnitOfWork, assessment_id: str) -> AssessmentRead | None:
+    """The assessment `assessment_id`, or None; never authorizes (license tokens name the one they rest on)."""
+    row = uow.session.get(AssessmentRow, assessment_id)
+    return _read(row) if row is not None else None
+
+
 # ---- use cases -------------------------------------------------------------------------------------------------
 
 
