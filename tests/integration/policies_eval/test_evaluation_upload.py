@@ -5,6 +5,8 @@ them pass, marked self_reported; limits and bad files are 4xx problems naming th
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,13 @@ def test_a_policy_may_accept_self_reported_figures_which_stay_marked(
     assert listed["self_reported"] is True
     html = client.get(f"{API}/assessments/{a['id']}/report.html").text
     assert "self-reported" in html
+    dossier = client.get(f"{API}/reports/systems/credit-scoring", params={"format": "html"}).text
+    assert "self-reported" in dossier  # Annex IV: the system page and the validation element
+    pack = client.get(f"{API}/reports/systems/credit-scoring/pack")
+    assert pack.status_code == 200, pack.text
+    with zipfile.ZipFile(io.BytesIO(pack.content)) as z:
+        texts = [z.read(n).decode(errors="replace") for n in z.namelist() if n.endswith((".json", ".html"))]
+    assert any('"self_reported": true' in t or "self-reported" in t for t in texts)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
