@@ -42,7 +42,7 @@ Run = Annotated[Actor, Depends(Authz(P.EVALUATION_RUN))]
 Read = Annotated[Actor, Depends(Authz(P.EVALUATION_READ))]
 UPLOAD_SUFFIX = "/evaluations/upload"  # the server's body-size middleware leaves these to the route (its own limit)
 CHUNK = 1 << 20
-META_MAX = 64 << 10
+META_MAX = 1 << 20  # the options and the artifact scan (its findings)
 _UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
