@@ -457,8 +457,18 @@ def assessment_list(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) 
 
     system, version = split_ref(ref)
     items = Api().get_all(f"/systems/{system}/versions/{version}/assessments")
-    rows = items if STATE.json else [{**i, "blockers": ", ".join(i["blockers"]) or "-"} for i in items]
-    table(rows, ["id", "verdict", "blockers", "created_at", "created_by"])
+    rows = (
+        items
+        if STATE.json
+        else [{**i, "blockers": ", ".join(i["blockers"]) or "-", "computed_by": _who(i)} for i in items]
+    )
+    table(rows, ["id", "verdict", "blockers", "computed_by", "created_at", "created_by"])
+
+
+def _who(item: dict[str, Any]) -> str:
+    if not item.get("computed_by"):
+        return "-"
+    return "self-reported" if item.get("self_reported") else str(item["computed_by"])
 
 
 @assessment_app.command("show")
