@@ -158,8 +158,8 @@ def test_evaluate_formats_and_exit_codes(served: dict[str, str], tmp_path: Path)
 
     # biased → exit 1, the parity rule named, JUnit for CI, JSON document with --json
     junit = tmp_path / "biased.xml"
-    r = cli(env, "evaluate", REF, "--predictions", str(EXAMPLE / "predictions_biased.csv"), *preds, *artifact,
-            "--format", "junit", "--output", str(junit))  # fmt: skip
+    r = cli(env, "evaluate", REF, "--upload", "--predictions", str(EXAMPLE / "predictions_biased.csv"), *preds,
+            *artifact, "--format", "junit", "--output", str(junit))  # fmt: skip
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert all(rule in r.stdout for rule in PARITY) and "ETH-DP-DIFF" in r.stdout and r.stderr == ""
     failures = [tc.get("name", "") for tc in ET.parse(junit).iter("testcase") if tc.find("failure") is not None]
