@@ -1,7 +1,13 @@
-"""Pre-deployment evaluation: Charter's fairness + metrics vs Fairlearn 0.15 MetricFrame on the same Parquet file.
+"""Pre-deployment evaluation: Charter's fairness + metrics vs Fairlearn 0.15 MetricFrame on the same Parquet file,
+and `charter evaluate` client-side vs `charter evaluate --upload` (the server computes) against a real server.
 
     python bench/evaluate.py                    # 1M rows, 4-group sensitive attribute, Fairlearn in its own venv
     python bench/evaluate.py --rows 200000 --skip-fairlearn
+    python bench/evaluate.py --rows 100000 --skip-fairlearn --upload-only   # quick: client vs server only
+
+Upload: `charter init` in a temporary home, `charter serve` on a free loopback port, a minimal-risk system and model
+version; then the same `charter evaluate SYSTEM@VERSION --predictions FILE ...` (CLI subprocess, best of
+--upload-repeat) with and without --upload; the ratio upload / client-side is printed (target <= 2x).
 
 Data (seeded): label, prediction, score and a 4-group attribute with different selection rates, written to
 bench/.data/. Charter runs in this process (best of --repeat); Fairlearn 0.15.0 runs as a subprocess from the
@@ -14,9 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +141,93 @@ def max_difference(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]
     return max(abs(a[g][k] - b[g][k]) for g in a for k in a[g])
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _charter(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "charter", *args, "--json"], env=env, capture_output=True, text=True, timeout=1800
+    )
+    elapsed = time.perf_counter() - t0
+    if out.returncode not in (0, 1):  # 1: a verdict that says no
+        raise RuntimeError(f"charter {' '.join(args)} failed ({out.returncode}): {out.stdout[-500:]} {out.stderr}")
+    doc: dict[str, Any] = json.loads(out.stdout) if out.stdout.strip() else {}
+    return elapsed, doc
+
+
+def upload_run(path: Path, repeat: int, resamples: int) -> dict[str, Any]:
+    """Client-side and server-side (--upload) evaluation of `path` through the CLI against a real server."""
+    with tempfile.TemporaryDirectory(prefix="charter-bench-") as tmp:
+        work = Path(tmp)
+        port = _free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "CHARTER_HOME": str(work / "home"),
+            "CHARTER_ENVIRONMENT": "development",
+            "CHARTER_LOG_LEVEL": "warning",
+            "CHARTER_URL": f"http://127.0.0.1:{port}",
+        }
+        _, init = _charter(env, "init")
+        env["CHARTER_API_KEY"] = init["key"]
+        log = (work / "serve.log").open("wb")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "charter", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"charter serve exited with {server.returncode}")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                        break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("charter serve not ready after 60 s") from None
+                    time.sleep(0.2)
+            artifact = work / "model.bin"
+            artifact.write_bytes(b"bench model")
+            answers = work / "answers.yaml"
+            sys.path.insert(0, str(ROOT / "src"))
+            from charter.catalog.questionnaire import NO_PROHIBITED
+
+            answers.write_text(json.dumps({"prohibited": NO_PROHIBITED}))
+            _charter(env, "system", "register", "bench", "--purpose", "benchmark", "--answers", str(answers))
+            _charter(env, "model", "register", "bench@1.0", "--artifact", str(artifact))
+            args = ["evaluate", "bench@1.0", "--predictions", str(path), "--score", "p", "--sensitive", "group"]
+            args += ["--bootstrap", str(resamples)]
+            times: dict[str, float] = {}
+            figures: dict[str, Any] = {}
+            for mode, extra in (("client", []), ("upload", ["--upload"])):
+                for _ in range(repeat):
+                    elapsed, doc = _charter(env, *args, *extra)
+                    times[mode] = min(elapsed, times.get(mode, elapsed))
+                    figures[mode] = doc["assessment"]
+            same = all(
+                figures["client"]["evidence"][k] == figures["upload"]["evidence"][k]
+                for k in ("performance", "fairness", "fairness_summary")
+            )
+            return {
+                "client_s": times["client"],
+                "upload_s": times["upload"],
+                "same_figures": same,
+                "computed_by": (figures["client"]["computed_by"], figures["upload"]["computed_by"]),
+            }
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
+            log.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -138,6 +235,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="Charter runs (best is reported)")
     parser.add_argument("--peer-repeat", type=int, default=1, help="Fairlearn runs (best is reported)")
     parser.add_argument("--skip-fairlearn", action="store_true")
+    parser.add_argument("--skip-upload", action="store_true", help="no client-side vs --upload comparison")
+    parser.add_argument("--upload-only", action="store_true", help="only the client-side vs --upload comparison")
+    parser.add_argument("--upload-repeat", type=int, default=2, help="CLI runs per mode (best is reported)")
+    parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CLI runs")
     args = parser.parse_args()
 
     DATA.mkdir(parents=True, exist_ok=True)
@@ -148,6 +249,17 @@ def main() -> None:
         f"data: {path.relative_to(ROOT)} ({args.rows:,} rows, {len(GROUPS)} groups, {path.stat().st_size / 1e6:.1f} MB)"
     )
 
+    if not args.skip_upload:
+        up = upload_run(path, args.upload_repeat, args.bootstrap)
+        print(
+            f"charter evaluate (CLI, {args.bootstrap} resamples): client-side {up['client_s']:.2f} s"
+            f" ({up['computed_by'][0]}) | --upload, server-side {up['upload_s']:.2f} s ({up['computed_by'][1]})"
+            f" | ratio upload / client {up['upload_s'] / up['client_s']:.2f}x (target <= 2x)"
+            f" | figures {'identical' if up['same_figures'] else 'DIFFERENT'}   (best of {args.upload_repeat})",
+            flush=True,
+        )
+    if args.upload_only:
+        return
     ours = charter_run(path, args.repeat)
     compute = ours["fairness_s"] + ours["metrics_s"]
     print(

@@ -18,6 +18,7 @@ from charter.api.duplicates import DuplicateKeys
 from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
 from charter.api.routes import audit as audit_routes
+from charter.api.routes import evaluations as evaluation_routes
 from charter.api.routes import monitoring as monitoring_routes
 from charter.bootstrap import Container, build
 from charter.core import tracing
@@ -52,7 +53,10 @@ class Dispatcher:
         limit = container.settings.max_body_bytes
         api = create_api(container) if with_api else None
         own = monitoring_routes.OWN_BODY_LIMIT  # large uploads the routes bound and read themselves
-        self.api = BodySizeLimit(DuplicateKeys(api, own), limit, exempt_prefixes=own) if api else None
+        uploads = (evaluation_routes.UPLOAD_SUFFIX,)  # streamed files, bounded by the route (upload_max_bytes)
+        self.api = (
+            BodySizeLimit(DuplicateKeys(api, own), limit, exempt_prefixes=own, exempt_suffixes=uploads) if api else None
+        )
         self.public = create_public(container, with_api=with_api)
         self.gateway = _optional(GATEWAY_MODULE, container)
         self.web = BodySizeLimit(_optional(WEB_MODULE, container) or self.public, limit) if with_web else None

@@ -25,7 +25,11 @@ from charter.bootstrap import InitResult
 from charter.evaluation.tables import AssessmentRow, EvaluationRow
 from charter.policies.tables import PolicyRow
 from charter.settings import Settings
-from tests.integration.policies_eval.conftest import VERSIONS, evaluation_body, register_credit_scoring
+from tests.integration.policies_eval.conftest import (
+    VERSIONS,
+    register_credit_scoring,
+    upload_parts,
+)
 from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli
 
@@ -154,8 +158,8 @@ def test_evaluate_formats_and_exit_codes(served: dict[str, str], tmp_path: Path)
 
     # biased → exit 1, the parity rule named, JUnit for CI, JSON document with --json
     junit = tmp_path / "biased.xml"
-    r = cli(env, "evaluate", REF, "--predictions", str(EXAMPLE / "predictions_biased.csv"), *preds, *artifact,
-            "--format", "junit", "--output", str(junit))  # fmt: skip
+    r = cli(env, "evaluate", REF, "--upload", "--predictions", str(EXAMPLE / "predictions_biased.csv"), *preds,
+            *artifact, "--format", "junit", "--output", str(junit))  # fmt: skip
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert all(rule in r.stdout for rule in PARITY) and "ETH-DP-DIFF" in r.stdout and r.stderr == ""
     failures = [tc.get("name", "") for tc in ET.parse(junit).iter("testcase") if tc.find("failure") is not None]
@@ -170,15 +174,19 @@ def test_evaluate_formats_and_exit_codes(served: dict[str, str], tmp_path: Path)
     # mitigated → exit 0; markdown to stdout
     r = cli(env, "evaluate", REF, "--predictions", str(EXAMPLE / "predictions_mitigated.csv"), *preds, *artifact,
             "--format", "markdown")  # fmt: skip
+    assert r.returncode == 1 and "EVD-SERVER-COMPUTED" in r.stdout, (r.stdout, r.stderr)  # self-reported
+    assert "- Computed by: self-reported" in r.stdout
+    r = cli(env, "evaluate", REF, "--upload", "--predictions", str(EXAMPLE / "predictions_mitigated.csv"), *preds,
+            *artifact, "--format", "markdown")  # fmt: skip
     assert r.returncode == 0, (r.stdout, r.stderr)
-    assert r.stdout.startswith("# Policy assessment: PASS")
+    assert r.stdout.startswith("# Policy assessment: PASS") and "- Computed by: the server" in r.stdout
 
 
 def test_policy_commands(served: dict[str, str], tmp_path: Path) -> None:
     env = served
     registered(env)
     with api(env) as client:
-        r = client.post(f"{VERSIONS}/evaluations", json=evaluation_body("mitigated"))
+        r = client.post(f"{VERSIONS}/evaluations/upload", **upload_parts("mitigated"))
         assert r.status_code == 201 and r.json()["assessment"]["verdict"] == "pass", r.text
     pdir = tmp_path / "policies"
     pdir.mkdir()

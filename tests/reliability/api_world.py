@@ -229,6 +229,11 @@ def requests(w: World) -> dict[str, Call]:
             {"name": "credit-scoring"}, body={"purpose": "credit-decisioning"}, who="app:loan-portal"
         ),
         "POST /systems/{system}/versions/{version}/evaluations": Call(open_s, body=w.bodies["evaluation"]),
+        "POST /systems/{system}/versions/{version}/evaluations/upload": Call(
+            open_s,
+            body={"predictions": b"y,y_hat\n1,1\n0,0\n1,0\n0,1\n", "meta": '{"options": {"bootstrap_resamples": 0}}'},
+            media="multipart/form-data",
+        ),
         "GET /systems/{system}/versions/{version}/evaluations": Call(credit_s),
         "POST /systems/{system}/versions/{version}/assessments": Call(open_s, body={}),
         "GET /systems/{system}/versions/{version}/assessments": Call(credit_s),

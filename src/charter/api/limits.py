@@ -10,13 +10,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class BodySizeLimit:
     """Rejects bodies larger than `limit` bytes, by Content-Length up front or while streaming."""
 
-    def __init__(self, app: ASGIApp, limit: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        exempt_prefixes: tuple[str, ...] = (),
+        exempt_suffixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.limit = limit
         self.exempt = exempt_prefixes
+        self.exempt_suffixes = exempt_suffixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(scope["path"].startswith(p) for p in self.exempt):
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(self.exempt) or path.endswith(self.exempt_suffixes):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):

@@ -261,6 +261,25 @@ def latest_checkpoint(uow: UnitOfWork) -> dict[str, Any] | None:
         "note": cp.note,
         "created_at": cp.created_at,
         "verified": verified,
+        "witnesses": witness_status(log.checkpointer.witnessing if log is not None else None, cp.size),
+    }
+
+
+def witness_status(witnessing: Witnessing | None, size: int) -> dict[str, Any] | None:
+    """What this process's witnesses said about the checkpoint of `size` (None: no witnesses configured): who
+    cosigned, who refused and why, whether a quorum did, and the newest checkpoint a quorum cosigned."""
+    if witnessing is None:
+        return None
+    latest = witnessing.latest if witnessing.latest is not None and witnessing.latest.size == size else None
+    witnessed = witnessing.witnessed
+    return {
+        "names": [t.name for t in witnessing.targets],
+        "quorum": witnessing.quorum,
+        "submitted": latest is not None,
+        "cosigned_by": list(latest.cosigned_by) if latest is not None else [],
+        "refused": dict(latest.refused) if latest is not None else {},
+        "witnessed": witnessed is not None and witnessed.size == size,
+        "witnessed_size": witnessed.size if witnessed is not None else None,
     }
 
 

@@ -20,9 +20,10 @@ from charter.catalog import service as catalog
 from charter.catalog.schemas import DatasetCreate, FileIn, LineageLink, ModelVersionCreate, SystemCreate
 from charter.core.errors import Conflict, NotFound
 from charter.demo import content, data
-from charter.evaluation import build_evaluation_evidence, evaluate_predictions, load_predictions, scan_path
+from charter.evaluation import scan_path
 from charter.evaluation import service as evaluation
-from charter.evaluation.schemas import EvaluationCreate
+from charter.evaluation.compute import ComputeOptions, predictions_evidence
+from charter.evaluation.schemas import InputFile, UploadMeta
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate, LicenseRead
 from charter.signoffs.model import Decision
@@ -225,37 +226,22 @@ class Loader:
             return done[0]
         system, version = ref.split("@")
         artifact = self.files / "models" / system / version / "model.safetensors"
-        loaded = load_predictions(predictions, score="p" if score else None, sensitive=sensitive)
-        evidence = build_evaluation_evidence(
-            predictions=evaluate_predictions(loaded, resamples=RESAMPLES), scan=scan_path(artifact)
+        # as `charter evaluate --upload` does: the server computes the figures from the predictions file
+        options = ComputeOptions(
+            score="p" if score else None, sensitive=tuple(sensitive), bootstrap_resamples=RESAMPLES
         )
-        evidence.pop("documentation", None)  # the service reads it from the stored model card
-        body = {
-            "evidence": evidence,
-            "inputs": {
-                "predictions": {
-                    "name": predictions.name,
-                    "sha256": _sha256(predictions, prefix=False),
-                    "size": predictions.stat().st_size,
-                    "rows": loaded.n,
-                },
-                "artifact": {
-                    "name": artifact.name,
-                    "sha256": _sha256(artifact, prefix=False),
-                    "size": artifact.stat().st_size,
-                },
-            },
-            "options": {
-                "label": "y",
-                "prediction": "y_hat",
-                **({"score": "p"} if score else {}),
-                "sensitive": sensitive,
-                "bootstrap_resamples": RESAMPLES,
-                "source": "predictions",
-            },
-        }
+        sections, rows = predictions_evidence(predictions, options)
+        scanned = {"scan": scan_path(artifact).to_dict()}
+        art = {"name": artifact.name, "sha256": _sha256(artifact, prefix=False), "size": artifact.stat().st_size}
+        meta = UploadMeta.model_validate({"evidence": scanned, "inputs": {"artifact": art}})
+        file = InputFile(
+            name=predictions.name,
+            sha256=_sha256(predictions, prefix=False),
+            size=predictions.stat().st_size,
+            rows=rows,
+        )
         with self.c.uow() as uow:
-            return evaluation.submit_evaluation(uow, self.people["mara"], ref, EvaluationCreate.model_validate(body))
+            return evaluation.submit_computed(uow, self.people["mara"], ref, sections, file, options, meta)
 
     # -- licenses -------------------------------------------------------------------------------------------
     def request(self, ref: str, env: str, purpose: str, caller: str, days: int, conditions: list[str]) -> LicenseRead:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import jinja2
 
 from charter import __version__
-from charter.evaluation.schemas import AssessmentDetail
+from charter.evaluation.schemas import AssessmentDetail, AssessmentRead
 from charter.policies.document import Rule, Severity
 from charter.policies.engine import Assessment, RuleResult, Verdict
 from charter.policies.errors import Location
@@ -105,7 +106,26 @@ def render_assessment(detail: AssessmentDetail, fmt: str) -> str:
     """The assessment as json, junit, sarif, markdown (the policy engine's renderers) or html."""
     if fmt == "html":
         return render_html(detail)
-    return render(to_assessment(detail), fmt)
+    text = render(to_assessment(detail), fmt)
+    if detail.computed_by is None:
+        return text
+    if fmt == "json":
+        doc = json.loads(text)
+        doc.update(computed_by=detail.computed_by, self_reported=detail.self_reported, code_version=detail.code_version)
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        line = f"- Evidence: `{detail.evidence_digest}`"
+        return text.replace(line, f"{line}\n- Computed by: {computed_by_text(detail)}", 1)
+    return text
+
+
+def computed_by_text(detail: AssessmentRead) -> str:
+    """Who computed the evaluation figures, as shown to people."""
+    if detail.computed_by is None:
+        return "no evaluation"
+    if detail.self_reported:
+        return "self-reported (computed on the client, not checked by the server)"
+    return "the server, from the uploaded predictions"
 
 
 @lru_cache(maxsize=1)

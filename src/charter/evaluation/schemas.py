@@ -46,6 +46,18 @@ class EvaluationCreate(_Strict):
     options: EvaluationOptions = Field(default_factory=EvaluationOptions)
 
 
+class UploadMeta(_Strict):
+    """The `meta` part of an upload (`POST …/evaluations/upload`): how to read the predictions, and optionally the
+    client's artifact scan (the artifact stays on the client; its sha256 must be the registered digest)."""
+
+    options: EvaluationOptions = Field(default_factory=EvaluationOptions)
+    evidence: dict[str, Any] = Field(default_factory=dict, description="Only the scan section.")
+    inputs: EvaluationInputs = Field(default_factory=EvaluationInputs, description="Only the artifact.")
+
+
+ComputedBy = Literal["server", "client"]
+
+
 class EvaluationRead(BaseModel):
     id: str
     system: str
@@ -54,6 +66,9 @@ class EvaluationRead(BaseModel):
     evidence_digest: str
     inputs: dict[str, Any]
     options: dict[str, Any]
+    computed_by: ComputedBy = "client"
+    self_reported: bool = True
+    code_version: str | None = None
     created_by: str
     created_at: datetime
 
@@ -74,6 +89,11 @@ class AssessmentRead(BaseModel):
     evaluation_id: str | None = None
     counts: dict[str, int] = {}
     created_by: str = ""
+    computed_by: ComputedBy | None = Field(
+        default=None, description="server: computed from uploaded predictions; client: self-reported; null: none"
+    )
+    self_reported: bool = Field(default=False, description="The evaluation figures were computed on the client.")
+    code_version: str | None = Field(default=None, description="Charter version that made the assessment.")
 
 
 class RuleResultRead(BaseModel):
@@ -95,6 +115,7 @@ class AssessmentDetail(AssessmentRead):
     results: list[RuleResultRead]
     evidence: dict[str, Any]
     inputs: dict[str, Any] = {}
+    options: dict[str, Any] = {}
 
 
 class EvaluationResult(BaseModel):

@@ -8,10 +8,10 @@ and the documentation completeness of the stored model card, evaluates every act
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from charter import __version__
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission
 from charter.catalog import service as catalog
@@ -23,6 +23,7 @@ from charter.core.events import AuditEvent
 from charter.core.hashing import sha256_hex
 from charter.core.ids import new_id
 from charter.evaluation import repository
+from charter.evaluation.compute import ComputeOptions, json_safe
 from charter.evaluation.documentation import assess_documentation
 from charter.evaluation.report import evidence_values, render_assessment, rule_paths
 from charter.evaluation.schemas import (
@@ -30,9 +31,12 @@ from charter.evaluation.schemas import (
     AssessmentDetail,
     AssessmentRead,
     EvaluationCreate,
+    EvaluationInputs,
     EvaluationRead,
     EvaluationResult,
+    InputFile,
     RuleResultRead,
+    UploadMeta,
 )
 from charter.evaluation.tables import AssessmentRow, EvaluationRow
 from charter.policies import service as policies
@@ -49,7 +53,9 @@ FROM_SERVER = {
     "provenance": "the catalog (lineage)",
     "documentation": "the stored model card",
     "thresholds": "the policy parameters",
+    "evaluation": "the server (who computed the figures)",
 }
+SERVER, CLIENT = "server", "client"
 MAX_PROBLEMS = 10
 
 
@@ -62,15 +68,68 @@ def latest_assessment(uow: UnitOfWork, digest: str) -> AssessmentRead | None:
     return _read(row) if row is not None else None
 
 
+def find_assessment(uow: UnitOfWork, assessment_id: str) -> AssessmentRead | None:
+    """The assessment `assessment_id`, or None; never authorizes (license tokens name the one they rest on)."""
+    row = uow.session.get(AssessmentRow, assessment_id)
+    return _read(row) if row is not None else None
+
+
 # ---- use cases -------------------------------------------------------------------------------------------------
 
 
 def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationCreate) -> EvaluationResult:
-    """Store evidence about `SYSTEM@VERSION`, assess it against the active policies, store the assessment."""
+    """Store evidence computed on the client (self-reported) about `SYSTEM@VERSION`, assess it against the active
+    policies, store the assessment."""
     version = catalog.get_model_version(uow, ref)
     authorize(actor, Permission.EVALUATION_RUN, catalog.system_resource(uow, version.system))
     evidence = _checked_evidence(data.evidence)
     _check_inputs(data, evidence, version)
+    options = data.options.model_dump(mode="json", exclude_none=True)
+    return _store(uow, actor, version, evidence, _inputs(data), options, CLIENT)
+
+
+def check_upload(uow: UnitOfWork, actor: Actor, ref: str) -> ModelVersionRead:
+    """Before an upload is read: the model version exists and `actor` may evaluate it."""
+    version = catalog.get_model_version(uow, ref)
+    authorize(actor, Permission.EVALUATION_RUN, catalog.system_resource(uow, version.system))
+    return version
+
+
+def submit_computed(
+    uow: UnitOfWork,
+    actor: Actor,
+    ref: str,
+    sections: Mapping[str, Any],
+    predictions: InputFile,
+    options: ComputeOptions,
+    extra: UploadMeta,
+) -> EvaluationResult:
+    """Store evidence the server computed from uploaded predictions (`sections`, by `charter.evaluation.compute`),
+    with the client's artifact scan if one came along, and assess it."""
+    version = check_upload(uow, actor, ref)
+    for key in extra.evidence:
+        if key != "scan":
+            raise InvalidInput(
+                f"meta.evidence.{key[:60]}: an upload sends only the artifact scan; the server computes the rest",
+                code="evidence_invalid",
+                field=f"meta.evidence.{key[:60]}",
+            )
+    inputs = EvaluationInputs(predictions=predictions, artifact=extra.inputs.artifact)
+    data = EvaluationCreate(evidence={**extra.evidence, **sections}, inputs=inputs)
+    evidence = _checked_evidence(data.evidence)
+    _check_inputs(data, evidence, version)
+    return _store(uow, actor, version, evidence, _inputs(data), options.stored(), SERVER)
+
+
+def _store(
+    uow: UnitOfWork,
+    actor: Actor,
+    version: ModelVersionRead,
+    evidence: dict[str, Any],
+    inputs: dict[str, Any],
+    options: dict[str, Any],
+    computed_by: str,
+) -> EvaluationResult:
     row = EvaluationRow(
         id=new_id("evl"),
         system=version.system,
@@ -79,8 +138,10 @@ def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationC
         digest=version.digest,
         evidence=evidence,
         evidence_digest=sha256_hex(canonical_json(evidence)),
-        inputs=_inputs(data),
-        options=data.options.model_dump(mode="json", exclude_none=True),
+        inputs=inputs,
+        options=options,
+        computed_by=computed_by,
+        code_version=__version__,
         created_by=actor.ref,
         created_at=utcnow(),
     )
@@ -91,6 +152,8 @@ def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationC
         "digest": row.digest,
         "evidence_digest": row.evidence_digest,
         "inputs": {k: v["sha256"] for k, v in row.inputs.items() if v},
+        "computed_by": computed_by,
+        "code_version": __version__,
     }
     uow.record(AuditEvent(actor.ref, "evaluation.create", f"model:{version.ref}", details=details))
     detail = _assess(uow, actor, version, row)
@@ -164,22 +227,27 @@ def list_evaluations(uow: UnitOfWork, actor: Actor, ref: str) -> list[Evaluation
 # ---- assessing -------------------------------------------------------------------------------------------------
 
 
-def evidence_document(
-    uow: UnitOfWork, version: ModelVersionRead, evaluation: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The raw evidence document: catalog context, documentation of the stored card, the evaluation's sections."""
+def evidence_document(uow: UnitOfWork, version: ModelVersionRead, evaluation: EvaluationRow | None) -> dict[str, Any]:
+    """The raw evidence document: catalog context, documentation of the stored card, the evaluation's sections and
+    who computed them (with the sha256 of each input)."""
     raw = catalog.evidence_context(uow, version.ref)
     card = raw.get("model", {}).get("card") or {}
     raw["documentation"] = assess_documentation(card).to_dict()
     if evaluation is not None:
-        raw.update({k: v for k, v in evaluation.items() if k in SECTIONS})
+        raw.update({k: v for k, v in evaluation.evidence.items() if k in SECTIONS})
+        raw["evaluation"] = {
+            "computed_by": evaluation.computed_by,
+            "self_reported": evaluation.computed_by != SERVER,
+            "code_version": evaluation.code_version,
+            "inputs": {k: v["sha256"] for k, v in sorted(evaluation.inputs.items()) if v},
+        }
     return raw
 
 
 def _assess(
     uow: UnitOfWork, actor: Actor, version: ModelVersionRead, evaluation: EvaluationRow | None
 ) -> AssessmentDetail:
-    raw = evidence_document(uow, version, evaluation.evidence if evaluation is not None else None)
+    raw = evidence_document(uow, version, evaluation)
     active = policies.active_policies(uow)
     assessment = evaluate(active, raw)  # the raw document: the engine fills defaults and checks declared evidence
     return _save(uow, actor, version, assessment, raw, evaluation, active)
@@ -214,6 +282,8 @@ def _save(
         policy_set_digest=assessment.policy_set_digest,
         evidence=_json_safe(raw),
         evidence_digest=assessment.evidence_digest,
+        computed_by=evaluation.computed_by if evaluation is not None else None,
+        code_version=__version__,
         created_by=actor.ref,
         created_at=utcnow(),
     )
@@ -227,6 +297,7 @@ def _save(
         "policy_set_digest": row.policy_set_digest,
         "evidence_digest": row.evidence_digest,
         "evaluation": row.evaluation_id,
+        "computed_by": row.computed_by,
     }
     uow.record(AuditEvent(actor.ref, "assessment.create", f"assessment:{row.id}", details=details))
     return _detail(uow, row, evaluation)
@@ -321,14 +392,7 @@ def _inputs(data: EvaluationCreate) -> dict[str, Any]:
 
 
 def _json_safe(value: Any) -> Any:
-    """Non-finite floats become null (PostgreSQL JSONB and RFC 8785 reject them)."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return json_safe(value)
 
 
 # ---- reads -----------------------------------------------------------------------------------------------------
@@ -349,6 +413,9 @@ def _read(row: AssessmentRow) -> AssessmentRead:
         evaluation_id=row.evaluation_id,
         counts=dict(row.counts),
         created_by=row.created_by,
+        computed_by=row.computed_by,
+        self_reported=row.computed_by == CLIENT,
+        code_version=row.code_version,
     )
 
 
@@ -361,6 +428,7 @@ def _detail(uow: UnitOfWork, row: AssessmentRow, evaluation: EvaluationRow | Non
         results=[RuleResultRead.model_validate(r) for r in row.results],
         evidence=dict(row.evidence),
         inputs=dict(evaluation.inputs) if evaluation is not None else {},
+        options=dict(evaluation.options) if evaluation is not None else {},
     )
 
 
@@ -373,6 +441,9 @@ def _evaluation_read(row: EvaluationRow) -> EvaluationRead:
         evidence_digest=row.evidence_digest,
         inputs=dict(row.inputs),
         options=dict(row.options),
+        computed_by=row.computed_by,
+        self_reported=row.computed_by != SERVER,
+        code_version=row.code_version,
         created_by=row.created_by,
         created_at=row.created_at,
     )

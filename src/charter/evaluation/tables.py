@@ -26,6 +26,8 @@ class EvaluationRow(Base):
     evidence_digest: Mapped[str] = mapped_column(String(64))
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONType)
     options: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    computed_by: Mapped[str] = mapped_column(String(8), default="client", server_default="client")
+    code_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_by: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -50,5 +52,7 @@ class AssessmentRow(Base):
     policy_set_digest: Mapped[str] = mapped_column(String(64))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
     evidence_digest: Mapped[str] = mapped_column(String(64))
+    computed_by: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    code_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_by: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -29,7 +31,9 @@ class Issuer:
         return self.url.rstrip("/") + STATUS_LIST_PATH
 
 
-def token_for(issuer: Issuer, row: LicenseRow, *, model_signer: str | None = None) -> str:
+def token_for(
+    issuer: Issuer, row: LicenseRow, *, model_signer: str | None = None, evidence: Mapping[str, Any] | None = None
+) -> str:
     """The license token of an activated license; deterministic for a given row and key (Ed25519)."""
     assert row.activated_at and row.nbf and row.exp and row.token_id and row.status_index is not None
     claims = tokens.license_claims(
@@ -52,6 +56,7 @@ def token_for(issuer: Issuer, row: LicenseRow, *, model_signer: str | None = Non
         status_index=row.status_index,
         status_uri=issuer.status_uri,
         model_signer=model_signer,
+        evidence=evidence,
     )
     return tokens.sign_license(issuer.key, claims)
 

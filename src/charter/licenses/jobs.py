@@ -168,6 +168,52 @@ def _schedule_new_versions(runtime: Runtime, now: datetime) -> int:
     return created
 
 
+STALE_FAIL_REAUDIT = timedelta(days=7)  # a license resting on evidence a FAIL superseded is re-audited within this
+
+
+def _schedule_stale_evidence(runtime: Runtime, now: datetime) -> int:
+    """A live license whose assessment is no longer its model version's newest (on other evidence) is flagged for
+    re-audit: at once when the newer one failed, within the new-version period otherwise. Once per newer
+    assessment."""
+    created = 0
+    with runtime.uow() as uow:
+        live = repository.list_rows(uow, states=[s.value for s in repository.LIVE], limit=100_000)
+        for row in live:
+            if not row.assessment_id:
+                continue
+            latest = evaluation.latest_assessment(uow, row.digest)
+            rests_on = evaluation.find_assessment(uow, row.assessment_id)
+            if latest is None or rests_on is None or latest.id == rests_on.id:
+                continue
+            newer = as_utc(latest.created_at) > as_utc(rests_on.created_at)
+            if latest.evidence_digest == rests_on.evidence_digest or not newer:
+                continue
+            marker = f"assessment {latest.id} "
+            flagged = uow.session.scalars(
+                select(AuditTaskRow.reason).where(
+                    AuditTaskRow.license_id == row.id, AuditTaskRow.kind == reaudit.STALE_EVIDENCE
+                )
+            )
+            if any(r.startswith(marker) for r in flagged):
+                continue
+            failed = latest.verdict != "pass"
+            verdict = f"FAIL ({', '.join(latest.blockers)})" if failed else "pass"
+            reaudit.create(
+                uow,
+                actor_ref=SYSTEM_ACTOR.ref,
+                system=row.system,
+                kind=reaudit.STALE_EVIDENCE,
+                due_at=now + (STALE_FAIL_REAUDIT if failed else policy.NEW_VERSION_REAUDIT),
+                reason=f"{marker}of {row.model_ref} ({verdict}) supersedes assessment {rests_on.id}, which license "
+                f"{row.id} rests on",
+                model_ref=row.model_ref,
+                license_id=row.id,
+            )
+            created += 1
+        uow.commit()
+    return created
+
+
 def _task_digest(uow: UnitOfWork, task: AuditTaskRow) -> str | None:
     if task.model_ref:
         return catalog.get_model_version(uow, task.model_ref).digest
@@ -218,8 +264,10 @@ def _overdue(runtime: Runtime, now: datetime) -> int:
 
 
 def reaudits(runtime: Runtime, now: datetime) -> int:
-    """Schedule re-audits for new model versions, close assessed ones, act on overdue ones."""
-    return _schedule_new_versions(runtime, now) + _complete_assessed(runtime, now) + _overdue(runtime, now)
+    """Schedule re-audits for new model versions and licenses resting on superseded evidence, close assessed ones,
+    act on overdue ones."""
+    scheduled = _schedule_new_versions(runtime, now) + _schedule_stale_evidence(runtime, now)
+    return scheduled + _complete_assessed(runtime, now) + _overdue(runtime, now)
 
 
 def status_list(runtime: Runtime, now: datetime) -> int:

@@ -18,7 +18,7 @@ from charter.licenses.tables import AuditTaskRow
 from charter.storage.uow import UnitOfWork
 
 OPEN, DONE = "open", "done"
-PERIODIC, NEW_VERSION = "periodic", "new_version"
+PERIODIC, NEW_VERSION, STALE_EVIDENCE = "periodic", "new_version", "stale_evidence"
 _TASKS = Resource(kind="audit-tasks")
 
 

@@ -17,6 +17,7 @@ from charter.core.clock import as_utc, isoformat, utcnow
 from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
+from charter.evaluation import service as evaluation
 from charter.licenses import _lifecycle as lc
 from charter.licenses import conditions as cond
 from charter.licenses import policy, repository, toolrules, webhooks
@@ -471,7 +472,22 @@ def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> Tok
     if S(row.state) not in repository.LIVE:
         raise Conflict(f"license {row.id} is {row.state}: only active licenses have a token", code="license_not_active")
     signer = catalog.model_signer(uow, row.model_version_id)
-    return TokenRead(license=row.id, token=token_for(issuer, row, model_signer=signer))
+    return TokenRead(
+        license=row.id, token=token_for(issuer, row, model_signer=signer, evidence=evidence_claim(uow, row))
+    )
+
+
+def evidence_claim(uow: UnitOfWork, row: LicenseRow) -> dict[str, Any] | None:
+    """What the token says about the evidence: the assessment it rests on and the sha256 of its evidence document."""
+    found = evaluation.find_assessment(uow, row.assessment_id) if row.assessment_id else None
+    if found is None:
+        return None
+    return {
+        "assessment": found.id,
+        "digest": "sha256:" + found.evidence_digest.removeprefix("sha256:"),
+        "computed_by": found.computed_by,
+        "self_reported": found.self_reported,
+    }
 
 
 def check(uow: UnitOfWork, actor: Actor, model: str, env: str, purpose: str | None = None) -> CheckResult:

@@ -50,9 +50,11 @@ def license_claims(
     status_index: int,
     status_uri: str,
     model_signer: str | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The claims of a license token (every one required by verifiers, but `model_signer`: the sha256 of the key
-    whose OpenSSF model signature over the artifact was verified at registration, when there was one)."""
+    whose OpenSSF model signature over the artifact was verified at registration, when there was one; and
+    `evidence`: the assessment the license rests on, the sha256 of its evidence document and who computed it)."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": license_id,
@@ -76,6 +78,8 @@ def license_claims(
     }
     if model_signer is not None:
         claims["model_signer"] = model_signer
+    if evidence is not None:
+        claims["evidence"] = dict(evidence)
     return claims
 
 

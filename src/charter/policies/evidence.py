@@ -158,6 +158,19 @@ SCHEMA: Field = obj(
                 "missing": list_of(Field(Kind.STRING)),
             }
         ),
+        "evaluation": obj(
+            {
+                "computed_by": string(
+                    "who computed performance and fairness: server (from uploaded predictions) or client "
+                    "(self-reported)",
+                    ("server", "client"),
+                ),
+                "self_reported": flag("the figures were computed on the client and never checked by the server"),
+                "code_version": string("Charter version that computed the figures"),
+                "inputs": Field(Kind.MAP, item=string("sha256 of the input file"), doc="sha256 of each input"),
+            },
+            doc="who computed the evaluation evidence (set by the server)",
+        ),
         "thresholds": obj(
             {name: Field(Kind.FLOAT, default=value) for name, value in DEFAULT_THRESHOLDS.items()},
             doc="policy parameters",

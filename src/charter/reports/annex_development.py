@@ -122,6 +122,13 @@ def _validation(ctx: Ctx) -> list[str]:
         f"({counts.get('pass', 0)} rules passed, {counts.get('fail', 0)} failed, "
         f"{counts.get('not_applicable', 0)} not applicable); evidence {d.evidence_digest}"
     ]
+    if d.computed_by is not None:
+        who = (
+            "self-reported (computed on the client, not checked by the server)"
+            if d.self_reported
+            else "the server, from the uploaded predictions"
+        )
+        lines.append(f"Figures computed by: {who}")
     for kind, f in sorted(d.inputs.items()):
         if isinstance(f, Mapping):
             rows = f" ({f.get('rows')} rows)" if f.get("rows") is not None else ""

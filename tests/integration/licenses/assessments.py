@@ -17,9 +17,10 @@ class HasContainer(Protocol):
     c: Container
 
 
-def assess(world: HasContainer, model: str, blockers: Sequence[str] = ()) -> str:
-    """Record an assessment of `model` failing exactly the `blockers` rules; returns its id."""
-    digest = hashlib.sha256(model.encode()).hexdigest()
+def assess(world: HasContainer, model: str, blockers: Sequence[str] = (), evidence: str = "") -> str:
+    """Record an assessment of `model` failing exactly the `blockers` rules (on evidence named `evidence`: the
+    same name, the same evidence digest); returns its id."""
+    digest = hashlib.sha256((model + evidence).encode()).hexdigest()
     results = tuple(
         RuleResult(
             rule_id=rule,

@@ -96,6 +96,26 @@ def test_new_model_version_of_a_licensed_system_gets_a_reaudit(world: World) -> 
     assert [t.status for t in _tasks(world, system) if t.kind == reaudit.NEW_VERSION] == ["done"]
 
 
+def test_a_license_resting_on_superseded_evidence_is_flagged_for_reaudit(world: World) -> None:
+    lid, model = _active(world)
+    system = model.split("@")[0]
+    assess(world, model, blockers=[])  # the same evidence again: nothing to re-audit
+    jobs.run_due_jobs(world.c)
+    assert not [t for t in _tasks(world, system) if t.kind == reaudit.STALE_EVIDENCE]
+    failed = assess(world, model, blockers=["ETH-DP-DIFF"], evidence="new predictions")
+    jobs.run_due_jobs(world.c)
+    jobs.run_due_jobs(world.c)  # once per superseding assessment
+    stale = [t for t in _tasks(world, system) if t.kind == reaudit.STALE_EVIDENCE]
+    assert [(t.license_id, t.model_ref, t.status) for t in stale] == [(lid, model, "open")]
+    assert stale[0].reason.startswith(f"assessment {failed} of {model} (FAIL (ETH-DP-DIFF)) supersedes")
+    assert timedelta(days=6) < stale[0].due_at - utcnow() <= timedelta(days=7)
+    passed = assess(world, model, blockers=[], evidence="fixed predictions")
+    jobs.run_due_jobs(world.c)
+    stale = [t for t in _tasks(world, system) if t.kind == reaudit.STALE_EVIDENCE]
+    assert [t.status for t in stale] == ["done", "open"]  # the pass closes the first and is itself newer evidence
+    assert stale[1].reason.startswith(f"assessment {passed} of {model} (pass) supersedes")
+
+
 def test_manual_reaudit_completion(world: World) -> None:
     _, model = _active(world)
     system = model.split("@")[0]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from charter.audit.tables import AuditEntryRow
 from charter.catalog import service as catalog
 from charter.core.errors import CharterError
+from charter.evaluation import service as evaluation
 from charter.licenses import service
 from charter.licenses.issuer import current_status_list
 from charter.licenses.jose import KeySet, jwks
@@ -117,7 +118,7 @@ def _activate(world: World, license_id: str) -> object:
 
 def test_last_approval_activates_and_the_token_verifies(world: World) -> None:
     model = world.system("high") + "@1.0"
-    assess(world, model, blockers=[])
+    assessment_id = assess(world, model, blockers=[])
     lic = world.request(model, conditions=["fairness.dp_diff < 0.1 => revoke"], regions=["eu"])
     st = world.approve_all(lic.id)
     assert st.state == "active"
@@ -135,6 +136,15 @@ def test_last_approval_activates_and_the_token_verifies(world: World) -> None:
         "regions": ["eu"],
     }
     assert v.claims["conditions_digest"] == world.get(lic.id).conditions_digest
+    with world.c.uow(write=False) as uow:
+        found = evaluation.find_assessment(uow, assessment_id)
+    assert found is not None
+    assert v.claims["evidence"] == {  # the license names the evidence it rests on
+        "assessment": assessment_id,
+        "digest": "sha256:" + found.evidence_digest,
+        "computed_by": None,
+        "self_reported": False,
+    }
     assert [a for a in _actions(world, lic.id) if a.startswith("license.")] == [
         "license.request",
         "license.approve",

@@ -102,6 +102,19 @@ def evaluation_body(name: str) -> dict[str, Any]:
     return body
 
 
+def upload_parts(name: str, *, resamples: int = 20, path: Path | None = None) -> dict[str, Any]:
+    """What `charter evaluate --upload` sends for predictions_{name}.csv: the file, the options and the artifact scan
+    (keyword arguments for `TestClient.post`)."""
+    body = evaluation_body("mitigated")
+    path = path or EXAMPLE / f"predictions_{name}.csv"
+    meta = {
+        "options": {**body["options"], "bootstrap_resamples": resamples},
+        "evidence": {"scan": body["evidence"]["scan"]},
+        "inputs": {"artifact": body["inputs"]["artifact"]},
+    }
+    return {"files": {"predictions": (path.name, path.read_bytes(), "text/csv")}, "data": {"meta": json.dumps(meta)}}
+
+
 def counts(container: Container) -> dict[str, int]:
     """Rows of every table this domain writes, and audit entries."""
     with container.uow(write=False) as uow:

@@ -15,7 +15,8 @@ from charter.catalog import service as catalog
 from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import DatasetCreate, LineageLink, ModelVersionCreate, SystemCreate
 from charter.evaluation import service as evaluation
-from charter.evaluation.schemas import EvaluationCreate
+from charter.evaluation.compute import ComputeOptions
+from charter.evaluation.schemas import EvaluationCreate, InputFile, UploadMeta
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate, LicenseRead
 from charter.signoffs.schemas import SignOffCreate
@@ -171,16 +172,27 @@ class ReportWorld:
         self.evaluate(ref)
         return ref
 
-    def evaluate(self, ref: str, evidence: dict[str, Any] | None = None) -> Any:
-        body = {
-            "evidence": evidence or EVIDENCE,
-            "inputs": {
-                "predictions": {"name": "preds.csv", "sha256": "a" * 64, "size": 100, "rows": 5000},
-                "artifact": {"name": "model.safetensors", "sha256": DIGEST.removeprefix("sha256:"), "size": 31},
-            },
-            "options": {"label": "y", "prediction": "p", "sensitive": ["sex"]},
-        }
+    def evaluate(self, ref: str, evidence: dict[str, Any] | None = None, *, upload: bool = True) -> Any:
+        """An evaluation with these figures: as the server computes them from an upload (the sections are given, not
+        computed from a file), or self-reported (`upload=False`)."""
+        evidence = evidence or EVIDENCE
+        predictions = {"name": "preds.csv", "sha256": "a" * 64, "size": 100, "rows": 5000}
+        artifact = {"name": "model.safetensors", "sha256": DIGEST.removeprefix("sha256:"), "size": 31}
+        options = {"label": "y", "prediction": "p", "sensitive": ["sex"]}
         with self.c.uow() as uow:
+            if upload:
+                scan = {k: v for k, v in evidence.items() if k == "scan"}
+                meta = UploadMeta.model_validate({"evidence": scan, "inputs": {"artifact": artifact}})
+                sections = {k: v for k, v in evidence.items() if k != "scan"}
+                computed = ComputeOptions(label="y", prediction="p", sensitive=("sex",))
+                return evaluation.submit_computed(
+                    uow, self.admin, ref, sections, InputFile.model_validate(predictions), computed, meta
+                )
+            body = {
+                "evidence": evidence,
+                "inputs": {"predictions": predictions, "artifact": artifact},
+                "options": options,
+            }
             return evaluation.submit_evaluation(uow, self.admin, ref, EvaluationCreate.model_validate(body))
 
     def bare_system(self, name: str = "chat-helper") -> str:

@@ -17,6 +17,7 @@ AGREED = (
     "fairness_summary",
     "scan",
     "documentation",
+    "evaluation",
     "thresholds",
 )
 

@@ -1,18 +1,30 @@
-"""Evaluations (client-computed evidence) and assessments against the active policies."""
+"""Evaluations (evidence the server computes from uploaded predictions, or self-reported by the client) and
+assessments against the active policies."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from charter.api.deps import Authz, ContainerDep
 from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
+from charter.bootstrap import Container
+from charter.core.errors import InvalidInput, TooLarge
 from charter.core.pages import Page, paginate
 from charter.evaluation import service
+from charter.evaluation.compute import ComputeOptions, predictions_evidence
 from charter.evaluation.schemas import (
     AssessmentCreate,
     AssessmentDetail,
@@ -20,12 +32,34 @@ from charter.evaluation.schemas import (
     EvaluationCreate,
     EvaluationRead,
     EvaluationResult,
+    InputFile,
+    UploadMeta,
 )
 
 router = APIRouter(tags=["evaluation"])
 
 Run = Annotated[Actor, Depends(Authz(P.EVALUATION_RUN))]
 Read = Annotated[Actor, Depends(Authz(P.EVALUATION_READ))]
+UPLOAD_SUFFIX = "/evaluations/upload"  # the server's body-size middleware leaves these to the route (its own limit)
+CHUNK = 1 << 20
+META_MAX = 1 << 20  # the options and the artifact scan (its findings)
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["predictions"],
+                    "properties": {
+                        "predictions": {"type": "string", "format": "binary", "description": "CSV or Parquet"},
+                        "meta": {"type": "string", "description": "JSON: options, and optionally scan evidence"},
+                    },
+                }
+            }
+        },
+    }
+}
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
@@ -36,6 +70,121 @@ def submit_evaluation(
     """Store evidence computed on the client, assess it with the active policies; the verdict is in `assessment`."""
     with c.uow() as uow:
         return service.submit_evaluation(uow, actor, f"{system}@{version}", body)
+
+
+@router.post("/systems/{system}/versions/{version}" + UPLOAD_SUFFIX, status_code=201, openapi_extra=_UPLOAD_DOC)
+async def upload_evaluation(
+    system: str, version: str, request: Request, actor: Run, c: ContainerDep
+) -> EvaluationResult:
+    """Upload the predictions (multipart: `predictions` = CSV or Parquet file, `meta` = JSON options); the server
+    computes metrics, fairness and bootstrap intervals with the client's code and assesses them (`computed_by:
+    server`). Larger than CHARTER_UPLOAD_MAX_BYTES: 413."""
+    ref = f"{system}@{version}"
+    limit = c.settings.upload_max_bytes
+    await run_in_threadpool(_check_upload, c, actor, ref)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(_too_large(limit), details={"limit": limit})
+    with tempfile.TemporaryDirectory(prefix="charter-upload-") as tmp:
+        meta, saved = await _read_upload(request, limit, Path(tmp))
+        options = _options(meta)
+        sections, rows = await run_in_threadpool(predictions_evidence, saved["path"], options)
+        predictions = InputFile(name=saved["name"], sha256=saved["sha256"], size=saved["size"], rows=rows)
+        result: EvaluationResult = await run_in_threadpool(
+            _submit_computed, c, actor, ref, sections, predictions, options, meta
+        )
+    return result
+
+
+def _check_upload(c: Container, actor: Actor, ref: str) -> None:
+    with c.uow(write=False) as uow:
+        service.check_upload(uow, actor, ref)
+
+
+def _submit_computed(
+    c: Container,
+    actor: Actor,
+    ref: str,
+    sections: dict[str, Any],
+    predictions: InputFile,
+    options: ComputeOptions,
+    meta: UploadMeta,
+) -> EvaluationResult:
+    with c.uow() as uow:
+        return service.submit_computed(uow, actor, ref, sections, predictions, options, meta)
+
+
+def _too_large(limit: int) -> str:
+    return f"upload exceeds {limit} bytes (CHARTER_UPLOAD_MAX_BYTES); evaluate a sample, or raise the limit"
+
+
+def _options(meta: UploadMeta) -> ComputeOptions:
+    o = meta.options
+    defaults = ComputeOptions()
+    return ComputeOptions(
+        label=o.label or defaults.label,
+        prediction=o.prediction or defaults.prediction,
+        score=o.score,
+        sensitive=tuple(o.sensitive),
+        positive_label=o.positive_label,
+        bootstrap_resamples=defaults.bootstrap_resamples if o.bootstrap_resamples is None else o.bootstrap_resamples,
+    )
+
+
+def _safe_name(name: str | None) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name or "").name).lstrip(".")[:120]
+    return base or "predictions"
+
+
+async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[UploadMeta, dict[str, Any]]:
+    """The `meta` and `predictions` parts; the file is written to `folder` under its own name (errors name it),
+    hashed on the way; more than `limit` bytes in all: 413."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise InvalidInput(
+            f"Content-Type: '{ctype[:80]}' is not multipart/form-data; send the file as the part 'predictions'",
+            code="unsupported_media_type",
+            field="predictions",
+        )
+    received = 0
+    receive = request.receive
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise TooLarge(_too_large(limit), details={"limit": limit})
+        return message
+
+    form = await Request(request.scope, counted).form(max_files=1, max_fields=1, max_part_size=META_MAX)
+    try:
+        upload = form.get("predictions")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("predictions: the file part 'predictions' is missing", field="predictions")
+        raw_meta = form.get("meta") or "{}"
+        if not isinstance(raw_meta, str):
+            raise InvalidInput("meta: must be a JSON text field, not a file", field="meta")
+        try:
+            meta = UploadMeta.model_validate_json(raw_meta)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"meta.{where}: {first['msg']}", field=f"meta.{where}") from None
+        name = _safe_name(upload.filename)
+        path = folder / name
+        digest, size = hashlib.sha256(), 0
+        with path.open("wb") as out:
+            while chunk := await upload.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise InvalidInput(f"predictions: {name} is empty", field="predictions")
+        return meta, {"path": path, "name": name, "sha256": digest.hexdigest(), "size": size}
+    finally:
+        await form.close()
 
 
 @router.get("/systems/{system}/versions/{version}/evaluations")

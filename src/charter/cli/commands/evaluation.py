@@ -1,5 +1,7 @@
-"""charter evaluate: metrics, fairness and the artifact scan computed here, on the user's machine; the API receives
-the evidence with the sha256 of each input (never the data), stores it and assesses it against the active policies.
+"""charter evaluate: with --upload the predictions go to the server, which computes metrics, fairness and bootstrap
+intervals itself (computed_by: server); without it they are computed here, on the user's machine, and the API
+receives only the figures with the sha256 of each input (self-reported). The artifact is always scanned here.
+`charter assessment verify` recomputes a stored assessment from its inputs with the same code.
 """
 
 from __future__ import annotations
@@ -118,7 +120,12 @@ def show_assessment(
 
 
 def _human(a: AssessmentDetail, written: list[Path]) -> None:
+    from charter.evaluation.report import computed_by_text
+
     console.print(f"{a.model} {a.digest}  assessment {a.id}", markup=False, highlight=False, soft_wrap=True)
+    if a.computed_by is not None:
+        style = "yellow bold" if a.self_reported else "green"
+        console.print(f"evidence: [{style}]{computed_by_text(a)}[/{style}]", highlight=False, soft_wrap=True)
     ordered = sorted(a.results, key=lambda r: (_ORDER[r.verdict], _SEVERITY[r.severity], r.policy, r.rule_id))
     rows = [[_MARK[r.verdict], r.severity, r.rule_id, r.title, r.reason] for r in ordered]
     grid(["verdict", "severity", "rule", "title", "reason"], rows)
@@ -175,6 +182,14 @@ def evaluate(
     bootstrap: Annotated[
         int, typer.Option(help="Bootstrap resamples for confidence intervals (0: none).", min=0, max=100_000)
     ] = DEFAULT_RESAMPLES,
+    upload: Annotated[
+        bool,
+        typer.Option(
+            "--upload",
+            help="Send the predictions to the server, which computes the figures (required for high-risk systems "
+            "by the built-in evidence baseline); without it they are computed here and marked self-reported.",
+        ),
+    ] = False,
 ) -> None:
     """Evaluate a model version: metrics and fairness from a predictions file, an artifact scan, the policy verdict.
 
@@ -192,10 +207,16 @@ def evaluate(
         raise usage("usage", "--data and --features go with --model FILE")
     if predictions is None and artifact is None:
         raise usage("nothing_to_evaluate", "give --predictions FILE (and/or --artifact PATH), or --model with --data")
+    if upload and predictions is None:
+        raise usage(
+            "usage",
+            "--upload sends a predictions file: give --predictions FILE (for --model, write the model's predictions "
+            "to a file first)",
+        )
     columns = _columns(sensitive)
     given = predictions or data
     table_path = _predictions_file(given, "predictions" if predictions else "data") if given is not None else None
-    api = Api()
+    api = Api(timeout=900.0) if upload else Api()  # the server computes the bootstrap of a large upload
     registered = api.get(f"/systems/{system}/versions/{version}")  # unknown model version: exit 3 before any work
     inputs: dict[str, Any] = {}
     scan = None
@@ -210,6 +231,25 @@ def evaluate(
         inputs["artifact"] = {"name": artifact.name, "sha256": digest, "size": size}
         scan = scan_path(artifact)
     evaluated = None
+    if upload and table_path is not None:
+        meta = {
+            "options": {
+                "label": label,
+                "prediction": prediction,
+                "score": score,
+                "sensitive": columns,
+                "positive_label": positive_label,
+                "bootstrap_resamples": bootstrap,
+                "source": "predictions",
+            },
+            "evidence": {"scan": scan.to_dict()} if scan is not None else {},
+            "inputs": {k: v for k, v in inputs.items() if k == "artifact"},
+        }
+        result = upload_predictions(api, f"/systems/{system}/versions/{version}/evaluations/upload", table_path, meta)
+        show_assessment(
+            result["assessment"], fmt=format, output=output, html=html, extra={"evaluation": result["evaluation"]}
+        )
+        return
     if table_path is not None:
         if model is not None:
             model_scan = scan if scan is not None and artifact == model else scan_path(model)
@@ -243,6 +283,33 @@ def evaluate(
     show_assessment(
         result["assessment"], fmt=format, output=output, html=html, extra={"evaluation": result["evaluation"]}
     )
+
+
+class _Counted:
+    """A file whose reads advance a progress bar (httpx reads multipart files in chunks)."""
+
+    def __init__(self, fh: Any, advance: Callable[[int], None] | None) -> None:
+        self._fh = fh
+        self._advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        chunk: bytes = self._fh.read(size)
+        if self._advance is not None:
+            self._advance(len(chunk))
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+def upload_predictions(api: Api, path: str, file: Path, meta: dict[str, Any]) -> Any:
+    """POST the predictions file (multipart) with its options; a progress bar on a terminal for large files."""
+    import json
+
+    ctype = "application/vnd.apache.parquet" if file.suffix.lower() in {".parquet", ".pq"} else "text/csv"
+    with file.open("rb") as fh, _progress(file.stat().st_size, f"upload {file.name}") as advance:
+        files = {"predictions": (file.name, _Counted(fh, advance), ctype)}
+        return api.post(path, files=files, data={"meta": json.dumps(meta)})
 
 
 def run_model(
@@ -390,8 +457,18 @@ def assessment_list(ref: Annotated[str, typer.Argument(help="SYSTEM@VERSION")]) 
 
     system, version = split_ref(ref)
     items = Api().get_all(f"/systems/{system}/versions/{version}/assessments")
-    rows = items if STATE.json else [{**i, "blockers": ", ".join(i["blockers"]) or "-"} for i in items]
-    table(rows, ["id", "verdict", "blockers", "created_at", "created_by"])
+    rows = (
+        items
+        if STATE.json
+        else [{**i, "blockers": ", ".join(i["blockers"]) or "-", "computed_by": _who(i)} for i in items]
+    )
+    table(rows, ["id", "verdict", "blockers", "computed_by", "created_at", "created_by"])
+
+
+def _who(item: dict[str, Any]) -> str:
+    if not item.get("computed_by"):
+        return "-"
+    return "self-reported" if item.get("self_reported") else str(item["computed_by"])
 
 
 @assessment_app.command("show")
@@ -405,6 +482,74 @@ def assessment_show(
     check_format(format)
     doc = Api().get(f"/assessments/{assessment_id}")
     show_assessment(doc, fmt=format, output=output, html=html, extra={})
+
+
+@assessment_app.command("verify")
+def assessment_verify(
+    assessment_id: Annotated[str, typer.Argument(help="Assessment id (asm_…).")],
+    predictions: Annotated[Path, typer.Option(help="The predictions file the assessment was made from.")],
+) -> None:
+    """Recompute an assessment's figures from its original predictions file, here, with the same code, and compare
+    them with the stored ones (and the file's sha256 with the recorded one). Exit 1 naming every figure that differs."""
+    from charter.core.errors import InvalidInput
+    from charter.evaluation.compute import ComputeOptions, differences, predictions_evidence
+
+    doc = Api().get(f"/assessments/{assessment_id}")
+    recorded = (doc.get("inputs") or {}).get("predictions")
+    if not recorded:
+        raise usage(
+            "nothing_to_verify",
+            f"assessment {assessment_id} was not made from a predictions file (its evaluation has none), "
+            "so there is nothing to recompute",
+        )
+    path = _predictions_file(predictions)
+    with _progress(path.stat().st_size, f"sha256 {path.name}") as advance:
+        sha = "sha256:" + sha256_file(path, advance).removeprefix("sha256:")
+    problems: list[str] = []
+    if sha != recorded["sha256"]:
+        problems.append(
+            f"input predictions: {path.name} is {sha}, but the assessment was made from {recorded['name']} "
+            f"{recorded['sha256']}"
+        )
+    evidence = doc.get("evidence") or {}
+    noted = ((evidence.get("evaluation") or {}).get("inputs") or {}).get("predictions")
+    if noted is not None and noted != recorded["sha256"]:
+        problems.append(
+            f"evidence.evaluation.inputs.predictions: {noted}, but the evaluation recorded {recorded['sha256']}"
+        )
+    try:
+        sections, rows = predictions_evidence(path, ComputeOptions.from_stored(doc.get("options") or {}))
+    except InvalidInput as exc:
+        raise usage(exc.code, exc.message) from None
+    figures = differences({k: evidence.get(k) for k in sections}, sections)
+    problems.extend(figures)
+    result = {
+        "assessment": assessment_id,
+        "match": not problems,
+        "computed_by": doc.get("computed_by"),
+        "self_reported": doc.get("self_reported"),
+        "predictions": {"name": path.name, "sha256": sha, "rows": rows, "recorded": recorded["sha256"]},
+        "differences": problems,
+    }
+    if STATE.json:
+        emit(result)
+    elif not problems:
+        console.print(
+            f"[green bold]MATCH[/green bold]: every figure of {assessment_id} recomputed from {path.name} "
+            f"({rows} rows, {sha}) equals the stored one",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[red bold]MISMATCH[/red bold]: {assessment_id} does not match {path.name}: {len(problems)} difference(s)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for line in problems:
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(EXIT_NO)
 
 
 def register(app: typer.Typer) -> None:
