@@ -4,8 +4,8 @@ assessments. Existing evaluations were all computed on the client (the only way 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_evidence_provenance"
-down_revision = "0013_closed_loop"
+revision = "0016_evidence_provenance"
+down_revision = "0015_tool_approvals"
 branch_labels = None
 depends_on = None
 
