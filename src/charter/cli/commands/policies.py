@@ -188,12 +188,16 @@ def controls_coverage(
         highlight=False,
     )
     grid(
-        ["control", "title", "rules"],
-        [[c["id"], c["title"], ", ".join(c["rules"])] for c in doc["covered"]],
+        ["control", "title", "legal status", "rules"],
+        [[c["id"], c["title"], c.get("legal_status", ""), ", ".join(c["rules"])] for c in doc["covered"]],
         title="covered",
     )
     if doc["uncovered"]:
-        grid(["control", "title"], [[c["id"], c["title"]] for c in doc["uncovered"]], title="not covered by any rule")
+        grid(
+            ["control", "title", "legal status"],
+            [[c["id"], c["title"], c.get("legal_status", "")] for c in doc["uncovered"]],
+            title="not covered by any rule",
+        )
 
 
 def register(app: typer.Typer) -> None:
