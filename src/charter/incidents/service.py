@@ -101,7 +101,13 @@ def report(
         last_day=due.last_day,
         due_at=due.due_at,
         deadline_note=due.explain(),
-        authority=authority_for(data.member_state, authority),
+        authority=authority_for(data.member_state, authority)
+        + (
+            "; if the system is built on your own general-purpose AI model (Art. 75(1)), the AI Office instead "
+            "(Art. 75(1a))"
+            if row_system.gpai
+            else ""
+        ),
         status=OPEN,
         suspended_licenses=[],
         reported_by=actor.ref,
