@@ -289,7 +289,11 @@ def _route_check(control: ControlRef, facts: dict[str, Any], routes: list[str]) 
     if cid.startswith("EUAIA-ANNEXIII-"):
         area = cid.rsplit("-", 1)[1]
         point = facts.get("annex_iii_point") or ""
-        return point.startswith(area) and "art-6-2" in routes, f"Annex III point {point} is in area {area}"
+        holds = point.startswith(area) and "art-6-2" in routes
+        return (
+            holds,
+            f"Annex III point {point} is in area {area}" if holds else f"Annex III area {area}: not the use case",
+        )
     if cid == "EUAIA-ART6-1":
         return "art-6-1" in routes, "high-risk through Art. 6(1) (Annex I product)"
     if cid == "EUAIA-ART6-2":
@@ -360,30 +364,56 @@ def _obligations(
     routes: list[str],
     facts: dict[str, Any],
     catalog: tuple[ControlRef, ...],
+    skipped: list[tuple[str, str]] | None = None,
 ) -> tuple[Obligation, ...]:
+    """The controls that apply; with `skipped`, also collects (control id, why it does not apply) for the rest."""
     out: list[Obligation] = []
+    skip = skipped.append if skipped is not None else (lambda _item: None)
     if tier == "prohibited":
         hit = {PROHIBITED_CONTROLS[name]: name for name in banned}
         for c in catalog:
             if c.id in hit:
                 why = f"answered yes to {_ART5_POINT[hit[c.id]]} ({hit[c.id]}): prohibited, refuse every licence"
                 out.append(Obligation.of(c, why))
+            else:
+                skip((c.id, "the system is prohibited (Art. 5): no other control is assessed"))
         return tuple(out)
     for c in catalog:
         tier_why = _tier_why(c, tier, gpai, systemic)
         if tier_why is None:
+            skip((c.id, f"covers tiers {', '.join(c.tiers) or 'none'}, not '{tier}'"))
             continue
         if not _role_ok(c, facts):
+            skip((c.id, f"a duty of the {' or '.join(c.roles)}; your role is {' and '.join(facts.get('role') or [])}"))
             continue
         ok, route_why = _route_check(c, facts, routes)
         if not ok:
+            skip((c.id, f"does not hold: {route_why}"))
             continue
         parts = [tier_why] + ([route_why] if route_why else [])
         if c.applies_when:
             outcome = applies_when.evaluate(c.applies_when, facts)
-            if not outcome.holds:
-                continue
             read = ", ".join(f"{k}={_fmt(v)}" for k, v in outcome.facts)
+            if not outcome.holds:
+                skip((c.id, f"condition `{c.applies_when}` does not hold ({read})"))
+                continue
             parts.append(f"condition `{c.applies_when}` holds ({read})")
         out.append(Obligation.of(c, "; ".join(parts)))
     return tuple(out)
+
+
+def not_applicable(q: Questionnaire, catalog: Iterable[ControlRef] | None = None) -> dict[str, str]:
+    """Every control that does not apply to these answers, with why (for per-system control status)."""
+    result = classify(q, catalog)
+    skipped: list[tuple[str, str]] = []
+    _obligations(
+        result.tier,
+        result.gpai,
+        result.gpai_systemic,
+        _prohibited(q.prohibited),
+        list(result.routes),
+        result.facts,
+        controls() if catalog is None else tuple(catalog),
+        skipped,
+    )
+    return dict(skipped)

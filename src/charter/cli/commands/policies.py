@@ -200,6 +200,29 @@ def controls_coverage(
         )
 
 
+@controls_app.command("status")
+def controls_status(
+    system: str,
+    framework: Annotated[str, typer.Option(help="eu-ai-act (default) | gdpr | nist-ai-rmf | iso-42001")] = "eu-ai-act",
+    all_: Annotated[bool, typer.Option("--all", help="Also list controls that do not apply.")] = False,
+) -> None:
+    """Each control's status for SYSTEM: auto_checked, attested, expired, missing, not_applicable (with why)."""
+    doc = Api().get(f"/systems/{system}/controls", params={"framework": framework})
+    if STATE.json:
+        emit(doc)
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(doc["counts"].items()))
+    console.print(f"[bold]{doc['system']}[/bold] (tier {doc['tier']}), {doc['framework']}: {counts}", highlight=False)
+    rows = [
+        [c["id"], c["status"] if c["ok"] else c["status"].upper(), c["legal_status"], c["why"]]
+        for c in doc["items"]
+        if all_ or c["status"] != "not_applicable"
+    ]
+    grid(["control", "status", "legal status", "why"], rows)
+    if any(not c["ok"] for c in doc["items"]):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(policy_app, name="policy")
     app.add_typer(controls_app, name="controls")
