@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import json
+import zipfile
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from charter.core.clock import pinned
+from charter.reports.packcheck import verify_pack
 from tests.conftest import MakeUser, bearer
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -71,6 +75,16 @@ def test_attestation_turns_a_missing_control_green_then_red_when_it_expires(clie
         clock.advance(days=31)
         expired = _status(client, "EUAIA-ART4")
         assert expired["status"] == "expired" and not expired["ok"] and "expired on" in expired["why"]
+        report = client.get("/api/v1/reports/systems/hiring")
+        assert report.status_code == 200 and "EUAIA-ART4" in report.text and "EXPIRED" in report.text
+        pack = client.get("/api/v1/reports/systems/hiring/pack")
+        assert pack.status_code == 200, pack.text[:300]
+    with zipfile.ZipFile(io.BytesIO(pack.content)) as zf:
+        status = json.loads(zf.read("controls/status.json"))
+        art4 = next(c for c in status["items"] if c["id"] == "EUAIA-ART4")
+        assert art4["status"] == "expired" and not art4["ok"]
+        assert zf.read(f"controls/evidence/{att['id']}-training.csv") == EVIDENCE
+    assert verify_pack(io.BytesIO(pack.content)).problems == []
     na = _status(client, "EUAIA-ART54")
     assert na["status"] == "not_applicable" and "gpai" in na["why"]
     listed = client.get("/api/v1/systems/hiring/attestations").json()["items"]
