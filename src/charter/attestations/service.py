@@ -27,9 +27,11 @@ from charter.attestations.schemas import (
 from charter.attestations.tables import AttestationRow
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission
+from charter.catalog import documents
 from charter.catalog.classify import classify, not_applicable
 from charter.catalog.questionnaire import Questionnaire
 from charter.catalog.repository import system_by_name
+from charter.catalog.tables import ModelVersionRow
 from charter.catalog.views import resource_of
 from charter.core.clock import utcnow
 from charter.core.errors import InvalidInput
@@ -159,6 +161,19 @@ def status(uow: UnitOfWork, actor: Actor, system: str, *, framework: str = "eu-a
                 if found is not None:
                     rules.setdefault(found.id, []).append(f"{policy.name}/{rule.id}")
     attested = latest(uow, system)
+    newest = uow.session.scalar(
+        select(ModelVersionRow.version)
+        .where(ModelVersionRow.system_id == row_system.id)
+        .order_by(ModelVersionRow.created_at.desc())
+        .limit(1)
+    )
+    docs: dict[str, str] = {}
+    for kind, control_id in documents.CONTROL.items():
+        doc = documents.current(uow, row_system, kind, newest) if newest else None
+        if doc is not None:
+            docs[control_id] = f"{kind} revision {doc.revision} for {system}@{newest} by {doc.created_by}"
+        elif newest:
+            docs[control_id] = ""
     now = utcnow()
     items: list[ControlState] = []
     for control in fw.controls:
@@ -166,6 +181,16 @@ def status(uow: UnitOfWork, actor: Actor, system: str, *, framework: str = "eu-a
         att_read = to_read(att) if att is not None else None
         if control.id not in applies:
             state, why = "not_applicable", skipped.get(control.id, "not among the system's obligations")
+        elif docs.get(control.id):
+            state, why = "attested", f"documented: {docs[control.id]}"
+        elif control.id in docs:
+            state, why = (
+                "missing",
+                (
+                    f"no {documents.ARTICLE[documents.FRIA if control.id == 'EUAIA-ART27' else documents.PLAN]} "
+                    f"document for {system}@{newest} (a model update re-opens it)"
+                ),
+            )
         elif att is not None and att.valid_until > now:
             state, why = "attested", f"attested by {att.attested_by} until {att.valid_until:%Y-%m-%d}"
         elif att is not None:
