@@ -208,8 +208,11 @@ def controls_status(
 ) -> None:
     """Each control's status for SYSTEM: auto_checked, attested, expired, missing, not_applicable (with why)."""
     doc = Api().get(f"/systems/{system}/controls", params={"framework": framework})
+    red = any(not c["ok"] for c in doc["items"])
     if STATE.json:
         emit(doc)
+        if red:
+            raise typer.Exit(1)
         return
     counts = ", ".join(f"{v} {k}" for k, v in sorted(doc["counts"].items()))
     console.print(f"[bold]{doc['system']}[/bold] (tier {doc['tier']}), {doc['framework']}: {counts}", highlight=False)
@@ -219,7 +222,7 @@ def controls_status(
         if all_ or c["status"] != "not_applicable"
     ]
     grid(["control", "status", "legal status", "why"], rows)
-    if any(not c["ok"] for c in doc["items"]):
+    if red:
         raise typer.Exit(1)
 
 
