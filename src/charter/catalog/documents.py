@@ -92,8 +92,11 @@ def required(system: SystemRow) -> list[str]:
     return [kind for kind, control in CONTROL.items() if control in (system.obligations or [])]
 
 
-def submit(uow: UnitOfWork, actor: Actor, name: str, data: DocumentCreate) -> DocumentRead:
-    """Store the next revision of a FRIA or plan; refuses missing or empty required sections, naming them."""
+def submit(
+    uow: UnitOfWork, actor: Actor, name: str, data: DocumentCreate, *, known_metrics: frozenset[str] = frozenset()
+) -> DocumentRead:
+    """Store the next revision of a FRIA or plan; refuses missing or empty required sections, naming them, and (given
+    `known_metrics`, the monitoring vocabulary) plan metrics Charter does not watch."""
     system = system_by_name(uow.session, name)
     authorize(actor, Permission.CONTROL_ATTEST, resource_of(system))
     version = uow.session.scalar(
@@ -116,6 +119,12 @@ def submit(uow: UnitOfWork, actor: Actor, name: str, data: DocumentCreate) -> Do
         raise InvalidInput(f"unknown sections: {', '.join(unknown)}", field=f"sections.{unknown[0]}")
     if data.kind == PLAN and not data.metrics:
         raise InvalidInput("a post-market monitoring plan names the metrics it watches", field="metrics")
+    unwatched = [m for m in data.metrics if known_metrics and m.split("[", 1)[0] not in known_metrics]
+    if unwatched:
+        raise InvalidInput(
+            f"metrics Charter does not watch: {', '.join(unwatched)}; known: {', '.join(sorted(known_metrics))}",
+            field="metrics",
+        )
     last = uow.session.scalar(
         select(func.max(ObligationDocumentRow.revision)).where(
             ObligationDocumentRow.system_id == system.id, ObligationDocumentRow.kind == data.kind

@@ -94,3 +94,26 @@ def test_high_risk_deployer_needs_a_fria_to_activate_and_a_model_update_reopens_
     second = _fria(client, "1.1")
     assert second.json()["revision"] == 2
     assert [d["revision"] for d in client.get("/api/v1/systems/credit/documents").json()["items"]] == [2, 1]
+
+
+@SQLITE
+def test_post_market_plan_names_metrics_charter_watches(client: TestClient, container: Container) -> None:
+    """Art. 72: the plan's metrics are among those monitoring computes; a provider's plan, revision per version."""
+    assessed_model(container, "credit", answers={**DEPLOYER, "context": {"role": "provider"}})
+    sections = {
+        "data_collection": "gateway capture, hourly windows",
+        "evaluation": "monthly review against Art. 9-15",
+        "responsibilities": "ML lead, monthly",
+        "corrective_actions": "suspend via license conditions; Art. 20 corrective action",
+    }
+    body = {"kind": "post_market_plan", "model_version": "1.0", "sections": sections}
+    no_metrics = client.post("/api/v1/systems/credit/documents", json=body)
+    assert no_metrics.status_code == 422 and no_metrics.json()["field"] == "metrics"
+    unknown = client.post("/api/v1/systems/credit/documents", json={**body, "metrics": ["vibes.score"]})
+    assert unknown.status_code == 422 and "vibes.score" in unknown.json()["detail"]
+    ok = client.post(
+        "/api/v1/systems/credit/documents", json={**body, "metrics": ["drift.psi_max", "drift.psi[income]"]}
+    )
+    assert ok.status_code == 201 and ok.json()["article"] == "Art. 72"
+    art72 = next(c for c in client.get("/api/v1/systems/credit/controls").json()["items"] if c["id"] == "EUAIA-ART72")
+    assert art72["status"] == "attested" and "post_market_plan revision 1" in art72["why"]

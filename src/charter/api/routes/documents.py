@@ -11,8 +11,11 @@ from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.catalog import documents
 from charter.catalog.documents import DocumentCreate, DocumentRead
+from charter.licenses import conditions
 
 router = APIRouter(tags=["documents"])
+# What monitoring computes per window, the metrics a post-market monitoring plan (Art. 72) can name.
+WATCHED = frozenset({*conditions.PLAIN_METRICS, *conditions.FEATURE_METRICS, *conditions.ATTRIBUTE_METRICS})
 
 Write = Annotated[Actor, Depends(Authz(P.CONTROL_ATTEST))]
 Read = Annotated[Actor, Depends(Authz(P.CATALOG_READ))]
@@ -22,7 +25,7 @@ Read = Annotated[Actor, Depends(Authz(P.CATALOG_READ))]
 def submit_document(name: str, body: DocumentCreate, actor: Write, c: ContainerDep) -> DocumentRead:
     """Store the next revision of the system's FRIA or post-market monitoring plan for one model version."""
     with c.uow() as uow:
-        return documents.submit(uow, actor, name, body)
+        return documents.submit(uow, actor, name, body, known_metrics=WATCHED)
 
 
 @router.get("/systems/{name}/documents")
