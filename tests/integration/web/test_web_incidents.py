@@ -29,3 +29,13 @@ def test_open_incidents_listed_by_deadline(web: Client, user: Callable[..., str]
     text = page.text
     assert text.index(fast.id) < text.index(slow.id)  # soonest deadline first
     assert "Art. 73(3)" in text and "Art. 73(2)" in text and 'href="/incidents"' in text
+
+
+def test_system_page_shows_red_controls(web: Client, user: Callable[..., str], container: Container) -> None:
+    """Art. 4 AI literacy applies to every system and no rule checks it: red until attested."""
+    assessed_model(container, "credit")
+    user("vera", "viewer")
+    page = sign_in(web(), "vera").get("/systems/credit")
+    assert page.status_code == 200 and 'id="control-status"' in page.text
+    row = page.text[page.text.index("<code>EUAIA-ART4</code>") :][:400]
+    assert "badge-status-fail" in row and "missing" in row
