@@ -5,6 +5,7 @@ Built once by the composition root (`charter.bootstrap`), never at import time.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from pydantic_settings import (
 )
 
 from charter.core import egress
+from charter.core.periods import parse_holidays
 
 KEY_MAX_DAYS_DEFAULT = 365
 CHAT_FORMATS = ("slack", "mattermost", "teams")
@@ -123,6 +125,17 @@ class Settings(BaseSettings):
         description="Longest lifetime of a created API key, in days: a key asked for without an expiry gets this "
         "one; a longer one is refused.",
     )
+    holidays: str = Field(
+        default="",
+        description="Public holidays for Art. 73 reporting deadlines (Reg. 1182/71 Art. 3(4)): comma-separated "
+        "YYYY-MM-DD dates, or @PATH to a file with one date per line.",
+    )
+    incident_authority: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The market surveillance authority serious incidents are reported to (Art. 73(1)); unset: "
+        "'the market surveillance authority of the Member State where the incident occurred'.",
+    )
     log_level: str = "info"
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     login_rate_per_minute: int = Field(default=10, ge=1)
@@ -190,6 +203,14 @@ class Settings(BaseSettings):
                 )
             out.append((fmt, url))
         return out
+
+    @property
+    def holiday_dates(self) -> frozenset[date]:
+        """CHARTER_HOLIDAYS, parsed (a leading @ reads the dates from that file)."""
+        text = self.holidays.strip()
+        if text.startswith("@"):
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        return parse_holidays(text)
 
     @property
     def upstream_allowlist(self) -> egress.Allow:

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     INFERENCE_CALL = "inference.call"
     METRICS_READ = "metrics.read"  # the gateway's Prometheus /metrics
     TOOL_APPROVE = "tool.approve"  # see and decide agents' tool calls that wait for a human (charter approval)
+    CONTROL_ATTEST = "control.attest"  # attest a control no rule can check (Art. 4, 17, 49)
 
 
 class Role(StrEnum):
@@ -69,14 +70,14 @@ _READ = frozenset(
         P.REPORT_READ,
     }
 )
-_ML = _READ | {P.CATALOG_WRITE, P.EVALUATION_RUN, P.LICENSE_REQUEST, P.MONITOR_WRITE}
+_ML = _READ | {P.CATALOG_WRITE, P.EVALUATION_RUN, P.LICENSE_REQUEST, P.MONITOR_WRITE, P.CONTROL_ATTEST}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission) - {P.LICENSE_SIGNOFF, P.INFERENCE_CALL},
     Role.SENIOR_ENGINEER: _ML
     | {P.CATALOG_WRITE_PRODUCTION, P.DEPLOYMENT_WRITE, P.LICENSE_MANAGE, P.POLICY_WRITE, P.AUDIT_READ, P.TOOL_APPROVE},
     Role.ML_ENGINEER: _ML,
-    Role.REVIEWER: _READ | {P.LICENSE_SIGNOFF, P.AUDIT_READ, P.TOOL_APPROVE},
+    Role.REVIEWER: _READ | {P.LICENSE_SIGNOFF, P.AUDIT_READ, P.TOOL_APPROVE, P.CONTROL_ATTEST},
     Role.AUDITOR: _READ | {P.AUDIT_READ, P.PRINCIPAL_READ, P.METRICS_READ},
     Role.VIEWER: _READ,
     Role.APP: frozenset({P.INFERENCE_CALL, P.LICENSE_READ, P.DEPLOYMENT_READ}),

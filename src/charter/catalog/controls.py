@@ -17,6 +17,7 @@ import yaml
 
 import charter
 from charter.core.errors import CharterError, ErrorKind
+from charter.core.legal import LegalStatus, legal_status
 
 FILENAME = "control-catalogs.yaml"
 ENV_OVERRIDE = "CHARTER_CONTROL_CATALOGS"
@@ -32,6 +33,8 @@ class ControlRef:
     title: str
     tiers: tuple[str, ...]
     applies_when: str | None
+    roles: tuple[str, ...] = ()
+    legal: LegalStatus = LegalStatus("in_force", "")
 
 
 def candidates() -> list[Path]:
@@ -81,6 +84,8 @@ def parse(document: Mapping[str, Any]) -> tuple[ControlRef, ...]:
                     title=str(control.get("title", "")),
                     tiers=_tuple(control.get("applies_to_risk_tiers")),
                     applies_when=str(control["applies_when"]) if control.get("applies_when") else None,
+                    roles=_tuple(control.get("roles")),
+                    legal=legal_status(fid, control),
                 )
             )
     return tuple(out)

@@ -6,10 +6,11 @@ to "does not apply". Field descriptions are the questions asked by the interacti
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ANNEX_III_POINT = r"^[1-8](\([a-h]\))?$"
 
@@ -74,6 +75,22 @@ PROHIBITED_CONTROLS: dict[str, str] = {
 }
 
 
+class AnnexISection(StrEnum):
+    """Annex I Section A (new legislative framework) or Section B (e.g. vehicles, aviation, marine, rail)."""
+
+    A = "A"
+    B = "B"
+
+
+SECTION_B_ACTS = re.compile(
+    r"\b(2018/858|2019/2144|167/2013|168/2013|2018/1139|300/2008|2014/90|2016/797|(motor )?vehicles?|aviation|"
+    r"aircraft|marine equipment|rail(way)?s?|interoperability of the rail|agricultural|forestry|"
+    r"two- or three-wheel)\b",
+    re.IGNORECASE,
+)
+"""Words and act numbers of Annex I Section B legislation, used when `annex_i.section` is not answered."""
+
+
 class AnnexI(_Section):
     """Art. 6(1) + Annex I: product-safety route to high risk."""
 
@@ -88,6 +105,17 @@ class AnnexI(_Section):
     third_party_assessment: bool = Field(
         default=False, description="Does the product need a third-party conformity assessment for health/safety?"
     )
+    section: AnnexISection | None = Field(
+        default=None,
+        description="Annex I Section of that legislation: A (machinery, toys, medical devices...) or B (vehicles, "
+        "aviation, marine equipment, rail: Art. 2(2) limits the Act to Art. 6(1), 102-109 and 112); none = derive",
+    )
+
+    def section_b(self) -> bool:
+        """Section B, as answered or (unanswered) as the legislation's name reads."""
+        if self.section is not None:
+            return self.section is AnnexISection.B
+        return SECTION_B_ACTS.search(self.product_legislation or "") is not None
 
 
 class Derogation(StrEnum):
@@ -113,7 +141,30 @@ class AnnexIII(_Section):
         description="Art. 6(3) condition claimed: narrow_procedural_task | improves_human_activity | "
         "detects_patterns | preparatory_task, or none",
     )
-    derogation_rationale: str | None = Field(default=None, max_length=4000, description="Why the derogation applies")
+    derogation_rationale: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Art. 6(4): the documented assessment of why the derogation applies (required with a derogation)",
+    )
+    excluded_point: str | None = Field(
+        default=None,
+        pattern=ANNEX_III_POINT,
+        description="An Annex III point the use case resembles but falls outside of (e.g. '5(b)' for financial-fraud "
+        "detection, '1(a)' for biometric verification), or none",
+    )
+    exclusion_reason: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Why the use case falls outside that point (the Annex III carve-out relied on)",
+    )
+
+    @model_validator(mode="after")
+    def _exclusion_has_a_reason(self) -> AnnexIII:
+        if self.excluded_point is not None and not (self.exclusion_reason or "").strip():
+            raise ValueError("annex_iii.exclusion_reason is required when annex_iii.excluded_point is set")
+        if self.excluded_point is not None and self.excluded_point == self.point:
+            raise ValueError("annex_iii.excluded_point cannot be the same as annex_iii.point")
+        return self
 
 
 class Transparency(_Section):
@@ -130,6 +181,16 @@ class Transparency(_Section):
         default=False,
         description="Does it publish AI-generated text informing the public on matters of public interest?",
     )
+    facial_recognition_db: bool = Field(
+        default=False, description="Does it create or expand a facial-recognition database (capability)?"
+    )
+    realtime_rbi: bool = Field(
+        default=False, description="Does it perform real-time remote biometric identification (capability)?"
+    )
+    biometric_verification: bool = Field(
+        default=False,
+        description="Does it perform biometric verification only (confirming a person is who they claim to be)?",
+    )
 
 
 class Gpai(_Section):
@@ -140,12 +201,31 @@ class Gpai(_Section):
         default=None, ge=0, description="Cumulative training compute in FLOP, if known"
     )
     designated_systemic: bool = Field(default=False, description="Designated by the Commission as systemic risk?")
+    established_outside_union: bool = Field(
+        default=False, description="Is the model's provider established outside the Union (Art. 54)?"
+    )
+    open_source: bool = Field(
+        default=False,
+        description="Art. 53(2): released under a free and open-source licence with weights, architecture and usage "
+        "information public?",
+    )
 
 
 class DeployerType(StrEnum):
     PUBLIC_AUTHORITY = "public_authority"
     PUBLIC_SERVICE_PROVIDER = "public_service_provider"
     PRIVATE = "private"
+
+
+class Role(StrEnum):
+    """Art. 3(3) provider, Art. 3(4) deployer."""
+
+    PROVIDER = "provider"
+    DEPLOYER = "deployer"
+    BOTH = "both"
+
+    def roles(self) -> tuple[str, ...]:
+        return ("provider", "deployer") if self is Role.BOTH else (self.value,)
 
 
 class DecisionMode(StrEnum):
@@ -179,6 +259,11 @@ class Context(_Section):
     )
     effect: Effect = Field(default=Effect.NONE, description="Effect of decisions: none | legal | similarly_significant")
     generative: bool = Field(default=False, description="Is it a generative AI system?")
+    role: Role = Field(
+        default=Role.BOTH,
+        description="Your role for this system: provider (Art. 3(3), develops it or has it developed and places it "
+        "on the market under your name) | deployer (Art. 3(4), uses it under your authority) | both",
+    )
 
     @field_validator("deployment_context", mode="before")
     @classmethod

@@ -106,6 +106,8 @@ class ObligationRead(BaseModel):
     ref: str
     title: str
     why: str
+    legal_status: str = ""
+    legal_source: str = ""
 
 
 class SystemRead(BaseModel):

@@ -104,3 +104,21 @@ class LineageEdgeRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(140))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ObligationDocumentRow(Base):
+    """A versioned FRIA (Art. 27) or post-market monitoring plan (Art. 72) for one model version of a system
+    (migration 0019_obligation_documents). A new model version re-opens it: it needs a document of its own."""
+
+    __tablename__ = "obligation_documents"
+    __table_args__ = (UniqueConstraint("system_id", "kind", "revision", name="uq_obligation_documents_revision"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("ai_systems.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    revision: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(64))
+    sections: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    metrics: Mapped[list[str]] = mapped_column(JSONType)
+    created_by: Mapped[str] = mapped_column(String(140))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

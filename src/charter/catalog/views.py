@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from charter.auth.model import Resource
+from charter.catalog import controls
 from charter.catalog.repository import dataset_ref
 from charter.catalog.schemas import DatasetRead, ModelVersionRead, ObligationRead, SystemRead
 from charter.catalog.tables import DatasetRow, LineageEdgeRow, ModelVersionRow, SystemRow
@@ -20,8 +23,16 @@ def dataset_resource(row: DatasetRow) -> Resource:
     return Resource(kind="dataset", name=dataset_ref(row), team=row.team)
 
 
+def _legal(obligation: dict[str, Any]) -> dict[str, Any]:
+    """A stored obligation with its control's legal status (classifications stored before it was recorded)."""
+    if obligation.get("legal_status"):
+        return obligation
+    control = controls.by_id().get(str(obligation.get("id")))
+    return {**obligation, **control.legal.to_dict()} if control is not None else obligation
+
+
 def system_read(row: SystemRow) -> SystemRead:
-    explained = row.classification.get("obligations", [])
+    explained = [_legal(o) for o in row.classification.get("obligations", [])]
     return SystemRead(
         id=row.id,
         name=row.name,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from charter.auth.model import Actor, Resource
+from charter.catalog import documents
 from charter.catalog import service as catalog
 from charter.core.clock import as_utc, isoformat, utcnow
 from charter.core.errors import CharterError, Conflict, ErrorKind
@@ -250,6 +251,9 @@ def requirements(uow: UnitOfWork, row: LicenseRow) -> Requirements:
         missing.append(problem)
     if classification(uow, row.system).cap_days is None:
         missing.append(f"system {row.system} is classified prohibited (EU AI Act Art. 5): it can never be licensed")
+    kinds = policy.licensing(uow).obligation_documents
+    if kinds:
+        missing += documents.missing_for(uow, row.system, row.model_version, kinds)
     return Requirements(tally, assessment, missing)
 
 

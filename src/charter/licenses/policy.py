@@ -3,9 +3,12 @@ policies' licensing document), plus the few scheduling defaults the document doe
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
 
-from charter.policies.licensing import LicensingPolicy, builtin_licensing
+from charter.policies.licensing import LicensingPolicy, builtin_licensing, load_licensing_file
 from charter.storage.uow import UnitOfWork
 
 EXPIRY_WARNING = timedelta(days=14)  # warn (webhook) this long before a license expires
@@ -14,9 +17,23 @@ REAUDIT_OVERDUE_SUSPENDS = True  # an overdue re-audit suspends the system's act
 DEFAULT_REAUDIT_DAYS = 182
 
 
+ENV_OVERRIDE = "CHARTER_LICENSING"  # path of a licensing document replacing the built-in one
+
+
+@lru_cache(maxsize=4)
+def _from_file(path: str, mtime_ns: int) -> LicensingPolicy:
+    del mtime_ns  # part of the cache key only: a changed file is read again
+    return load_licensing_file(Path(path))
+
+
 def licensing(uow: UnitOfWork) -> LicensingPolicy:
-    """The licensing document in force (the built-in one until policies stores custom licensing documents)."""
+    """The licensing document in force: $CHARTER_LICENSING if set (e.g. to require FRIA and post-market plans via
+    `obligation_documents`), else the built-in one (until policies stores custom licensing documents)."""
     del uow
+    override = os.environ.get(ENV_OVERRIDE)
+    if override:
+        path = Path(override)
+        return _from_file(str(path), path.stat().st_mtime_ns)
     return builtin_licensing()
 
 

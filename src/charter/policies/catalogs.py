@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from charter.core.errors import NotFound
+from charter.core.legal import LegalStatus, legal_status
 
 # Short names used on the command line (`charter controls coverage --framework nist-ai-rmf`).
 FRAMEWORK_ALIASES: Mapping[str, str] = {
@@ -57,6 +58,7 @@ class Control:
     notes: str | None = None
     objective: str | None = None
     subcategories: tuple[Subcategory, ...] = ()
+    legal: LegalStatus = LegalStatus("in_force", "")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -75,6 +77,7 @@ class Control:
             "notes": self.notes,
             "objective": self.objective,
             "subcategories": [{"id": s.id, "ref": s.ref, "title": s.title} for s in self.subcategories],
+            **self.legal.to_dict(),
         }
 
 
@@ -192,6 +195,7 @@ def _control(framework_id: str, raw: Mapping[str, Any]) -> Control:
         notes=_opt(raw.get("notes")),
         objective=_opt(raw.get("objective")),
         subcategories=subs,
+        legal=legal_status(framework_id, raw),
     )
 
 

@@ -21,7 +21,12 @@ class ControlStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
-        out: dict[str, Any] = {"id": self.control.id, "title": self.control.title, "rules": list(self.rules)}
+        out: dict[str, Any] = {
+            "id": self.control.id,
+            "title": self.control.title,
+            "rules": list(self.rules),
+            **self.control.legal.to_dict(),
+        }
         if self.status is not None:
             out["status"] = self.status
         return out
@@ -56,7 +61,7 @@ class CoverageReport:
             "covered_count": len(self.covered),
             "ratio": round(self.ratio, 4),
             "covered": [c.to_dict() for c in self.covered],
-            "uncovered": [{"id": c.id, "title": c.title} for c in self.uncovered],
+            "uncovered": [{"id": c.id, "title": c.title, **c.legal.to_dict()} for c in self.uncovered],
         }
 
 

@@ -19,7 +19,17 @@ KIND = "Licensing"
 TIERS = ("prohibited", "high", "limited", "minimal")
 FUNCTION = re.compile(r"[a-z][a-z0-9-]{0,63}")
 MAX_VALIDITY_DAYS = 3650
-_TOP = ("apiVersion", "kind", "metadata", "functions", "tiers", "reaudit_interval_days", "reinstatement")
+_TOP = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "functions",
+    "tiers",
+    "reaudit_interval_days",
+    "reinstatement",
+    "obligation_documents",
+)
+DOCUMENT_KINDS = ("fria", "post_market_plan")
 _TIER_FIELDS = ("licensable", "signoffs", "personal_data_signoffs", "max_validity_days")
 _REINSTATE_FIELDS = ("signoffs", "by_reason", "default")
 
@@ -47,6 +57,7 @@ class LicensingPolicy:
     reinstatement_signoffs: tuple[str, ...]
     reinstatement_by_reason: Mapping[str, tuple[str, ...]]
     reinstatement_default: tuple[str, ...]
+    obligation_documents: tuple[str, ...] = ()  # fria, post_market_plan: required for activation where they apply
 
     def tier(self, tier: str) -> TierRequirements:
         """Requirements of a tier; InvalidInput for an unknown tier, NotLicensable for `prohibited`."""
@@ -110,7 +121,7 @@ def builtin_licensing() -> LicensingPolicy:
 
 
 def _build(root: YNode, c: Checker) -> LicensingPolicy:
-    top = c.mapping(root, "the licensing document", _TOP, _TOP)
+    top = c.mapping(root, "the licensing document", _TOP, _TOP[:-1])  # obligation_documents is optional
     if top is None:
         c.raise_if_any()
         raise AssertionError("unreachable")
@@ -132,6 +143,13 @@ def _build(root: YNode, c: Checker) -> LicensingPolicy:
         interval = c.integer(top["reaudit_interval_days"], "reaudit_interval_days", minimum=1) or 0
     reinstate = top.get("reinstatement")
     base, by_reason, default = _reinstatement(c, reinstate, functions) if reinstate is not None else ((), {}, ())
+    documents: list[str] = []
+    if "obligation_documents" in top:
+        for value, item in c.strings(top["obligation_documents"], "obligation_documents"):
+            if value not in DOCUMENT_KINDS:
+                c.add(item.loc, f"obligation_documents: '{value}' is not one of {', '.join(DOCUMENT_KINDS)}")
+            else:
+                documents.append(value)
     c.raise_if_any()
     return LicensingPolicy(
         name=name,
@@ -142,6 +160,7 @@ def _build(root: YNode, c: Checker) -> LicensingPolicy:
         reinstatement_signoffs=base,
         reinstatement_by_reason=MappingProxyType(by_reason),
         reinstatement_default=default,
+        obligation_documents=tuple(documents),
     )
 
 

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from charter.attestations import service as attestations
+from charter.attestations.schemas import ControlsStatus
 from charter.audit import store as audit_store
 from charter.audit.service import entry_read
 from charter.audit.service import latest_checkpoint as audit_checkpoint
@@ -19,7 +23,7 @@ from charter.auth.model import Actor, Permission
 from charter.catalog import service as catalog
 from charter.catalog.schemas import DatasetRead, LineageNode, LineageRead, ModelVersionRead, SystemRead
 from charter.core.clock import utcnow
-from charter.core.errors import Forbidden, NotFound
+from charter.core.errors import Forbidden, InvalidInput, NotFound
 from charter.evaluation import service as evaluation
 from charter.evaluation.schemas import AssessmentDetail, AssessmentRead, EvaluationRead
 from charter.licenses import reaudit
@@ -105,6 +109,7 @@ class SystemFacts:
     generated_at: datetime
     generated_by: str
     notes: list[str] = field(default_factory=list)
+    controls: ControlsStatus | None = None  # per-control status (auto-checked, attested, expired, missing, n/a)
 
     @property
     def current(self) -> VersionFacts | None:
@@ -134,7 +139,16 @@ def collect(uow: UnitOfWork, actor: Actor, name: str, *, monitoring: MonitoringS
         audit=_audit(uow, name, version_facts, license_facts, tasks),
         generated_at=utcnow(),
         generated_by=actor.ref,
+        controls=_controls(uow, actor, name),
     )
+
+
+def _controls(uow: UnitOfWork, actor: Actor, name: str) -> ControlsStatus | None:
+    """The EU AI Act control status; None when the stored answers no longer classify (re-classify the system)."""
+    try:
+        return attestations.status(uow, actor, name)
+    except (InvalidInput, ValidationError):
+        return None
 
 
 def _version(uow: UnitOfWork, actor: Actor, model: ModelVersionRead) -> VersionFacts:

@@ -1,6 +1,8 @@
 """Evidence packs: one zip an auditor verifies offline.
 
-Contents: `report.html` and `report.json` (the Annex IV dossier), `assessments/*.json`, `licenses/*.json` with the
+Contents: `report.html` and `report.json` (the Annex IV dossier), `controls/status.json` (every EU AI Act control:
+auto-checked, attested, expired, missing or not applicable) with the stored attestation evidence under
+`controls/evidence/`, `assessments/*.json`, `licenses/*.json` with the
 signed tokens `licenses/*.jwt` and `licenses/jwks.json`, `audit/export.jsonl` (from the system's first audit entry to
 a signed checkpoint), `audit/checkpoint.txt`, `audit/verifier-key.txt`, `README.txt` and `MANIFEST.json` with the
 sha256 of every file. The digests of the non-audit files are also written to the audit log (`report.pack`) before
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from charter import __version__
+from charter.attestations import service as attestations
 from charter.audit import store as audit_store
 from charter.audit.export import jsonl_lines, plan_export
 from charter.audit.service import AuditLog
@@ -99,6 +102,18 @@ def _documents(uow: UnitOfWork, actor: Actor, facts: SystemFacts, issuer: Issuer
             token = licenses.token(uow, actor, lf.license.id, issuer).token
             files[f"licenses/{lf.license.id}.jwt"] = token.encode() + b"\n"
     files[JWKS] = _json(jose.jwks(issuer.key))
+    files.update(_controls(uow, actor, facts.system.name))
+    return files
+
+
+def _controls(uow: UnitOfWork, actor: Actor, system: str) -> dict[str, bytes]:
+    """`controls/status.json` (each control: auto-checked, attested, expired, missing, n/a) and the stored evidence
+    files of the system's attestations under `controls/evidence/ATTESTATION-FILENAME`."""
+    files = {"controls/status.json": _json(attestations.status(uow, actor, system).model_dump(mode="json"))}
+    for row in attestations.latest(uow, system).values():
+        if row.evidence is not None:
+            safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in row.evidence_name)[:120]
+            files[f"controls/evidence/{row.id}-{safe}"] = row.evidence
     return files
 
 

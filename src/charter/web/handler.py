@@ -55,6 +55,7 @@ NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("/licenses", "Licenses", Permission.LICENSE_READ),
     ("/inbox", "Sign-offs", Permission.LICENSE_SIGNOFF),
     ("/monitoring", "Monitoring", Permission.MONITOR_READ),
+    ("/incidents", "Incidents", Permission.MONITOR_READ),
     ("/audit", "Audit log", Permission.AUDIT_READ),
     ("/coverage", "Coverage", Permission.POLICY_READ),
 )

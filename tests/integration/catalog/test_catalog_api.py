@@ -291,7 +291,7 @@ def test_production_system_changes_need_senior_engineer(
         ("system.classify", "user:u2"),
     ]
     assert trail[3][2]["changes"] == {"deployer": ["Bank A", "Bank B"]} and trail[3][2]["production"] is True
-    assert trail[4][2]["obligations_added"] == ["EUAIA-ART50-1"]
+    assert trail[4][2]["obligations_added"] == ["EUAIA-ART50-1", "EUAIA-ART50-5"]  # Art. 50(5) follows 50(1)
     with container.uow() as uow:
         service.set_production_licensed(uow, "credit", False)
         uow.commit()

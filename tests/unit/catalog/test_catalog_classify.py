@@ -68,7 +68,9 @@ def test_annex_iii_credit_scoring_is_high_with_area_fria_and_gdpr() -> None:
 
 
 def test_art_6_3_derogation_lowers_tier_unless_the_system_profiles() -> None:
-    derogated = classify(answers(annex_iii={"point": "4(a)", "derogation": "preparatory_task"}))
+    derogated = classify(
+        answers(annex_iii={"point": "4(a)", "derogation": "preparatory_task", "derogation_rationale": "ranks CVs only"})
+    )
     assert derogated.tier == "minimal"
     assert "EUAIA-ART6-3" in {o.id for o in derogated.obligations}
     profiled = classify(answers(annex_iii={"point": "4(a)", "derogation": "preparatory_task", "profiling": True}))
@@ -93,11 +95,11 @@ def test_annex_i_needs_safety_component_and_third_party_assessment() -> None:
 
 
 def test_transparency_only_is_limited_with_the_matching_art50_duties() -> None:
-    q = answers(transparency={"interacts_with_natural_persons": True, "emotion_recognition": True})
+    q = answers(transparency={"interacts_with_natural_persons": True, "biometric_categorisation": True})
     result = classify(q)
     assert result.tier == "limited"
     got = ids(q)
-    assert {"EUAIA-ART50-1", "EUAIA-ART50-3"} <= got and "EUAIA-ART50-2" not in got
+    assert {"EUAIA-ART50-1", "EUAIA-ART50-3", "EUAIA-ART50-5"} <= got and "EUAIA-ART50-2" not in got
 
 
 def test_workplace_context_adds_worker_information() -> None:

@@ -164,11 +164,11 @@ def test_csv_and_parquet_schema_and_rows(tmp_path: Path) -> None:
 
 def test_interactive_questionnaire_reads_every_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = ["n"] * 10  # prohibited
-    lines += ["", "n", "n"]  # annex_i
-    lines += ["4(a)", "y", "", ""]  # annex_iii: point, profiling, derogation, rationale
-    lines += ["y", "n", "n", "n", "n", "n"]  # transparency
-    lines += ["n", "", "n"]  # gpai
-    lines += ["", "workplace, education", "y", "", "", "n"]  # context
+    lines += ["", "n", "n", ""]  # annex_i: legislation, safety component, third-party, section
+    lines += ["4(a)", "y", "", "", "", ""]  # annex_iii: point, profiling, derogation, rationale, excluded, reason
+    lines += ["y", "n", "n", "n", "n", "n", "n", "n", "n"]  # transparency + capabilities
+    lines += ["n", "", "n", "n", "n"]  # gpai: general purpose, flops, designated, outside union, open source
+    lines += ["", "workplace, education", "y", "", "", "n", "deployer"]  # context, role last
     lines += ["y", "n", "n", "n"]  # data
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     doc = ask_questionnaire()
@@ -176,4 +176,5 @@ def test_interactive_questionnaire_reads_every_answer(monkeypatch: pytest.Monkey
     assert doc["transparency"]["interacts_with_natural_persons"] is True
     assert doc["context"]["deployment_context"] == ["workplace", "education"]
     assert doc["context"]["deployer_type"] == "private" and doc["data"]["personal_data"] is True
+    assert doc["context"]["role"] == "deployer"
     assert not any(doc["prohibited"].values())

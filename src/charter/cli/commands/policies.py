@@ -188,12 +188,42 @@ def controls_coverage(
         highlight=False,
     )
     grid(
-        ["control", "title", "rules"],
-        [[c["id"], c["title"], ", ".join(c["rules"])] for c in doc["covered"]],
+        ["control", "title", "legal status", "rules"],
+        [[c["id"], c["title"], c.get("legal_status", ""), ", ".join(c["rules"])] for c in doc["covered"]],
         title="covered",
     )
     if doc["uncovered"]:
-        grid(["control", "title"], [[c["id"], c["title"]] for c in doc["uncovered"]], title="not covered by any rule")
+        grid(
+            ["control", "title", "legal status"],
+            [[c["id"], c["title"], c.get("legal_status", "")] for c in doc["uncovered"]],
+            title="not covered by any rule",
+        )
+
+
+@controls_app.command("status")
+def controls_status(
+    system: str,
+    framework: Annotated[str, typer.Option(help="eu-ai-act (default) | gdpr | nist-ai-rmf | iso-42001")] = "eu-ai-act",
+    all_: Annotated[bool, typer.Option("--all", help="Also list controls that do not apply.")] = False,
+) -> None:
+    """Each control's status for SYSTEM: auto_checked, attested, expired, missing, not_applicable (with why)."""
+    doc = Api().get(f"/systems/{system}/controls", params={"framework": framework})
+    red = any(not c["ok"] for c in doc["items"])
+    if STATE.json:
+        emit(doc)
+        if red:
+            raise typer.Exit(1)
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(doc["counts"].items()))
+    console.print(f"[bold]{doc['system']}[/bold] (tier {doc['tier']}), {doc['framework']}: {counts}", highlight=False)
+    rows = [
+        [c["id"], c["status"] if c["ok"] else c["status"].upper(), c["legal_status"], c["why"]]
+        for c in doc["items"]
+        if all_ or c["status"] != "not_applicable"
+    ]
+    grid(["control", "status", "legal status", "why"], rows)
+    if red:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,7 @@ def framework(ctx: Ctx) -> Page:
             "tiers": c.applies_to_risk_tiers,
             "rules": rules.get(c.id, ()),
             "effective_from": c.effective_from,
+            **c.legal.to_dict(),
         }
         for c in fw.controls
         if tier is None or tier in c.applies_to_risk_tiers

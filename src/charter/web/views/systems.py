@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from pydantic import ValidationError
+
+from charter.attestations import service as attestations
 from charter.auth.model import Permission
 from charter.catalog import service as catalog
 from charter.catalog.questionnaire import questions
@@ -171,12 +174,22 @@ def _monitoring(
     return out
 
 
+def _controls(uow: Any, ctx: Ctx, name: str) -> list[dict[str, Any]] | None:
+    """The EU AI Act controls that are red (missing, expired) or attested, for the system page; None if unknown."""
+    try:
+        status = attestations.status(uow, ctx.actor, name)
+    except (InvalidInput, ValidationError):
+        return None
+    return [c.model_dump(mode="json") for c in status.items if c.status in ("missing", "expired", "attested")]
+
+
 def detail_page(ctx: Ctx) -> Page:
     """GET /systems/{name} — everything known about one AI system."""
     name = ctx.param("name")
     with ctx.uow() as uow:
         system = catalog.show_system(uow, ctx.actor, name)
         versions = catalog.list_model_versions(uow, ctx.actor, name)
+        controls = _controls(uow, ctx, name)
     lics = _licenses(ctx, system.name)
     data = {
         "title": system.name,
@@ -184,6 +197,7 @@ def detail_page(ctx: Ctx) -> Page:
         "system": system,
         "answers": _answers(system),
         "obligations": _obligations(system),
+        "controls": controls,
         "versions": list(reversed(versions)),
         "lineage": _lineage(ctx, versions, ctx.q("version") or None),
         "licenses": lics,

@@ -1,0 +1,55 @@
+"""Incident request and read schemas."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from charter.incidents.deadline import Kind
+
+
+class IncidentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind = Field(
+        description="death | serious_harm | critical_infrastructure | fundamental_rights | property_environment "
+        "(Art. 3(49)(a)-(d))"
+    )
+    aware_at: datetime = Field(description="When the provider (or deployer) became aware of the incident (ISO 8601)")
+    widespread: bool = Field(default=False, description="A widespread infringement (Art. 3(61)): 2 days, Art. 73(3)")
+    description: str = Field(default="", max_length=8000, description="What happened, as known now")
+    member_state: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="Member State where the incident occurred (ISO code)"
+    )
+    suspend: bool = Field(default=False, description="Suspend every active license of the system now (audited)")
+
+
+class IncidentClose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=8000, description="How the incident was reported and resolved")
+
+
+class IncidentRead(BaseModel):
+    id: str
+    system: str
+    kind: Kind
+    widespread: bool
+    description: str
+    member_state: str | None
+    aware_at: datetime
+    period_days: int
+    article: str
+    last_day: date
+    due_at: datetime
+    deadline_note: str
+    authority: str
+    status: str
+    overdue: bool
+    suspended_licenses: list[str]
+    reported_by: str
+    created_at: datetime
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    closing_note: str | None = None

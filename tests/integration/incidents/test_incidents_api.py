@@ -1,0 +1,103 @@
+"""Serious incidents over the API (Art. 73): deadline and authority, suspension that stops decisions at once,
+list by deadline, close, permissions and clear 4xx for bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from charter.audit.tables import AuditEntryRow
+from charter.bootstrap import Container
+from tests.conftest import MakeUser, bearer
+from tests.support.gateway_fake.world import Licensed, licensed
+
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+DEPLOYMENT = {"name": "credit-prod", "model": "credit@1.0", "env": "production", "upstream": "http://127.0.0.1:9/"}
+
+
+@pytest.fixture
+def world(container: Container) -> Licensed:
+    return licensed(container)
+
+
+def _audit(container: Container, prefix: str) -> list[dict[str, Any]]:
+    with container.uow(write=False) as uow:
+        rows = uow.session.scalars(select(AuditEntryRow.body).where(AuditEntryRow.action.like(f"{prefix}%")))
+        return [json.loads(bytes(b)) for b in rows]
+
+
+@SQLITE
+def test_incident_with_suspension_stops_decisions_within_a_second(
+    client: TestClient, world: Licensed, container: Container
+) -> None:
+    """Art. 73: report with --suspend; the system's licenses are suspended (audited) and calls are refused."""
+    assert client.post("/api/v1/deployments", json=DEPLOYMENT).status_code == 201
+    app = bearer(world.app_key)
+    decide = "/api/v1/deployments/credit-prod/decisions"
+    assert client.post(decide, json={"purpose": "credit-scoring"}, headers=app).json()["allowed"]
+    body = {"kind": "death", "aware_at": "2026-01-09T10:00:00+00:00", "suspend": True, "member_state": "DE"}
+    r = client.post("/api/v1/systems/credit/incidents", json=body)
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["article"] == "Art. 73(4)" and doc["period_days"] == 10 and doc["last_day"] == "2026-01-19"
+    assert "DE" in doc["authority"] and doc["status"] == "open" and doc["suspended_licenses"] == [world.license_id]
+    deadline = time.monotonic() + 1.0
+    while True:
+        d = client.post(decide, json={"purpose": "credit-scoring"}, headers=app).json()
+        if not d["allowed"] or time.monotonic() > deadline:
+            break
+    assert not d["allowed"] and d["reason"] == "license_suspended"
+    assert client.get(f"/api/v1/licenses/{world.license_id}").json()["state"] == "suspended"
+    reported = _audit(container, "incident.report")
+    assert reported and reported[0]["details"]["incident"] == doc["id"] and reported[0]["details"]["suspend"]
+    suspended = [e for e in _audit(container, "license.suspend") if e["details"]["evidence"]["incident"] == doc["id"]]
+    assert len(suspended) == 1
+
+
+@SQLITE
+def test_list_by_deadline_show_close_and_permissions(
+    client: TestClient, world: Licensed, make_user: MakeUser, container: Container
+) -> None:
+    late = {"kind": "serious_harm", "aware_at": "2026-01-05T10:00:00Z"}
+    soon = {"kind": "critical_infrastructure", "aware_at": "2026-01-05T10:00:00Z"}
+    a = client.post("/api/v1/systems/credit/incidents", json=late).json()
+    b = client.post("/api/v1/systems/credit/incidents", json=soon).json()
+    assert a["suspended_licenses"] == [] and a["last_day"] == "2026-01-20" and b["last_day"] == "2026-01-07"
+    listed = client.get("/api/v1/incidents", params={"status": "open"}).json()["items"]
+    assert [i["id"] for i in listed] == [b["id"], a["id"]] and all(i["overdue"] for i in listed)
+    assert client.get(f"/api/v1/incidents/{a['id']}").json()["kind"] == "serious_harm"
+    closed = client.post(f"/api/v1/incidents/{a['id']}/close", json={"note": "reported to BNetzA"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert client.post(f"/api/v1/incidents/{a['id']}/close", json={"note": "again"}).status_code == 409
+    assert [i["id"] for i in client.get("/api/v1/incidents?status=open").json()["items"]] == [b["id"]]
+    assert _audit(container, "incident.close")[0]["details"]["note"] == "reported to BNetzA"
+    page = client.get(f"/api/v1/incidents/{a['id']}/report")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Art. 73(2)" in page.text and "2026-01-20" in page.text and world.digest in page.text
+    assert "MISSING" in page.text and "EU database registration" in page.text  # never invented
+
+    _, viewer = make_user("viewer")
+    _, ml = make_user("ml-engineer")
+    assert client.post("/api/v1/systems/credit/incidents", json=late, headers=bearer(viewer)).status_code == 403
+    assert client.get("/api/v1/incidents", headers=bearer(viewer)).status_code == 200
+    # suspending licenses needs license.manage, which an ML engineer lacks: refused, nothing recorded
+    refused = client.post("/api/v1/systems/credit/incidents", json={**late, "suspend": True}, headers=bearer(ml))
+    assert refused.status_code == 403
+    assert len(client.get("/api/v1/incidents").json()["items"]) == 2
+
+
+@SQLITE
+def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> None:
+    bad_kind = client.post("/api/v1/systems/credit/incidents", json={"kind": "fire", "aware_at": "2026-01-05T10:00Z"})
+    assert bad_kind.status_code == 422 and "kind" in bad_kind.text
+    future = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": "2999-01-01T00:00Z"})
+    assert future.status_code in (400, 422) and future.json()["field"] == "aware_at"
+    missing = client.post("/api/v1/systems/nope/incidents", json={"kind": "death", "aware_at": "2026-01-05T10:00Z"})
+    assert missing.status_code == 404
+    assert client.get("/api/v1/incidents/inc_nope").status_code == 404
+    assert client.get("/api/v1/incidents", params={"status": "pending"}).status_code in (400, 422)
