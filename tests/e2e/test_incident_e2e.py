@@ -79,9 +79,9 @@ def test_incident_suspends_the_gateway_and_controls_status(
             assert att["evidence_stored"] and att["control"] == "EUAIA-ART4"
             status = cli(env, "controls", "status", "credit", "--json")
             doc = json.loads(status.stdout)
-            art4 = next(i for i in doc["items"] if i["id"] == "EUAIA-ART4")
+            art4 = next(i for i in doc["controls"] if i["id"] == "EUAIA-ART4")
             assert art4["status"] == "attested"
-            assert status.returncode == (1 if any(not i["ok"] for i in doc["items"]) else 0)
+            assert status.returncode == (1 if any(not i["ok"] for i in doc["controls"]) else 0)
         finally:
             gateway.stop()
             server.stop()

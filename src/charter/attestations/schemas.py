@@ -58,4 +58,4 @@ class ControlsStatus(BaseModel):
     framework: str
     tier: str
     counts: dict[str, int]
-    items: list[ControlState]
+    controls: list[ControlState]

@@ -215,4 +215,4 @@ def status(uow: UnitOfWork, actor: Actor, system: str, *, framework: str = "eu-a
     counts: dict[str, int] = {}
     for item in items:
         counts[item.status] = counts.get(item.status, 0) + 1
-    return ControlsStatus(system=system, framework=fw.id, tier=row_system.risk_tier, counts=counts, items=items)
+    return ControlsStatus(system=system, framework=fw.id, tier=row_system.risk_tier, counts=counts, controls=items)

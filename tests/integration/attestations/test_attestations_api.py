@@ -55,7 +55,7 @@ def _attestation(control: str = "EUAIA-ART4", days: int = 30, data: bytes = EVID
 
 def _status(client: TestClient, control: str) -> dict[str, Any]:
     doc = client.get("/api/v1/systems/hiring/controls").json()
-    return next(c for c in doc["items"] if c["id"] == control)
+    return next(c for c in doc["controls"] if c["id"] == control)
 
 
 @SQLITE
@@ -81,7 +81,7 @@ def test_attestation_turns_a_missing_control_green_then_red_when_it_expires(clie
         assert pack.status_code == 200, pack.text[:300]
     with zipfile.ZipFile(io.BytesIO(pack.content)) as zf:
         status = json.loads(zf.read("controls/status.json"))
-        art4 = next(c for c in status["items"] if c["id"] == "EUAIA-ART4")
+        art4 = next(c for c in status["controls"] if c["id"] == "EUAIA-ART4")
         assert art4["status"] == "expired" and not art4["ok"]
         assert zf.read(f"controls/evidence/{att['id']}-training.csv") == EVIDENCE
     assert verify_pack(io.BytesIO(pack.content)).problems == []

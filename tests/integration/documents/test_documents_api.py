@@ -74,7 +74,7 @@ def test_high_risk_deployer_needs_a_fria_to_activate_and_a_model_update_reopens_
     refused = client.post(f"/api/v1/licenses/{lic}/activate")
     assert refused.status_code == 409 and "fria (Art. 27)" in refused.text
     assert "post_market_plan" not in refused.text  # a deployer: Art. 72 is the provider's
-    status = client.get("/api/v1/systems/credit/controls").json()["items"]
+    status = client.get("/api/v1/systems/credit/controls").json()["controls"]
     assert next(c for c in status if c["id"] == "EUAIA-ART27")["status"] == "missing"
 
     empty = _fria(client, "1.0", risks_of_harm=" ")
@@ -82,14 +82,16 @@ def test_high_risk_deployer_needs_a_fria_to_activate_and_a_model_update_reopens_
     first = _fria(client, "1.0")
     assert first.status_code == 201 and first.json()["revision"] == 1 and first.json()["article"] == "Art. 27"
     assert client.post(f"/api/v1/licenses/{lic}/activate").json()["state"] == "active"
-    status = client.get("/api/v1/systems/credit/controls").json()["items"]
+    status = client.get("/api/v1/systems/credit/controls").json()["controls"]
     assert next(c for c in status if c["id"] == "EUAIA-ART27")["status"] == "attested"
 
     with container.uow() as uow:  # a model update re-opens the FRIA
         catalog.register_model_version(
             uow, SYSTEM_ACTOR, "credit", ModelVersionCreate(version="1.1", digest="sha256:" + "b" * 64, size_bytes=1)
         )
-    art27 = next(c for c in client.get("/api/v1/systems/credit/controls").json()["items"] if c["id"] == "EUAIA-ART27")
+    art27 = next(
+        c for c in client.get("/api/v1/systems/credit/controls").json()["controls"] if c["id"] == "EUAIA-ART27"
+    )
     assert art27["status"] == "missing" and "re-opens" in art27["why"]
     second = _fria(client, "1.1")
     assert second.json()["revision"] == 2
@@ -115,5 +117,7 @@ def test_post_market_plan_names_metrics_charter_watches(client: TestClient, cont
         "/api/v1/systems/credit/documents", json={**body, "metrics": ["drift.psi_max", "drift.psi[income]"]}
     )
     assert ok.status_code == 201 and ok.json()["article"] == "Art. 72"
-    art72 = next(c for c in client.get("/api/v1/systems/credit/controls").json()["items"] if c["id"] == "EUAIA-ART72")
+    art72 = next(
+        c for c in client.get("/api/v1/systems/credit/controls").json()["controls"] if c["id"] == "EUAIA-ART72"
+    )
     assert art72["status"] == "attested" and "post_market_plan revision 1" in art72["why"]

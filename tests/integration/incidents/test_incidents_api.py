@@ -76,7 +76,7 @@ def test_list_by_deadline_show_close_and_permissions(
     assert client.post(f"/api/v1/incidents/{a['id']}/close", json={"note": "again"}).status_code == 409
     assert [i["id"] for i in client.get("/api/v1/incidents?status=open").json()["items"]] == [b["id"]]
     assert _audit(container, "incident.close")[0]["details"]["note"] == "reported to BNetzA"
-    page = client.get(f"/api/v1/incidents/{a['id']}/report")
+    page = client.get(f"/api/v1/incidents/{a['id']}/report.html")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Art. 73(2)" in page.text and "2026-01-20" in page.text and world.digest in page.text
     assert "MISSING" in page.text and "EU database registration" in page.text  # never invented

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.attestations import service
 from charter.attestations.schemas import AttestationCreate, AttestationRead, ControlsStatus
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
+from charter.core.pages import Page, paginate
 
 router = APIRouter(tags=["attestations"])
 
@@ -26,10 +28,12 @@ def attest(name: str, body: AttestationCreate, actor: Attest, c: ContainerDep) -
 
 
 @router.get("/systems/{name}/attestations")
-def list_attestations(name: str, actor: Read, c: ContainerDep) -> dict[str, list[AttestationRead]]:
+def list_attestations(
+    name: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[AttestationRead]:
     """The system's attestations, newest first."""
     with c.uow(write=False) as uow:
-        return {"items": service.list_attestations(uow, actor, name)}
+        return paginate(service.list_attestations(uow, actor, name), cursor, limit)
 
 
 @router.get("/systems/{name}/controls")

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from charter.api.deps import Authz, ContainerDep
+from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.catalog import documents
 from charter.catalog.documents import DocumentCreate, DocumentRead
+from charter.core.pages import Page, paginate
 from charter.licenses import conditions
 
 router = APIRouter(tags=["documents"])
@@ -29,7 +31,9 @@ def submit_document(name: str, body: DocumentCreate, actor: Write, c: ContainerD
 
 
 @router.get("/systems/{name}/documents")
-def list_documents(name: str, actor: Read, c: ContainerDep) -> dict[str, list[DocumentRead]]:
+def list_documents(
+    name: str, actor: Read, c: ContainerDep, cursor: Cursor = None, limit: Limit = DEFAULT
+) -> Page[DocumentRead]:
     """The system's documents, newest revision first per kind."""
     with c.uow(write=False) as uow:
-        return {"items": documents.list_documents(uow, actor, name)}
+        return paginate(documents.list_documents(uow, actor, name), cursor, limit)

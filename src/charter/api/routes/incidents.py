@@ -62,7 +62,7 @@ def close_incident(incident_id: str, body: IncidentClose, actor: Write, c: Conta
         return service.close(uow, actor, incident_id, body)
 
 
-@router.get("/incidents/{incident_id}/report", response_class=HTMLResponse)
+@router.get("/incidents/{incident_id}/report.html", response_class=HTMLResponse)
 def incident_report(incident_id: str, actor: Reader, c: ContainerDep) -> HTMLResponse:
     """The Art. 73 report as a printable HTML page, filled from Charter's records (unknown fields: MISSING)."""
     with c.uow(write=False) as uow:

@@ -43,7 +43,7 @@ def add(
 @document_app.command("list")
 def list_(system: str) -> None:
     """The system's documents."""
-    items = Api().get(f"/systems/{system}/documents")["items"]
+    items = Api().get_all(f"/systems/{system}/documents")
     table(items, ["id", "kind", "article", "revision", "model_version", "created_by", "created_at"])
 
 

@@ -208,7 +208,7 @@ def controls_status(
 ) -> None:
     """Each control's status for SYSTEM: auto_checked, attested, expired, missing, not_applicable (with why)."""
     doc = Api().get(f"/systems/{system}/controls", params={"framework": framework})
-    red = any(not c["ok"] for c in doc["items"])
+    red = any(not c["ok"] for c in doc["controls"])
     if STATE.json:
         emit(doc)
         if red:
@@ -218,7 +218,7 @@ def controls_status(
     console.print(f"[bold]{doc['system']}[/bold] (tier {doc['tier']}), {doc['framework']}: {counts}", highlight=False)
     rows = [
         [c["id"], c["status"] if c["ok"] else c["status"].upper(), c["legal_status"], c["why"]]
-        for c in doc["items"]
+        for c in doc["controls"]
         if all_ or c["status"] != "not_applicable"
     ]
     grid(["control", "status", "legal status", "why"], rows)

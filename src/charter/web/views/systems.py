@@ -180,7 +180,7 @@ def _controls(uow: Any, ctx: Ctx, name: str) -> list[dict[str, Any]] | None:
         status = attestations.status(uow, ctx.actor, name)
     except (InvalidInput, ValidationError):
         return None
-    return [c.model_dump(mode="json") for c in status.items if c.status in ("missing", "expired", "attested")]
+    return [c.model_dump(mode="json") for c in status.controls if c.status in ("missing", "expired", "attested")]
 
 
 def detail_page(ctx: Ctx) -> Page:
