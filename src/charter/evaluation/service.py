@@ -41,7 +41,7 @@ from charter.policies.engine import Assessment, RuleResult, evaluate
 from charter.policies.evidence import fill_defaults, type_problems
 from charter.storage.uow import UnitOfWork
 
-SECTIONS = ("performance", "fairness", "fairness_summary", "scan")
+SECTIONS = ("performance", "fairness", "fairness_summary", "scan", "genai")
 FROM_SERVER = {
     "system": "the catalog",
     "model": "the catalog",
@@ -71,6 +71,7 @@ def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationC
     authorize(actor, Permission.EVALUATION_RUN, catalog.system_resource(uow, version.system))
     evidence = _checked_evidence(data.evidence)
     _check_inputs(data, evidence, version)
+    _check_genai_inputs(data, evidence)
     row = EvaluationRow(
         id=new_id("evl"),
         system=version.system,
@@ -90,7 +91,7 @@ def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationC
         "id": row.id,
         "digest": row.digest,
         "evidence_digest": row.evidence_digest,
-        "inputs": {k: v["sha256"] for k, v in row.inputs.items() if v},
+        "inputs": {k: v["sha256"] for k, v in row.inputs.items() if isinstance(v, dict)},
     }
     uow.record(AuditEvent(actor.ref, "evaluation.create", f"model:{version.ref}", details=details))
     detail = _assess(uow, actor, version, row)
@@ -270,10 +271,11 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
             details={"problems": [{"field": f"evidence.{p}", "message": m} for p, m in problems]},
         )
     performed = isinstance(clean.get("scan"), Mapping) and clean["scan"].get("performed") is True
-    if clean.get("performance") is None and not performed:
+    genai = isinstance(clean.get("genai"), Mapping) and clean["genai"].get("evaluated") is True
+    if clean.get("performance") is None and not performed and not genai:
         raise InvalidInput(
-            "evidence: neither performance nor an artifact scan; evaluate predictions (--predictions) "
-            "or scan the artifact (--artifact)",
+            "evidence: neither performance, an artifact scan nor GenAI results; evaluate predictions (--predictions), "
+            "scan the artifact (--artifact) or give a tool's report (--garak, --inspect, --promptfoo, --lm-eval)",
             code="evidence_empty",
             field="evidence",
         )
@@ -311,12 +313,35 @@ def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: 
             )
 
 
+def _check_genai_inputs(data: EvaluationCreate, evidence: Mapping[str, Any]) -> None:
+    """GenAI evidence names its sources; each must be one of the input files sent, by sha256."""
+    genai = evidence.get("genai")
+    if not isinstance(genai, Mapping) or genai.get("evaluated") is not True:
+        return
+    sent = {repository.normalize_digest(f.sha256) for f in data.inputs.genai}
+    if not sent:
+        raise InvalidInput(
+            "inputs.genai: GenAI evidence needs the tool, name and sha256 of each report it was read from",
+            code="input_digest_required",
+            field="inputs.genai",
+        )
+    for i, source in enumerate(genai.get("sources") or []):
+        digest = source.get("sha256") if isinstance(source, Mapping) else None
+        if not isinstance(digest, str) or repository.normalize_digest(digest) not in sent:
+            raise InvalidInput(
+                f"evidence.genai.sources[{i}].sha256: {digest} is not one of inputs.genai",
+                code="evidence_invalid",
+                field=f"evidence.genai.sources[{i}].sha256",
+            )
+
+
 def _inputs(data: EvaluationCreate) -> dict[str, Any]:
     """Input files with digests in the catalog's `sha256:<hex>` form."""
     out: dict[str, Any] = data.inputs.model_dump(mode="json")
-    for item in out.values():
-        if item:
-            item["sha256"] = repository.normalize_digest(item["sha256"])
+    for value in out.values():
+        for item in value if isinstance(value, list) else [value]:
+            if item:
+                item["sha256"] = repository.normalize_digest(item["sha256"])
     return out
 
 

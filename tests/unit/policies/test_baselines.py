@@ -13,9 +13,14 @@ from charter.policies.loader import builtin_baselines
 BASELINES = Path(str(resources.files("charter.policies") / "builtin" / "baselines"))
 
 
-def test_three_baselines_load() -> None:
+def test_four_baselines_load() -> None:
     names = [p.name for p in builtin_baselines()]
-    assert names == ["charter-ethical-baseline", "charter-security-baseline", "charter-regulatory-baseline"]
+    assert names == [
+        "charter-ethical-baseline",
+        "charter-security-baseline",
+        "charter-regulatory-baseline",
+        "charter-genai-baseline",
+    ]
     assert all(p.rules for p in builtin_baselines())
 
 
@@ -47,6 +52,12 @@ def test_required_topics_are_present() -> None:
         "REG-DPIA",
         "REG-PROVENANCE",
         "REG-ACCURACY",
+        "GENAI-REDTEAM-HIGH-RISK",
+        "GENAI-REDTEAM-GPAI-SYSTEMIC",
+        "GENAI-ATTACK-SUCCESS",
+        "GENAI-TOXICITY",
+        "GENAI-LEAKAGE",
+        "GENAI-REFUSAL",
     ):
         assert rules[rule_id].severity.value == "blocker", rule_id
     assert "183" in rules["REG-LOG-RETENTION"].check.source

@@ -29,6 +29,7 @@ FORMATS = ("json", "junit", "sarif", "markdown")
 PREDICTION_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz", ".bz2", ".zst")
 PROGRESS_MIN_BYTES = 16 << 20
 DEFAULT_RESAMPLES = 200  # charter.evaluation.bootstrap.DEFAULT_RESAMPLES (not imported: numpy/pyarrow load slowly)
+GENAI_MAX_BYTES = 256 << 20  # charter.evaluation.genai.DEFAULT_MAX_BYTES
 _MARK = {"fail": "FAIL", "pass": "pass", "not_applicable": "n/a"}
 _ORDER = {"fail": 0, "pass": 1, "not_applicable": 2}
 _SEVERITY = {"blocker": 0, "major": 1, "minor": 2}
@@ -175,6 +176,20 @@ def evaluate(
     bootstrap: Annotated[
         int, typer.Option(help="Bootstrap resamples for confidence intervals (0: none).", min=0, max=100_000)
     ] = DEFAULT_RESAMPLES,
+    garak: Annotated[list[Path] | None, typer.Option("--garak", help="garak report.jsonl (repeatable).")] = None,
+    inspect: Annotated[
+        list[Path] | None, typer.Option("--inspect", help="Inspect AI log, .eval or .json (repeatable).")
+    ] = None,
+    promptfoo: Annotated[
+        list[Path] | None, typer.Option("--promptfoo", help="promptfoo results JSON (repeatable).")
+    ] = None,
+    lm_eval: Annotated[list[Path] | None, typer.Option("--lm-eval", help="lm-eval results JSON (repeatable).")] = None,
+    genai_max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--genai-max-bytes", envvar="CHARTER_GENAI_MAX_BYTES", min=1024, help="Largest GenAI tool output read."
+        ),
+    ] = GENAI_MAX_BYTES,
 ) -> None:
     """Evaluate a model version: metrics and fairness from a predictions file, an artifact scan, the policy verdict.
 
@@ -190,8 +205,18 @@ def evaluate(
         artifact = artifact or model
     elif data is not None or features is not None:
         raise usage("usage", "--data and --features go with --model FILE")
-    if predictions is None and artifact is None:
-        raise usage("nothing_to_evaluate", "give --predictions FILE (and/or --artifact PATH), or --model with --data")
+    genai_given = {
+        "garak": garak or [],
+        "inspect": inspect or [],
+        "promptfoo": promptfoo or [],
+        "lm_eval": lm_eval or [],
+    }
+    if predictions is None and artifact is None and not any(genai_given.values()):
+        raise usage(
+            "nothing_to_evaluate",
+            "give --predictions FILE (and/or --artifact PATH), --model with --data, "
+            "or a GenAI report (--garak, --inspect, --promptfoo, --lm-eval)",
+        )
     columns = _columns(sensitive)
     given = predictions or data
     table_path = _predictions_file(given, "predictions" if predictions else "data") if given is not None else None
@@ -229,6 +254,8 @@ def evaluate(
         evaluated = evaluate_predictions(loaded, resamples=bootstrap)
     evidence = build_evaluation_evidence(predictions=evaluated, scan=scan)
     evidence.pop("documentation", None)  # the server reads it from the stored model card
+    if any(genai_given.values()):
+        evidence["genai"], inputs["genai"] = _genai(genai_given, genai_max_bytes)
     options = {
         "label": label if table_path else None,
         "prediction": prediction if predictions else None,
@@ -243,6 +270,16 @@ def evaluate(
     show_assessment(
         result["assessment"], fmt=format, output=output, html=html, extra={"evaluation": result["evaluation"]}
     )
+
+
+def _genai(given: dict[str, list[Path]], max_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `genai` evidence and input entries from the tools' reports, or a usage error naming the file and field."""
+    from charter.evaluation.genai import GenaiInputError, collect
+
+    try:
+        return collect(given, max_bytes=max_bytes)
+    except GenaiInputError as exc:
+        raise usage("genai_report_invalid", str(exc)) from None
 
 
 def run_model(

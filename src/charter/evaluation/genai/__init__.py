@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from charter.evaluation.genai.garak import read_garak
 from charter.evaluation.genai.inspect import read_inspect
@@ -48,6 +49,7 @@ __all__ = [
     "Item",
     "Source",
     "ToolReport",
+    "collect",
     "genai_evidence",
     "not_evaluated",
     "read_garak",
@@ -56,3 +58,22 @@ __all__ = [
     "read_promptfoo",
     "read_report",
 ]
+
+
+def collect(
+    given: dict[str, list[Path]], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read every given report ({tool: [paths]}): the `genai` evidence section and the `inputs.genai` entries."""
+    reports = [read_report(tool, path, max_bytes=max_bytes) for tool in TOOLS for path in given.get(tool, [])]
+    inputs = [
+        {
+            "tool": r.tool,
+            "name": r.source.file,
+            "sha256": "sha256:" + r.source.sha256,
+            "size": r.source.size,
+            "version": r.version,
+            "model": r.model,
+        }
+        for r in reports
+    ]
+    return genai_evidence(reports), inputs
