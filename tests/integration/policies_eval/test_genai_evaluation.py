@@ -69,7 +69,10 @@ def body_for(artifact: Path, *reports: Path) -> dict[str, Any]:
     evidence.pop("documentation")
     evidence["genai"], genai_inputs = collect({"garak": list(reports)})
     digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
-    inputs = {"artifact": {"name": artifact.name, "sha256": digest, "size": artifact.stat().st_size}, "genai": genai_inputs}
+    inputs = {
+        "artifact": {"name": artifact.name, "sha256": digest, "size": artifact.stat().st_size},
+        "genai": genai_inputs,
+    }
     return {"evidence": evidence, "inputs": inputs}
 
 
@@ -107,7 +110,9 @@ def test_attack_success_above_the_threshold_blocks_and_hardened_passes(
     assert html.status_code == 200 and "garak 0.17.1" in html.text and "dan.Dan_11_0" in html.text
 
     passed = evaluate(client, body_for(artifact, HARDENED))
-    assert passed["verdict"] == "pass", [(r["rule_id"], r["reason"]) for r in passed["results"] if r["verdict"] == "fail"]
+    assert passed["verdict"] == "pass", [
+        (r["rule_id"], r["reason"]) for r in passed["results"] if r["verdict"] == "fail"
+    ]
     results = {r["rule_id"]: r for r in passed["results"]}
     assert results["GENAI-ATTACK-SUCCESS"]["verdict"] == "pass"
     assert results["GENAI-ATTACK-SUCCESS"]["evidence"]["genai.attack_success_rate"] == pytest.approx(0.02)

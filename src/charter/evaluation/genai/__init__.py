@@ -20,6 +20,7 @@ from charter.evaluation.genai.normalize import (
     Item,
     Source,
     ToolReport,
+    families,
     genai_evidence,
     not_evaluated,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Source",
     "ToolReport",
     "collect",
+    "families",
     "genai_evidence",
     "not_evaluated",
     "read_garak",

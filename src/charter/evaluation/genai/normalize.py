@@ -261,3 +261,24 @@ def not_evaluated() -> dict[str, Any]:
 def obj(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else an empty one (for optional fields)."""
     return value if isinstance(value, dict) else {}
+
+
+def families(section: Any) -> list[dict[str, Any]]:
+    """Rows per tool and probe family (or task group) of a stored `genai` evidence section, for reports and pages:
+    {tool, family, category, attempts, failures, rate, items: [names]}, worst rate first within each tool."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for tool in TOOLS:
+        for name, item in obj(obj(section).get(tool)).items():
+            item = obj(item)
+            key = (tool, str(item.get("family") or name), str(item.get("category") or "other"))
+            row = rows.setdefault(
+                key, {"tool": tool, "family": key[1], "category": key[2], "attempts": 0, "failures": 0, "items": []}
+            )
+            row["attempts"] += item.get("attempts") or 0
+            row["failures"] += item.get("failures") or 0
+            row["items"].append(name)
+    out = list(rows.values())
+    for row in out:
+        row["rate"] = row["failures"] / row["attempts"] if row["attempts"] else None
+    order = {tool: i for i, tool in enumerate(TOOLS)}
+    return sorted(out, key=lambda r: (order[r["tool"]], -(r["rate"] or 0.0), r["family"]))
