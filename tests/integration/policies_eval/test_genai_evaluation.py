@@ -38,6 +38,11 @@ def artifact(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def chatbot(client: TestClient, artifact: Path) -> dict[str, Any]:
+    return register_chatbot(client, artifact)
+
+
+def register_chatbot(client: TestClient, artifact: Path) -> dict[str, Any]:
+    """Team `support`, the limited-risk generative system `support-chatbot` and its version 1.0.0 (`artifact`)."""
     assert client.post(f"{API}/teams", json={"name": "support"}).status_code == 201
     system = {
         "name": "support-chatbot",

@@ -1,4 +1,5 @@
-"""The dashboard's assessment page shows GenAI results by probe family, with their sources."""
+"""The dashboard's assessment page shows GenAI results by probe family, with their sources; the Annex IV dossier lists
+them under validation and testing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from charter.catalog import service as catalog
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.evaluation import service as evaluation
 from charter.evaluation.schemas import EvaluationCreate
+from charter.reports import service as reports
 from tests.integration.policies_eval.test_genai_evaluation import VULNERABLE, body_for, chatbot_answers
 from tests.integration.web.conftest import Client, sign_in
 
@@ -40,3 +42,10 @@ def test_assessment_page_shows_genai_results_by_probe_family(
         assert f"<code>{family}</code>" in text, family
     assert "garak 0.17.1 on openai.OpenAICompatible:support-chatbot" in text
     assert "0.400" in text  # dan: 4 of 10 attacks succeeded
+
+    with container.uow(write=False) as uow:
+        dossier = reports.render_system(
+            reports.system_report(uow, SYSTEM_ACTOR, "support-chatbot"), "json"
+        ).body.decode()
+    assert "GenAI evaluation: attack success 0.16" in dossier, dossier[:2000]
+    assert "GenAI report: garak 0.17.1 on openai.OpenAICompatible:support-chatbot" in dossier
