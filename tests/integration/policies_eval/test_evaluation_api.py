@@ -53,7 +53,7 @@ def test_biased_fails_on_parity_and_mitigated_passes(
     assert results["SEC-SCAN-CLEAN"]["verdict"] == "pass" and results["REG-PROVENANCE"]["verdict"] == "pass"
     assert a["evidence"]["system"]["dpia_reference"] == "DPIA-2026-014"  # merged from the catalog
     assert a["inputs"]["predictions"]["name"] == "predictions_biased.csv" and a["inputs"]["predictions"]["rows"] == 5000
-    assert len(a["policy_digests"]) == 3 and a["counts"]["fail_blocker"] == 3
+    assert len(a["policy_digests"]) == 4 and a["counts"]["fail_blocker"] == 3
 
     with container.uow(write=False) as uow:
         latest = evaluation.latest_assessment(uow, credit["digest"])

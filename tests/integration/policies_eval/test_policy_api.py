@@ -90,6 +90,7 @@ def test_versions_by_digest_noop_supersede_reactivate(client: TestClient, contai
     active = client.get(f"{API}/policies").json()["items"]
     assert [(p["name"], p["origin"]) for p in active] == [
         ("charter-ethical-baseline", "builtin"),
+        ("charter-genai-baseline", "builtin"),
         ("charter-regulatory-baseline", "builtin"),
         ("charter-security-baseline", "builtin"),
         ("credit-scoring", "stored"),
@@ -204,7 +205,7 @@ def test_overriding_a_baseline_by_name(client: TestClient, container: Container)
 def test_coverage_of_the_active_set(client: TestClient) -> None:
     summary = client.get(f"{API}/controls/coverage").json()
     fws = {i["framework"]: i for i in summary["items"]}
-    assert set(fws) >= {"eu-ai-act", "gdpr", "iso-iec-42001-2023"} and len(summary["policies"]) == 3
+    assert set(fws) >= {"eu-ai-act", "gdpr", "iso-iec-42001-2023"} and len(summary["policies"]) == 4
     before = client.get(f"{API}/controls/coverage", params={"framework": "eu-ai-act"}).json()
     assert "EUAIA-ANNEXIII-5" not in {c["id"] for c in before["covered"]}
     add(client, CREDIT_V2)
