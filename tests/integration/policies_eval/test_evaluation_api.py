@@ -116,7 +116,7 @@ def test_reassess_with_a_new_policy_and_html_is_escaped(client: TestClient, cred
     assert r.status_code == 201, r.text
     again = r.json()
     assert again["verdict"] == "fail" and again["blockers"] == ["CREDIT-ACCURACY"]  # accuracy 0.748 < 0.8
-    assert len(again["policy_digests"]) == 4 and again["evaluation_id"] is not None
+    assert len(again["policy_digests"]) == 5 and again["evaluation_id"] is not None
     html = client.get(f"{API}/assessments/{again['id']}/report.html").text
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     r = client.post(f"{VERSIONS}/assessments", json={"evaluation_id": "evl_nope"})

@@ -104,7 +104,7 @@ def test_versions_by_digest_noop_supersede_reactivate(client: TestClient, contai
     assert r.json()["superseded"] == v2
     with container.uow(write=False) as uow:
         names = {d.name: d.digest for d in policies.active_policies(uow)}
-    assert names["credit-scoring"] == v1 and len(names) == 4
+    assert names["credit-scoring"] == v1 and len(names) == 5
     actions = [(a, res, d.get("digest")) for a, res, d in audit_actions(container) if a.startswith("policy.")]
     assert actions == [
         ("policy.add", "policy:credit-scoring", v1),
