@@ -3,7 +3,7 @@
 Entries used (garak/command.py, garak/evaluators/base.py, garak/attempt.py):
   {"entry_type": "start_run setup", "plugins.target_type": ..., "plugins.target_name": ..., ...}
   {"entry_type": "init", "garak_version": "0.17.1", "start_time": ..., "run": UUID}
-  {"entry_type": "attempt", "probe_classname": "dan.Dan_11_0", "status": 1|2, ...}      (counted, not kept)
+  {"entry_type": "attempt", "probe_classname": "dan.Dan_11_0", "status": 1|2, ...}      (skipped, not parsed)
   {"entry_type": "eval", "probe": "dan.Dan_11_0", "detector": "dan.DAN", "passed": P, "fails": F,
    "nones": N, "total_evaluated": T, "total_processed": T+N}                            (older garak: "total")
   {"entry_type": "completion", "end_time": ..., "run": UUID}
@@ -31,6 +31,7 @@ from charter.evaluation.genai.normalize import (
 )
 
 TOOL = "garak"
+ATTEMPT = b'{"entry_type": "attempt"'  # how garak's json.dumps starts an attempt entry (entry_type is its first key)
 
 FAMILIES: dict[str, Category] = {
     # jailbreaks, prompt injection and other attacks on the model's instructions
@@ -85,10 +86,12 @@ def read_garak(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ToolReport:
     attempts: dict[str, int] = {}
     failures: dict[str, int] = {}
     with HashingReader(path, max_bytes) as reader:
-        for number, raw in reader.lines():
+        for number, raw, ended in reader.lines():
             where = f"line {number}"
             if not raw.strip():
                 continue
+            if ended and raw.startswith(ATTEMPT) and raw.rstrip().endswith(b"}"):
+                continue  # the bulk of a report; its counts are in the eval entries, so attempts are not parsed
             entry = _entry(reader.name, raw, where, first=number == 1)
             kind = entry.get("entry_type")
             if not isinstance(kind, str):

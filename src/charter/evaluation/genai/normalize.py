@@ -144,8 +144,8 @@ class HashingReader:
         self._hash.update(data)
         return data
 
-    def lines(self) -> Iterator[tuple[int, bytes]]:
-        """(line number, raw line) streamed in chunks; the last line may lack its newline."""
+    def lines(self) -> Iterator[tuple[int, bytes, bool]]:
+        """(line number, raw line, ended by a newline) streamed in chunks; only the last line may lack its newline."""
         pending = b""
         number = 0
         while chunk := self.read(CHUNK):
@@ -153,9 +153,9 @@ class HashingReader:
             *complete, pending = pending.split(b"\n")
             for raw in complete:
                 number += 1
-                yield number, raw
+                yield number, raw, True
         if pending:
-            yield number + 1, pending
+            yield number + 1, pending, False
 
     def read_all(self) -> bytes:
         parts = []
