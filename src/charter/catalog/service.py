@@ -115,6 +115,8 @@ def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:
             "risk_tier": system.risk_tier,
             "annex_iii_area": system.annex_iii_area,
             "gpai": system.gpai,
+            "gpai_systemic": system.gpai_systemic,
+            "generative": _generative(system.answers),
             "personal_data": system.personal_data,
             "special_category_data": system.special_category_data,
             "human_oversight": system.human_oversight,
@@ -142,6 +144,15 @@ def evidence_context(uow: UnitOfWork, ref: str) -> dict[str, Any]:
         "provenance": {"complete": checked.complete, "issues": list(checked.issues)},
         "thresholds": {**DEFAULT_THRESHOLDS, **(system.thresholds or {})},  # the system's may only be stricter
     }
+
+
+def _generative(answers: Any) -> bool:
+    """The questionnaire says generative: the system is generative AI, or generates synthetic content (Art. 50(2))."""
+    if not isinstance(answers, dict):
+        return False
+    context = answers.get("context") or {}
+    transparency = answers.get("transparency") or {}
+    return bool(context.get("generative")) or bool(transparency.get("generates_synthetic_content"))
 
 
 __all__ = [

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from charter import __version__
+from charter.evaluation.genai.normalize import families
 from charter.evaluation.schemas import AssessmentDetail, AssessmentRead
 from charter.policies.document import Rule, Severity
 from charter.policies.engine import Assessment, RuleResult, Verdict
@@ -170,6 +171,8 @@ def render_html(detail: AssessmentDetail) -> str:
         "fairness": evidence.get("fairness") or {},
         "scan": evidence.get("scan") or {},
         "documentation": evidence.get("documentation") or {},
+        "genai": evidence.get("genai") or {},
+        "genai_families": families(evidence.get("genai")),
         "version": __version__,
     }
     return _environment().get_template("assessment.html").render(**context)

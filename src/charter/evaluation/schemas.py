@@ -23,9 +23,18 @@ class InputFile(_Strict):
     rows: int | None = Field(default=None, ge=0, description="Data rows, for a predictions file.")
 
 
+class GenaiInputFile(InputFile):
+    """A GenAI tool's output (garak, Inspect, promptfoo, lm-eval) the `genai` evidence was read from."""
+
+    tool: Literal["garak", "inspect", "promptfoo", "lm_eval"]
+    version: str | None = Field(default=None, max_length=100, description="The tool's version, from its output.")
+    model: str | None = Field(default=None, max_length=500, description="The target model the tool evaluated.")
+
+
 class EvaluationInputs(_Strict):
     predictions: InputFile | None = None
     artifact: InputFile | None = None
+    genai: list[GenaiInputFile] = Field(default_factory=list, max_length=50)
 
 
 class EvaluationOptions(_Strict):
@@ -39,9 +48,9 @@ class EvaluationOptions(_Strict):
 
 
 class EvaluationCreate(_Strict):
-    """Evidence computed on the user's machine: the performance, fairness, fairness_summary and scan sections."""
+    """Evidence computed on the user's machine: the performance, fairness, fairness_summary, scan and genai sections."""
 
-    evidence: dict[str, Any] = Field(description="Sections performance, fairness, fairness_summary, scan.")
+    evidence: dict[str, Any] = Field(description="Sections performance, fairness, fairness_summary, scan, genai.")
     inputs: EvaluationInputs = Field(default_factory=EvaluationInputs)
     options: EvaluationOptions = Field(default_factory=EvaluationOptions)
 

@@ -45,7 +45,7 @@ from charter.policies.engine import Assessment, RuleResult, evaluate
 from charter.policies.evidence import fill_defaults, type_problems
 from charter.storage.uow import UnitOfWork
 
-SECTIONS = ("performance", "fairness", "fairness_summary", "scan")
+SECTIONS = ("performance", "fairness", "fairness_summary", "scan", "genai")
 FROM_SERVER = {
     "system": "the catalog",
     "model": "the catalog",
@@ -84,6 +84,7 @@ def submit_evaluation(uow: UnitOfWork, actor: Actor, ref: str, data: EvaluationC
     authorize(actor, Permission.EVALUATION_RUN, catalog.system_resource(uow, version.system))
     evidence = _checked_evidence(data.evidence)
     _check_inputs(data, evidence, version)
+    _check_genai_inputs(data, evidence)
     options = data.options.model_dump(mode="json", exclude_none=True)
     return _store(uow, actor, version, evidence, _inputs(data), options, CLIENT)
 
@@ -151,7 +152,7 @@ def _store(
         "id": row.id,
         "digest": row.digest,
         "evidence_digest": row.evidence_digest,
-        "inputs": {k: v["sha256"] for k, v in row.inputs.items() if v},
+        "inputs": {k: v["sha256"] for k, v in row.inputs.items() if isinstance(v, dict)},
         "computed_by": computed_by,
         "code_version": __version__,
     }
@@ -239,9 +240,14 @@ def evidence_document(uow: UnitOfWork, version: ModelVersionRead, evaluation: Ev
             "computed_by": evaluation.computed_by,
             "self_reported": evaluation.computed_by != SERVER,
             "code_version": evaluation.code_version,
-            "inputs": {k: v["sha256"] for k, v in sorted(evaluation.inputs.items()) if v},
+            "inputs": {k: _digests(v) for k, v in sorted(evaluation.inputs.items()) if v},
         }
     return raw
+
+
+def _digests(value: Any) -> Any:
+    """An input's sha256, or each one's for a list of inputs (GenAI reports)."""
+    return [item["sha256"] for item in value] if isinstance(value, list) else value["sha256"]
 
 
 def _assess(
@@ -341,10 +347,11 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
             details={"problems": [{"field": f"evidence.{p}", "message": m} for p, m in problems]},
         )
     performed = isinstance(clean.get("scan"), Mapping) and clean["scan"].get("performed") is True
-    if clean.get("performance") is None and not performed:
+    genai = isinstance(clean.get("genai"), Mapping) and clean["genai"].get("evaluated") is True
+    if clean.get("performance") is None and not performed and not genai:
         raise InvalidInput(
-            "evidence: neither performance nor an artifact scan; evaluate predictions (--predictions) "
-            "or scan the artifact (--artifact)",
+            "evidence: neither performance, an artifact scan nor GenAI results; evaluate predictions (--predictions), "
+            "scan the artifact (--artifact) or give a tool's report (--garak, --inspect, --promptfoo, --lm-eval)",
             code="evidence_empty",
             field="evidence",
         )
@@ -382,12 +389,35 @@ def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: 
             )
 
 
+def _check_genai_inputs(data: EvaluationCreate, evidence: Mapping[str, Any]) -> None:
+    """GenAI evidence names its sources; each must be one of the input files sent, by sha256."""
+    genai = evidence.get("genai")
+    if not isinstance(genai, Mapping) or genai.get("evaluated") is not True:
+        return
+    sent = {repository.normalize_digest(f.sha256) for f in data.inputs.genai}
+    if not sent:
+        raise InvalidInput(
+            "inputs.genai: GenAI evidence needs the tool, name and sha256 of each report it was read from",
+            code="input_digest_required",
+            field="inputs.genai",
+        )
+    for i, source in enumerate(genai.get("sources") or []):
+        digest = source.get("sha256") if isinstance(source, Mapping) else None
+        if not isinstance(digest, str) or repository.normalize_digest(digest) not in sent:
+            raise InvalidInput(
+                f"evidence.genai.sources[{i}].sha256: {digest} is not one of inputs.genai",
+                code="evidence_invalid",
+                field=f"evidence.genai.sources[{i}].sha256",
+            )
+
+
 def _inputs(data: EvaluationCreate) -> dict[str, Any]:
     """Input files with digests in the catalog's `sha256:<hex>` form."""
     out: dict[str, Any] = data.inputs.model_dump(mode="json")
-    for item in out.values():
-        if item:
-            item["sha256"] = repository.normalize_digest(item["sha256"])
+    for value in out.values():
+        for item in value if isinstance(value, list) else [value]:
+            if item:
+                item["sha256"] = repository.normalize_digest(item["sha256"])
     return out
 
 

@@ -49,6 +49,18 @@ RISK_TIERS = ("prohibited", "high", "limited", "minimal")
 LAWFUL_BASES = ("consent", "contract", "legal-obligation", "vital-interests", "public-task", "legitimate-interests")
 DATASET_ROLES = ("training", "validation", "test", "reference")
 
+_GENAI_ITEM = obj(
+    {
+        "attempts": Field(Kind.INT, nullable=True, doc="prompts or samples evaluated"),
+        "failures": Field(Kind.INT, nullable=True, doc="successful attacks, harmful outputs or wrong answers"),
+        "rate": number("failures / attempts"),
+        "category": string("attack, toxicity, leakage, refusal, task or other"),
+        "family": string("probe family or task group"),
+        "accuracy": number("a task's accuracy"),
+    }
+)
+_GENAI_TOOL = Field(Kind.MAP, item=_GENAI_ITEM, doc="per probe or task")
+
 _FAIRNESS_ATTR = obj(
     {
         "dp_diff": number("demographic parity difference (max - min selection rate)"),
@@ -68,6 +80,8 @@ SCHEMA: Field = obj(
                 "risk_tier": string("EU AI Act risk tier", RISK_TIERS),
                 "annex_iii_area": string("Annex III area, e.g. '4(a)'"),
                 "gpai": flag("general-purpose AI model"),
+                "gpai_systemic": flag("general-purpose AI model with systemic risk (Art. 51)"),
+                "generative": flag("generative AI system (questionnaire: generative, or generates synthetic content)"),
                 "personal_data": flag("processes personal data"),
                 "special_category_data": flag("processes GDPR Art. 9 data"),
                 "human_oversight": string("how humans oversee the system"),
@@ -146,6 +160,34 @@ SCHEMA: Field = obj(
                             "severity": string("scanner severity", ("critical", "warning", "info")),
                             "global": string("pickle import involved, e.g. os.system"),
                             "detail": string(),
+                        }
+                    )
+                ),
+            }
+        ),
+        "genai": obj(
+            {
+                "evaluated": flag("a GenAI tool report (garak, Inspect, promptfoo, lm-eval) was given"),
+                "red_teamed": flag("a red-teaming report (attack, toxicity, leakage or refusal probes) was given"),
+                "attack_success_rate": number("jailbreak / prompt-injection attacks that succeeded (pooled)"),
+                "toxicity_rate": number("toxic or harmful generations (pooled)"),
+                "leakage_rate": number("training-data, secret, system-prompt or personal-data leaks (pooled)"),
+                "refusal_rate": number("harmful requests refused (pooled)"),
+                "task_accuracy": Field(Kind.MAP, item=number(), doc="accuracy per benchmark task"),
+                "garak": _GENAI_TOOL,
+                "inspect": _GENAI_TOOL,
+                "promptfoo": _GENAI_TOOL,
+                "lm_eval": _GENAI_TOOL,
+                "sources": list_of(
+                    obj(
+                        {
+                            "tool": string(),
+                            "version": string("the tool's version"),
+                            "model": string("the target model the tool evaluated"),
+                            "file": string(),
+                            "sha256": string("sha256 of the tool's output file"),
+                            "size": Field(Kind.INT, nullable=True),
+                            "items": Field(Kind.INT, nullable=True),
                         }
                     )
                 ),

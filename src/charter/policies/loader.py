@@ -22,7 +22,7 @@ RULE_FIELDS = ("id", "title", "severity", "when", "check", "controls", "remediat
 RULE_REQUIRED = ("id", "title", "severity", "check", "controls", "remediation")
 SEVERITIES = tuple(s.value for s in Severity)
 TEST_SUFFIX = "_test.yaml"
-BASELINES = ("ethical", "security", "regulatory", "evidence")
+BASELINES = ("ethical", "security", "regulatory", "evidence", "genai")
 
 
 def load_policy(
@@ -89,7 +89,7 @@ def check_policy_set(policies: Sequence[PolicyDocument]) -> None:
 
 @lru_cache(maxsize=1)
 def builtin_baselines() -> tuple[PolicyDocument, ...]:
-    """The shipped baselines: ethical, security, regulatory, evidence."""
+    """The shipped baselines: ethical, security, regulatory, evidence, genai."""
     folder = resources.files("charter.policies") / "builtin" / "baselines"
     docs = []
     for name in BASELINES:

@@ -139,6 +139,34 @@ def _validation(ctx: Ctx) -> list[str]:
     shown = [f"{k} {number(perf.get(k))}" for k in PERFORMANCE_KEYS if perf.get(k) is not None]
     if shown:
         lines.append("Metrics: " + ", ".join(shown) + (f" on {perf.get('n')} rows" if perf.get("n") else ""))
+    lines.extend(_genai(ctx))
+    return lines
+
+
+GENAI_RATES = (
+    ("attack_success_rate", "attack success"),
+    ("toxicity_rate", "toxicity"),
+    ("leakage_rate", "leakage"),
+    ("refusal_rate", "refusal of harmful requests"),
+)
+
+
+def _genai(ctx: Ctx) -> list[str]:
+    """GenAI red-teaming and behavioural evaluation: pooled rates, task accuracy and each tool's report."""
+    genai = ctx.section("genai")
+    if not genai.get("evaluated"):
+        return []
+    rates = [f"{label} {number(genai.get(key))}" for key, label in GENAI_RATES if genai.get(key) is not None]
+    lines = ["GenAI evaluation: " + (", ".join(rates) if rates else "no red-teaming rates measured")]
+    accuracy = genai.get("task_accuracy")
+    if isinstance(accuracy, Mapping) and accuracy:
+        lines.append("Task accuracy: " + ", ".join(f"{t} {number(v)}" for t, v in sorted(accuracy.items())))
+    for s in genai.get("sources") or []:
+        if isinstance(s, Mapping):
+            lines.append(
+                f"GenAI report: {s.get('tool')} {s.get('version') or ''} on {s.get('model') or 'an unnamed target'}"
+                f" — {s.get('file')} {s.get('sha256')}"
+            )
     return lines
 
 

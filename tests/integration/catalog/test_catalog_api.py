@@ -153,9 +153,11 @@ def test_evidence_context_has_the_agreed_shape(client: TestClient, container: Co
     assert type_problems(evidence) == []
     assert set(evidence) == {"system", "model", "datasets", "provenance", "thresholds"}
     assert set(evidence["system"]) == {
-        "name", "risk_tier", "annex_iii_area", "gpai", "personal_data", "special_category_data", "human_oversight",
-        "dpia_reference", "log_retention_days", "owner_team", "access_restricted",
+        "name", "risk_tier", "annex_iii_area", "gpai", "gpai_systemic", "generative", "personal_data",
+        "special_category_data", "human_oversight", "dpia_reference", "log_retention_days", "owner_team",
+        "access_restricted",
     }  # fmt: skip
+    assert evidence["system"]["generative"] is False and evidence["system"]["gpai_systemic"] is False
     assert evidence["model"]["digest_pinned"] is True and evidence["model"]["digest"] == mv.digest
     assert evidence["system"]["owner_team"] == "risk" and evidence["system"]["log_retention_days"] == 200
     assert set(evidence["datasets"][0]) == {

@@ -91,6 +91,7 @@ def test_versions_by_digest_noop_supersede_reactivate(client: TestClient, contai
     assert [(p["name"], p["origin"]) for p in active] == [
         ("charter-ethical-baseline", "builtin"),
         ("charter-evidence-baseline", "builtin"),
+        ("charter-genai-baseline", "builtin"),
         ("charter-regulatory-baseline", "builtin"),
         ("charter-security-baseline", "builtin"),
         ("credit-scoring", "stored"),

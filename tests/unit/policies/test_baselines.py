@@ -20,6 +20,7 @@ def test_four_baselines_load() -> None:
         "charter-security-baseline",
         "charter-regulatory-baseline",
         "charter-evidence-baseline",
+        "charter-genai-baseline",
     ]
     assert all(p.rules for p in builtin_baselines())
 
@@ -53,6 +54,12 @@ def test_required_topics_are_present() -> None:
         "REG-PROVENANCE",
         "REG-ACCURACY",
         "EVD-SERVER-COMPUTED",
+        "GENAI-REDTEAM-HIGH-RISK",
+        "GENAI-REDTEAM-GPAI-SYSTEMIC",
+        "GENAI-ATTACK-SUCCESS",
+        "GENAI-TOXICITY",
+        "GENAI-LEAKAGE",
+        "GENAI-REFUSAL",
     ):
         assert rules[rule_id].severity.value == "blocker", rule_id
     assert "183" in rules["REG-LOG-RETENTION"].check.source

@@ -16,6 +16,7 @@ AGREED = (
     "fairness",
     "fairness_summary",
     "scan",
+    "genai",
     "documentation",
     "evaluation",
     "thresholds",
@@ -37,6 +38,8 @@ def test_fill_defaults_makes_every_declared_field_present() -> None:
     assert filled["scan"] == {"performed": False, "safe": False, "formats": [], "findings": []}
     assert filled["thresholds"] == dict(ev.DEFAULT_THRESHOLDS)
     assert filled["model"]["card"] == {}
+    assert filled["genai"]["red_teamed"] is False and filled["genai"]["attack_success_rate"] is None
+    assert filled["genai"]["garak"] == {} and filled["genai"]["task_accuracy"] == {}
 
 
 def test_fill_defaults_fills_nested_items_and_normalises_numbers() -> None:

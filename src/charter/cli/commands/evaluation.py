@@ -31,6 +31,7 @@ FORMATS = ("json", "junit", "sarif", "markdown")
 PREDICTION_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz", ".bz2", ".zst")
 PROGRESS_MIN_BYTES = 16 << 20
 DEFAULT_RESAMPLES = 200  # charter.evaluation.bootstrap.DEFAULT_RESAMPLES (not imported: numpy/pyarrow load slowly)
+GENAI_MAX_BYTES = 256 << 20  # charter.evaluation.genai.DEFAULT_MAX_BYTES
 _MARK = {"fail": "FAIL", "pass": "pass", "not_applicable": "n/a"}
 _ORDER = {"fail": 0, "pass": 1, "not_applicable": 2}
 _SEVERITY = {"blocker": 0, "major": 1, "minor": 2}
@@ -190,6 +191,20 @@ def evaluate(
             "by the built-in evidence baseline); without it they are computed here and marked self-reported.",
         ),
     ] = False,
+    garak: Annotated[list[Path] | None, typer.Option("--garak", help="garak report.jsonl (repeatable).")] = None,
+    inspect: Annotated[
+        list[Path] | None, typer.Option("--inspect", help="Inspect AI log, .eval or .json (repeatable).")
+    ] = None,
+    promptfoo: Annotated[
+        list[Path] | None, typer.Option("--promptfoo", help="promptfoo results JSON (repeatable).")
+    ] = None,
+    lm_eval: Annotated[list[Path] | None, typer.Option("--lm-eval", help="lm-eval results JSON (repeatable).")] = None,
+    genai_max_bytes: Annotated[
+        int,
+        typer.Option(
+            "--genai-max-bytes", envvar="CHARTER_GENAI_MAX_BYTES", min=1024, help="Largest GenAI tool output read."
+        ),
+    ] = GENAI_MAX_BYTES,
 ) -> None:
     """Evaluate a model version: metrics and fairness from a predictions file, an artifact scan, the policy verdict.
 
@@ -205,13 +220,29 @@ def evaluate(
         artifact = artifact or model
     elif data is not None or features is not None:
         raise usage("usage", "--data and --features go with --model FILE")
-    if predictions is None and artifact is None:
-        raise usage("nothing_to_evaluate", "give --predictions FILE (and/or --artifact PATH), or --model with --data")
+    genai_given = {
+        "garak": garak or [],
+        "inspect": inspect or [],
+        "promptfoo": promptfoo or [],
+        "lm_eval": lm_eval or [],
+    }
+    if predictions is None and artifact is None and not any(genai_given.values()):
+        raise usage(
+            "nothing_to_evaluate",
+            "give --predictions FILE (and/or --artifact PATH), --model with --data, "
+            "or a GenAI report (--garak, --inspect, --promptfoo, --lm-eval)",
+        )
     if upload and predictions is None:
         raise usage(
             "usage",
             "--upload sends a predictions file: give --predictions FILE (for --model, write the model's predictions "
             "to a file first)",
+        )
+    if upload and any(genai_given.values()):
+        raise usage(
+            "usage",
+            "--upload sends predictions for the server to compute; GenAI reports are read here: evaluate them in a "
+            "run of their own, without --upload",
         )
     columns = _columns(sensitive)
     given = predictions or data
@@ -269,6 +300,8 @@ def evaluate(
         evaluated = evaluate_predictions(loaded, resamples=bootstrap)
     evidence = build_evaluation_evidence(predictions=evaluated, scan=scan)
     evidence.pop("documentation", None)  # the server reads it from the stored model card
+    if any(genai_given.values()):
+        evidence["genai"], inputs["genai"] = _genai(genai_given, genai_max_bytes)
     options = {
         "label": label if table_path else None,
         "prediction": prediction if predictions else None,
@@ -310,6 +343,16 @@ def upload_predictions(api: Api, path: str, file: Path, meta: dict[str, Any]) ->
     with file.open("rb") as fh, _progress(file.stat().st_size, f"upload {file.name}") as advance:
         files = {"predictions": (file.name, _Counted(fh, advance), ctype)}
         return api.post(path, files=files, data={"meta": json.dumps(meta)})
+
+
+def _genai(given: dict[str, list[Path]], max_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `genai` evidence and input entries from the tools' reports, or a usage error naming the file and field."""
+    from charter.evaluation.genai import GenaiInputError, collect
+
+    try:
+        return collect(given, max_bytes=max_bytes)
+    except GenaiInputError as exc:
+        raise usage("genai_report_invalid", str(exc)) from None
 
 
 def run_model(

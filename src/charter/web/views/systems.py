@@ -14,6 +14,7 @@ from charter.catalog.questionnaire import questions
 from charter.catalog.schemas import ModelVersionRead, SystemRead
 from charter.core.errors import Forbidden, InvalidInput, NotFound
 from charter.evaluation import service as evaluation
+from charter.evaluation.genai import families
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead
 from charter.policies.catalogs import builtin_catalog
@@ -153,7 +154,12 @@ def assessment_page(ctx: Ctx) -> Page:
         detail = evaluation.get_assessment(uow, ctx.actor, ctx.param("id"))
     order = {"fail": 0, "pass": 1, "not_applicable": 2}
     results = sorted(detail.results, key=lambda r: (order[r.verdict], r.severity != "blocker", r.policy, r.rule_id))
-    return Page("assessment.html", {"title": f"Assessment {detail.id}", "a": detail, "results": results})
+    raw = detail.evidence.get("genai")
+    genai: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    shown = genai if genai.get("evaluated") else None
+    data = {"title": f"Assessment {detail.id}", "a": detail, "results": results, "genai": shown}
+    data["genai_families"] = families(shown) if shown else []
+    return Page("assessment.html", data)
 
 
 def _monitoring(
