@@ -55,7 +55,7 @@ def test_biased_fails_on_parity_and_mitigated_passes(
     assert results["SEC-SCAN-CLEAN"]["verdict"] == "pass" and results["REG-PROVENANCE"]["verdict"] == "pass"
     assert a["evidence"]["system"]["dpia_reference"] == "DPIA-2026-014"  # merged from the catalog
     assert a["inputs"]["predictions"]["name"] == "predictions_biased.csv" and a["inputs"]["predictions"]["rows"] == 5000
-    assert len(a["policy_digests"]) == 4 and a["counts"]["fail_blocker"] == 3
+    assert len(a["policy_digests"]) == 5 and a["counts"]["fail_blocker"] == 3
 
     with container.uow(write=False) as uow:
         latest = evaluation.latest_assessment(uow, credit["digest"])
@@ -118,7 +118,7 @@ def test_reassess_with_a_new_policy_and_html_is_escaped(client: TestClient, cred
     assert r.status_code == 201, r.text
     again = r.json()
     assert again["verdict"] == "fail" and again["blockers"] == ["CREDIT-ACCURACY"]  # accuracy 0.748 < 0.8
-    assert len(again["policy_digests"]) == 5 and again["evaluation_id"] is not None
+    assert len(again["policy_digests"]) == 6 and again["evaluation_id"] is not None
     html = client.get(f"{API}/assessments/{again['id']}/report.html").text
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     r = client.post(f"{VERSIONS}/assessments", json={"evaluation_id": "evl_nope"})

@@ -105,7 +105,7 @@ def test_versions_by_digest_noop_supersede_reactivate(client: TestClient, contai
     assert r.json()["superseded"] == v2
     with container.uow(write=False) as uow:
         names = {d.name: d.digest for d in policies.active_policies(uow)}
-    assert names["credit-scoring"] == v1 and len(names) == 5
+    assert names["credit-scoring"] == v1 and len(names) == 6
     actions = [(a, res, d.get("digest")) for a, res, d in audit_actions(container) if a.startswith("policy.")]
     assert actions == [
         ("policy.add", "policy:credit-scoring", v1),
@@ -206,7 +206,7 @@ def test_overriding_a_baseline_by_name(client: TestClient, container: Container)
 def test_coverage_of_the_active_set(client: TestClient) -> None:
     summary = client.get(f"{API}/controls/coverage").json()
     fws = {i["framework"]: i for i in summary["items"]}
-    assert set(fws) >= {"eu-ai-act", "gdpr", "iso-iec-42001-2023"} and len(summary["policies"]) == 4
+    assert set(fws) >= {"eu-ai-act", "gdpr", "iso-iec-42001-2023"} and len(summary["policies"]) == 5
     before = client.get(f"{API}/controls/coverage", params={"framework": "eu-ai-act"}).json()
     assert "EUAIA-ANNEXIII-5" not in {c["id"] for c in before["covered"]}
     add(client, CREDIT_V2)
