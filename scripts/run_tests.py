@@ -3,7 +3,8 @@
     python scripts/run_tests.py [PYTEST ARGS]     (scripts/check runs it; `make test` runs scripts/check)
 
 - Workers: `CHARTER_TEST_WORKERS` (default: 2 per core, since most tests wait on servers and subprocesses),
-  distributed by file (`--dist loadfile`) so a module's servers and fixtures stay in one process.
+  distributed by file (`--dist loadfile`) so a module's servers and fixtures stay in one process, longest modules
+  first (tests/conftest.py `LONGEST_FIRST`) so none of them is handed out last and becomes the run's tail.
 - Temp dirs under /dev/shm when it is writable (SQLite commits there cost a third of a disk's), else the default.
 - Coverage (branch) of `charter` in the test processes; the floor is `fail_under` in pyproject.toml.
 - A test that fails is re-run once. One that then passes is FLAKY: listed in the output and in
@@ -99,6 +100,7 @@ def main(argv: list[str]) -> int:
             _workers(),
             "--dist",
             "loadfile",
+            "--no-loadscope-reorder",  # keep tests/conftest.py's order: the longest modules start first
             "--basetemp",
             str(base / "run"),
             "--durations=25",

@@ -21,7 +21,7 @@ from charter.catalog.questionnaire import example
 from charter.catalog.tables import DatasetRow, LineageEdgeRow, ModelVersionRow, SystemRow
 from charter.settings import Settings
 from tests.support.db import admin_key, env_for
-from tests.support.server import Server, cli
+from tests.support.server import Server, cli, cli_in_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]  # ~20 CLI processes + a server
 MODEL_BYTES = 200 * 1024 * 1024
@@ -71,11 +71,12 @@ def one_line_error(r: subprocess.CompletedProcess[str], exit_code: int, code: st
 
 def test_catalog_through_cli_and_real_server(settings: Settings, initialised: InitResult, tmp_path: Path) -> None:
     env = {**env_for(settings), "COLUMNS": "200"}
+    run = cli_in_process  # the CLI's main() in this process; `cli` runs a real `charter` process
     key = admin_key(initialised)
     server = Server(env, log=tmp_path / "server.log").start()
     try:
         env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": key}
-        assert cli(env, "team", "add", "risk").returncode == 0
+        assert cli(env, "team", "add", "risk").returncode == 0  # real processes: this and `system register`
         answers = example()
         answers["annex_iii"]["point"] = "5(b)"
         answers["context"].update(decisions_about_persons=True, deployment_context=["consumer"])
@@ -89,7 +90,7 @@ def test_catalog_through_cli_and_real_server(settings: Settings, initialised: In
 
         raw = tmp_path / "loans-raw.csv"
         raw.write_text("id,income,age\n" + "".join(f"{i},{1000 + i},{20 + i % 50}\n" for i in range(5000)))
-        r = cli(env, "dataset", "register", "loans-raw", "--file", str(raw), "--license", "CC-BY-4.0",
+        r = run(env, "dataset", "register", "loans-raw", "--file", str(raw), "--license", "CC-BY-4.0",
                 "--lawful-basis", "contract", "--personal-data", "--source", "core banking", "--json")  # fmt: skip
         assert r.returncode == 0, r.stderr
         doc = json.loads(r.stdout)
@@ -97,7 +98,7 @@ def test_catalog_through_cli_and_real_server(settings: Settings, initialised: In
         assert doc["digest"] == "sha256:" + sha256sum(raw)
         clean = tmp_path / "loans.parquet"
         pq.write_table(pa.table({"income": [1.0, 2.0, 3.0], "label": [0, 1, 0]}), clean)
-        r = cli(env, "dataset", "register", "loans", "--file", str(clean), "--license", "cc-by-4.0",
+        r = run(env, "dataset", "register", "loans", "--file", str(clean), "--license", "cc-by-4.0",
                 "--lawful-basis", "contract", "--personal-data", "--derived-from", "loans-raw",
                 "--retention-until", "2099-12-31", "--json")  # fmt: skip
         assert r.returncode == 0, r.stderr
@@ -107,26 +108,28 @@ def test_catalog_through_cli_and_real_server(settings: Settings, initialised: In
         big_model(model)
         card = tmp_path / "README.md"
         card.write_text("---\nlicense: apache-2.0\nlibrary_name: onnx\n---\n# Credit\n## Intended use\nLoans.\n")
-        r = cli(env, "model", "register", "credit@1.0.0", "--artifact", str(model), "--card", str(card), "--json")
+        r = cli_in_process(
+            env, "model", "register", "credit@1.0.0", "--artifact", str(model), "--card", str(card), "--json"
+        )
         assert r.returncode == 0, r.stderr
         mv = json.loads(r.stdout)
         assert mv["digest"] == "sha256:" + sha256sum(model)
         assert mv["size_bytes"] == MODEL_BYTES and mv["format"] == "onnx" and mv["license"] == "Apache-2.0"
         assert mv["card"]["sections"]["Intended use"] == "Loans."
 
-        r = cli(env, "lineage", "link", "loans", "credit@1.0.0", "--role", "training")
+        r = run(env, "lineage", "link", "loans", "credit@1.0.0", "--role", "training")
         assert r.returncode == 0, r.stderr
-        r = cli(env, "lineage", "show", "credit@1.0.0")
+        r = run(env, "lineage", "show", "credit@1.0.0")
         assert r.returncode == 0, r.stderr
         out = r.stdout
         assert out.splitlines()[0].startswith("credit@1.0.0") and mv["digest"] in out
         assert "└── training: loans@1" in out and "derived from: loans-raw@1" in out
         assert "provenance: complete" in out
-        tree = json.loads(cli(env, "lineage", "show", "credit@1.0.0", "--json").stdout)
+        tree = json.loads(run(env, "lineage", "show", "credit@1.0.0", "--json").stdout)
         assert tree["datasets"][0]["upstream"][0]["ref"] == "loans-raw@1"
-        r = cli(env, "system", "show", "credit")
+        r = run(env, "system", "show", "credit")
         assert r.returncode == 0 and "EUAIA-ANNEXIII-5" in r.stdout and "Annex III point 5(b)" in r.stdout
-        r = cli(env, "export", "cyclonedx", "--output", str(tmp_path / "bom.json"))
+        r = run(env, "export", "cyclonedx", "--output", str(tmp_path / "bom.json"))
         assert r.returncode == 0, r.stderr
         bom = json.loads((tmp_path / "bom.json").read_text())
         assert {c["bom-ref"] for c in bom["components"]} == {
@@ -136,31 +139,33 @@ def test_catalog_through_cli_and_real_server(settings: Settings, initialised: In
         }
 
         before = counts(settings)
-        err = one_line_error(cli(env, "model", "register", "credit@2", "--artifact", str(tmp_path / "nope.onnx")),
+        err = one_line_error(run(env, "model", "register", "credit@2", "--artifact", str(tmp_path / "nope.onnx")),
                              2, "file_not_found")  # fmt: skip
         assert "artifact: no such file" in err and "nope.onnx" in err
         bad_card = tmp_path / "BAD.md"
         bad_card.write_text("---\nlicense: mit\ntags: [a\n  b: c\n---\n")
-        r = cli(env, "model", "register", "credit@2", "--artifact", str(model), "--card", str(bad_card))
+        r = run(env, "model", "register", "credit@2", "--artifact", str(model), "--card", str(bad_card))
         err = one_line_error(r, 2, "malformed_yaml")
         assert f"{bad_card}:4:" in err
-        err = one_line_error(cli(env, "dataset", "register", "x", "--file", str(raw), "--license", "Apache2"),
+        err = one_line_error(run(env, "dataset", "register", "x", "--file", str(raw), "--license", "Apache2"),
                              2, "invalid_license")  # fmt: skip
         assert "license: 'Apache2'" in err and "did you mean 'Apache-2.0'" in err
-        err = one_line_error(cli(env, "dataset", "register", "x", "--file", str(raw), "--lawful-basis", "because"),
+        err = one_line_error(run(env, "dataset", "register", "x", "--file", str(raw), "--lawful-basis", "because"),
                              2, "invalid_lawful_basis")  # fmt: skip
         assert "lawful-basis" in err and "legitimate-interests" in err
-        err = one_line_error(cli(env, "lineage", "link", "ghost", "credit@1.0.0", "--role", "training"),
+        err = one_line_error(run(env, "lineage", "link", "ghost", "credit@1.0.0", "--role", "training"),
                              3, "dataset_not_found")  # fmt: skip
         assert "ghost" in err
-        err = one_line_error(cli(env, "dataset", "register", "x", "--file", str(raw), "--derived-from", "ghost"),
+        err = one_line_error(run(env, "dataset", "register", "x", "--file", str(raw), "--derived-from", "ghost"),
                              3, "dataset_not_found")  # fmt: skip
         bad_answers = tmp_path / "bad.yaml"
         bad_answers.write_text("prohibited:\n  manipulation: nope\n")
-        err = one_line_error(cli(env, "system", "register", "s2", "--purpose", "p", "--answers", str(bad_answers)),
+        err = one_line_error(run(env, "system", "register", "s2", "--purpose", "p", "--answers", str(bad_answers)),
                              2, "invalid_answers")  # fmt: skip
         assert f"{bad_answers}:2:3: answers.prohibited.manipulation" in err
-        r = cli(env, "model", "register", "credit@2", "--artifact", str(model), "--license", "nope-1", "--json")
+        r = cli_in_process(
+            env, "model", "register", "credit@2", "--artifact", str(model), "--license", "nope-1", "--json"
+        )
         assert r.returncode == 2 and json.loads(r.stdout)["code"] == "invalid_license"
         assert counts(settings) == before
     finally:

@@ -31,7 +31,7 @@ from tests.integration.policies_eval.conftest import (
     upload_parts,
 )
 from tests.support.db import admin_key, env_for
-from tests.support.server import Server, cli
+from tests.support.server import Server, cli, cli_in_process
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "credit-scoring"
@@ -164,7 +164,7 @@ def test_evaluate_formats_and_exit_codes(served: dict[str, str], tmp_path: Path)
     assert all(rule in r.stdout for rule in PARITY) and "ETH-DP-DIFF" in r.stdout and r.stderr == ""
     failures = [tc.get("name", "") for tc in ET.parse(junit).iter("testcase") if tc.find("failure") is not None]
     assert sorted(f.split(":")[0] for f in failures) == sorted(PARITY)
-    r = cli(env, "evaluate", REF, "--predictions", str(EXAMPLE / "predictions_biased.csv"), *preds, "--json")
+    r = cli_in_process(env, "evaluate", REF, "--predictions", str(EXAMPLE / "predictions_biased.csv"), *preds, "--json")
     assert r.returncode == 1
     doc = json.loads(r.stdout)
     assert doc["assessment"]["verdict"] == "fail" and "ETH-DP-DIFF" in doc["assessment"]["blockers"]
@@ -172,12 +172,13 @@ def test_evaluate_formats_and_exit_codes(served: dict[str, str], tmp_path: Path)
     assert doc["evaluation"]["inputs"]["predictions"]["rows"] == 5000
 
     # mitigated → exit 0; markdown to stdout
-    r = cli(env, "evaluate", REF, "--predictions", str(EXAMPLE / "predictions_mitigated.csv"), *preds, *artifact,
-            "--format", "markdown")  # fmt: skip
+    mitigated = str(EXAMPLE / "predictions_mitigated.csv")
+    r = cli_in_process(env, "evaluate", REF, "--predictions", mitigated, *preds, *artifact, "--format", "markdown")
     assert r.returncode == 1 and "EVD-SERVER-COMPUTED" in r.stdout, (r.stdout, r.stderr)  # self-reported
     assert "- Computed by: self-reported" in r.stdout
-    r = cli(env, "evaluate", REF, "--upload", "--predictions", str(EXAMPLE / "predictions_mitigated.csv"), *preds,
-            *artifact, "--format", "markdown")  # fmt: skip
+    r = cli_in_process(
+        env, "evaluate", REF, "--upload", "--predictions", mitigated, *preds, *artifact, "--format", "markdown"
+    )
     assert r.returncode == 0, (r.stdout, r.stderr)
     assert r.stdout.startswith("# Policy assessment: PASS") and "- Computed by: the server" in r.stdout
 
@@ -192,39 +193,39 @@ def test_policy_commands(served: dict[str, str], tmp_path: Path) -> None:
     pdir.mkdir()
     (pdir / "credit.yaml").write_text(POLICY)
     (pdir / "credit_test.yaml").write_text(POLICY_TEST)
-    r = cli(env, "policy", "test", str(pdir))
+    r = cli(env, "policy", "test", str(pdir))  # a real process; the rest run the same main() in this one
     assert r.returncode == 1 and "credit_test.yaml:12:" in r.stdout and "FAIL: 1/2 cases passed" in r.stdout
     fixed = POLICY_TEST.replace(
         "0.6}}\n    expect: {CREDIT-ACCURACY: pass}", "0.6}}\n    expect: {CREDIT-ACCURACY: fail}"
     )
     (pdir / "credit_test.yaml").write_text(fixed)
-    r = cli(env, "policy", "test", str(pdir))
+    r = cli_in_process(env, "policy", "test", str(pdir))
     assert r.returncode == 0 and "PASS: 2/2 cases passed" in r.stdout, r.stdout
-    r = cli(env, "policy", "add", str(pdir / "credit.yaml"), "--json")
+    r = cli_in_process(env, "policy", "add", str(pdir / "credit.yaml"), "--json")
     assert r.returncode == 0, r.stderr
     v1 = json.loads(r.stdout)["digest"]
-    r = cli(env, "policy", "add", str(pdir / "credit.yaml"))
+    r = cli_in_process(env, "policy", "add", str(pdir / "credit.yaml"))
     assert r.returncode == 0 and r.stdout.startswith("Unchanged")
     (pdir / "credit.yaml").write_text(POLICY.replace("0.7", "0.8"))
-    r = cli(env, "policy", "add", str(pdir / "credit.yaml"))
+    r = cli_in_process(env, "policy", "add", str(pdir / "credit.yaml"))
     assert r.returncode == 0 and f"supersedes {v1[:12]}" in r.stdout, r.stdout
-    r = cli(env, "policy", "list", "--json")
+    r = cli_in_process(env, "policy", "list", "--json")
     assert [(p["name"], p["origin"]) for p in json.loads(r.stdout)["items"]][-1] == ("credit-scoring", "stored")
-    r = cli(env, "policy", "show", v1[:10])
+    r = cli_in_process(env, "policy", "show", v1[:10])
     assert r.returncode == 0 and "CREDIT-ACCURACY" in r.stdout and "inactive" in r.stdout
-    r = cli(env, "policy", "diff", "credit-scoring")
+    r = cli_in_process(env, "policy", "diff", "credit-scoring")
     assert r.returncode == 0 and "~ CREDIT-ACCURACY" in r.stdout
     assert "performance.accuracy >= 0.7 → performance.accuracy >= 0.8" in r.stdout
     html = tmp_path / "eval.html"
-    r = cli(env, "policy", "eval", REF, "--html", str(html))
+    r = cli_in_process(env, "policy", "eval", REF, "--html", str(html))
     assert r.returncode == 1 and "CREDIT-ACCURACY" in r.stdout  # accuracy 0.748 < 0.8 now
     assert "CREDIT-ACCURACY" in html.read_text()
-    r = cli(env, "assessment", "list", REF, "--json")
+    r = cli_in_process(env, "assessment", "list", REF, "--json")
     items = json.loads(r.stdout)["items"]
     assert [i["verdict"] for i in items] == ["fail", "pass"] and items[0]["blockers"] == ["CREDIT-ACCURACY"]
-    r = cli(env, "assessment", "show", items[1]["id"], "--format", "sarif")
+    r = cli_in_process(env, "assessment", "show", items[1]["id"], "--format", "sarif")
     assert r.returncode == 0 and json.loads(r.stdout)["runs"][0]["properties"]["verdict"] == "pass"
-    r = cli(env, "controls", "coverage", "--framework", "eu-ai-act", "--json")
+    r = cli_in_process(env, "controls", "coverage", "--framework", "eu-ai-act", "--json")
     assert r.returncode == 0 and "credit-scoring/CREDIT-ACCURACY" in json.dumps(json.loads(r.stdout)["covered"])
 
 
@@ -234,7 +235,7 @@ def test_bad_input_fails_cleanly_and_stores_nothing(served: dict[str, str], sett
     before = counts(settings)
     broken = tmp_path / "broken.yaml"
     broken.write_text(POLICY.replace("severity: blocker", "severity: critical").replace("EUAIA-ART15", "eu-ai-act:15"))
-    r = cli(env, "policy", "add", str(broken))
+    r = cli(env, "policy", "add", str(broken))  # a real process; the rest run the same main() in this one
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert r.stderr.startswith(f"error: policy_invalid: {broken}:9:15: rule 'CREDIT-ACCURACY'.severity 'critical'")
     assert f"{broken}:13:16:" in r.stderr
@@ -248,13 +249,13 @@ def test_bad_input_fails_cleanly_and_stores_nothing(served: dict[str, str], sett
         (("--predictions", str(EXAMPLE / "predictions_biased.csv"), "--format", "pdf"), 2, "--format: 'pdf'"),
     ]  # fmt: skip
     for args, code, message in cases:
-        r = cli(env, "evaluate", REF, *args)
+        r = cli_in_process(env, "evaluate", REF, *args)
         assert r.returncode == code and message in r.stderr, (args, r.returncode, r.stderr)
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), r.stderr
-    r = cli(env, "evaluate", "credit-scoring@9.9", "--predictions", str(EXAMPLE / "predictions_biased.csv"))
+    r = cli_in_process(env, "evaluate", "credit-scoring@9.9", "--predictions", str(EXAMPLE / "predictions_biased.csv"))
     assert r.returncode == 3 and "error: model_version_not_found: no model version credit-scoring@9.9" in r.stderr
-    r = cli(env, "policy", "eval", "credit-scoring@9.9")
+    r = cli_in_process(env, "policy", "eval", "credit-scoring@9.9")
     assert r.returncode == 3
-    r = cli(env, "evaluate", REF, "--predictions", str(EXAMPLE / "MODEL_CARD.md"), "--json")
+    r = cli_in_process(env, "evaluate", REF, "--predictions", str(EXAMPLE / "MODEL_CARD.md"), "--json")
     assert r.returncode == 2 and json.loads(r.stdout)["code"] == "unsupported_file_type"
     assert counts(settings) == before

@@ -18,7 +18,7 @@ import pytest
 
 from charter.settings import Settings
 from tests.support.db import env_for
-from tests.support.server import Server, cli
+from tests.support.server import Server, cli, cli_in_process
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "credit-scoring"
@@ -88,11 +88,12 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     assert admin.post("/apps", json={"name": "loan-portal"}).status_code == 201
 
     def as_(who: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return cli({**env, "CHARTER_API_KEY": keys[who]}, *args)
+        """The CLI's main() in this process; the calls marked "a real process" below run `charter` itself."""
+        return cli_in_process({**env, "CHARTER_API_KEY": keys[who]}, *args)
 
     lic = _ok(
-        as_(
-            "rita",
+        cli(  # a real process
+            {**env, "CHARTER_API_KEY": keys["rita"]},
             "license",
             "request",
             MODEL,
@@ -138,21 +139,23 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     assert st["state"] == "active", st
     again = as_("rev-legal", "license", "approve", lid, "--as", "legal")
     assert again.returncode == 1 and "license_not_awaiting_signoff" in again.stderr
-    assert cli(env, "check", MODEL, "--env", "production", "--purpose", "credit-decisioning").returncode == 0
+    assert cli(env, "check", MODEL, "--env", "production", "--purpose", "credit-decisioning").returncode == 0  # real
 
     token = as_("rita", "license", "token", lid)
     assert token.returncode == 0
     (tmp_path / "lic.jwt").write_text(token.stdout)
     (tmp_path / "jwks.json").write_text(httpx.get(server.url + "/.well-known/jwks.json").text)
     offline = {**env, "CHARTER_URL": "http://127.0.0.1:1", "CHARTER_API_KEY": ""}
-    v = _ok(
+    v = _ok(  # a real process
         cli(offline, "license", "verify", str(tmp_path / "lic.jwt"), "--jwks", str(tmp_path / "jwks.json"), "--json")
     )  # by default the status list the token names is fetched (from the server, whatever CHARTER_URL says)
     assert v["valid"] is True and v["license"] == lid and v["status"] == "valid" and v["offline"] is False
-    r = cli(offline, "license", "verify", str(tmp_path / "lic.jwt"), "--jwks", str(tmp_path / "jwks.json"), "--offline")
+    r = cli_in_process(
+        offline, "license", "verify", str(tmp_path / "lic.jwt"), "--jwks", str(tmp_path / "jwks.json"), "--offline"
+    )
     assert r.returncode == 0 and "status: unchecked (--offline: revocation and suspension not checked)" in r.stdout
-    digest = str(_ok(cli(env, "model", "show", MODEL, "--json"))["digest"])
-    r = cli(
+    digest = str(_ok(cli_in_process(env, "model", "show", MODEL, "--json"))["digest"])
+    r = cli_in_process(
         offline,
         "license",
         "verify",
@@ -163,7 +166,7 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
         digest,
     )
     assert r.returncode == 0, r.stderr
-    r = cli(
+    r = cli_in_process(
         offline,
         "license",
         "verify",
@@ -179,7 +182,7 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     state = tmp_path / "seen.json"
 
     def verify(*extra: str) -> subprocess.CompletedProcess[str]:
-        return cli(
+        return cli_in_process(
             offline,
             "license",
             "verify",
@@ -204,7 +207,7 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     assert r.returncode == 1 and r.stderr.startswith("error: suspended:")
     r = verify()  # no --status-url: the token's own status-list URI is checked, so a suspended license is refused
     assert r.returncode == 1 and r.stderr.startswith("error: suspended:"), (r.stdout, r.stderr)
-    r = cli(env, "check", MODEL, "--env", "production")
+    r = cli_in_process(env, "check", MODEL, "--env", "production")
     assert r.returncode == 1 and "suspended" in r.stdout and "drift under investigation" in r.stdout
 
     r = as_("sam", "license", "reinstate", lid, "--reason", "fixed")
@@ -212,7 +215,7 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     for fn in ("ml-lead", "legal"):
         assert as_(f"rev-{fn}", "license", "approve", lid, "--as", fn, "--comment", "drift explained").returncode == 0
     assert _ok(as_("sam", "license", "reinstate", lid, "--reason", "fixed", "--json"))["state"] == "active"
-    assert cli(env, "check", MODEL, "--env", "production").returncode == 0
+    assert cli_in_process(env, "check", MODEL, "--env", "production").returncode == 0
     assert verify("--status-url", status_url).returncode == 0
     # An older status list (the suspended one) is refused once a newer version was seen.
     r = verify("--status-url", str(tmp_path / "suspended-list.jwt"))
@@ -224,21 +227,21 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
     for verb in ("suspend", "reinstate", "revoke"):
         r = as_("sam", "license", verb, lid, "--reason", "again")
         assert r.returncode == 1 and "license_invalid_transition" in r.stderr
-    r = cli(env, "check", MODEL, "--env", "production", "--json")
+    r = cli_in_process(env, "check", MODEL, "--env", "production", "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["allowed"] is False
-    [task] = _ok(cli(env, "license", "reaudits", "--status", "open", "--json"))["items"]  # type: ignore[misc]
+    [task] = _ok(cli_in_process(env, "license", "reaudits", "--status", "open", "--json"))["items"]  # type: ignore[misc]
     assert task["system"] == "loan-approval" and task["kind"] == "periodic"
     done = _ok(as_("sam", "license", "reaudit-done", task["id"], "--note", "annual review", "--json"))
     assert done["status"] == "done" and done["completed_by"] == "user:sam"
-    listed = _ok(cli(env, "license", "list", "--state", "revoked", "--json"))
+    listed = _ok(cli_in_process(env, "license", "list", "--state", "revoked", "--json"))
     assert [i["id"] for i in listed["items"]] == [lid]  # type: ignore[index]
-    status = _ok(cli(env, "license", "status", lid, "--json"))
+    status = _ok(cli_in_process(env, "license", "status", lid, "--json"))
     assert status["state"] == "revoked" and len(status["signoffs"]) == 7  # type: ignore[arg-type]
     retired = _ok(as_("sam", "model", "retire", MODEL, "--reason", "replaced by 2.0", "--json"))
     assert retired["model"]["retire_reason"] == "replaced by 2.0" and retired["revoked"] == []
     r = as_("sam", "model", "retire", MODEL, "--reason", "again")
     assert r.returncode == 1 and "error: model_retired:" in r.stderr, r.stderr
-    assert "retired" in cli(env, "model", "show", MODEL).stdout
+    assert "retired" in cli_in_process(env, "model", "show", MODEL).stdout
     log = Path(server.log_path or "").read_text() if server.log_path else ""
     for secret in keys.values():
         assert secret not in log

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from charter.settings import Settings
 from tests.integration.monitoring.support import Monitored, monitored, table, write
 from tests.support.db import admin_key, env_for
 from tests.support.gateway_fake import FakeUpstream
-from tests.support.server import Server, cli
+from tests.support.server import Server, cli, cli_in_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 WINDOW_S = 8.0
@@ -93,11 +91,9 @@ def _ok(r: Any) -> dict[str, Any]:
 
 
 def _cli_in(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`charter ARGS` run in `cwd` (where `monitor reference` looks for the evaluation's data file)."""
+    """`charter ARGS` run in `cwd` (where `monitor reference` looks for the evaluation's data file), in this process."""
     cwd.mkdir(exist_ok=True)
-    run_env = {**os.environ, **env}
-    cmd = [sys.executable, "-m", "charter", *args]
-    return subprocess.run(cmd, env=run_env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    return cli_in_process(env, *args, cwd=cwd)
 
 
 def _call(url: str, key: str, instances: list[dict[str, Any]]) -> httpx.Response:
@@ -146,7 +142,7 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
         gateway = Server(env, command="gateway", log=tmp_path / "gateway.log").start(timeout=90)
         try:
             env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin}
-            prof = _ok(
+            prof = _ok(  # a real process; the other calls run the CLI's main() in this one
                 cli(env, "monitor", "reference", live.model, str(reference), "--prediction", "score", "--label", "y",
                     "--sensitive", "gender", "--capture-features", "$.instances", "--capture-prediction", "$.scores",
                     "--json")
@@ -154,7 +150,7 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
             assert prof["rows"] == 5000 and prof["digest"] == live.digest
             assert prof["spec"]["numeric"] == ["age", "income"]  # the id column is not a feature
             assert prof["spec"]["categorical"] == ["region", "gender"]
-            _ok(cli(env, "deployment", "add", "credit-http", "--model", live.model, "--env", "production",
+            _ok(cli_in_process(env, "deployment", "add", "credit-http", "--model", live.model, "--env", "production",
                     "--upstream", model.url, "--kind", "http", "--json"))  # fmt: skip
             urls = (server.url, gateway.url)  # the embedded gateway and a standalone `charter gateway`
             for url in urls:
@@ -166,7 +162,7 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
                 assert _call(urls[n % 2], live.app_key, instances).status_code == 200
 
             def baseline() -> dict[str, Any] | None:
-                doc = json.loads(cli(env, "monitor", "status", live.model, "--json").stdout)
+                doc = json.loads(cli_in_process(env, "monitor", "status", live.model, "--json").stdout)
                 w = doc.get("window")
                 return doc if w and w["rows"] >= 1500 and doc["conditions"][0]["status"] == "holds" else None
 
@@ -194,17 +190,19 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
                             assert r.json()["license_id"] == live.license_id
                 time.sleep(0.05)
             assert set(refused) == set(urls), "a gateway kept serving the drifting model"
-            assert _ok(cli(env, "license", "show", live.license_id, "--json"))["state"] == "suspended"
+            assert _ok(cli_in_process(env, "license", "show", live.license_id, "--json"))["state"] == "suspended"
 
-            status = cli(env, "monitor", "status", live.model, "--json")
+            status = cli_in_process(env, "monitor", "status", live.model, "--json")
             assert status.returncode == 1, status.stdout + status.stderr  # a breached condition says no
             doc = json.loads(status.stdout)
             breached = doc["conditions"][0]
             assert breached["status"] == "breached" and breached["fired"] == "suspend" and breached["observed"] > 0.25
-            series = _ok(cli(env, "monitor", "metrics", live.model, "--metric", "drift.psi_max", "--json"))["items"]
+            series = _ok(cli_in_process(env, "monitor", "metrics", live.model, "--metric", "drift.psi_max", "--json"))[
+                "items"
+            ]
             values = [p["value"] for p in series[0]["points"]]
             assert values[-1] > 0.25 > values[-2]
-            human = cli(env, "monitor", "status", live.model)
+            human = cli_in_process(env, "monitor", "status", live.model)
             assert "BREACHED" in human.stdout and "suspended" in human.stdout
 
             # Upload path. The reference defaults to the evaluation's data file (found by name and sha256) and
@@ -212,8 +210,9 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
             scored = table(5000, seed=1)
             scored = scored.append_column("pred", pa.compute.greater(scored.column("score"), 0.5).cast(pa.int64()))
             write(tmp_path / "holdout.parquet", scored)
-            ev = cli(env, "evaluate", batch.model, "--predictions", str(tmp_path / "holdout.parquet"), "--label", "y",
-                     "--prediction", "pred", "--score", "score", "--sensitive", "gender", "--json")  # fmt: skip
+            ev = cli_in_process(env, "evaluate", batch.model, "--predictions", str(tmp_path / "holdout.parquet"),
+                                "--label", "y", "--prediction", "pred", "--score", "score", "--sensitive", "gender",
+                                "--json")  # fmt: skip
             assert ev.returncode in (0, 1), ev.stdout + ev.stderr
             ref2 = _ok(_cli_in(tmp_path, env, "monitor", "reference", batch.model, "--json"))
             assert ref2["source"]["name"] == "holdout.parquet" and ref2["source"]["evaluation"].startswith("evl_")
@@ -230,7 +229,7 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
                 suffix = ".csv" if i == 2 else ".parquet"
                 window = write(tmp_path / f"window{i}{suffix}", t.drop_columns(["y"]))
                 results.append(
-                    _ok(cli(env, "monitor", "ingest", batch.model, str(window), "--window", day,
+                    _ok(cli_in_process(env, "monitor", "ingest", batch.model, str(window), "--window", day,
                             "--labels", str(labels), "--id-column", "id", "--json"))
                 )  # fmt: skip
             checks = [{c["action"]: c for c in w["checks"]} for w in results]
@@ -241,11 +240,11 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
             assert [c["suspend"]["status"] for c in checks] == ["holds", "breached", "breached"]
             assert [c["suspend"]["fired"] for c in checks] == [None, None, "suspend"]
             assert checks[2]["suspend"]["outcome"] == "suspended"
-            assert _ok(cli(env, "license", "show", batch.license_id, "--json"))["state"] == "suspended"
-            again = _ok(cli(env, "monitor", "ingest", batch.model, str(tmp_path / "window2.csv"), "--window", days[2],
-                            "--json"))  # fmt: skip
+            assert _ok(cli_in_process(env, "license", "show", batch.license_id, "--json"))["state"] == "suspended"
+            again = _ok(cli_in_process(env, "monitor", "ingest", batch.model, str(tmp_path / "window2.csv"),
+                                       "--window", days[2], "--json"))  # fmt: skip
             assert again["id"] == results[2]["id"] and again["rows"] == 3000  # the same file replaces its sketch
-            human = cli(env, "monitor", "windows", batch.model)
+            human = cli_in_process(env, "monitor", "windows", batch.model)
             assert human.returncode == 0 and "2026-11-03 00:00" in human.stdout and "3,000" in human.stdout
         finally:
             gateway.stop()
@@ -263,5 +262,5 @@ def test_drift_suspends_a_license_through_the_gateway_and_through_uploads(
     assert suspensions[f"license:{batch.license_id}"]["details"]["evidence"]["consecutive"] == 2
     breaches = [e for e in _entries(settings, "monitoring.breach") if e["resource"] == f"license:{live.license_id}"]
     assert breaches and breaches[0]["details"]["window"] == evidence["window"]
-    verify = cli(env_for(settings), "audit", "verify", "--json")
+    verify = cli(env_for(settings), "audit", "verify", "--json")  # a real process
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -23,7 +23,7 @@ from charter.settings import Settings
 from tests.reliability.stack import add_app, license_system
 from tests.support.builders import user
 from tests.support.db import env_for
-from tests.support.server import Server, cli, free_port
+from tests.support.server import Server, cli, cli_in_process, free_port
 
 pytestmark = pytest.mark.e2e
 PASSPHRASE = "a long enough passphrase"
@@ -53,7 +53,7 @@ def first(settings: Settings) -> Iterator[dict[str, str]]:
     env = env_for(settings)
     if "CHARTER_DATABASE_URL" not in env:  # SQLite: the other "hosts" share the first one's database file
         env["CHARTER_DATABASE_URL"] = settings.resolved_database_url
-    r = cli(env, "init", "--json")
+    r = cli_in_process(env, "init", "--json")  # `charter init` itself: a real process in the tests below
     assert r.returncode == 0, r.stderr
     yield {**env, "CHARTER_API_KEY": json.loads(r.stdout)["key"]}
 
@@ -82,16 +82,20 @@ def test_export_and_join_give_a_process_the_deployment_keys(first: dict[str, str
     r = cli(first, "export", "keys", "--output", str(bundle))
     _one_line_error(r, "passphrase_required")  # no terminal, no CHARTER_KEYS_PASSPHRASE: nothing written in clear
     assert not bundle.exists()
-    r = cli({**first, "CHARTER_KEYS_PASSPHRASE": PASSPHRASE}, "export", "keys", "--output", str(bundle), "--json")
+    r = cli_in_process(
+        {**first, "CHARTER_KEYS_PASSPHRASE": PASSPHRASE}, "export", "keys", "--output", str(bundle), "--json"
+    )
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o600 and json.loads(r.stdout)["encrypted"] is True
     assert "PRIVATE KEY" not in bundle.read_text() and "PRIVATE KEY" not in r.stdout + r.stderr
-    r = cli({**first, "CHARTER_KEYS_PASSPHRASE": PASSPHRASE}, "export", "keys", "--output", str(bundle))
+    r = cli_in_process({**first, "CHARTER_KEYS_PASSPHRASE": PASSPHRASE}, "export", "keys", "--output", str(bundle))
     _one_line_error(r, "file_exists")
 
     joiner = _host(first, tmp_path, "gw1")
-    _one_line_error(cli(joiner, "init", "--join", str(bundle)), "keys_file_invalid")  # encrypted, no passphrase
-    r = cli({**joiner, "CHARTER_KEYS_PASSPHRASE": "not the passphrase"}, "init", "--join", str(bundle))
+    _one_line_error(
+        cli_in_process(joiner, "init", "--join", str(bundle)), "keys_file_invalid"
+    )  # encrypted, no passphrase
+    r = cli_in_process({**joiner, "CHARTER_KEYS_PASSPHRASE": "not the passphrase"}, "init", "--join", str(bundle))
     assert "wrong passphrase" in _one_line_error(r, "keys_file_invalid")
     r = cli({**joiner, "CHARTER_KEYS_PASSPHRASE": PASSPHRASE}, "init", "--join", str(bundle), "--json")
     assert r.returncode == 0, r.stderr
@@ -101,10 +105,10 @@ def test_export_and_join_give_a_process_the_deployment_keys(first: dict[str, str
     assert load_keys(tmp_path / "gw1" / "keys").fingerprints() == load_keys(home / "keys").fingerprints()
 
     plain = tmp_path / "plain.json"
-    r = cli(first, "export", "keys", "--output", str(plain), "--no-passphrase")
+    r = cli_in_process(first, "export", "keys", "--output", str(plain), "--no-passphrase")
     assert r.returncode == 0 and "IN CLEAR" in r.stderr, r.stderr
     plain.chmod(0o644)
-    r = cli(_host(first, tmp_path, "gw2"), "init", "--join", str(plain))
+    r = cli_in_process(_host(first, tmp_path, "gw2"), "init", "--join", str(plain))
     assert r.returncode == 0 and "readable by others" in r.stderr, r.stderr
 
     with running(joiner, tmp_path / "gw1.log", "gateway") as gateway:

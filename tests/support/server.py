@@ -1,14 +1,21 @@
-"""A real `charter serve` (or `charter gateway`) subprocess on a free loopback port."""
+"""A real `charter serve` (or `charter gateway`) subprocess on a free loopback port, and the `charter` CLI: in a
+subprocess (`cli`) or in this process (`cli_in_process`, the same `main()` without paying Python's start-up and
+Charter's imports for each call)."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -85,4 +92,66 @@ def cli(env: Mapping[str, str], *args: str, input: str | None = None) -> subproc
         text=True,
         input=input,
         timeout=120,
+    )
+
+
+_IN_PROCESS = threading.Lock()
+
+
+@contextlib.contextmanager
+def _environment(env: Mapping[str, str], cwd: Path | None) -> Iterator[None]:
+    saved, here = dict(os.environ), Path.cwd()
+    os.environ.update(env)
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def cli_in_process(
+    env: Mapping[str, str], *args: str, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`charter ARGS` through the CLI's own `main()` in this process, as `cli` runs it in a subprocess: the same
+    environment (os.environ plus `env`), working directory, stdin, captured stdout/stderr and exit code; an uncaught
+    exception is a traceback on stderr and exit code 1, as in a process. Keep at least one `cli` (real subprocess)
+    test per command surface; use this for the many calls that check what a command does, not how it starts."""
+    from charter.cli import context, output
+    from charter.cli.main import main
+
+    out_bytes, err_bytes = io.BytesIO(), io.BytesIO()
+    out = io.TextIOWrapper(out_bytes, encoding="utf-8", write_through=True)
+    err = io.TextIOWrapper(err_bytes, encoding="utf-8", write_through=True)
+    stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
+    code: int
+    with _IN_PROCESS, _environment(env, cwd):
+        context.STATE.json, context.STATE.url, context.STATE.api_key = False, None, None
+        columns = os.environ.get("COLUMNS", "")
+        for console in (output.console, output.err_console):
+            console.width = int(columns) if columns.isdigit() else 80  # what a process without a terminal gets
+        saved = sys.stdin, sys.stdout, sys.stderr
+        sys.stdin, sys.stdout, sys.stderr = stdin, out, err
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")  # as in a process: printed, not raised as pytest's filter would
+                main(list(args))
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                err.write(f"{exc.code}\n")
+                code = 1
+        except Exception:  # a process would print the traceback and exit 1
+            err.write(traceback.format_exc())
+            code = 1
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved
+            out.flush()
+            err.flush()
+    return subprocess.CompletedProcess(
+        ["charter", *args], code, out_bytes.getvalue().decode(), err_bytes.getvalue().decode()
     )

@@ -11,8 +11,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import psycopg
-import psycopg.sql
 from sqlalchemy import Engine
 
 log = logging.getLogger("charter.gateway")
@@ -46,6 +44,9 @@ class Listener:
         self._thread.join(5)
 
     def _run(self) -> None:
+        import psycopg  # here, not at module level: a SQLite process (no listener) never pays its import
+        import psycopg.sql
+
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
