@@ -12,6 +12,7 @@ then generated ones with the same path parameters, so every operation is exercis
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -22,12 +23,17 @@ from charter.auth import service as auth
 from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate, KeyCreate, UserCreate
 from charter.bootstrap import Container
+from charter.catalog.documents import FRIA, SECTIONS
 from charter.catalog.questionnaire import NO_PROHIBITED
+from charter.core.canonical import canonical_json
 from charter.demo import monitoring as demo_monitoring
 from charter.demo.load import load as load_demo
+from charter.deployments import approvals
 from charter.deployments import service as deployments
 from charter.deployments.schemas import DeploymentCreate
 from charter.evaluation import service as evaluation
+from charter.incidents import service as incidents
+from charter.incidents.schemas import IncidentCreate
 from charter.licenses import reaudit
 from charter.licenses import service as licenses
 from charter.monitoring import service as monitoring
@@ -174,7 +180,27 @@ def seed(c: Container, admin_key: str) -> World:
     assert credit.profile is not None
     world.bodies["capture"] = _span(ReferenceProfile.from_dict(credit.profile), 0, 12)
     world.ids["model"] = target.model
+    _seed_obligations_and_approvals(c, world)
     return world
+
+
+def _seed_obligations_and_approvals(c: Container, world: World) -> None:
+    """An open incident, and two pending tool-call approvals (one to approve, one to deny)."""
+    with c.uow() as uow:
+        aware = datetime.now(UTC) - timedelta(hours=2)
+        body = IncidentCreate(kind="serious_harm", aware_at=aware, description="fuzz: an incident to read and close")
+        world.ids["incident"] = incidents.report(uow, SYSTEM_ACTOR, "credit-scoring", body).id
+    for name in ("approval", "approval-deny"):
+        with c.uow() as uow:
+            args = {"amount": 120, "customer": name}
+            world.ids[name] = approvals.ask(
+                uow, license_id=world.licenses["active"], deployment="credit-scoring", tool="payments:refund",
+                args=args, args_sha256=hashlib.sha256(canonical_json(args)).hexdigest(), agent="app:loan-portal",
+                approver="role:admin",
+            )  # fmt: skip
+
+
+FRIA_SECTIONS = tuple(SECTIONS[FRIA])
 
 
 def requests(w: World) -> dict[str, Call]:
@@ -309,4 +335,39 @@ def requests(w: World) -> dict[str, Call]:
         "GET /reports/systems/{name}": Call({"name": "credit-scoring"}, query={"format": "json"}),
         "GET /reports/compliance": Call(),
         "GET /reports/systems/{name}/pack": Call({"name": "credit-scoring"}),
+        "GET /approvals": Call(),
+        "GET /approvals/{approval_id}": Call({"approval_id": w.ids["approval"]}),
+        "POST /approvals/{approval_id}/approve": Call({"approval_id": w.ids["approval"]}, body={"reason": "fine"}),
+        "POST /approvals/{approval_id}/deny": Call({"approval_id": w.ids["approval-deny"]}, body={"reason": "no"}),
+        "POST /systems/{name}/incidents": Call(
+            {"name": "credit-scoring"},
+            body={"kind": "property_environment", "aware_at": datetime.now(UTC).isoformat(), "description": "fuzz"},
+        ),
+        "GET /incidents": Call(),
+        "GET /incidents/{incident_id}": Call({"incident_id": w.ids["incident"]}),
+        "POST /incidents/{incident_id}/close": Call({"incident_id": w.ids["incident"]}, body={"note": "reported"}),
+        "GET /incidents/{incident_id}/report.html": Call({"incident_id": w.ids["incident"]}),
+        "POST /systems/{name}/attestations": Call(
+            {"name": "credit-scoring"},
+            body={
+                "control": "EUAIA-ART4",
+                "statement": "fuzz: AI literacy training done",
+                "evidence_name": "training.txt",
+                "evidence_sha256": hashlib.sha256(b"trained").hexdigest(),
+                "evidence_size": 7,
+                "evidence_b64": base64.b64encode(b"trained").decode(),
+                "valid_days": 365,
+            },
+        ),
+        "GET /systems/{name}/attestations": Call({"name": "credit-scoring"}),
+        "GET /systems/{name}/controls": Call({"name": "credit-scoring"}),
+        "POST /systems/{name}/documents": Call(
+            {"name": "credit-scoring"},
+            body={
+                "kind": "fria",
+                "model_version": "2.0.0",
+                "sections": dict.fromkeys(FRIA_SECTIONS, "fuzz: described"),
+            },
+        ),
+        "GET /systems/{name}/documents": Call({"name": "credit-scoring"}),
     }
