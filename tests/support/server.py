@@ -128,6 +128,10 @@ def cli_in_process(
     stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
     code: int
     with _IN_PROCESS, _environment(env, cwd):
+        # The CLI's process-wide state is this call's alone: restored afterwards, so a `--json` call does not turn
+        # the next test's human output into JSON in the same worker.
+        state = context.STATE.json, context.STATE.url, context.STATE.api_key
+        widths = [console.width for console in (output.console, output.err_console)]
         context.STATE.json, context.STATE.url, context.STATE.api_key = False, None, None
         columns = os.environ.get("COLUMNS", "")
         for console in (output.console, output.err_console):
@@ -150,6 +154,9 @@ def cli_in_process(
             code = 1
         finally:
             sys.stdin, sys.stdout, sys.stderr = saved
+            context.STATE.json, context.STATE.url, context.STATE.api_key = state
+            for console, width in zip((output.console, output.err_console), widths, strict=True):
+                console.width = width
             out.flush()
             err.flush()
     return subprocess.CompletedProcess(

@@ -53,3 +53,15 @@ def test_human_text_is_printed_as_given(monkeypatch: pytest.MonkeyPatch) -> None
     line = "  lic_01m98g8as059584mhcq1gzfh70: fairness.dp_diff[gender] < 0.1 => suspend — no data " + "x" * 60
     output.emit({}, human=line)
     assert buf.getvalue() == line + "\n"
+
+
+def test_an_in_process_cli_call_leaves_the_cli_state_as_it_found_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate's one FLAKY test: an in-process `--json` call (tests.support.server.cli_in_process) left
+    `STATE.json` set in the xdist worker, so the next test's human text came out as JSON."""
+    from charter.cli.context import STATE
+    from tests.support.server import cli_in_process
+
+    result = cli_in_process({"CHARTER_URL": "http://127.0.0.1:9"}, "--json", "whoami")
+    assert result.returncode != 0
+    assert STATE.json is False
+    test_human_text_is_printed_as_given(monkeypatch)
