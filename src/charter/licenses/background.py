@@ -16,12 +16,14 @@ log = logging.getLogger("charter.scheduler")
 WEBHOOK_POLL_S = 5.0
 
 
-class Background:
-    """Start/stop hooks for the server lifespan."""
+class Ticker:
+    """A background task of `charter serve` woken by every committed license change (`notify`) and by a timeout;
+    subclasses write `_run` around `_wait`."""
+
+    task_name = "charter-ticker"
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.interval = runtime.settings.scheduler_interval_s
         self._task: asyncio.Task[None] | None = None
         self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -36,7 +38,7 @@ class Background:
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
         self._unsubscribe = notify.subscribe(self._ring)
-        self._task = asyncio.create_task(self._run(), name="charter-license-scheduler")
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -49,17 +51,34 @@ class Background:
                 pass
             self._task = None
 
-    async def _run(self) -> None:
+    async def _wait(self, timeout: float) -> bool:
+        """Sleep until a license change or `timeout` seconds; True when a change rang."""
         assert self._event is not None
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout=timeout)
+            rung = True
+        except TimeoutError:
+            rung = False
+        self._event.clear()
+        return rung
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Background(Ticker):
+    """The license jobs: every `scheduler_interval_s`, and webhook delivery / status list at once after a change."""
+
+    task_name = "charter-license-scheduler"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self.interval = runtime.settings.scheduler_interval_s
+
+    async def _run(self) -> None:
         last_jobs = last_hooks = 0.0
         while True:
-            rung = False
-            try:
-                await asyncio.wait_for(self._event.wait(), timeout=min(1.0, self.interval))
-                rung = True
-            except TimeoutError:
-                pass
-            self._event.clear()
+            rung = await self._wait(min(1.0, self.interval))
             now = time.monotonic()
             try:
                 if now - last_jobs >= self.interval:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_
 
 from charter.core import egress
 from charter.core.canonical import canonical_json
@@ -32,13 +32,12 @@ from charter.core.hashing import hmac_sha256_hex
 from charter.core.ids import new_id
 from charter.licenses import notify
 from charter.licenses.tables import WebhookOutboxRow
+from charter.storage import outbox
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("charter.webhooks")
 
 MAX_ATTEMPTS = 12
-BASE_DELAY_S = 1.0
-MAX_DELAY_S = 3600.0
 LEASE = timedelta(seconds=60)
 BATCH = 50
 KEEP = timedelta(days=30)
@@ -107,38 +106,11 @@ def verify_delivery(
         raise DeliveryRejected("signature", "Charter-Signature does not match the timestamp and body")
 
 
-def backoff(attempts: int) -> timedelta:
-    """Delay before the next try after `attempts` failures: 1 s, 2 s, 4 s, … capped at an hour."""
-    return timedelta(seconds=min(MAX_DELAY_S, BASE_DELAY_S * 2 ** max(0, attempts - 1)))
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     url: str
     secret: str | None
     allow: egress.Allow = egress.Allow()
-
-
-def _claim(uows: UnitOfWorkFactory, now: datetime) -> list[WebhookOutboxRow]:
-    with uows() as uow:
-        stmt = (
-            select(WebhookOutboxRow)
-            .where(
-                WebhookOutboxRow.delivered_at.is_(None),
-                WebhookOutboxRow.failed_at.is_(None),
-                WebhookOutboxRow.next_attempt_at <= now,
-                or_(WebhookOutboxRow.lease_until.is_(None), WebhookOutboxRow.lease_until < now),
-            )
-            .order_by(WebhookOutboxRow.created_at, WebhookOutboxRow.id)
-            .limit(BATCH)
-        )
-        if uow.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(uow.session.scalars(stmt))
-        for row in rows:
-            row.lease_until = now + LEASE
-        uow.commit()
-        return rows
 
 
 def _post(client: httpx.Client, target: Target, row: WebhookOutboxRow) -> str | None:
@@ -171,38 +143,14 @@ def deliver_due(uows: UnitOfWorkFactory, target: Target | None, now: datetime | 
     if target is None:
         return 0
     now = now or utcnow()
-    rows = _claim(uows, now)
+    rows = outbox.claim(uows, WebhookOutboxRow, now, lease=LEASE, batch=BATCH)
     if not rows:
         return 0
     results: dict[str, str | None] = {}
     with httpx.Client(timeout=10.0, follow_redirects=False) as client:
         for row in rows:
             results[row.id] = _post(client, target, row)
-    delivered = 0
-    with uows() as uow:
-        for row_id, error in results.items():
-            stored = uow.session.get(WebhookOutboxRow, row_id)
-            if stored is None:
-                continue
-            row = stored
-            done = utcnow()
-            row.lease_until = None
-            if error is None:
-                row.delivered_at = done
-                delivered += 1
-                continue
-            row.attempts += 1
-            row.last_error = error
-            if row.attempts >= MAX_ATTEMPTS:
-                row.failed_at = done
-                log.error(
-                    "webhook %s (%s) failed for good after %d attempts: %s", row.id, row.event, row.attempts, error
-                )
-            else:
-                row.next_attempt_at = done + backoff(row.attempts)
-                log.warning("webhook %s (%s) attempt %d failed: %s", row.id, row.event, row.attempts, error)
-        uow.commit()
-    return delivered
+    return outbox.record(uows, WebhookOutboxRow, results, max_attempts=MAX_ATTEMPTS, log=log, what="webhook")
 
 
 def prune(uow: UnitOfWork, now: datetime) -> int:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from charter.core.clock import utcnow
-from charter.licenses import notify
+from charter.licenses.background import Ticker
 from charter.licenses.runtime import Runtime
 from charter.notifications import channels, routing, service
 from charter.notifications.service import Plan
@@ -36,45 +35,13 @@ def tick(runtime: Runtime) -> tuple[int, int]:
     return service.fan_out(runtime.uow, plan, now), service.deliver_due(runtime.uow, plan, now)
 
 
-class Notifier:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self._task: asyncio.Task[None] | None = None
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-
-    def _ring(self) -> None:
-        loop, event = self._loop, self._event
-        if loop is not None and event is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(event.set)
-
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
-        self._unsubscribe = notify.subscribe(self._ring)
-        self._task = asyncio.create_task(self._run(), name="charter-notifier")
-
-    async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+class Notifier(Ticker):
+    task_name = "charter-notifier"
 
     async def _run(self) -> None:
-        assert self._event is not None
         ticks = 0
         while True:
-            try:
-                await asyncio.wait_for(self._event.wait(), timeout=POLL_S)
-            except TimeoutError:
-                pass
-            self._event.clear()
+            await self._wait(POLL_S)
             ticks += 1
             try:
                 await asyncio.to_thread(tick, self.runtime)

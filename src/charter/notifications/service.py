@@ -20,12 +20,13 @@ from sqlalchemy import delete, func, or_, select
 from charter.core.clock import as_utc, utcnow
 from charter.core.ids import new_id
 from charter.licenses.tables import WebhookOutboxRow
-from charter.licenses.webhooks import MAX_ATTEMPTS, backoff
+from charter.licenses.webhooks import MAX_ATTEMPTS
 from charter.notifications import channels as send
 from charter.notifications import messages, routing
 from charter.notifications.channels import Channels
 from charter.notifications.messages import Message
 from charter.notifications.tables import NotificationRow
+from charter.storage import outbox
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("charter.notifications")
@@ -104,28 +105,6 @@ def fan_out(uows: UnitOfWorkFactory, plan: Plan, now: datetime | None = None) ->
     return planned
 
 
-def _claim(uows: UnitOfWorkFactory, now: datetime) -> list[NotificationRow]:
-    with uows() as uow:
-        stmt = (
-            select(NotificationRow)
-            .where(
-                NotificationRow.delivered_at.is_(None),
-                NotificationRow.failed_at.is_(None),
-                NotificationRow.next_attempt_at <= now,
-                or_(NotificationRow.lease_until.is_(None), NotificationRow.lease_until < now),
-            )
-            .order_by(NotificationRow.created_at, NotificationRow.id)
-            .limit(BATCH)
-        )
-        if uow.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(uow.session.scalars(stmt))
-        for row in rows:
-            row.lease_until = now + LEASE
-        uow.commit()
-        return rows
-
-
 def _as_message(row: NotificationRow) -> Message:
     return Message(subject=row.subject, text=row.text, link=row.link)
 
@@ -134,7 +113,7 @@ def deliver_due(uows: UnitOfWorkFactory, plan: Plan, now: datetime | None = None
     """Send every due message once (a person's due emails as one digest in digest mode); returns how many rows were
     delivered. Failures are rescheduled with backoff."""
     now = now or utcnow()
-    rows = _claim(uows, now)
+    rows = outbox.claim(uows, NotificationRow, now, lease=LEASE, batch=BATCH)
     if not rows:
         return 0
     outcome: dict[str, str | None] = {}
@@ -160,32 +139,7 @@ def deliver_due(uows: UnitOfWorkFactory, plan: Plan, now: datetime | None = None
                     continue
                 fmt, url = target
                 outcome[row.id] = send.post_chat(client, fmt, url, plan.channels.allow, _as_message(row))
-    return _record(uows, outcome)
-
-
-def _record(uows: UnitOfWorkFactory, outcome: Mapping[str, str | None]) -> int:
-    delivered = 0
-    with uows() as uow:
-        for row_id, error in outcome.items():
-            row = uow.session.get(NotificationRow, row_id)
-            if row is None:
-                continue
-            done = utcnow()
-            row.lease_until = None
-            if error is None:
-                row.delivered_at = done
-                delivered += 1
-                continue
-            row.attempts += 1
-            row.last_error = error
-            if row.attempts >= MAX_ATTEMPTS:
-                row.failed_at = done
-                log.error("notification %s (%s to %s) failed for good: %s", row.id, row.event, row.channel, error)
-            else:
-                row.next_attempt_at = done + backoff(row.attempts)
-                log.warning("notification %s (%s) attempt %d failed: %s", row.id, row.channel, row.attempts, error)
-        uow.commit()
-    return delivered
+    return outbox.record(uows, NotificationRow, outcome, max_attempts=MAX_ATTEMPTS, log=log, what="notification")
 
 
 @dataclass(frozen=True, slots=True)
