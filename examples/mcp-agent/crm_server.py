@@ -1,5 +1,6 @@
 """An MCP server built with the official `mcp` SDK: three CRM tools (search_customers, refund, delete_customer), a
-prompt and a resource, over Streamable HTTP. `python crm_server.py PORT` serves it at http://127.0.0.1:PORT/mcp."""
+prompt and a resource, over Streamable HTTP. `python crm_server.py PORT [json]` serves it at
+http://127.0.0.1:PORT/mcp (`json`: JSON answers instead of SSE). Charter's MCP tests run this file too."""
 
 from __future__ import annotations
 

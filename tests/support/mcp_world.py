@@ -71,10 +71,14 @@ def _wait_port(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     raise RuntimeError("the MCP server did not start")
 
 
+# The worked example's own server (docs/agents.md): the tests run what the docs tell agent developers to run.
+CRM_SERVER = Path(__file__).resolve().parents[2] / "examples" / "mcp-agent" / "crm_server.py"
+
+
 @contextmanager
 def mcp_server(json_response: bool = False, call_log: Path | None = None) -> Iterator[str]:
     port = free_port()
-    args = [sys.executable, "-m", "tests.support.mcp_server", str(port)] + (["json"] if json_response else [])
+    args = [sys.executable, str(CRM_SERVER), str(port)] + (["json"] if json_response else [])
     env = {**os.environ, "MCP_CALL_LOG": str(call_log)} if call_log else None
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
