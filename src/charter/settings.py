@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -139,6 +141,41 @@ class Settings(BaseSettings):
     log_level: str = "info"
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     login_rate_per_minute: int = Field(default=10, ge=1)
+    password_login: bool = Field(
+        default=True,
+        description="Whether the dashboard accepts user name + password sign-in; false leaves single sign-on (and "
+        "API keys) as the ways in.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s?#]+(/[^\s?#]*)?$",
+        description="OpenID Provider for dashboard single sign-on, exactly as its discovery document names itself "
+        "(https://; http:// only on loopback); unset: no single sign-on.",
+    )
+    oidc_client_id: str | None = Field(default=None, max_length=300, description="Charter's client id at the provider.")
+    oidc_client_secret: str | None = Field(
+        default=None, description="Client secret (never logged); unset: a public client (PKCE only)."
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        description="Scopes asked for, space-separated; must include openid (add the one carrying groups if needed).",
+    )
+    oidc_redirect_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+        description="Base URL the provider sends browsers back to (BASE/login/oidc/callback); unset: the public URL.",
+    )
+    oidc_groups: str | None = Field(
+        default=None,
+        description="Provider groups → Charter roles and teams, as a JSON or YAML mapping: GROUP: ENTRY or "
+        "[ENTRY, …], ENTRY being ROLE, ROLE(FUNCTION), ROLE@team:NAME, ROLE@system:NAME or team:NAME (membership), "
+        "e.g. '{ml-platform: senior-engineer@team:ml}'. Re-applied at every sign-in.",
+    )
+    oidc_groups_claim: str = Field(
+        default="groups",
+        pattern=r"^[A-Za-z0-9_:./-]{1,200}$",
+        description="The ID token / userinfo claim holding the user's groups (dots for nested: realm_access.roles).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -187,6 +224,41 @@ class Settings(BaseSettings):
         if bool(self.smtp_user) != bool(self.smtp_password):
             raise ValueError("CHARTER_SMTP_USER and CHARTER_SMTP_PASSWORD go together: set both or neither")
         return self
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        if not self.oidc_issuer:
+            return self
+        host = (urlsplit(self.oidc_issuer).hostname or "").lower()
+        if self.oidc_issuer.startswith("http://") and not (host in ("localhost", "::1") or host.startswith("127.")):
+            raise ValueError(f"CHARTER_OIDC_ISSUER: {self.oidc_issuer} must be https:// (http:// only on loopback)")
+        if not self.oidc_client_id:
+            raise ValueError("CHARTER_OIDC_CLIENT_ID: set the client id Charter is registered under at the provider")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError(f"CHARTER_OIDC_SCOPES: '{self.oidc_scopes}' must include openid")
+        self.oidc_group_table  # noqa: B018 - parse now: a malformed table is a settings error, not a sign-in error
+        return self
+
+    @property
+    def oidc_group_table(self) -> dict[str, list[str]]:
+        """CHARTER_OIDC_GROUPS as {group: [entry, …]} (entries are checked as roles by charter.auth.oidc)."""
+        text = (self.oidc_groups or "").strip()
+        if not text:
+            return {}
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"CHARTER_OIDC_GROUPS: not JSON or YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError("CHARTER_OIDC_GROUPS: must be a mapping of group to roles, e.g. {ml-platform: viewer}")
+        out: dict[str, list[str]] = {}
+        for group, value in loaded.items():
+            items = value if isinstance(value, list) else str(value or "").split(",")
+            entries = [str(v).strip() for v in items if str(v).strip()]
+            if not isinstance(group, str | int) or not str(group).strip() or not entries:
+                raise ValueError(f"CHARTER_OIDC_GROUPS: group '{group}' needs a name and at least one role or team")
+            out[str(group).strip()] = entries
+        return out
 
     @property
     def chat_channels(self) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from charter.storage.base import Base, UTCDateTime
+from charter.storage.base import Base, JSONType, UTCDateTime
 
 
 class PrincipalRow(Base):
@@ -75,3 +75,20 @@ class WebSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OidcIdentityRow(Base):
+    """A user's identity at an OpenID Provider (issuer + `sub`), and what its groups last granted them."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_oidc_identities_subject"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(255))
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    # The role bindings ("ROLE(FN)@SCOPE") and team memberships ("team:NAME") the provider's groups gave at the last
+    # sign-in: only these are taken away when a group goes, never what an admin granted by hand.
+    managed: Mapped[list[str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -70,9 +70,23 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def _single_sign_on(container: Container, login: auth.Login) -> list[Route]:
+    """The OIDC routes; imported only when CHARTER_OIDC_ISSUER is set (authlib is the optional `charter[oidc]`)."""
+    try:
+        from charter.web.views import oidc
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("authlib", "joserfc"):
+            raise RuntimeError(
+                "CHARTER_OIDC_ISSUER is set but authlib is not installed: pip install 'charter[oidc]'"
+            ) from None
+        raise
+    return oidc.routes(container, login.limiter)
+
+
 def create(container: Container) -> ASGIApp:
     """The dashboard ASGI app for one container."""
     login = auth.Login(container)
+    sso = _single_sign_on(container, login) if container.settings.oidc_issuer else []
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -82,6 +96,7 @@ def create(container: Container) -> ASGIApp:
     routes = [
         Route("/login", login.show, methods=["GET"]),
         Route("/login", login.submit, methods=["POST"]),
+        *sso,
         Route("/logout", page(container, auth.logout), methods=["POST"]),
         Route("/", page(container, overview.overview)),
         Route("/audit", page(container, audit.log_page)),

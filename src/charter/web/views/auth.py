@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -44,6 +45,8 @@ class Login:
     def __init__(self, container: Container) -> None:
         self.container = container
         self.limiter = LoginLimiter(container.settings.login_rate_per_minute)
+        issuer = container.settings.oidc_issuer
+        self.sso_label = (urlsplit(issuer).hostname or "your identity provider") if issuer else ""
 
     def _form(
         self,
@@ -65,6 +68,8 @@ class Login:
             "error": error,
             "username": username,
             "mode": mode,
+            "password_login": self.container.settings.password_login,
+            "sso": self.sso_label,
             # A Secure cookie over plain HTTP is dropped by the browser: say so instead of looping back here.
             "insecure": secure_context(request) and request.url.scheme != "https",
         }
@@ -97,6 +102,14 @@ class Login:
                 status=403,
                 username=username,
                 mode=mode,
+                next_url=form.get("next"),
+            )
+        if mode == "password" and not self.container.settings.password_login:
+            return self._form(
+                request,
+                error="Sign-in with a password is turned off here: use single sign-on (or an API key).",
+                status=403,
+                mode="key",
                 next_url=form.get("next"),
             )
         client = request.client.host if request.client else "unknown"
