@@ -189,6 +189,8 @@ class RelyingParty:
                 "oidc_state_mismatch",
                 "the sign-in response does not match the sign-in this browser started (state mismatch); start it again",
             )
+        if params.get("iss") is not None and params["iss"] != self.issuer:  # RFC 9207: a mix-up with another provider
+            raise Refused(400, "oidc_wrong_issuer", "the sign-in response comes from another identity provider")
         if params.get("error"):
             detail = (params.get("error_description") or params["error"])[:200]
             raise Refused(401, "oidc_provider_refused", f"the identity provider refused the sign-in: {detail}")

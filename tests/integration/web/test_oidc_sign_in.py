@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 import time
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -223,3 +226,25 @@ def test_an_unreachable_provider_is_a_clear_refusal(container: Container) -> Non
         assert r.status_code == 503 and "oidc_discovery_failed" in r.text
         r = client.get("/login/oidc/callback", params={"code": "c", "state": "s"})
         assert r.status_code == 400 and "oidc_no_flow" in r.text
+
+
+def test_the_operations_guide_examples_are_valid_settings() -> None:
+    """docs/operations.md's single sign-on example (the exports and the charter.toml table) configures Charter."""
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "operations.md").read_text()
+    section = doc.split("## Single sign-on (OpenID Connect)", 1)[1].split("\n## ", 1)[0]
+    shell, toml = (
+        re.findall(r"^```sh\n(.*?)^```", section, re.S | re.M)[0],
+        re.findall(r"^```toml\n(.*?)^```", section, re.S | re.M)[0],
+    )
+    env: dict[str, str] = {}
+    for line in shell.splitlines():
+        words = shlex.split(line, comments=True)
+        assert words[0] == "export", line
+        env.update(w.split("=", 1) for w in words[1:])  # type: ignore[misc]
+    fields = {k.removeprefix("CHARTER_").lower(): v for k, v in env.items()}
+    from_env = Settings(**fields)  # type: ignore[arg-type]
+    table = oidc.parse_table(from_env.oidc_group_table)
+    assert [e.key for e in table["ml-platform"]] == ["senior-engineer@team:ml", "team:ml"]
+    assert from_env.password_login is False and "groups" in from_env.oidc_scopes.split()
+    from_toml = Settings(oidc_groups=tomllib.loads(toml)["oidc_groups"])
+    assert oidc.parse_table(from_toml.oidc_group_table) == table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -12,7 +13,7 @@ from starlette.routing import Route
 
 from charter.auth import oidc as auth_oidc
 from charter.bootstrap import Container
-from charter.core.errors import CharterError
+from charter.core.errors import CharterError, Conflict
 from charter.core.events import AuditEvent
 from charter.web import sessions
 from charter.web.handler import base_data, error_response, safe_next, secure_context, session_cookie
@@ -107,6 +108,9 @@ class SingleSignOn:
             except CharterError as exc:
                 uow.rollback()
                 failure = exc
+            except IntegrityError:  # the same person's first sign-in, twice at once: the other one won
+                uow.rollback()
+                failure = Conflict("another sign-in of this account was under way; sign in again", code="oidc_retry")
             else:
                 if not actor.grants:
                     uow.record(
@@ -134,7 +138,7 @@ class SingleSignOn:
                 return token
         assert failure is not None
         self._denied(f"oidc:{identity.subject}", failure.code)
-        status = 403 if failure.code in ("principal_disabled", "oidc_no_role") else 401
+        status = {"principal_disabled": 403, "oidc_no_role": 403, "oidc_retry": 409}.get(failure.code, 401)
         raise Refused(status, failure.code, failure.message)
 
     def _denied(self, resource: str, reason: str) -> None:
