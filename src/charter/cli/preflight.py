@@ -77,3 +77,25 @@ def port_free(host: str, port: int, *, setting: str, command: str) -> None:
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another address with --host/--port",
                 EXIT_USAGE,
             ) from None
+
+
+def single_sign_on(settings: Settings) -> None:
+    """With CHARTER_OIDC_ISSUER set: the group table names real roles and authlib (`charter[oidc]`) is installed."""
+    if not settings.oidc_issuer:
+        return
+    from charter.auth.oidc import parse_table
+
+    try:
+        parse_table(settings.oidc_group_table)
+    except ValueError as exc:
+        raise CliError(
+            "invalid_setting", f"{exc} (fix the environment variable or its key in charter.toml)", EXIT_USAGE
+        ) from None
+    try:
+        import authlib  # noqa: F401
+    except ModuleNotFoundError:
+        raise CliError(
+            "missing_extra",
+            "CHARTER_OIDC_ISSUER is set but authlib is not installed: pip install 'charter[oidc]'",
+            EXIT_USAGE,
+        ) from None

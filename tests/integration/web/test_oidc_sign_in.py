@@ -32,6 +32,8 @@ from charter.settings import Settings
 from charter.web.app import create
 from charter.web.oidc import Refused, RelyingParty
 from tests.integration.web.conftest import login_csrf
+from tests.support.db import env_for
+from tests.support.server import cli_in_process, free_port
 
 ISSUER = "https://id.example.com"
 TABLE = oidc.parse_table(
@@ -248,3 +250,16 @@ def test_the_operations_guide_examples_are_valid_settings() -> None:
     assert from_env.password_login is False and "groups" in from_env.oidc_scopes.split()
     from_toml = Settings(oidc_groups=tomllib.loads(toml)["oidc_groups"])
     assert oidc.parse_table(from_toml.oidc_group_table) == table
+
+
+def test_serve_refuses_a_group_table_naming_an_unknown_role(settings: Settings, initialised: object) -> None:
+    env = {
+        **env_for(settings),
+        "CHARTER_OIDC_ISSUER": ISSUER,
+        "CHARTER_OIDC_CLIENT_ID": "charter",
+        "CHARTER_OIDC_GROUPS": "{ml-platform: wizard@team:ml}",
+    }
+    done = cli_in_process(env, "serve", "--port", str(free_port()))
+    assert done.returncode == 2, done
+    assert "invalid_setting: CHARTER_OIDC_GROUPS: group 'ml-platform'" in done.stderr
+    assert "unknown role 'wizard'" in done.stderr

@@ -110,6 +110,8 @@ def _run(factory: str, host: str | None, port: int | None, workers: int, default
         command="gateway" if gateway else "serve",
     )
     bootstrap.check_keys(settings)
+    if not gateway:
+        preflight.single_sign_on(settings)
     public = public_url(settings, gateway=gateway)
     if not settings.public_url and bind_host in ("0.0.0.0", "::", ""):
         sys.stderr.write(
