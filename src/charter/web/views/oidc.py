@@ -74,6 +74,10 @@ class SingleSignOn:
             token = await run_in_threadpool(self._complete, params, flow, previous)
         except Refused as exc:
             response = error_response(request, exc.status, exc.message, exc.code, None, None)
+        except Exception as exc:  # as every dashboard page: the friendly page, the details in the server log
+            log.exception("single sign-on callback failed: %s", type(exc).__name__)
+            message = "an internal error occurred; the server log has the details"
+            response = error_response(request, 500, message, "internal_error", None, None)
         else:
             target = safe_next(flow.next if flow else "/")
             # A page that moves on by itself, not a redirect: the browser leaves out a SameSite=Strict cookie on
