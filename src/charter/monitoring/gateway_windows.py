@@ -101,9 +101,13 @@ class GatewayCounts:
 
 
 def update(uow: UnitOfWork, counts: GatewayCounts, now: datetime) -> list[WindowRow]:
-    """Scan, write the `gateway.*` metrics of the windows whose counts changed and check their licenses' conditions
-    (not committed here; a license action commits with the caller's transaction)."""
-    touched = counts.scan(uow, now)
+    """`scan` and `record` in one unit of work (not committed here)."""
+    return record(uow, counts, counts.scan(uow, now))
+
+
+def record(uow: UnitOfWork, counts: GatewayCounts, touched: set[tuple[float, str]]) -> list[WindowRow]:
+    """Write the `gateway.*` metrics of the windows whose counts changed (`touched`, from `scan`) and check their
+    licenses' conditions (not committed here; a license action commits with the caller's transaction)."""
     if not touched:
         return []
     out = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from charter.core.clock import utcnow
 from charter.core.errors import CharterError
@@ -129,17 +130,26 @@ class Monitor:
         if not jobs.acquire(self.runtime, CHECK_JOB, now):
             return -1
         try:
-            try:
-                with self.runtime.uow() as uow:
-                    gateway_windows.update(uow, self.gateway, now)
-                    uow.commit()
-            except Exception:
-                self.gateway.cursor = None  # counted but not written: re-count (and re-write) from the windows' start
-                raise
+            self.count_gateway(now)
             with self.runtime.uow() as uow:
                 return service.check_latest(uow)
         finally:
             jobs.release(self.runtime, CHECK_JOB, now)
+
+    def count_gateway(self, now: datetime) -> None:
+        """Count the gateway's new decisions (a read transaction: a long first count never holds the write lock the
+        gateway's audit writer needs), then write the windows that changed and check them. A failure is logged and
+        the windows are counted again from their start next time; it never stops the other checks."""
+        try:
+            with self.runtime.uow(write=False) as uow:
+                touched = self.gateway.scan(uow, now)
+            if touched:
+                with self.runtime.uow() as uow:
+                    gateway_windows.record(uow, self.gateway, touched)
+                    uow.commit()
+        except Exception:
+            self.gateway.cursor = None
+            log.exception("gateway signals not counted")
 
 
 def wire(runtime: Runtime, *, scheduler: bool = True) -> Monitor:
