@@ -37,6 +37,12 @@ def profiles_of(uow: UnitOfWork, system: str | None = None) -> list[ProfileRow]:
     return list(uow.session.scalars(stmt))
 
 
+def window_digests(uow: UnitOfWork, system: str) -> list[str]:
+    """Digests of the system that have windows (with or without a reference profile)."""
+    stmt = select(WindowRow.digest).where(WindowRow.system == system).distinct().order_by(WindowRow.digest)
+    return list(uow.session.scalars(stmt))
+
+
 def fingerprints(uow: UnitOfWork) -> dict[str, str]:
     """`{digest: fingerprint}` of every profile (what capture processes poll to notice a new profile)."""
     return dict(uow.session.execute(select(ProfileRow.digest, ProfileRow.fingerprint)).tuples().all())

@@ -14,6 +14,7 @@ from charter.deployments.model import Grant, Reason, Verdict
 from charter.licenses import service as licenses
 from charter.monitoring import gateway_signals as gs
 from charter.monitoring import repository as repo
+from charter.monitoring import views
 from charter.monitoring.gateway_windows import GatewayCounts, update
 from tests.integration.monitoring.support import monitored
 
@@ -109,3 +110,11 @@ def test_refused_calls_over_the_minimum_suspend_and_windows_stay_apart(container
             assert latest is not None
             found = [(ch.metric, ch.status, ch.observed, ch.fired) for ch in repo.checks_of(uow, latest.id)]
         assert found == [("gateway.tool_scope_refusal_rate", "breached", 1.0, "suspend")]
+
+    # Reports see the windows of a model version without a reference profile too.
+    with c.uow(write=False) as uow:
+        shown = views.summary(uow, world.system)
+    assert shown is not None and shown["profiles"] == []
+    newest = shown["windows"][0]
+    assert newest["metrics"]["gateway.calls"] == 4
+    assert newest["breaches"] == ["gateway.tool_scope_refusal_rate < 0.5 => suspend"]
