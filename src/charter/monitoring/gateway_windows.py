@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from charter.audit import store
+from charter.audit.store import EntryFilter
 from charter.audit.tables import ENTRIES
 from charter.core.clock import as_utc, utcnow
 from charter.licenses import service as licenses
@@ -62,20 +64,20 @@ class GatewayCounts:
         current = gs.window_start(as_utc(now).timestamp(), self.window_s)
         oldest = current - self.window_s
         self.counts = {k: v for k, v in self.counts.items() if k[0] >= oldest}
-        cold = self.cursor is None
-        if cold:
-            self.counts = {}
-        touched: set[tuple[float, str]] = set()
         after = self.cursor
+        if after is None:  # cold: from the first entry of the previous window
+            self.counts = {}
+            found = store.seq_range(uow.session, EntryFilter(since=_utc(oldest)))
+            after = found[0] - 1 if found is not None else store.head(uow.session).size - 1
+        touched: set[tuple[float, str]] = set()
         while True:
-            q = select(ENTRIES.c.seq, ENTRIES.c.ts, ENTRIES.c.action, ENTRIES.c.body).where(
-                ENTRIES.c.action.in_(gs.ACTIONS)
+            q = (
+                select(ENTRIES.c.seq, ENTRIES.c.ts, ENTRIES.c.action, ENTRIES.c.body)
+                .where(ENTRIES.c.seq > after, ENTRIES.c.action.in_(gs.ACTIONS))
+                .order_by(ENTRIES.c.seq)
+                .limit(CHUNK)
             )
-            if after is not None:
-                q = q.where(ENTRIES.c.seq > after)
-            else:
-                q = q.where(ENTRIES.c.ts >= _utc(oldest))
-            rows = uow.session.execute(q.order_by(ENTRIES.c.seq).limit(CHUNK)).all()
+            rows = uow.session.execute(q).all()
             for row in rows:
                 start = gs.window_start(as_utc(row.ts).timestamp(), self.window_s)
                 if start < oldest:
@@ -89,11 +91,9 @@ class GatewayCounts:
                 touched.add(key)
             if rows:
                 after = rows[-1].seq
-                self.cursor = after
             if len(rows) < CHUNK:
                 break
-        if cold and self.cursor is None:  # nothing to count yet: start from what the log holds now
-            self.cursor = int(uow.session.scalar(select(ENTRIES.c.seq).order_by(ENTRIES.c.seq.desc()).limit(1)) or -1)
+        self.cursor = after
         return touched
 
     def tally(self, start: float, license_ids: Iterable[str]) -> gs.Tally:
