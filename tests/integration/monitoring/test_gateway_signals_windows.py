@@ -90,6 +90,9 @@ def test_refused_calls_over_the_minimum_suspend_and_windows_stay_apart(container
         _decide(c, world.license_id, world.digest, 1, reason="tool_not_in_scope")
         assert _check(c, counts, clock) == 1
         assert _state(c, world.license_id) == "suspended"
+        with c.uow(write=False) as uow:
+            lic = licenses.get(uow, SYSTEM_ACTOR, world.license_id)
+        assert lic.reason_category == "security"  # refused out of scope: reinstated by the ML lead and security
 
         # The suspended license refuses everything: those refusals are not behaviour and change no count.
         _decide(c, world.license_id, world.digest, 10, reason="license_suspended")
