@@ -100,9 +100,18 @@ class GatewayCounts:
         return gs.total(self.counts.get((start, lic), gs.Tally()) for lic in license_ids)
 
 
+def count(uow: UnitOfWork, counts: GatewayCounts, now: datetime) -> set[tuple[float, str]]:
+    """`counts.scan` while some live license has a `gateway.*` condition; otherwise nothing is read (an install
+    without such conditions never parses its inference entries) and the next count starts cold."""
+    if not watching(licenses.active_index(uow)):
+        counts.cursor, counts.counts = None, {}
+        return set()
+    return counts.scan(uow, now)
+
+
 def update(uow: UnitOfWork, counts: GatewayCounts, now: datetime) -> list[WindowRow]:
-    """`scan` and `record` in one unit of work (not committed here)."""
-    return record(uow, counts, counts.scan(uow, now))
+    """`count` and `record` in one unit of work (not committed here)."""
+    return record(uow, counts, count(uow, counts, now))
 
 
 def record(uow: UnitOfWork, counts: GatewayCounts, touched: set[tuple[float, str]]) -> list[WindowRow]:

@@ -142,7 +142,7 @@ class Monitor:
         the windows are counted again from their start next time; it never stops the other checks."""
         try:
             with self.runtime.uow(write=False) as uow:
-                touched = self.gateway.scan(uow, now)
+                touched = gateway_windows.count(uow, self.gateway, now)
             if touched:
                 with self.runtime.uow() as uow:
                     gateway_windows.record(uow, self.gateway, touched)

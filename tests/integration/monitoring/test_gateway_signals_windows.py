@@ -13,8 +13,8 @@ from charter.deployments.decisions import inference_event
 from charter.deployments.model import Grant, Reason, Verdict
 from charter.licenses import service as licenses
 from charter.monitoring import gateway_signals as gs
+from charter.monitoring import gateway_windows, views
 from charter.monitoring import repository as repo
-from charter.monitoring import views
 from charter.monitoring.gateway_windows import GatewayCounts, update
 from tests.integration.monitoring.support import monitored
 
@@ -121,3 +121,17 @@ def test_refused_calls_over_the_minimum_suspend_and_windows_stay_apart(container
     newest = shown["windows"][0]
     assert newest["metrics"]["gateway.calls"] == 4
     assert newest["breaches"] == ["gateway.tool_scope_refusal_rate < 0.5 => suspend"]
+
+
+def test_without_gateway_conditions_nothing_is_counted_or_written(container: Container) -> None:
+    c = container
+    world = monitored(c, conditions=["drift.psi_max < 0.25 => suspend"])
+    _decide(c, world.license_id, world.digest, 30, reason="tool_not_in_scope")
+    counts = GatewayCounts(WINDOW_S, min_calls=4)
+    with c.uow() as uow:
+        assert gateway_windows.count(uow, counts, datetime.now(UTC)) == set()
+        assert update(uow, counts, datetime.now(UTC)) == []
+    assert counts.cursor is None and counts.counts == {}
+    with c.uow(write=False) as uow:
+        assert repo.latest_window(uow, world.digest) is None
+    assert _state(c, world.license_id) == "active"
