@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     monitor_window_s: float = Field(default=3600.0, gt=0, description="Length of a monitoring capture window.")
     monitor_flush_s: float = Field(default=60.0, gt=0, description="How often captured sketches are written.")
     monitor_check_s: float = Field(default=300.0, gt=0, description="Interval of the scheduled monitoring check.")
+    monitor_gateway_min_calls: int = Field(
+        default=20, ge=1, description="Calls a window needs before its gateway.* rates have a value."
+    )
     audit_batch_max: int = Field(default=500, ge=1)
     audit_batch_wait_ms: float = Field(default=2.0, ge=0)
     demo_models_url: str = Field(

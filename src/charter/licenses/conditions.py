@@ -2,8 +2,9 @@
 
 The grammar matches the monitoring engine's (which sits above licenses and evaluates them); this parser validates
 and normalises to `{metric, op, value, action, after}`. A condition that could never fire is refused when it is
-requested: the metric must be one monitoring computes (`charter.monitoring.metrics` lists them; a test keeps the two
-in step), a bracket key must name a feature (drift) or sensitive attribute (fairness) of the model's reference
+requested: the metric must be one monitoring computes (`charter.monitoring.metrics` lists them, and
+`charter.monitoring.gateway_signals` the `gateway.*` ones counted from the gateway's audited decisions; a test keeps
+them in step), a bracket key must name a feature (drift) or sensitive attribute (fairness) of the model's reference
 profile when one is uploaded, and the text must be printable ASCII (a column with other characters is written as a
 JSON string with `\\u` escapes), so a look-alike or invisible character cannot hide a typo.
 """
@@ -49,6 +50,8 @@ PLAIN_METRICS = (
     "drift.missing_rate_max", "drift.prediction_psi", "drift.prediction_js", "perf.accuracy", "perf.precision",
     "perf.recall", "perf.f1", "fairness.dp_diff", "fairness.eo_diff",
 )  # fmt: skip
+# Counted from the gateway's audited license decisions per window (charter.monitoring.gateway_signals.METRICS).
+GATEWAY_METRICS = ("gateway.calls", "gateway.refusal_rate", "gateway.tool_scope_refusal_rate", "gateway.error_rate")
 _PRINTABLE = re.compile(r"[\x20-\x7e\t]*")
 
 
@@ -77,9 +80,9 @@ def check_metric(text: str, metric: str, columns: ProfileColumns | None) -> None
     """Refuse a metric monitoring never computes, or a bracket key the reference profile does not have."""
     name, bracket, key = metric.partition("[")
     if not bracket:
-        if name not in PLAIN_METRICS:
+        if name not in PLAIN_METRICS and name not in GATEWAY_METRICS:
             keyed = [f"{m}[…]" for m in FEATURE_METRICS]
-            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *keyed], "unknown_metric")
+            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *GATEWAY_METRICS, *keyed], "unknown_metric")
         return
     key = key[:-1]
     if name in FEATURE_METRICS:

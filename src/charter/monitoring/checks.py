@@ -31,7 +31,17 @@ from charter.storage.uow import UnitOfWork
 
 log = logging.getLogger("charter.monitoring")
 HISTORY_SLACK = 50  # windows read beyond N, so windows without data (which neither count nor interrupt) are skipped
-CATEGORIES = {"drift": "drift", "perf": "performance", "fairness": "fairness", "window": "drift"}
+# Suspension category (which reinstatement sign-offs the licensing policy asks for) by metric, else metric family:
+# a system refused calls out of its scope is a security matter; an upstream that fails is an operational one.
+CATEGORIES = {
+    "drift": "drift",
+    "perf": "performance",
+    "fairness": "fairness",
+    "window": "drift",
+    "gateway": "security",
+    "gateway.calls": "performance",
+    "gateway.error_rate": "performance",
+}
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,8 @@ def _act(uow: UnitOfWork, window: WindowRow, lic: Watched, firing: list[tuple[Ch
     )
     try:
         if action == "suspend":
-            category = CATEGORIES.get(lead.condition.metric.split(".", 1)[0])
+            metric = lead.condition.metric
+            category = CATEGORIES.get(metric) or CATEGORIES.get(metric.split(".", 1)[0])
             licenses.suspend(uow, SYSTEM_ACTOR, lic.license_id, reason, evidence, category=category)
         else:
             licenses.revoke(uow, SYSTEM_ACTOR, lic.license_id, reason, evidence)

@@ -37,6 +37,12 @@ def profiles_of(uow: UnitOfWork, system: str | None = None) -> list[ProfileRow]:
     return list(uow.session.scalars(stmt))
 
 
+def window_digests(uow: UnitOfWork, system: str) -> list[str]:
+    """Digests of the system that have windows (with or without a reference profile)."""
+    stmt = select(WindowRow.digest).where(WindowRow.system == system).distinct().order_by(WindowRow.digest)
+    return list(uow.session.scalars(stmt))
+
+
 def fingerprints(uow: UnitOfWork) -> dict[str, str]:
     """`{digest: fingerprint}` of every profile (what capture processes poll to notice a new profile)."""
     return dict(uow.session.execute(select(ProfileRow.digest, ProfileRow.fingerprint)).tuples().all())
@@ -49,16 +55,40 @@ def _insert(uow: UnitOfWork, table: Any) -> Any:
 def lock_window(uow: UnitOfWork, profile: ProfileRow, env: str, start: datetime, end: datetime) -> WindowRow:
     """The window row of (digest, env, start, end), created empty if new, locked for this transaction (PostgreSQL:
     FOR UPDATE; SQLite: the write transaction already holds the database lock), so merges never interleave."""
+    return lock_window_of(
+        uow,
+        digest=profile.digest,
+        env=env,
+        system=profile.system,
+        model_ref=profile.model_ref,
+        fingerprint=profile.fingerprint,
+        start=start,
+        end=end,
+    )
+
+
+def lock_window_of(
+    uow: UnitOfWork,
+    *,
+    digest: str,
+    env: str,
+    system: str,
+    model_ref: str,
+    fingerprint: str,
+    start: datetime,
+    end: datetime,
+) -> WindowRow:
+    """`lock_window` for a digest that may have no reference profile (gateway signals of an LLM deployment)."""
     now = utcnow()
     values = {
         "id": new_id("win"),
-        "digest": profile.digest,
+        "digest": digest,
         "env": env,
-        "system": profile.system,
-        "model_ref": profile.model_ref,
+        "system": system,
+        "model_ref": model_ref,
         "start": start,
         "end": end,
-        "fingerprint": profile.fingerprint,
+        "fingerprint": fingerprint,
         "rows": 0,
         "sketch": {},
         "metrics": {},
@@ -70,7 +100,7 @@ def lock_window(uow: UnitOfWork, profile: ProfileRow, env: str, start: datetime,
     }
     uow.session.execute(_insert(uow, WindowRow).values(**values).on_conflict_do_nothing())
     stmt = select(WindowRow).where(
-        WindowRow.digest == profile.digest, WindowRow.env == env, WindowRow.start == start, WindowRow.end == end
+        WindowRow.digest == digest, WindowRow.env == env, WindowRow.start == start, WindowRow.end == end
     )
     row = uow.session.scalar(stmt.with_for_update().execution_options(populate_existing=True))
     assert row is not None

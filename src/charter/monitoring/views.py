@@ -330,15 +330,16 @@ def summary(uow: UnitOfWork, system: str, *, limit: int = 20) -> dict[str, Any] 
     """What reports show of a system's monitoring (plain data; the caller has authorized): the versions with a
     reference profile and the newest windows with their headline and watched metrics and breached conditions."""
     profiles = repo.profiles_of(uow, system)
-    if not profiles:
+    digests = list(dict.fromkeys([*(p.digest for p in profiles), *repo.window_digests(uow, system)]))
+    if not digests:
         return None
     windows: list[dict[str, Any]] = []
-    for prof in profiles:
-        watched = {m for m, _, _ in _watched_metrics(uow, prof.digest)}
-        rows = repo.windows_of(uow, prof.digest, limit=limit)
+    for digest in digests:  # with a reference profile, or with the gateway's counts only (an LLM deployment)
+        watched = {m for m, _, _ in _watched_metrics(uow, digest)}
+        rows = repo.windows_of(uow, digest, limit=limit)
         found = repo.checks_for_windows(uow, [w.id for w in rows])
         for w in rows:
-            keep = {k: v for k, v in w.metrics.items() if k in HEADLINE or k in watched}
+            keep = {k: v for k, v in w.metrics.items() if k in HEADLINE or k in watched or k == "gateway.calls"}
             broke = [c.condition for c in found if c.window_id == w.id and c.status == "breached"]
             windows.append(
                 {

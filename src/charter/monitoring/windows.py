@@ -24,6 +24,7 @@ from charter.core.errors import InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.hashing import sha256_hex
 from charter.core.ids import new_id
+from charter.monitoring import gateway_signals
 from charter.monitoring import repository as repo
 from charter.monitoring.metrics import window_metrics
 from charter.monitoring.profile import ReferenceProfile
@@ -136,13 +137,17 @@ def record(
     report = computed.to_dict()
     values = dict(computed.values)
     report.pop("values", None)
+    # The gateway's counts of license decisions (gateway_windows) are another source of the same window: kept.
+    values.update({k: v for k, v in window.metrics.items() if k.startswith(gateway_signals.PREFIX)})
+    if gateway_signals.SOURCE in window.report:
+        report[gateway_signals.SOURCE] = window.report[gateway_signals.SOURCE]
     window.fingerprint = profile.fingerprint
     window.sketch = merged.to_dict()
     window.rows = merged.rows
     window.metrics = values
     window.report = json_safe(report)
     window.status = computed.drift.status
-    window.sources = sorted(p.source for p in parts)
+    window.sources = sorted({*(p.source for p in parts), *(s for s in window.sources if s == gateway_signals.SOURCE)})
     window.updated_at = now
     repo.replace_metrics(uow, window, values)
     action = "replace" if replace and before is not None else "merge"

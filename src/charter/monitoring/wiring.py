@@ -3,7 +3,8 @@ their windows, and the scheduled condition check (one process at a time, by leas
 
 Knobs (`charter.settings`): `monitor_window_s` (capture window length, default 3600), `monitor_flush_s` (how often
 captured sketches are written, default 60) and `monitor_check_s` (scheduled check interval, default 300), set as
-`CHARTER_MONITOR_*` or in `charter.toml`.
+`CHARTER_MONITOR_*` or in `charter.toml`; `monitor_gateway_min_calls` (default 20) is the number of calls a window
+needs before its `gateway.*` rates have a value (see `gateway_signals`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from charter.core.clock import utcnow
 from charter.core.errors import CharterError
 from charter.licenses import jobs
 from charter.licenses.runtime import Runtime
+from charter.monitoring import gateway_windows, service
 from charter.monitoring import repository as repo
-from charter.monitoring import service
 from charter.monitoring.capture import Capturer, Target
+from charter.monitoring.gateway_windows import GatewayCounts
 from charter.monitoring.windows import load_profile
 
 log = logging.getLogger("charter.monitoring")
@@ -31,12 +34,18 @@ class MonitorSettings:
     window_s: float = 3600.0
     flush_s: float = 60.0
     check_s: float = 300.0
+    gateway_min_calls: int = 20
 
     @classmethod
     def load(cls, runtime: Runtime) -> MonitorSettings:
         """From `Settings.monitor_*` (`CHARTER_MONITOR_*` or `charter.toml`, validated there)."""
         s = runtime.settings
-        return cls(window_s=s.monitor_window_s, flush_s=s.monitor_flush_s, check_s=s.monitor_check_s)
+        return cls(
+            window_s=s.monitor_window_s,
+            flush_s=s.monitor_flush_s,
+            check_s=s.monitor_check_s,
+            gateway_min_calls=s.monitor_gateway_min_calls,
+        )
 
 
 class Monitor:
@@ -50,6 +59,7 @@ class Monitor:
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, str] = {}
         self._last_check = 0.0
+        self.gateway = GatewayCounts(config.window_s, config.gateway_min_calls)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.refresh)
@@ -114,15 +124,32 @@ class Monitor:
         return written
 
     def check(self) -> int:
-        """The scheduled check, in at most one process at a time."""
+        """The scheduled check, in at most one process at a time: the gateway's counts of the current windows first
+        (`gateway_windows`), then the latest window of every watched digest."""
         now = utcnow()
         if not jobs.acquire(self.runtime, CHECK_JOB, now):
             return -1
         try:
+            self.count_gateway(now)
             with self.runtime.uow() as uow:
                 return service.check_latest(uow)
         finally:
             jobs.release(self.runtime, CHECK_JOB, now)
+
+    def count_gateway(self, now: datetime) -> None:
+        """Count the gateway's new decisions (a read transaction: a long first count never holds the write lock the
+        gateway's audit writer needs), then write the windows that changed and check them. A failure is logged and
+        the windows are counted again from their start next time; it never stops the other checks."""
+        try:
+            with self.runtime.uow(write=False) as uow:
+                touched = gateway_windows.count(uow, self.gateway, now)
+            if touched:
+                with self.runtime.uow() as uow:
+                    gateway_windows.record(uow, self.gateway, touched)
+                    uow.commit()
+        except Exception:
+            self.gateway.cursor = None
+            log.exception("gateway signals not counted")
 
 
 def wire(runtime: Runtime, *, scheduler: bool = True) -> Monitor:

@@ -206,6 +206,7 @@ def post_market(ctx: Ctx) -> list[Item]:
     if m is not None:
         windows = [
             f"{w.model} {when(w.start)} – {when(w.end)}: {w.rows if w.rows is not None else '?'} rows"
+            + (f", {w.metrics['gateway.calls']:.0f} gateway calls" if w.metrics.get("gateway.calls") else "")
             + (f"; breached: {', '.join(w.breaches)}" if w.breaches else "")
             for w in m.windows
         ]

@@ -17,7 +17,9 @@ from charter.licenses import conditions
 
 router = APIRouter(tags=["documents"])
 # What monitoring computes per window, the metrics a post-market monitoring plan (Art. 72) can name.
-WATCHED = frozenset({*conditions.PLAIN_METRICS, *conditions.FEATURE_METRICS, *conditions.ATTRIBUTE_METRICS})
+WATCHED = frozenset(
+    {*conditions.PLAIN_METRICS, *conditions.GATEWAY_METRICS, *conditions.FEATURE_METRICS, *conditions.ATTRIBUTE_METRICS}
+)
 
 Write = Annotated[Actor, Depends(Authz(P.CONTROL_ATTEST))]
 Read = Annotated[Actor, Depends(Authz(P.CATALOG_READ))]
