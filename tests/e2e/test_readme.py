@@ -69,7 +69,7 @@ def test_readme_and_example_run_verbatim(settings: Settings, initialised: InitRe
     env["MODEL_URL"] = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "out").mkdir()
     env["OUT"] = str(tmp_path / "out")
-    server = Server(env, log=tmp_path / "server.log").start()
+    server = Server(env, log=tmp_path / "server.log", fresh=True).start()  # as the README runs it
     work = clone(tmp_path)
     env.update({"CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(initialised)})
     started = time.monotonic()

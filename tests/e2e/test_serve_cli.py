@@ -25,7 +25,7 @@ def test_cli_against_real_server(settings: Settings, tmp_path: Path) -> None:
     again = cli(env, "init", "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["key"] is None
     log = tmp_path / "server.log"
-    server = Server(env, log=log).start()
+    server = Server(env, log=log, fresh=True).start()  # a real process: how `charter serve` starts
     try:
         env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": key}
         r = cli(env, "whoami", "--json")

@@ -7,12 +7,15 @@ suspended the license. Each row of `ATTACKS` is one request an app (or an upload
 negative counts to cancel the breach, a window dated ahead to hide it, fractional or overflowing counts, bins of
 another size, another environment — with the refusal expected. After every attack the breach must still be there:
 in the window's counts, in `/breaches` and in the status, and nothing answers 5xx. To add an attack, add a row.
+
+The world is built once per module and backend: every attack is refused without a change (that is what each test
+asserts), so the next attack meets the same world; the one accepted row (staging dilutes through staging) is last.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from charter import bootstrap
 from charter.auth.model import SYSTEM_ACTOR
 from charter.bootstrap import Container
 from charter.deployments import service as deployments
@@ -28,9 +32,11 @@ from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.monitoring import service as monitoring
 from charter.monitoring.schemas import ProfileUpload
+from charter.server import Dispatcher
 from tests.conftest import bearer
 from tests.integration.monitoring.support import approve, monitored, profile_of, sketch_doc, user
 from tests.support.builders import app_key
+from tests.support.db import BACKENDS, Templates, admin_key, settings_for
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CONDITION = "drift.psi_max < 0.25 => suspend"
@@ -39,6 +45,8 @@ API = "/api/v1"
 
 @dataclass
 class World:
+    container: Container
+    admin_key: str
     client: TestClient
     model: str
     license_id: str
@@ -57,9 +65,24 @@ def _state(c: Container, license_id: str) -> str:
         return str(licenses.get(uow, SYSTEM_ACTOR, license_id).state)
 
 
-@pytest.fixture
-def world(client: TestClient, container: Container) -> World:
-    c = container
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, templates: Templates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    backend = str(request.param)
+    template = templates.get(backend)
+    home = tmp_path_factory.mktemp(f"hostile-monitoring-{backend}") / "home"
+    with settings_for(backend, home, template=template) as settings:
+        c = bootstrap.build(settings)
+        admin = admin_key(template.init)
+        try:
+            with TestClient(Dispatcher(c), headers=bearer(admin)) as client:
+                yield _world(c, admin, client)
+        finally:
+            c.close()
+
+
+def _world(c: Container, admin: str, client: TestClient) -> World:
     prod = monitored(c, conditions=[CONDITION])
     profile = profile_of(model_version=prod.model)
     upload = {"profile": profile.to_dict(), "source": {"name": "r", "sha256": "a" * 64}}
@@ -81,7 +104,7 @@ def world(client: TestClient, container: Container) -> World:
     assert r.status_code == 201, r.text
     assert _state(c, prod.license_id) == "suspended"
     keys = {"app": prod.app_key, "stager": stager}
-    return World(client, prod.model, prod.license_id, staging.id, keys, drifted, r.json()["rows"])
+    return World(c, admin, client, prod.model, prod.license_id, staging.id, keys, drifted, r.json()["rows"])
 
 
 Mutate = Callable[[World, dict[str, Any]], dict[str, Any]]
@@ -203,8 +226,9 @@ def _status(w: World) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
-def test_attack(world: World, container: Container, admin_key: str, attack: Attack) -> None:
+def test_attack(world: World, attack: Attack) -> None:
     w = world
+    container, admin_key = w.container, w.admin_key
     before_breaches = _breaches(w)
     assert before_breaches and _status(w)["breached"]
     body = attack.mutate(w, {**_span(), "sketch": w.drifted})
@@ -232,8 +256,9 @@ def test_attack(world: World, container: Container, admin_key: str, attack: Atta
         assert doc["env"] == "staging" and all(ch["license"] == w.staging_id for ch in doc["checks"])
 
 
-def test_a_correction_is_visible_in_the_window_history(world: World, admin_key: str) -> None:
+def test_a_correction_is_visible_in_the_window_history(world: World) -> None:
     w = world
+    admin_key = w.admin_key
     system, version = w.model.split("@")
     url = f"{API}/monitoring/systems/{system}/versions/{version}/windows"
     prof = profile_of(model_version=w.model)

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.zygote import Forked, zygote
+
 # Every server process a test started, so none outlives the test process (see _kill_leftovers).
-_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING: set[subprocess.Popen[bytes] | Forked] = set()
 
 
 def free_port() -> int:
@@ -30,23 +32,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# CHARTER_TEST_FRESH_SERVERS=1: every server a real `python -m charter` subprocess (no zygote), e.g. to compare.
+_FRESH = os.environ.get("CHARTER_TEST_FRESH_SERVERS") == "1"
+
+
 class Server:
-    def __init__(self, env: Mapping[str, str], *, command: str = "serve", log: Path | None = None) -> None:
+    """`charter serve|gateway --port N`: forked from this test process's warm zygote (tests/support/zygote.py), the
+    same `main()` without the imports; `fresh=True` for a real `python -m charter` subprocess, for the tests about
+    how the process starts."""
+
+    def __init__(
+        self, env: Mapping[str, str], *, command: str = "serve", log: Path | None = None, fresh: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.command = command
         self.log_path = log
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.fresh = fresh or _FRESH
+        self.proc: subprocess.Popen[bytes] | Forked | None = None
 
     def start(self, timeout: float = 90.0) -> Server:
-        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "charter", self.command, "--port", str(self.port)],
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        argv = [self.command, "--port", str(self.port)]
+        if self.fresh:
+            out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "charter", *argv], env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        else:
+            self.proc = zygote().fork(argv, self.env, Path.cwd(), self.log_path)
         _RUNNING.add(self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
