@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission
+from charter.catalog.read_models import resource_of
 from charter.catalog.repository import system_by_name
 from charter.catalog.tables import ModelVersionRow, ObligationDocumentRow, SystemRow
-from charter.catalog.views import resource_of
 from charter.core.clock import utcnow
 from charter.core.errors import InvalidInput, NotFound
 from charter.core.events import AuditEvent

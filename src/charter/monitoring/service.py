@@ -24,18 +24,7 @@ from charter.licenses import service as licenses
 from charter.monitoring import checks
 from charter.monitoring import repository as repo
 from charter.monitoring.profile import ReferenceProfile
-from charter.monitoring.schemas import (
-    CaptureTarget,
-    CaptureUpload,
-    ProfileRead,
-    ProfileUpload,
-    WindowRead,
-    WindowUpload,
-)
-from charter.monitoring.sketch import WindowSketch
-from charter.monitoring.sketch_schema import validate_sketch_doc
-from charter.monitoring.tables import ProfileRow, WindowRow
-from charter.monitoring.views import (
+from charter.monitoring.queries import (
     breaches_of,
     list_profiles,
     list_windows,
@@ -47,6 +36,17 @@ from charter.monitoring.views import (
     summary,
     window_read,
 )
+from charter.monitoring.schemas import (
+    CaptureTarget,
+    CaptureUpload,
+    ProfileRead,
+    ProfileUpload,
+    WindowRead,
+    WindowUpload,
+)
+from charter.monitoring.sketch import WindowSketch
+from charter.monitoring.sketch_schema import validate_sketch_doc
+from charter.monitoring.tables import ProfileRow, WindowRow
 from charter.monitoring.windows import load_profile, record
 from charter.storage.uow import UnitOfWork
 
