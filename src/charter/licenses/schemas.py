@@ -129,12 +129,12 @@ class TokenRead(BaseModel):
     token: str
 
 
-class AuditTaskRead(BaseModel):
+class AuditTaskRead(ReadModel):  # built from its row: AuditTaskRead.model_validate(row)
     id: str
     system: str
     kind: str
-    model: str | None = None
-    license: str | None = None
+    model: str | None = Field(default=None, validation_alias=AliasChoices("model", "model_ref"))
+    license: str | None = Field(default=None, validation_alias=AliasChoices("license", "license_id"))
     reason: str
     due_at: datetime
     status: str
