@@ -18,7 +18,7 @@ from charter.api.duplicates import DuplicateKeys
 from charter.api.limits import BodySizeLimit
 from charter.api.public import create_public
 from charter.api.routes import audit as audit_routes
-from charter.api.routes import evaluations as evaluation_routes
+from charter.api.routes import evaluation as evaluation_routes
 from charter.api.routes import monitoring as monitoring_routes
 from charter.bootstrap import Container, build
 from charter.core import tracing

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from charter.core.schema import Strict
 
 MAX_STORED = 512 * 1024  # evidence files up to this size are stored; larger ones are recorded by hash only
 
 
-class AttestationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AttestationCreate(Strict):
     control: str = Field(min_length=1, max_length=80, description="Control id, e.g. EUAIA-ART4")
     statement: str = Field(min_length=1, max_length=4000, description="What the attester confirms")
     evidence_name: str = Field(min_length=1, max_length=255, description="File name of the evidence")

@@ -30,9 +30,9 @@ from charter.auth.model import Actor, Permission
 from charter.catalog import documents
 from charter.catalog.classify import classify, not_applicable
 from charter.catalog.questionnaire import Questionnaire
+from charter.catalog.read_models import resource_of
 from charter.catalog.repository import system_by_name
 from charter.catalog.tables import ModelVersionRow
-from charter.catalog.views import resource_of
 from charter.core.clock import utcnow
 from charter.core.errors import InvalidInput
 from charter.core.events import AuditEvent

@@ -144,3 +144,6 @@ class Resource:
     @property
     def ref(self) -> str:
         return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+PRINCIPALS = Resource(kind="principals")  # users, teams, apps, their keys and role bindings, as one resource

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from charter.core.schema import Strict
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class UserCreate(_Strict):
+class UserCreate(Strict):
     name: str = Field(pattern=NAME_PATTERN, description="Lowercase login name.")
     team: str | None = Field(default=None, pattern=NAME_PATTERN)
     email: str | None = Field(default=None, max_length=200)
@@ -21,11 +19,11 @@ class UserCreate(_Strict):
     password: str | None = Field(default=None, min_length=12, max_length=200, description="For dashboard login.")
 
 
-class TeamCreate(_Strict):
+class TeamCreate(Strict):
     name: str = Field(pattern=NAME_PATTERN)
 
 
-class AppCreate(_Strict):
+class AppCreate(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     team: str | None = Field(default=None, pattern=NAME_PATTERN)
 
@@ -42,7 +40,7 @@ class PrincipalRead(BaseModel):
     created_at: datetime
 
 
-class PasswordSet(_Strict):
+class PasswordSet(Strict):
     password: str = Field(
         min_length=12, max_length=200, description="The new dashboard password (12 to 200 characters)."
     )
@@ -59,7 +57,7 @@ class TeamRead(BaseModel):
     created_at: datetime
 
 
-class KeyCreate(_Strict):
+class KeyCreate(Strict):
     principal: str = Field(description="user:NAME, app:NAME or a bare user name.", max_length=130)
     name: str | None = Field(default=None, max_length=120)
     expires_in_days: int | None = Field(
@@ -84,7 +82,7 @@ class KeyCreated(KeyRead):
     key: str = Field(description="The key itself. Shown once: store it now.")
 
 
-class RoleGrant(_Strict):
+class RoleGrant(Strict):
     principal: str = Field(max_length=130)
     role: str = Field(max_length=40)
     function: str | None = Field(default=None, max_length=40)

@@ -12,9 +12,9 @@ import charter
 from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission
 from charter.catalog import provenance, spdx
+from charter.catalog.read_models import dataset_resource, resource_of
 from charter.catalog.repository import dataset_ref, edges_into_dataset, versions_of
 from charter.catalog.tables import DatasetRow, ModelVersionRow, SystemRow
-from charter.catalog.views import dataset_resource, resource_of
 from charter.core.clock import isoformat, utcnow
 from charter.core.errors import InvalidInput
 from charter.storage.uow import UnitOfWork

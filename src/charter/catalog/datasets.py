@@ -9,6 +9,7 @@ from charter.auth.authorize import allowed, authorize
 from charter.auth.model import Actor, Permission, Resource
 from charter.auth.repository import team_by_name
 from charter.catalog import provenance, spdx
+from charter.catalog.read_models import dataset_read, dataset_resource, resource_of
 from charter.catalog.repository import (
     dataset_by_ref,
     dataset_ref,
@@ -19,7 +20,6 @@ from charter.catalog.repository import (
 from charter.catalog.schemas import DatasetCreate, DatasetRead, LineageEdgeRead, LineageLink, LineageRead
 from charter.catalog.tables import DatasetRow, LineageEdgeRow
 from charter.catalog.versions import locked_error, normalize_digest
-from charter.catalog.views import dataset_read, dataset_resource, resource_of
 from charter.core.clock import utcnow
 from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent

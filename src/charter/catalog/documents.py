@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission
+from charter.catalog.read_models import resource_of
 from charter.catalog.repository import system_by_name
 from charter.catalog.tables import ModelVersionRow, ObligationDocumentRow, SystemRow
-from charter.catalog.views import resource_of
 from charter.core.clock import utcnow
 from charter.core.errors import InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
+from charter.core.schema import Strict
 from charter.storage.uow import UnitOfWork
 
 FRIA, PLAN = "fria", "post_market_plan"
@@ -46,9 +47,7 @@ SECTIONS: dict[str, dict[str, str]] = {
 }
 
 
-class DocumentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DocumentCreate(Strict):
     kind: str = Field(pattern=r"^(fria|post_market_plan)$", description="fria | post_market_plan")
     model_version: str = Field(min_length=1, max_length=64, description="The model version the document covers")
     sections: dict[str, str] = Field(description="Required sections, each a non-empty text")

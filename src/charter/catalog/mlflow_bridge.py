@@ -70,17 +70,19 @@ def registry_versions(tracking_uri: str, names: Iterable[str] = ()) -> list[Regi
         for alias, version in (getattr(model, "aliases", None) or {}).items():
             by_version.setdefault(str(version), []).append(str(alias))
         escaped = model.name.replace("'", "\\'")
-        for mv in client.search_model_versions(f"name='{escaped}'"):
+        for model_version in client.search_model_versions(f"name='{escaped}'"):
             out.append(
                 RegistryVersion(
-                    name=str(mv.name),
-                    version=str(mv.version),
-                    source=str(mv.source),
-                    run_id=mv.run_id or None,
-                    stage=mv.current_stage if mv.current_stage not in (None, "", "None") else None,
-                    aliases=tuple(sorted(by_version.get(str(mv.version), []))),
-                    tags={str(k): str(v) for k, v in (mv.tags or {}).items()},
-                    description=mv.description or None,
+                    name=str(model_version.name),
+                    version=str(model_version.version),
+                    source=str(model_version.source),
+                    run_id=model_version.run_id or None,
+                    stage=model_version.current_stage
+                    if model_version.current_stage not in (None, "", "None")
+                    else None,
+                    aliases=tuple(sorted(by_version.get(str(model_version.version), []))),
+                    tags={str(k): str(v) for k, v in (model_version.tags or {}).items()},
+                    description=model_version.description or None,
                     model_description=model.description or None,
                 )
             )

@@ -10,16 +10,14 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from charter.core.schema import Strict
 
 ANNEX_III_POINT = r"^[1-8](\([a-h]\))?$"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ProhibitedPractices(_Section):
+class ProhibitedPractices(Strict):
     """EU AI Act Art. 5(1): answer true only where the practice is present and no Art. 5 exception applies."""
 
     manipulation: bool = Field(
@@ -91,7 +89,7 @@ SECTION_B_ACTS = re.compile(
 """Words and act numbers of Annex I Section B legislation, used when `annex_i.section` is not answered."""
 
 
-class AnnexI(_Section):
+class AnnexI(Strict):
     """Art. 6(1) + Annex I: product-safety route to high risk."""
 
     product_legislation: str | None = Field(
@@ -127,7 +125,7 @@ class Derogation(StrEnum):
     PREPARATORY_TASK = "preparatory_task"
 
 
-class AnnexIII(_Section):
+class AnnexIII(Strict):
     """Art. 6(2) + Annex III: use-case route to high risk, with the Art. 6(3) derogation."""
 
     point: str | None = Field(
@@ -167,7 +165,7 @@ class AnnexIII(_Section):
         return self
 
 
-class Transparency(_Section):
+class Transparency(Strict):
     """Art. 50 transparency triggers."""
 
     interacts_with_natural_persons: bool = Field(default=False, description="Does it interact directly with people?")
@@ -193,7 +191,7 @@ class Transparency(_Section):
     )
 
 
-class Gpai(_Section):
+class Gpai(Strict):
     """Arts 51-55: general-purpose AI model."""
 
     general_purpose: bool = Field(default=False, description="Is the model a general-purpose AI model (Art. 3(63))?")
@@ -240,7 +238,7 @@ class Effect(StrEnum):
     SIMILARLY_SIGNIFICANT = "similarly_significant"
 
 
-class Context(_Section):
+class Context(Strict):
     """Deployment context (the catalog's `applies_when` vocabulary)."""
 
     deployer_type: DeployerType = Field(
@@ -271,7 +269,7 @@ class Context(_Section):
         return [value] if isinstance(value, str) else value
 
 
-class DataUse(_Section):
+class DataUse(Strict):
     """GDPR triggers."""
 
     personal_data: bool = Field(default=False, description="Does it process personal data?")
@@ -280,7 +278,7 @@ class DataUse(_Section):
     dpia_trigger: bool = Field(default=False, description="Is any GDPR Art. 35(3) / national-list DPIA trigger met?")
 
 
-class Questionnaire(_Section):
+class Questionnaire(Strict):
     """All answers. Only `prohibited` is mandatory: every Art. 5(1) point must be answered."""
 
     prohibited: ProhibitedPractices

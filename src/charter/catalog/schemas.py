@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from charter.catalog.questionnaire import Questionnaire
+from charter.core.schema import Strict
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
@@ -55,8 +56,10 @@ def _clean(value: Any, path: str) -> None:
             _clean(item, f"{path}[{i}]")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class _Storable(Strict):
+    """Input that is stored as JSON: no NaN or infinity, no control characters (see `_clean`)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -65,7 +68,7 @@ class _Strict(BaseModel):
         return data
 
 
-class _SystemFields(_Strict):
+class _SystemFields(_Storable):
     deployer: str | None = Field(default=None, max_length=200, description="Organisation that deploys the system.")
     human_oversight: str | None = Field(default=None, max_length=4000, description="How humans oversee it.")
     dpia_reference: str | None = Field(default=None, max_length=200, description="Reference of the DPIA.")
@@ -80,7 +83,7 @@ class SystemCreate(_SystemFields):
     answers: Questionnaire = Field(description="EU AI Act risk questionnaire.")
 
 
-class SystemUpdate(_Strict):
+class SystemUpdate(_Storable):
     """Fields to change; absent fields are kept."""
 
     purpose: str | None = Field(default=None, min_length=1, max_length=4000)
@@ -96,7 +99,7 @@ class SystemUpdate(_Strict):
     )
 
 
-class SystemClassify(_Strict):
+class SystemClassify(_Storable):
     answers: Questionnaire
 
 
@@ -139,18 +142,18 @@ class SystemRead(BaseModel):
     updated_at: datetime
 
 
-class FileIn(_Strict):
+class FileIn(_Storable):
     path: str = Field(min_length=1, max_length=1000)
     size: int = Field(ge=0, le=MAX_INT)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class SignatureIn(_Strict):
+class SignatureIn(_Storable):
     bundle: str = Field(min_length=2, max_length=256 << 10, description="The model-signing bundle (model.sig), JSON.")
     public_key: str = Field(min_length=20, max_length=16 << 10, description="The signer's public key, PEM.")
 
 
-class ModelVersionCreate(_Strict):
+class ModelVersionCreate(_Storable):
     version: str = Field(pattern=VERSION_PATTERN, description="Version label, e.g. 1.0.0.")
     digest: str = Field(pattern=DIGEST_PATTERN, description="sha256:<hex> of the file, or of the directory tree.")
     size_bytes: int = Field(ge=0, le=MAX_INT)
@@ -166,7 +169,7 @@ class ModelVersionCreate(_Strict):
     )
 
 
-class ModelVersionUpdate(_Strict):
+class ModelVersionUpdate(_Storable):
     """Only the fields sent change; null (or an empty string) clears uri, framework, format or license."""
 
     uri: str | None = Field(default=None, max_length=1000)
@@ -209,11 +212,11 @@ class ModelVersionRead(BaseModel):
     )
 
 
-class ModelRetire(_Strict):
+class ModelRetire(_Storable):
     reason: str = Field(min_length=1, max_length=2000, description="Why the version is withdrawn for good.")
 
 
-class DatasetCreate(_Strict):
+class DatasetCreate(_Storable):
     name: str = Field(pattern=NAME_PATTERN)
     version: str | None = Field(default=None, pattern=VERSION_PATTERN, description="Default: next integer.")
     team: str | None = Field(default=None, pattern=NAME_PATTERN)
@@ -267,7 +270,7 @@ class DatasetRead(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class LineageLink(_Strict):
+class LineageLink(_Storable):
     dataset: str = Field(max_length=200, description="Source dataset: NAME or NAME@VERSION.")
     model: str | None = Field(default=None, max_length=200, description="Target model version SYSTEM@VERSION.")
     derived: str | None = Field(default=None, max_length=200, description="Target dataset derived from the source.")

@@ -13,6 +13,7 @@ from charter.auth.model import SYSTEM_ACTOR, Actor, Resource
 from charter.catalog import provenance
 from charter.catalog.cyclonedx import export_bom
 from charter.catalog.datasets import lineage_of, link, list_datasets, register_dataset, show_dataset
+from charter.catalog.read_models import resource_of, system_read, version_read
 from charter.catalog.repository import model_by_ref, system_by_name
 from charter.catalog.schemas import ModelVersionRead, SystemRead
 from charter.catalog.systems import classify_system, list_systems, register_system, show_system, update_system
@@ -26,7 +27,6 @@ from charter.catalog.versions import (
     show_model_version,
     update_model_version,
 )
-from charter.catalog.views import resource_of, system_read, version_read
 from charter.core.clock import utcnow
 from charter.core.events import AuditEvent
 from charter.core.thresholds import DEFAULT_THRESHOLDS

@@ -16,10 +16,10 @@ from charter.auth.model import Actor, Permission, Resource
 from charter.auth.repository import team_by_name
 from charter.catalog.classify import Classification, classify
 from charter.catalog.questionnaire import Questionnaire
+from charter.catalog.read_models import resource_of, system_read
 from charter.catalog.repository import system_by_name
 from charter.catalog.schemas import SystemCreate, SystemRead, SystemUpdate
 from charter.catalog.tables import SystemRow
-from charter.catalog.views import resource_of, system_read
 from charter.core import thresholds
 from charter.core.clock import utcnow
 from charter.core.errors import Conflict, InvalidInput

@@ -15,11 +15,11 @@ from charter.auth.model import Actor, Permission
 from charter.catalog import signatures, spdx
 from charter.catalog.artifacts import tree_digest
 from charter.catalog.formats import detect
+from charter.catalog.read_models import resource_of, version_read
 from charter.catalog.repository import model_by_ref, system_by_name, versions_of
 from charter.catalog.schemas import PURPOSE_PATTERN, FileIn, ModelVersionCreate, ModelVersionRead, ModelVersionUpdate
 from charter.catalog.tables import ModelVersionRow, SystemRow
 from charter.catalog.terms import KNOWN_MODEL_LICENSES, terms_for
-from charter.catalog.views import resource_of, version_read
 from charter.core.clock import utcnow
 from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent

@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from charter.core import egress
+from charter.core.schema import ReadModel, Strict
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 MODEL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DeploymentCreate(_Strict):
+class DeploymentCreate(Strict):
     name: str = Field(pattern=NAME_PATTERN, description="Deployment name; the OpenAI `model` callers send.")
     model: str = Field(pattern=MODEL_PATTERN, max_length=250, description="SYSTEM@VERSION from the catalog.")
     env: str = Field(default="production", pattern=NAME_PATTERN, description="Environment the license must cover.")
@@ -38,7 +35,7 @@ class DeploymentCreate(_Strict):
         return value
 
 
-class DeploymentRead(BaseModel):
+class DeploymentRead(ReadModel):
     id: str
     name: str
     model: str
@@ -55,7 +52,7 @@ class DeploymentRead(BaseModel):
     updated_at: datetime
 
 
-class ToolCall(_Strict):
+class ToolCall(Strict):
     """One tool call an in-process agent is about to make (`guard.tool_call`)."""
 
     tool: str = Field(max_length=200)
@@ -63,7 +60,7 @@ class ToolCall(_Strict):
     approval_id: str | None = Field(default=None, max_length=60)
 
 
-class DecisionCreate(_Strict):
+class DecisionCreate(Strict):
     """A call an in-process model (the `charter.guard` SDK) is about to make, to be checked and audited."""
 
     purpose: str | None = Field(default=None, max_length=200)

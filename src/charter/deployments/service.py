@@ -33,22 +33,7 @@ from charter.storage.uow import UnitOfWork
 
 
 def _read(row: DeploymentRow) -> DeploymentRead:
-    return DeploymentRead(
-        id=row.id,
-        name=row.name,
-        model=row.model,
-        system=row.system,
-        digest=row.digest,
-        env=row.env,
-        upstream=row.upstream,
-        kind=row.kind,
-        upstream_model=row.upstream_model,
-        rate_limit_rps=row.rate_limit_rps,
-        rate_burst=row.rate_burst,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return DeploymentRead.model_validate(row)
 
 
 def to_model(row: DeploymentRow | DeploymentRead) -> Deployment:

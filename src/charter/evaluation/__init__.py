@@ -3,7 +3,6 @@
 Pure computation (no database, HTTP or CLI); results are frozen dataclasses with `to_dict()` evidence forms.
 """
 
-from charter.evaluation.bootstrap import BootstrapResult, bootstrap_intervals
 from charter.evaluation.documentation import (
     REQUIRED_FIELDS,
     DocumentationReport,
@@ -31,6 +30,7 @@ from charter.evaluation.metrics import (
     expected_calibration_error,
     roc_auc,
 )
+from charter.evaluation.resampling import BootstrapResult, bootstrap_intervals
 from charter.evaluation.scan import Finding, ScanLimits, ScanResult, not_scanned, scan_bytes, scan_path
 from charter.evaluation.scan_rules import Severity, classify_global
 from charter.evaluation.tabular import Predictions, load_predictions, predictions_from_arrays

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charter.evaluation.bootstrap import DEFAULT_RESAMPLES
 from charter.evaluation.evidence import build_evaluation_evidence, evaluate_predictions
+from charter.evaluation.resampling import DEFAULT_RESAMPLES
 from charter.evaluation.tabular import load_predictions
 
 PREDICTION_SECTIONS = ("performance", "fairness", "fairness_summary")

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from charter.evaluation.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, BootstrapResult, bootstrap_intervals
 from charter.evaluation.documentation import DocumentationReport, assess_documentation
 from charter.evaluation.fairness import MIN_GROUP_SIZE, MIN_POSITIVES, AttributeFairness, compute_fairness
 from charter.evaluation.metrics import PerformanceMetrics, compute_performance
+from charter.evaluation.resampling import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, BootstrapResult, bootstrap_intervals
 from charter.evaluation.scan import ScanResult, not_scanned
 from charter.evaluation.tabular import Predictions
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from charter.core.schema import Strict
 
 HEX_DIGEST = r"^(sha256:)?[0-9a-f]{64}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class InputFile(_Strict):
+class InputFile(Strict):
     """A file the evidence was computed from, identified by its sha256 (the bytes never leave the client)."""
 
     name: str = Field(min_length=1, max_length=300, description="File name (no directories needed).")
@@ -31,13 +29,13 @@ class GenaiInputFile(InputFile):
     model: str | None = Field(default=None, max_length=500, description="The target model the tool evaluated.")
 
 
-class EvaluationInputs(_Strict):
+class EvaluationInputs(Strict):
     predictions: InputFile | None = None
     artifact: InputFile | None = None
     genai: list[GenaiInputFile] = Field(default_factory=list, max_length=50)
 
 
-class EvaluationOptions(_Strict):
+class EvaluationOptions(Strict):
     label: str | None = Field(default=None, max_length=200)
     prediction: str | None = Field(default=None, max_length=200)
     score: str | None = Field(default=None, max_length=200)
@@ -47,7 +45,7 @@ class EvaluationOptions(_Strict):
     source: str | None = Field(default=None, max_length=40, description="predictions | model")
 
 
-class EvaluationCreate(_Strict):
+class EvaluationCreate(Strict):
     """Evidence computed on the user's machine: the performance, fairness, fairness_summary, scan and genai sections."""
 
     evidence: dict[str, Any] = Field(description="Sections performance, fairness, fairness_summary, scan, genai.")
@@ -55,7 +53,7 @@ class EvaluationCreate(_Strict):
     options: EvaluationOptions = Field(default_factory=EvaluationOptions)
 
 
-class UploadMeta(_Strict):
+class UploadMeta(Strict):
     """The `meta` part of an upload (`POST …/evaluations/upload`): how to read the predictions, and optionally the
     client's artifact scan (the artifact stays on the client; its sha256 must be the registered digest)."""
 
@@ -134,7 +132,7 @@ class EvaluationResult(BaseModel):
     assessment: AssessmentDetail
 
 
-class AssessmentCreate(_Strict):
+class AssessmentCreate(Strict):
     """Re-assess a model version: its latest evaluation, the catalog as it is now, the active policies."""
 
     evaluation_id: str | None = Field(default=None, max_length=40, description="Default: the latest evaluation.")

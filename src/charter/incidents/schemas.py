@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from charter.core.schema import Strict
 from charter.incidents.deadline import Kind
 
 
-class IncidentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IncidentCreate(Strict):
     kind: Kind = Field(
         description="death | serious_harm | critical_infrastructure | fundamental_rights | property_environment "
         "(Art. 3(49)(a)-(d))"
@@ -25,9 +24,7 @@ class IncidentCreate(BaseModel):
     suspend: bool = Field(default=False, description="Suspend every active license of the system now (audited)")
 
 
-class IncidentClose(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IncidentClose(Strict):
     note: str = Field(min_length=1, max_length=8000, description="How the incident was reported and resolved")
 
 

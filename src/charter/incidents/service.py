@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from charter.auth.authorize import allowed, authorize
 from charter.auth.model import Actor, Permission
+from charter.catalog.read_models import resource_of
 from charter.catalog.repository import system_by_name
-from charter.catalog.views import resource_of
 from charter.core.clock import utcnow
 from charter.core.errors import Conflict, InvalidInput, NotFound
 from charter.core.events import AuditEvent

@@ -30,7 +30,6 @@ from charter.signoffs.model import SubjectRef, Tally
 from charter.storage.uow import UnitOfWork
 
 log = logging.getLogger("charter.licenses")
-S = LicenseState
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -62,12 +61,14 @@ class Classification:
 
 def classification(uow: UnitOfWork, system: str) -> Classification:
     """Re-read the system: its current tier, personal-data flag, required sign-offs and validity cap."""
-    sys = catalog.get_system(uow, system)
-    if sys.risk_tier == "prohibited":
-        return Classification(sys.risk_tier, sys.personal_data, (), None)
+    current = catalog.get_system(uow, system)
+    if current.risk_tier == "prohibited":
+        return Classification(current.risk_tier, current.personal_data, (), None)
     rules = policy.licensing(uow)
-    required = rules.required_signoffs(sys.risk_tier, personal_data=sys.personal_data)
-    return Classification(sys.risk_tier, sys.personal_data, required, rules.max_validity_days(sys.risk_tier))
+    required = rules.required_signoffs(current.risk_tier, personal_data=current.personal_data)
+    return Classification(
+        current.risk_tier, current.personal_data, required, rules.max_validity_days(current.risk_tier)
+    )
 
 
 def licensable(uow: UnitOfWork, row: LicenseRow) -> Classification:
@@ -138,8 +139,10 @@ def check_version(row: LicenseRow, expected: int | None) -> None:
 
 def resource(uow: UnitOfWork, row: LicenseRow) -> Resource:
     """The license as an authorization resource: scoped like its system."""
-    sys = catalog.system_resource(uow, row.system)
-    return Resource(kind="license", name=row.id, team=sys.team, system=sys.system, production=sys.production)
+    current = catalog.system_resource(uow, row.system)
+    return Resource(
+        kind="license", name=row.id, team=current.team, system=current.system, production=current.production
+    )
 
 
 def touch(uow: UnitOfWork, row: LicenseRow) -> int:
@@ -201,7 +204,7 @@ def stage_required(uow: UnitOfWork, row: LicenseRow) -> tuple[str, ...]:
     """Functions that must sign at the license's current stage: at issue, those the system's *current* tier and
     personal-data flag require (a reclassification after the request counts), never fewer than requested."""
     if row.stage == "issue":
-        if S(row.state) not in (S.REQUESTED, S.APPROVED):
+        if LicenseState(row.state) not in (LicenseState.REQUESTED, LicenseState.APPROVED):
             return tuple(row.required_signoffs)
         now = classification(uow, row.system)
         return now.required if now.cap_days is not None else tuple(row.required_signoffs)

@@ -20,7 +20,7 @@ from charter.core.errors import CharterError
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
-from charter.licenses import _lifecycle as lc
+from charter.licenses import _lifecycle as lifecycle
 from charter.licenses import issuer as signing
 from charter.licenses import policy, reaudit, repository, service, webhooks
 from charter.licenses.model import LicenseState
@@ -32,7 +32,6 @@ log = logging.getLogger("charter.scheduler")
 HOLDER = f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}"
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
-S = LicenseState
 
 
 def acquire(runtime: Runtime, name: str, now: datetime, holder: str = HOLDER) -> bool:
@@ -92,7 +91,7 @@ def warn_expiring(runtime: Runtime, now: datetime) -> int:
     """One webhook per license entering the warning window before expiry."""
     ids = _ids(
         runtime,
-        LicenseRow.state == S.ACTIVE,
+        LicenseRow.state == LicenseState.ACTIVE,
         LicenseRow.exp <= now + policy.EXPIRY_WARNING,
         LicenseRow.exp > now,
         LicenseRow.expiry_warned_at.is_(None),
@@ -107,12 +106,12 @@ def warn_expiring(runtime: Runtime, now: datetime) -> int:
                     return False
                 row.expiry_warned_at = now
                 uow.session.flush()
-                doc = lc.payload(row, warning="expiring")
+                doc = lifecycle.payload(row, warning="expiring")
                 uow.record(AuditEvent(SYSTEM_ACTOR.ref, "license.expiry_warning", f"license:{row.id}", details=doc))
                 webhooks.enqueue(uow, "license.expiring", doc)
                 return True
 
-            return lc.retrying(uow, license_id, attempt)
+            return lifecycle.retrying(uow, license_id, attempt)
 
     return _each(ids, one)
 
@@ -120,12 +119,12 @@ def warn_expiring(runtime: Runtime, now: datetime) -> int:
 def activate_ready(runtime: Runtime, now: datetime) -> int:
     """Approved licenses whose assessment has since arrived (without blockers) → active."""
     del now
-    ids = _ids(runtime, LicenseRow.state == S.APPROVED)
+    ids = _ids(runtime, LicenseRow.state == LicenseState.APPROVED)
 
     def one(license_id: str) -> bool:
         with runtime.uow() as uow:
             row = repository.get_row(uow, license_id)
-            if not lc.requirements(uow, row).ready:
+            if not lifecycle.requirements(uow, row).ready:
                 return False
             service.activate(uow, SYSTEM_ACTOR, license_id)
             return True
@@ -150,9 +149,13 @@ def _schedule_new_versions(runtime: Runtime, now: datetime) -> int:
                     )
                 )
             )
-            for mv in catalog.list_model_versions(uow, SYSTEM_ACTOR, system):
-                ref = f"{mv.system}@{mv.version}"
-                if as_utc(mv.created_at) > since and mv.digest not in licensed and ref not in known:
+            for model_version in catalog.list_model_versions(uow, SYSTEM_ACTOR, system):
+                ref = f"{model_version.system}@{model_version.version}"
+                if (
+                    as_utc(model_version.created_at) > since
+                    and model_version.digest not in licensed
+                    and ref not in known
+                ):
                     reaudit.create(
                         uow,
                         actor_ref=SYSTEM_ACTOR.ref,
@@ -249,7 +252,7 @@ def _overdue(runtime: Runtime, now: datetime) -> int:
     if not policy.REAUDIT_OVERDUE_SUSPENDS:
         return len(tasks)
     for task in tasks:
-        ids = _ids(runtime, LicenseRow.system == task.system, LicenseRow.state == S.ACTIVE)
+        ids = _ids(runtime, LicenseRow.system == task.system, LicenseRow.state == LicenseState.ACTIVE)
 
         def one(license_id: str, task: AuditTaskRow = task) -> bool:
             with runtime.uow() as uow:

@@ -34,20 +34,27 @@ class Transition(StrEnum):
     EXPIRE = "expire"
 
 
-S, T = LicenseState, Transition
-FINAL = frozenset({S.REJECTED, S.REVOKED, S.EXPIRED})
+class StateAction(StrEnum):
+    """What an operator does to a live license from one `StateChange` body (API, dashboard)."""
+
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+
+
+FINAL = frozenset({LicenseState.REJECTED, LicenseState.REVOKED, LicenseState.EXPIRED})
 TRANSITIONS: dict[tuple[LicenseState, Transition], LicenseState] = {
-    (S.REQUESTED, T.APPROVE): S.APPROVED,
-    (S.REQUESTED, T.REJECT): S.REJECTED,
-    (S.APPROVED, T.ACTIVATE): S.ACTIVE,
-    (S.ACTIVE, T.SUSPEND): S.SUSPENDED,
-    (S.SUSPENDED, T.REINSTATE): S.ACTIVE,
-    (S.REQUESTED, T.REVOKE): S.REVOKED,
-    (S.APPROVED, T.REVOKE): S.REVOKED,
-    (S.ACTIVE, T.REVOKE): S.REVOKED,
-    (S.SUSPENDED, T.REVOKE): S.REVOKED,
-    (S.ACTIVE, T.EXPIRE): S.EXPIRED,
-    (S.SUSPENDED, T.EXPIRE): S.EXPIRED,
+    (LicenseState.REQUESTED, Transition.APPROVE): LicenseState.APPROVED,
+    (LicenseState.REQUESTED, Transition.REJECT): LicenseState.REJECTED,
+    (LicenseState.APPROVED, Transition.ACTIVATE): LicenseState.ACTIVE,
+    (LicenseState.ACTIVE, Transition.SUSPEND): LicenseState.SUSPENDED,
+    (LicenseState.SUSPENDED, Transition.REINSTATE): LicenseState.ACTIVE,
+    (LicenseState.REQUESTED, Transition.REVOKE): LicenseState.REVOKED,
+    (LicenseState.APPROVED, Transition.REVOKE): LicenseState.REVOKED,
+    (LicenseState.ACTIVE, Transition.REVOKE): LicenseState.REVOKED,
+    (LicenseState.SUSPENDED, Transition.REVOKE): LicenseState.REVOKED,
+    (LicenseState.ACTIVE, Transition.EXPIRE): LicenseState.EXPIRED,
+    (LicenseState.SUSPENDED, Transition.EXPIRE): LicenseState.EXPIRED,
 }
 
 # Status list values (2 bits per license index).
@@ -70,9 +77,9 @@ def next_state(state: LicenseState, transition: Transition, license_id: str = ""
 
 def status_value(state: LicenseState) -> int:
     """The status-list value of a license that has an index (active once): 0 valid, 1 suspended, 2 revoked."""
-    if state is S.SUSPENDED:
+    if state is LicenseState.SUSPENDED:
         return STATUS_SUSPENDED
-    if state in (S.REVOKED, S.EXPIRED):
+    if state in (LicenseState.REVOKED, LicenseState.EXPIRED):
         return STATUS_REVOKED
     return STATUS_VALID
 

@@ -23,20 +23,7 @@ _TASKS = Resource(kind="audit-tasks")
 
 
 def to_read(row: AuditTaskRow) -> AuditTaskRead:
-    return AuditTaskRead(
-        id=row.id,
-        system=row.system,
-        kind=row.kind,
-        model=row.model_ref,
-        license=row.license_id,
-        reason=row.reason,
-        due_at=row.due_at,
-        status=row.status,
-        created_at=row.created_at,
-        completed_at=row.completed_at,
-        completed_by=row.completed_by,
-        note=row.note,
-    )
+    return AuditTaskRead.model_validate(row)
 
 
 def open_tasks(uow: UnitOfWork, system: str | None = None, kind: str | None = None) -> list[AuditTaskRow]:

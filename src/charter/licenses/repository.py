@@ -125,38 +125,7 @@ def list_rows(
 
 
 def to_read(row: LicenseRow) -> LicenseRead:
-    return LicenseRead(
-        id=row.id,
-        state=LicenseState(row.state),
-        version=row.version,
-        model=row.model_ref,
-        system=row.system,
-        model_version=row.model_version,
-        digest=row.digest,
-        env=row.env,
-        purposes=list(row.purposes),
-        callers=list(row.callers),
-        tools=list(row.tools),
-        tool_rules=list(row.tool_rules or []),
-        regions=list(row.regions),
-        conditions=list(row.conditions),
-        conditions_digest=row.conditions_digest,
-        days=row.days,
-        risk_tier=row.risk_tier,
-        required_signoffs=list(row.required_signoffs),
-        stage=row.stage,
-        requested_by=row.requested_by,
-        renews=row.renews,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        activated_at=row.activated_at,
-        nbf=row.nbf,
-        exp=row.exp,
-        status_index=row.status_index,
-        assessment_id=row.assessment_id,
-        reason=row.reason,
-        reason_category=row.reason_category,
-    )
+    return LicenseRead.model_validate(row)
 
 
 def index_entry(row: LicenseRow) -> LicenseIndexEntry:

@@ -13,7 +13,7 @@ from charter.auth.model import Actor, Permission
 from charter.catalog import service as catalog
 from charter.core.errors import Conflict
 from charter.core.events import AuditEvent
-from charter.licenses import _lifecycle as lc
+from charter.licenses import _lifecycle as lifecycle
 from charter.licenses.model import FINAL, LicenseState, Transition
 from charter.licenses.schemas import ModelRetired
 from charter.licenses.tables import LicenseRow
@@ -33,15 +33,15 @@ def retire(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelRetired
             .order_by(LicenseRow.created_at)
         ).all()
         for row in rows:
-            authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
-            lc.change(uow, actor, row, Transition.REVOKE, reason=why, details={"retired": version.ref})
-            lc.release_production(uow, actor, row)
+            authorize(actor, Permission.LICENSE_MANAGE, lifecycle.resource(uow, row))
+            lifecycle.change(uow, actor, row, Transition.REVOKE, reason=why, details={"retired": version.ref})
+            lifecycle.release_production(uow, actor, row)
             revoked.append(row.id)
         details = {"reason": reason, "revoked": revoked}
         uow.record(AuditEvent(actor.ref, "model.retire", f"model:{version.ref}", details=details))
         uow.commit()
     except (StaleDataError, DBAPIError) as exc:
-        if not lc.retryable(exc):
+        if not lifecycle.retryable(exc):
             raise
         raise Conflict(
             f"a license of {version.ref} changed while it was being retired; run the command again",

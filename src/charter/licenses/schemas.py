@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from charter.catalog.schemas import PURPOSE_PATTERN, ModelVersionRead
+from charter.core.schema import ReadModel, Strict
 from charter.licenses.model import LicenseState
 from charter.licenses.toolrules import TOOL_PATTERN
 from charter.signoffs.schemas import SignOffRead
@@ -19,11 +20,7 @@ Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$")]
 ToolToken = Annotated[str, Field(pattern=TOOL_PATTERN)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LicenseCreate(_Strict):
+class LicenseCreate(Strict):
     model: str = Field(max_length=250, description="SYSTEM@VERSION of the model version to license.")
     env: str = Field(pattern=ENV_PATTERN, description="Environment, e.g. production.")
     purposes: list[Purpose] = Field(min_length=1, max_length=50)
@@ -46,7 +43,7 @@ class LicenseCreate(_Strict):
     )
 
 
-class StateChange(_Strict):
+class StateChange(Strict):
     reason: str = Field(min_length=1, max_length=2000)
     category: str | None = Field(
         default=None,
@@ -57,15 +54,15 @@ class StateChange(_Strict):
     expected_version: int | None = Field(default=None, ge=1, description="Refuse (409) unless the license is at it.")
 
 
-class RenewCreate(_Strict):
+class RenewCreate(Strict):
     days: int | None = Field(default=None, ge=1, le=3650)
 
 
-class LicenseRead(BaseModel):
+class LicenseRead(ReadModel):  # built from its row: LicenseRead.model_validate(row)
     id: str
     state: LicenseState
     version: int
-    model: str
+    model: str = Field(validation_alias=AliasChoices("model", "model_ref"))  # the row calls it model_ref
     system: str
     model_version: str
     digest: str
@@ -92,6 +89,11 @@ class LicenseRead(BaseModel):
     assessment_id: str | None = None
     reason: str | None = None
     reason_category: str | None = None
+
+    @field_validator("tool_rules", mode="before")
+    @classmethod
+    def _no_rules(cls, value: Any) -> Any:
+        return [] if value is None else value  # a row not flushed yet has no column default applied
 
 
 class LicenseStatus(BaseModel):
@@ -127,12 +129,12 @@ class TokenRead(BaseModel):
     token: str
 
 
-class AuditTaskRead(BaseModel):
+class AuditTaskRead(ReadModel):  # built from its row: AuditTaskRead.model_validate(row)
     id: str
     system: str
     kind: str
-    model: str | None = None
-    license: str | None = None
+    model: str | None = Field(default=None, validation_alias=AliasChoices("model", "model_ref"))
+    license: str | None = Field(default=None, validation_alias=AliasChoices("license", "license_id"))
     reason: str
     due_at: datetime
     status: str
@@ -142,7 +144,7 @@ class AuditTaskRead(BaseModel):
     note: str | None = None
 
 
-class AuditTaskComplete(_Strict):
+class AuditTaskComplete(Strict):
     note: str = Field(min_length=1, max_length=2000)
 
 

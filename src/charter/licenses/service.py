@@ -18,11 +18,11 @@ from charter.core.errors import Conflict, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
-from charter.licenses import _lifecycle as lc
+from charter.licenses import _lifecycle as lifecycle
 from charter.licenses import conditions as cond
 from charter.licenses import policy, repository, toolrules, webhooks
 from charter.licenses.issuer import Issuer, token_for
-from charter.licenses.model import LicenseIndexEntry, LicenseState, Transition
+from charter.licenses.model import LicenseIndexEntry, LicenseState, StateAction, Transition
 from charter.licenses.profile_columns import profile_columns
 from charter.licenses.schemas import (
     CheckResult,
@@ -39,11 +39,8 @@ from charter.signoffs.model import Decision
 from charter.signoffs.schemas import SignOffCreate
 from charter.storage.uow import UnitOfWork
 
-S = LicenseState
-
-
-SystemProhibited = lc.SystemProhibited
-WITHDRAWABLE = (S.REQUESTED, S.APPROVED, S.ACTIVE, S.SUSPENDED)
+SystemProhibited = lifecycle.SystemProhibited
+WITHDRAWABLE = (LicenseState.REQUESTED, LicenseState.APPROVED, LicenseState.ACTIVE, LicenseState.SUSPENDED)
 
 
 def _dedupe(values: list[str]) -> list[str]:
@@ -64,34 +61,34 @@ def _callers(uow: UnitOfWork, callers: list[str]) -> list[str]:
 
 def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str | None = None) -> LicenseRead:
     """Ask for a license; computes the required sign-offs from policy and notifies reviewers."""
-    mv = catalog.get_model_version(uow, data.model)
-    authorize(actor, Permission.LICENSE_REQUEST, catalog.system_resource(uow, mv.system))
-    if mv.retired_at is not None:
-        raise catalog.retired_error(mv.ref, mv.retired_at)
-    sys = catalog.get_system(uow, mv.system)
-    if sys.risk_tier == "prohibited":
-        raise lc.prohibited_error(sys.name)
+    model_version = catalog.get_model_version(uow, data.model)
+    authorize(actor, Permission.LICENSE_REQUEST, catalog.system_resource(uow, model_version.system))
+    if model_version.retired_at is not None:
+        raise catalog.retired_error(model_version.ref, model_version.retired_at)
+    system = catalog.get_system(uow, model_version.system)
+    if system.risk_tier == "prohibited":
+        raise lifecycle.prohibited_error(system.name)
     rules = policy.licensing(uow)
-    rules.check_validity(sys.risk_tier, data.days)
-    required = rules.required_signoffs(sys.risk_tier, personal_data=sys.personal_data)
+    rules.check_validity(system.risk_tier, data.days)
+    required = rules.required_signoffs(system.risk_tier, personal_data=system.personal_data)
     purposes = _dedupe(data.purposes)
-    restricted = sorted(set(purposes) & set(mv.restricted_purposes))
+    restricted = sorted(set(purposes) & set(model_version.restricted_purposes))
     if restricted:
         raise InvalidInput(
-            f"{mv.system}@{mv.version} may not be used for {', '.join(restricted)} "
+            f"{model_version.system}@{model_version.version} may not be used for {', '.join(restricted)} "
             "(restricted by its model card or license)",
             code="purpose_restricted",
             field="purposes",
         )
-    parsed = cond.validate(data.conditions, profile_columns(uow, mv.digest))
+    parsed = cond.validate(data.conditions, profile_columns(uow, model_version.digest))
     now = utcnow()
     row = LicenseRow(
         id=new_id("lic"),
-        system=mv.system,
-        model_ref=f"{mv.system}@{mv.version}",
-        model_version=mv.version,
-        model_version_id=mv.id,
-        digest=mv.digest,
+        system=model_version.system,
+        model_ref=f"{model_version.system}@{model_version.version}",
+        model_version=model_version.version,
+        model_version_id=model_version.id,
+        digest=model_version.digest,
         env=data.env,
         purposes=purposes,
         callers=_callers(uow, data.callers),
@@ -101,11 +98,11 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
         conditions=parsed,
         conditions_digest=cond.conditions_digest(parsed),
         days=data.days,
-        risk_tier=sys.risk_tier,
-        personal_data=sys.personal_data,
+        risk_tier=system.risk_tier,
+        personal_data=system.personal_data,
         required_signoffs=list(required),
         policy_digest=rules.digest,
-        state=S.REQUESTED,
+        state=LicenseState.REQUESTED,
         stage="issue",
         requested_by_id=actor.id,
         requested_by=actor.ref,
@@ -142,7 +139,7 @@ def _create(uow: UnitOfWork, actor: Actor, row: LicenseRow, action: str) -> Lice
     webhooks.enqueue(
         uow,
         "license.signoff_requested",
-        lc.payload(row, required_signoffs=row.required_signoffs, requested_by=actor.ref),
+        lifecycle.payload(row, required_signoffs=row.required_signoffs, requested_by=actor.ref),
     )
     out = repository.to_read(row)
     uow.commit()
@@ -154,54 +151,57 @@ def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) ->
 
     def attempt() -> None:
         row = repository.get_row(uow, license_id)
-        res = lc.resource(uow, row)
+        res = lifecycle.resource(uow, row)
         authorize(actor, Permission.LICENSE_SIGNOFF, res, function=data.function)
-        state = S(row.state)
-        if state not in (S.REQUESTED, S.APPROVED, S.SUSPENDED):
+        state = LicenseState(row.state)
+        if state not in (LicenseState.REQUESTED, LicenseState.APPROVED, LicenseState.SUSPENDED):
             raise Conflict(
                 f"license {row.id} is {state}: sign-offs are taken while requested (or suspended, to reinstate)",
                 code="license_not_awaiting_signoff",
             )
-        lc.licensable(uow, row)  # re-read the system: prohibited now is refused
+        lifecycle.licensable(uow, row)  # re-read the system: prohibited now is refused
         if (
-            state is S.APPROVED
-            and data.function not in signoffs.tally_for(uow, lc.subject(row), lc.stage_required(uow, row)).missing
+            state is LicenseState.APPROVED
+            and data.function
+            not in signoffs.tally_for(uow, lifecycle.subject(row), lifecycle.stage_required(uow, row)).missing
         ):
             raise Conflict(
                 f"license {row.id} is approved: only a sign-off its system's current tier newly requires is taken",
                 code="license_not_awaiting_signoff",
             )
-        lc.touch(uow, row)
+        lifecycle.touch(uow, row)
         signoffs.record(
             uow,
             actor,
-            subject=lc.subject(row),
+            subject=lifecycle.subject(row),
             function=data.function,
             decision=data.decision,
             comment=data.comment,
-            required=lc.stage_required(uow, row),
+            required=lifecycle.stage_required(uow, row),
             requester_id=row.requested_by_id,
             resource=res,
         )
-        if state is S.SUSPENDED:
+        if state is LicenseState.SUSPENDED:
             webhooks.enqueue(
                 uow,
                 "license.reinstatement_signoff",
-                lc.payload(row, function=data.function, decision=data.decision, by=actor.ref),
+                lifecycle.payload(row, function=data.function, decision=data.decision, by=actor.ref),
             )
             return
         if data.decision is Decision.REJECT:
-            if state is S.REQUESTED:
-                lc.change(uow, actor, row, Transition.REJECT, reason=data.comment or f"rejected by {data.function}")
+            if state is LicenseState.REQUESTED:
+                lifecycle.change(
+                    uow, actor, row, Transition.REJECT, reason=data.comment or f"rejected by {data.function}"
+                )
             return  # an approved license with a rejection recorded cannot activate (requirements list it)
-        req = lc.requirements(uow, row)
+        req = lifecycle.requirements(uow, row)
         if req.tally.complete:
-            if state is S.REQUESTED:
-                lc.change(uow, actor, row, Transition.APPROVE, details={"approved": req.tally.approved})
+            if state is LicenseState.REQUESTED:
+                lifecycle.change(uow, actor, row, Transition.APPROVE, details={"approved": req.tally.approved})
             if req.ready:
-                lc.activate(uow, actor, row, req)
+                lifecycle.activate(uow, actor, row, req)
 
-    lc.retrying(uow, license_id, attempt)
+    lifecycle.retrying(uow, license_id, attempt)
     return status(uow, actor, license_id)
 
 
@@ -210,29 +210,29 @@ def activate(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
 
     def attempt() -> LicenseRead:
         row = repository.get_row(uow, license_id)
-        authorize(actor, Permission.LICENSE_REQUEST, lc.resource(uow, row))
-        if S(row.state) is not S.APPROVED:
-            if S(row.state) is S.ACTIVE:
+        authorize(actor, Permission.LICENSE_REQUEST, lifecycle.resource(uow, row))
+        if LicenseState(row.state) is not LicenseState.APPROVED:
+            if LicenseState(row.state) is LicenseState.ACTIVE:
                 return repository.to_read(row)
-            req = lc.requirements(uow, row) if S(row.state) is S.REQUESTED else None
+            req = lifecycle.requirements(uow, row) if LicenseState(row.state) is LicenseState.REQUESTED else None
             raise Conflict(
                 f"license {row.id} is {row.state}, not approved"
                 + (f"; missing: {'; '.join(req.missing)}" if req and req.missing else ""),
                 code="license_requirements_unmet" if req else "license_invalid_transition",
                 details={"missing": req.missing if req else []},
             )
-        lc.licensable(uow, row)  # re-read the system: prohibited now is refused
-        req = lc.requirements(uow, row)
+        lifecycle.licensable(uow, row)  # re-read the system: prohibited now is refused
+        req = lifecycle.requirements(uow, row)
         if not req.ready:
             raise Conflict(
                 f"license {row.id} cannot be activated yet; missing: {'; '.join(req.missing)}",
                 code="license_requirements_unmet",
                 details={"missing": req.missing},
             )
-        lc.activate(uow, actor, row, req)
+        lifecycle.activate(uow, actor, row, req)
         return repository.to_read(row)
 
-    return lc.retrying(uow, license_id, attempt)
+    return lifecycle.retrying(uow, license_id, attempt)
 
 
 def suspend(
@@ -249,12 +249,12 @@ def suspend(
 
     def attempt() -> LicenseRead:
         row = repository.get_row(uow, license_id)
-        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
-        lc.check_version(row, expected_version)
+        authorize(actor, Permission.LICENSE_MANAGE, lifecycle.resource(uow, row))
+        lifecycle.check_version(row, expected_version)
         row.reason_category = policy.suspension_category(category, evidence)
         row.evidence = evidence
-        row.stage = lc.reinstatement_stage(row)
-        lc.change(
+        row.stage = lifecycle.reinstatement_stage(row)
+        lifecycle.change(
             uow,
             actor,
             row,
@@ -264,7 +264,7 @@ def suspend(
         )
         return repository.to_read(row)
 
-    return lc.retrying(uow, license_id, attempt)
+    return lifecycle.retrying(uow, license_id, attempt)
 
 
 def reinstate(
@@ -274,14 +274,14 @@ def reinstate(
 
     def attempt() -> LicenseRead:
         row = repository.get_row(uow, license_id)
-        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
-        lc.check_version(row, expected_version)
+        authorize(actor, Permission.LICENSE_MANAGE, lifecycle.resource(uow, row))
+        lifecycle.check_version(row, expected_version)
         details: dict[str, Any] = {"stage": row.stage}
-        if S(row.state) is S.SUSPENDED:
-            if lc.expired(row, utcnow()):
+        if LicenseState(row.state) is LicenseState.SUSPENDED:
+            if lifecycle.expired(row, utcnow()):
                 raise Conflict(f"license {row.id} expired at {row.exp}; renew it instead", code="license_expired")
-            current = lc.licensable(uow, row)  # re-read the system: prohibited now is refused
-            reclassified = lc.adopt(row, current)
+            current = lifecycle.licensable(uow, row)  # re-read the system: prohibited now is refused
+            reclassified = lifecycle.adopt(row, current)
             if current.cap_days is not None and row.nbf is not None and row.exp is not None:
                 capped = as_utc(row.nbf) + timedelta(days=current.cap_days)
                 if as_utc(row.exp) > capped:
@@ -289,7 +289,7 @@ def reinstate(
                     row.exp = capped
             if reclassified:
                 details["reclassified"] = reclassified
-            req = lc.requirements(uow, row)
+            req = lifecycle.requirements(uow, row)
             if not req.ready:
                 raise Conflict(
                     f"license {row.id} cannot be reinstated yet; missing: {'; '.join(req.missing)} "
@@ -297,12 +297,12 @@ def reinstate(
                     code="license_requirements_unmet",
                     details={"missing": req.missing, "stage": row.stage},
                 )
-        lc.change(uow, actor, row, Transition.REINSTATE, reason=reason, details=details)
+        lifecycle.change(uow, actor, row, Transition.REINSTATE, reason=reason, details=details)
         row.reason_category = None
         row.evidence = None
         return repository.to_read(row)
 
-    return lc.retrying(uow, license_id, attempt)
+    return lifecycle.retrying(uow, license_id, attempt)
 
 
 def revoke(
@@ -318,33 +318,34 @@ def revoke(
 
     def attempt() -> LicenseRead:
         row = repository.get_row(uow, license_id)
-        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
-        lc.check_version(row, expected_version)
+        authorize(actor, Permission.LICENSE_MANAGE, lifecycle.resource(uow, row))
+        lifecycle.check_version(row, expected_version)
         row.evidence = evidence
-        lc.change(uow, actor, row, Transition.REVOKE, reason=reason, details={"evidence": evidence})
-        lc.release_production(uow, actor, row)
+        lifecycle.change(uow, actor, row, Transition.REVOKE, reason=reason, details={"evidence": evidence})
+        lifecycle.release_production(uow, actor, row)
         return repository.to_read(row)
 
-    return lc.retrying(uow, license_id, attempt)
+    return lifecycle.retrying(uow, license_id, attempt)
 
 
-def change_state(uow: UnitOfWork, actor: Actor, license_id: str, verb: str, data: StateChange) -> LicenseRead:
-    """Dispatch suspend|reinstate|revoke from one request body."""
-    if verb == "suspend":
-        return suspend(
-            uow,
-            actor,
-            license_id,
-            data.reason,
-            data.evidence,
-            category=data.category,
-            expected_version=data.expected_version,
-        )
-    if verb == "reinstate":
-        return reinstate(uow, actor, license_id, data.reason, expected_version=data.expected_version)
-    if verb == "revoke":
-        return revoke(uow, actor, license_id, data.reason, data.evidence, expected_version=data.expected_version)
-    raise InvalidInput(f"unknown license action '{verb}': suspend, reinstate or revoke", field="action")
+def change_state(uow: UnitOfWork, actor: Actor, license_id: str, action: StateAction, data: StateChange) -> LicenseRead:
+    """Suspend, reinstate or revoke from one request body."""
+    match action:
+        case StateAction.SUSPEND:
+            return suspend(
+                uow,
+                actor,
+                license_id,
+                data.reason,
+                data.evidence,
+                category=data.category,
+                expected_version=data.expected_version,
+            )
+        case StateAction.REINSTATE:
+            return reinstate(uow, actor, license_id, data.reason, expected_version=data.expected_version)
+        case StateAction.REVOKE:
+            return revoke(uow, actor, license_id, data.reason, data.evidence, expected_version=data.expected_version)
+    raise InvalidInput(f"unknown license action '{action}': suspend, reinstate or revoke", field="action")
 
 
 def expire(uow: UnitOfWork, actor: Actor, license_id: str, now: datetime | None = None) -> LicenseRead | None:
@@ -353,26 +354,26 @@ def expire(uow: UnitOfWork, actor: Actor, license_id: str, now: datetime | None 
 
     def attempt() -> LicenseRead | None:
         row = repository.get_row(uow, license_id)
-        authorize(actor, Permission.LICENSE_MANAGE, lc.resource(uow, row))
-        if S(row.state) not in repository.LIVE or not lc.expired(row, now):
+        authorize(actor, Permission.LICENSE_MANAGE, lifecycle.resource(uow, row))
+        if LicenseState(row.state) not in repository.LIVE or not lifecycle.expired(row, now):
             return None
-        lc.change(uow, actor, row, Transition.EXPIRE, reason="validity ended")
-        lc.release_production(uow, actor, row)
+        lifecycle.change(uow, actor, row, Transition.EXPIRE, reason="validity ended")
+        lifecycle.release_production(uow, actor, row)
         return repository.to_read(row)
 
-    return lc.retrying(uow, license_id, attempt)
+    return lifecycle.retrying(uow, license_id, attempt)
 
 
 def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> LicenseRead:
     """Request a new license with the same model, scope and conditions, linked to the old one (fresh sign-offs)."""
     old = repository.get_row(uow, license_id)
-    authorize(actor, Permission.LICENSE_REQUEST, lc.resource(uow, old))
-    if S(old.state) not in (S.ACTIVE, S.SUSPENDED, S.EXPIRED):
+    authorize(actor, Permission.LICENSE_REQUEST, lifecycle.resource(uow, old))
+    if LicenseState(old.state) not in (LicenseState.ACTIVE, LicenseState.SUSPENDED, LicenseState.EXPIRED):
         raise Conflict(
             f"license {old.id} is {old.state}: only active, suspended or expired licenses renew",
             code="license_not_renewable",
         )
-    current = lc.classification(uow, old.system)
+    current = lifecycle.classification(uow, old.system)
     days = data.days or old.days
     if not data.days and current.cap_days is not None:
         days = min(days, current.cap_days)  # the old validity, within the current tier's cap
@@ -395,7 +396,7 @@ def _readable(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRow:
     """The license, if `actor` may read it. An app reads only the licenses naming it as a caller: any other answers
     404, as one that does not exist."""
     row = repository.get_row(uow, license_id)
-    res = lc.resource(uow, row)
+    res = lifecycle.resource(uow, row)
     authorize(actor, Permission.LICENSE_READ, res)
     if only_as_caller(actor, Permission.LICENSE_READ, res) and actor.ref not in row.callers:
         raise repository.not_found(license_id)
@@ -410,9 +411,9 @@ def get(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
 def status(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseStatus:
     """State, sign-offs of the current stage, the assessment, and the list of what is missing."""
     row = _readable(uow, actor, license_id)
-    req = lc.requirements(uow, row)
-    state = S(row.state)
-    awaiting = state in (S.REQUESTED, S.APPROVED, S.SUSPENDED)
+    req = lifecycle.requirements(uow, row)
+    state = LicenseState(row.state)
+    awaiting = state in (LicenseState.REQUESTED, LicenseState.APPROVED, LicenseState.SUSPENDED)
     return LicenseStatus(
         id=row.id,
         state=state,
@@ -425,7 +426,7 @@ def status(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseStatus:
         assessment=req.assessment,
         missing=req.missing if awaiting else [],
         ready=req.ready and awaiting,
-        signoffs=signoffs.signoffs_for(uow, lc.subject(row), all_stages=True),
+        signoffs=signoffs.signoffs_for(uow, lifecycle.subject(row), all_stages=True),
     )
 
 
@@ -440,8 +441,8 @@ def list_licenses(
     """Licenses, newest first; `expiring_within` keeps live ones whose validity ends within that time."""
     authorize_any(actor, Permission.LICENSE_READ)
     states = [state] if state else []
-    if state and state not in {s.value for s in S}:
-        raise InvalidInput(f"unknown state '{state}'; one of {', '.join(s.value for s in S)}", field="state")
+    if state and state not in {s.value for s in LicenseState}:
+        raise InvalidInput(f"unknown state '{state}'; one of {', '.join(s.value for s in LicenseState)}", field="state")
     before = None
     if expiring_within is not None:
         before = utcnow() + expiring_within
@@ -469,7 +470,7 @@ def caller_scope(uow: UnitOfWork, caller: str) -> frozenset[tuple[str, str]]:
 def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> TokenRead:
     """The signed license token of an active (or suspended) license."""
     row = _readable(uow, actor, license_id)
-    if S(row.state) not in repository.LIVE:
+    if LicenseState(row.state) not in repository.LIVE:
         raise Conflict(f"license {row.id} is {row.state}: only active licenses have a token", code="license_not_active")
     signer = catalog.model_signer(uow, row.model_version_id)
     return TokenRead(
@@ -492,22 +493,22 @@ def evidence_claim(uow: UnitOfWork, row: LicenseRow) -> dict[str, Any] | None:
 
 def check(uow: UnitOfWork, actor: Actor, model: str, env: str, purpose: str | None = None) -> CheckResult:
     """Does an active license cover MODEL@VERSION in `env` (for `purpose`) now? With the reasons if not."""
-    mv = catalog.get_model_version(uow, model)
-    res = catalog.system_resource(uow, mv.system)
+    model_version = catalog.get_model_version(uow, model)
+    res = catalog.system_resource(uow, model_version.system)
     authorize(actor, Permission.LICENSE_READ, res)
     now = utcnow()
-    rows = repository.list_rows(uow, digest=mv.digest, env=env)
+    rows = repository.list_rows(uow, digest=model_version.digest, env=env)
     if only_as_caller(actor, Permission.LICENSE_READ, res):  # an app weighs, and is told of, its own licenses only
         rows = [r for r in rows if actor.ref in r.callers]
     reasons: list[str] = []
     for row in rows:
-        state = S(row.state)
-        if state is S.ACTIVE and row.nbf and row.exp and as_utc(row.nbf) <= now < as_utc(row.exp):
+        state = LicenseState(row.state)
+        if state is LicenseState.ACTIVE and row.nbf and row.exp and as_utc(row.nbf) <= now < as_utc(row.exp):
             if purpose is None or purpose in row.purposes:
                 return CheckResult(
                     allowed=True,
                     model=model,
-                    digest=mv.digest,
+                    digest=model_version.digest,
                     env=env,
                     purpose=purpose,
                     license=row.id,
@@ -515,19 +516,22 @@ def check(uow: UnitOfWork, actor: Actor, model: str, env: str, purpose: str | No
                     reasons=[],
                 )
             reasons.append(f"license {row.id} is active but covers purposes {', '.join(row.purposes)}, not {purpose}")
-        elif state is S.ACTIVE:
+        elif state is LicenseState.ACTIVE:
             reasons.append(f"license {row.id} is outside its validity ({row.nbf} – {row.exp})")
-        elif state in (S.REQUESTED, S.APPROVED):
-            missing = lc.requirements(uow, row).missing
+        elif state in (LicenseState.REQUESTED, LicenseState.APPROVED):
+            missing = lifecycle.requirements(uow, row).missing
             reasons.append(f"license {row.id} is {state}; missing: {'; '.join(missing) or 'activation'}")
         else:
             why = f" ({row.reason})" if row.reason else ""
             reasons.append(f"license {row.id} is {state}{why}")
     if not rows:
         reasons.append(
-            f"no license for {model} ({mv.digest}) in {env}; request one: charter license request {model} --env {env} …"
+            f"no license for {model} ({model_version.digest}) in {env}; "
+            f"request one: charter license request {model} --env {env} …"
         )
-    return CheckResult(allowed=False, model=model, digest=mv.digest, env=env, purpose=purpose, reasons=reasons)
+    return CheckResult(
+        allowed=False, model=model, digest=model_version.digest, env=env, purpose=purpose, reasons=reasons
+    )
 
 
 def active_index(uow: UnitOfWork) -> list[LicenseIndexEntry]:
@@ -552,7 +556,7 @@ def reclassify(uow: UnitOfWork, actor: Actor, name: str, answers: Questionnaire)
         for row in rows:
             reason = f"system {name} reclassified prohibited (EU AI Act Art. 5) by {actor.ref}"
             details = {"cause": "system_prohibited", "reclassified_by": actor.ref, "risk_tier": "prohibited"}
-            lc.change(uow, SYSTEM_ACTOR, row, Transition.REVOKE, reason=reason, details=details)
-            lc.release_production(uow, SYSTEM_ACTOR, row)
+            lifecycle.change(uow, SYSTEM_ACTOR, row, Transition.REVOKE, reason=reason, details=details)
+            lifecycle.release_production(uow, SYSTEM_ACTOR, row)
     uow.commit()
     return out

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from charter.core.schema import Strict
 
 HEX_DIGEST = r"^(sha256:)?[0-9a-f]{64}$"
 PATH_PATTERN = r"^\$?(\.?[A-Za-z0-9_\-]+|\[\d+\])*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SourceFile(_Strict):
+class SourceFile(Strict):
     """A file a profile or sketch was computed from, by digest (the data itself never leaves the client)."""
 
     name: str = Field(min_length=1, max_length=300)
@@ -24,7 +22,7 @@ class SourceFile(_Strict):
     labels: SourceFile | None = Field(default=None, description="Late labels joined into the window.")
 
 
-class CaptureConfig(_Strict):
+class CaptureConfig(Strict):
     """Where the gateway finds a call's features and prediction (never stored: only counted into sketches).
 
     Paths are dotted (`$.inputs`, `features`, `outputs[0].score`); `$` is the whole document. A path that leads to a
@@ -43,7 +41,7 @@ class CaptureConfig(_Strict):
     )
 
 
-class ProfileUpload(_Strict):
+class ProfileUpload(Strict):
     """A reference profile built on the client (`charter monitor reference`) from the reference data."""
 
     profile: dict[str, Any]
@@ -70,7 +68,7 @@ class ProfileRead(BaseModel):
     profile: dict[str, Any] | None = None
 
 
-class _Span(_Strict):
+class _Span(Strict):
     start: datetime
     end: datetime
     sketch: dict[str, Any]

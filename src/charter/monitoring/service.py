@@ -24,18 +24,7 @@ from charter.licenses import service as licenses
 from charter.monitoring import checks
 from charter.monitoring import repository as repo
 from charter.monitoring.profile import ReferenceProfile
-from charter.monitoring.schemas import (
-    CaptureTarget,
-    CaptureUpload,
-    ProfileRead,
-    ProfileUpload,
-    WindowRead,
-    WindowUpload,
-)
-from charter.monitoring.sketch import WindowSketch
-from charter.monitoring.sketch_schema import validate_sketch_doc
-from charter.monitoring.tables import ProfileRow, WindowRow
-from charter.monitoring.views import (
+from charter.monitoring.queries import (
     breaches_of,
     list_profiles,
     list_windows,
@@ -47,6 +36,17 @@ from charter.monitoring.views import (
     summary,
     window_read,
 )
+from charter.monitoring.schemas import (
+    CaptureTarget,
+    CaptureUpload,
+    ProfileRead,
+    ProfileUpload,
+    WindowRead,
+    WindowUpload,
+)
+from charter.monitoring.sketch import WindowSketch
+from charter.monitoring.sketch_schema import validate_sketch_doc
+from charter.monitoring.tables import ProfileRow, WindowRow
 from charter.monitoring.windows import load_profile, record
 from charter.storage.uow import UnitOfWork
 
@@ -75,15 +75,15 @@ DEFAULT_WINDOW_S = 3600.0  # Settings.monitor_window_s's default; the API passes
 
 
 def _version(uow: UnitOfWork, actor: Actor, ref: str, permission: Permission) -> ModelVersionRead:
-    mv = catalog.get_model_version(uow, ref)
-    authorize(actor, permission, catalog.system_resource(uow, mv.system))
-    return mv
+    model_version = catalog.get_model_version(uow, ref)
+    authorize(actor, permission, catalog.system_resource(uow, model_version.system))
+    return model_version
 
 
 def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) -> ProfileRead:
     """Store the reference profile of a model version (per digest); replacing the profile of a production-licensed
     system needs a senior engineer, since the reference decides what counts as drift."""
-    mv = _version(uow, actor, ref, Permission.MONITOR_WRITE)
+    model_version = _version(uow, actor, ref, Permission.MONITOR_WRITE)
     profile = ReferenceProfile.from_dict(data.profile)
     spec = profile.spec
     if not (spec.numeric or spec.categorical or spec.prediction):
@@ -97,24 +97,25 @@ def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) 
             code="profile_too_large",
             field="profile",
         )
-    if profile.model_version not in (None, mv.digest, f"{mv.system}@{mv.version}"):
+    if profile.model_version not in (None, model_version.digest, f"{model_version.system}@{model_version.version}"):
         raise InvalidInput(
-            f"the profile was built for {profile.model_version}, not {mv.system}@{mv.version} ({mv.digest})",
+            f"the profile was built for {profile.model_version}, "
+            f"not {model_version.system}@{model_version.version} ({model_version.digest})",
             code="profile_model_mismatch",
             field="profile",
         )
-    row = repo.profile_row(uow, mv.digest)
-    resource = catalog.system_resource(uow, mv.system)
+    row = repo.profile_row(uow, model_version.digest)
+    resource = catalog.system_resource(uow, model_version.system)
     if row is not None and resource.production:
         authorize(actor, Permission.CATALOG_WRITE_PRODUCTION, resource)
     now = utcnow()
     replaced = row is not None
     if row is None:
-        row = ProfileRow(id=new_id("prf"), digest=mv.digest, created_at=now)
+        row = ProfileRow(id=new_id("prf"), digest=model_version.digest, created_at=now)
         uow.session.add(row)
     previous = None if not replaced else row.fingerprint
-    row.system = mv.system
-    row.model_ref = f"{mv.system}@{mv.version}"
+    row.system = model_version.system
+    row.model_ref = f"{model_version.system}@{model_version.version}"
     row.fingerprint = profile.fingerprint
     row.spec = spec.to_dict()
     row.rows = profile.rows
@@ -126,7 +127,7 @@ def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) 
     uow.session.flush()
     details = {
         "model": row.model_ref,
-        "digest": mv.digest,
+        "digest": model_version.digest,
         "fingerprint": profile.fingerprint,
         "replaced": previous,
         "rows": profile.rows,
@@ -142,8 +143,8 @@ def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) 
 
 def get_reference(uow: UnitOfWork, actor: Actor, ref: str, *, full: bool = True) -> ProfileRead:
     """The reference profile of a model version (with the profile document when `full`)."""
-    mv = _version(uow, actor, ref, Permission.MONITOR_READ)
-    return profile_read(repo.require_profile(uow, mv.digest, ref), full=full)
+    model_version = _version(uow, actor, ref, Permission.MONITOR_READ)
+    return profile_read(repo.require_profile(uow, model_version.digest, ref), full=full)
 
 
 def _checked(uow: UnitOfWork, window: WindowRow) -> WindowRead:
@@ -165,8 +166,8 @@ def submit_window(
     uow: UnitOfWork, actor: Actor, ref: str, data: WindowUpload, *, window_s: float = DEFAULT_WINDOW_S
 ) -> WindowRead:
     """Record a window sketched by the client (an uploaded file, or an SDK's sketch); check the conditions on it."""
-    mv = _version(uow, actor, ref, Permission.MONITOR_WRITE)
-    profile_row = repo.require_profile(uow, mv.digest, ref)
+    model_version = _version(uow, actor, ref, Permission.MONITOR_WRITE)
+    profile_row = repo.require_profile(uow, model_version.digest, ref)
     sketch = _sketch(data.sketch, profile_row)
     if data.kind == "sdk":
         source, replace = f"sdk:{actor.ref}", False

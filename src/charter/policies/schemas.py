@@ -7,14 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from charter.core.schema import Strict
+
 MAX_POLICY_CHARS = 2_000_000
 FILENAME_PATTERN = r"^[^\x00-\x1f]{1,300}$"
 
 
-class PolicyCreate(BaseModel):
+class PolicyCreate(Strict):
     """A policy as YAML text (the API also takes the YAML itself as the request body)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     source: str = Field(min_length=1, max_length=MAX_POLICY_CHARS, description="The policy YAML.")
     filename: str = Field(default="policy.yaml", pattern=FILENAME_PATTERN, description="Shown in error positions.")
@@ -47,9 +47,7 @@ class PolicyRead(BaseModel):
     superseded_at: datetime | None = None
 
 
-class PolicyDeactivate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PolicyDeactivate(Strict):
     reason: str = Field(min_length=1, max_length=500, description="Why the policy no longer applies.")
 
 

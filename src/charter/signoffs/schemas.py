@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from charter.core.schema import Strict
 from charter.signoffs.model import Decision
 
 
-class SignOffCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SignOffCreate(Strict):
     function: str = Field(max_length=40, description="Reviewer function you sign as, e.g. security.")
     decision: Decision = Decision.APPROVE
     comment: str = Field(default="", max_length=4000)

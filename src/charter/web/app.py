@@ -19,6 +19,7 @@ from charter.web.handler import error_response, page
 from charter.web.views import (
     audit,
     auth,
+    catalog,
     coverage,
     deployments,
     inbox,
@@ -28,7 +29,6 @@ from charter.web.views import (
     monitoring,
     overview,
     register,
-    systems,
 )
 
 # Everything the dashboard loads comes from Charter itself; no inline script, no third-party host.
@@ -104,11 +104,11 @@ def create(container: Container) -> ASGIApp:
         Route("/coverage", page(container, coverage.summary)),
         Route("/incidents", page(container, incidents.list_page)),
         Route("/coverage/{framework}", page(container, coverage.framework)),
-        Route("/systems", page(container, systems.list_page)),
+        Route("/systems", page(container, catalog.list_page)),
         Route("/systems/new", page(container, register.start), methods=["GET"]),
         Route("/systems/new", page(container, register.submit), methods=["POST"]),
-        Route("/systems/{name}", page(container, systems.detail_page)),
-        Route("/assessments/{id}", page(container, systems.assessment_page)),
+        Route("/systems/{name}", page(container, catalog.detail_page)),
+        Route("/assessments/{id}", page(container, catalog.assessment_page)),
         Route("/licenses", page(container, licenses.list_page)),
         Route("/licenses/new", page(container, license_forms.request_form), methods=["GET"]),
         Route("/licenses/new", page(container, license_forms.request_submit), methods=["POST"]),

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from charter.cli.commands import evaluation as cli_evaluation
-from charter.evaluation.bootstrap import DEFAULT_RESAMPLES
 from charter.evaluation.report import MAX_TEXT, evidence_values, render_html, rule_paths, to_assessment
+from charter.evaluation.resampling import DEFAULT_RESAMPLES
 from charter.evaluation.schemas import AssessmentDetail
 from charter.policies import builtin_baselines, evaluate, fill_defaults, load_policy, render
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from charter.auth import repository as auth_repository
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant
@@ -144,17 +145,17 @@ def test_two_admins_removed_at_once_leave_one(
         first = api.get(f"{API}/whoami", headers=bearer(admin_key)).json()["name"]
     second, _ = make_user("admin")
     both_counted = threading.Barrier(2)
-    count = auth_service._enabled_admins
+    count = auth_repository.enabled_admins
 
-    def slow_count(uow: Any) -> int:
-        n = count(uow)
+    def slow_count(session: Any) -> int:
+        n = count(session)
         try:  # hold the transaction open until the other one counted too (it never gets here if it waits to lock)
             both_counted.wait(timeout=1.5)
         except threading.BrokenBarrierError:
             pass
         return n
 
-    monkeypatch.setattr(auth_service, "_enabled_admins", slow_count)
+    monkeypatch.setattr(auth_repository, "enabled_admins", slow_count)
     outcomes: dict[str, str] = {}
 
     def remove(name: str) -> None:
@@ -174,6 +175,6 @@ def test_two_admins_removed_at_once_leave_one(
     for t in threads:
         t.join(30)
     assert sorted(outcomes.values()) == ["last_admin", "ok"], outcomes
-    monkeypatch.setattr(auth_service, "_enabled_admins", count)
+    monkeypatch.setattr(auth_repository, "enabled_admins", count)
     with container.uow() as uow:
-        assert auth_service._enabled_admins(uow) == 1
+        assert auth_repository.enabled_admins(uow.session) == 1

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from charter.audit.tables import AuditEntryRow
+from charter.auth import authenticate
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import UserCreate
@@ -258,13 +259,13 @@ def test_unknown_names_take_as_long_as_known_ones(
     with container.uow() as uow:
         auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", "ola", disabled=True, reason="x")
     checked: list[str] = []
-    verify = auth_service.verify_password
+    verify = authenticate.verify_password
 
     def counting(password_hash: str, password: str) -> bool:
         checked.append(password_hash)
         return verify(password_hash, password)
 
-    monkeypatch.setattr(auth_service, "verify_password", counting)
+    monkeypatch.setattr(authenticate, "verify_password", counting)
     client = web(login_rate=1000)
     for name in ("mia", "nobody", "ned", "ola"):
         _login(client, name, "wrong password, long enough")

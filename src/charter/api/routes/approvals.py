@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from charter.api.deps import Authz, ContainerDep
 from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.core.pages import Page, paginate
+from charter.core.schema import Strict
 from charter.deployments import approvals as service
 from charter.deployments.approvals import ApprovalRead
 
@@ -20,8 +21,7 @@ router = APIRouter(tags=["approvals"])
 Approve = Annotated[Actor, Depends(Authz(P.TOOL_APPROVE))]
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Decision(Strict):
     reason: str = Field(default="", max_length=2000)
 
 

@@ -21,6 +21,7 @@ from charter.core.pages import Page, paginate
 from charter.core.wellknown import JWKS_PATH, STATUS_LIST_PATH
 from charter.licenses import jose, reaudit, service
 from charter.licenses.issuer import current_status_list
+from charter.licenses.model import StateAction
 from charter.licenses.runtime import issuer_for
 from charter.licenses.schemas import (
     AuditTaskComplete,
@@ -41,13 +42,13 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["licenses"])
 
 Read = Annotated[Actor, Depends(Authz(P.LICENSE_READ))]
-Request_ = Annotated[Actor, Depends(Authz(P.LICENSE_REQUEST))]
+Requester = Annotated[Actor, Depends(Authz(P.LICENSE_REQUEST))]
 SignOff = Annotated[Actor, Depends(Authz(P.LICENSE_SIGNOFF))]
 Manage = Annotated[Actor, Depends(Authz(P.LICENSE_MANAGE))]
 
 
 @router.post("/licenses", status_code=201)
-def request_license(body: LicenseCreate, actor: Request_, c: ContainerDep) -> LicenseRead:
+def request_license(body: LicenseCreate, actor: Requester, c: ContainerDep) -> LicenseRead:
     """Request a license for SYSTEM@VERSION in one scope; reviewers are notified."""
     with c.uow() as uow:
         return service.request(uow, actor, body)
@@ -114,7 +115,7 @@ def sign(license_id: str, body: SignOffCreate, actor: SignOff, c: ContainerDep) 
 
 
 @router.post("/licenses/{license_id}/activate")
-def activate(license_id: str, actor: Request_, c: ContainerDep) -> LicenseRead:
+def activate(license_id: str, actor: Requester, c: ContainerDep) -> LicenseRead:
     """Activate an approved license once its assessment has no blockers."""
     with c.uow() as uow:
         return service.activate(uow, actor, license_id)
@@ -124,25 +125,25 @@ def activate(license_id: str, actor: Request_, c: ContainerDep) -> LicenseRead:
 def suspend(license_id: str, body: StateChange, actor: Manage, c: ContainerDep) -> LicenseRead:
     """Suspend an active license (reason, optional category and evidence); reinstating needs policy sign-offs."""
     with c.uow() as uow:
-        return service.change_state(uow, actor, license_id, "suspend", body)
+        return service.change_state(uow, actor, license_id, StateAction.SUSPEND, body)
 
 
 @router.post("/licenses/{license_id}/reinstate")
 def reinstate(license_id: str, body: StateChange, actor: Manage, c: ContainerDep) -> LicenseRead:
     """Reinstate a suspended license once its reinstatement sign-offs are in."""
     with c.uow() as uow:
-        return service.change_state(uow, actor, license_id, "reinstate", body)
+        return service.change_state(uow, actor, license_id, StateAction.REINSTATE, body)
 
 
 @router.post("/licenses/{license_id}/revoke")
 def revoke(license_id: str, body: StateChange, actor: Manage, c: ContainerDep) -> LicenseRead:
     """Revoke a license for good."""
     with c.uow() as uow:
-        return service.change_state(uow, actor, license_id, "revoke", body)
+        return service.change_state(uow, actor, license_id, StateAction.REVOKE, body)
 
 
 @router.post("/licenses/{license_id}/renew", status_code=201)
-def renew(license_id: str, body: RenewCreate, actor: Request_, c: ContainerDep) -> LicenseRead:
+def renew(license_id: str, body: RenewCreate, actor: Requester, c: ContainerDep) -> LicenseRead:
     """Request a new license with the same scope, linked to this one."""
     with c.uow() as uow:
         return service.renew(uow, actor, license_id, body)

@@ -26,6 +26,7 @@ from charter.core.pages import Page, from_window, paginate, window
 from charter.deployments import service as deployments
 from charter.monitoring import service
 from charter.monitoring import wiring as monitoring_wiring
+from charter.monitoring.queries import MAX_LIMIT
 from charter.monitoring.schemas import (
     BreachRead,
     CaptureTarget,
@@ -38,7 +39,6 @@ from charter.monitoring.schemas import (
     WindowRead,
     WindowUpload,
 )
-from charter.monitoring.views import MAX_LIMIT
 from charter.reports.monitoring import MonitoringSummary, WindowSummary
 from charter.storage.uow import UnitOfWork
 

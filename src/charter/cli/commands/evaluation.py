@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 FORMATS = ("json", "junit", "sarif", "markdown")
 PREDICTION_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".txt", ".gz", ".bz2", ".zst")
 PROGRESS_MIN_BYTES = 16 << 20
-DEFAULT_RESAMPLES = 200  # charter.evaluation.bootstrap.DEFAULT_RESAMPLES (not imported: numpy/pyarrow load slowly)
+DEFAULT_RESAMPLES = 200  # charter.evaluation.resampling.DEFAULT_RESAMPLES (not imported: numpy/pyarrow load slowly)
 GENAI_MAX_BYTES = 256 << 20  # charter.evaluation.genai.DEFAULT_MAX_BYTES
 _MARK = {"fail": "FAIL", "pass": "pass", "not_applicable": "n/a"}
 _ORDER = {"fail": 0, "pass": 1, "not_applicable": 2}

@@ -18,6 +18,7 @@ from charter.catalog import service as catalog
 from charter.core.errors import CharterError, ErrorKind, Forbidden, InvalidInput
 from charter.licenses import policy as license_policy
 from charter.licenses import service as licenses
+from charter.licenses.model import StateAction
 from charter.licenses.schemas import LicenseCreate, StateChange
 from charter.web import forms
 from charter.web.handler import STATUS, Ctx
@@ -25,7 +26,7 @@ from charter.web.rendering import Page
 from charter.web.views.licenses import detail_data
 
 REQUEST_FIELDS = ("model", "env", "purposes", "callers", "tools", "regions", "days", "conditions")
-ACTIONS = ("suspend", "reinstate", "revoke")
+ACTIONS = tuple(a.value for a in StateAction)
 # Service errors that name no field but clearly belong to one.
 BY_CODE = {"principal_not_found": "callers", "model_version_not_found": "model", "system_not_found": "model"}
 
@@ -37,10 +38,10 @@ def _models(ctx: Ctx) -> list[dict[str, Any]]:
         versions = catalog.list_model_versions(uow, ctx.actor)
     out = []
     for v in versions:
-        sys = systems.get(v.system)
-        if sys is None or v.retired_at is not None or sys.risk_tier == "prohibited":
+        system = systems.get(v.system)
+        if system is None or v.retired_at is not None or system.risk_tier == "prohibited":
             continue
-        out.append({"ref": v.ref, "tier": sys.risk_tier, "personal_data": sys.personal_data})
+        out.append({"ref": v.ref, "tier": system.risk_tier, "personal_data": system.personal_data})
     return sorted(out, key=lambda m: m["ref"])
 
 
@@ -149,7 +150,7 @@ def change(ctx: Ctx) -> Page | Response:
             }
         )
         with ctx.uow(write=True) as uow:
-            licenses.change_state(uow, ctx.actor, license_id, action, body)
+            licenses.change_state(uow, ctx.actor, license_id, StateAction(action), body)
     except ValidationError as exc:
         errors = forms.pydantic_errors(exc, ("reason", "category"))
         if "reason" in errors and not values["reason"]:

@@ -156,8 +156,8 @@ def actions(ctx: Ctx, lic: LicenseRead) -> list[str]:
 
 def _resource(uow: UnitOfWork, lic: LicenseRead) -> Resource:
     """The license as an authorization resource, scoped like its system (as the licenses service builds it)."""
-    sys = catalog.system_resource(uow, lic.system)
-    return Resource(kind="license", name=lic.id, team=sys.team, system=sys.system, production=sys.production)
+    scope = catalog.system_resource(uow, lic.system)
+    return Resource(kind="license", name=lic.id, team=scope.team, system=scope.system, production=scope.production)
 
 
 def detail_data(ctx: Ctx, license_id: str) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from charter.notifications import service as notifications
 from charter.web.handler import Ctx
 from charter.web.labels import effective_state
 from charter.web.rendering import Page
-from charter.web.views import audit, inbox, systems
+from charter.web.views import audit, inbox
+from charter.web.views import catalog as catalog_views
 from charter.web.views import licenses as license_views
 from charter.web.views._lookup import licenses_by_id
 
@@ -58,7 +59,7 @@ def _systems(ctx: Ctx) -> Any:
     if not ctx.can(Permission.CATALOG_READ):
         return None
     with ctx.uow() as uow:
-        return systems.tier_counts(catalog.list_systems(uow, ctx.actor))
+        return catalog_views.tier_counts(catalog.list_systems(uow, ctx.actor))
 
 
 def _licenses(ctx: Ctx) -> tuple[Any, Any]:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from charter.core.errors import InvalidInput
-from charter.evaluation.bootstrap import bootstrap_intervals
 from charter.evaluation.fairness import attribute_fairness, encode_groups
 from charter.evaluation.metrics import compute_performance
+from charter.evaluation.resampling import bootstrap_intervals
 
 
 def _data(n: int, seed: int):

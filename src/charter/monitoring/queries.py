@@ -34,9 +34,9 @@ MAX_LIMIT = 1000
 
 
 def _version(uow: UnitOfWork, actor: Actor, ref: str) -> ModelVersionRead:
-    mv = catalog.get_model_version(uow, ref)
-    authorize(actor, Permission.MONITOR_READ, catalog.system_resource(uow, mv.system))
-    return mv
+    model_version = catalog.get_model_version(uow, ref)
+    authorize(actor, Permission.MONITOR_READ, catalog.system_resource(uow, model_version.system))
+    return model_version
 
 
 def _limit(limit: int) -> int:
@@ -135,16 +135,18 @@ def contribution(h: WindowHistoryRow) -> dict[str, Any]:
 
 def status(uow: UnitOfWork, actor: Actor, ref: str) -> StatusRead:
     """Profile, latest window, and each live license condition on it: holds / breached / no_data."""
-    mv = _version(uow, actor, ref)
-    prof = repo.profile_row(uow, mv.digest)
-    window = repo.latest_window(uow, mv.digest)
+    model_version = _version(uow, actor, ref)
+    prof = repo.profile_row(uow, model_version.digest)
+    window = repo.latest_window(uow, model_version.digest)
     lics, conds = [], []
     per_env: dict[str, tuple[WindowRow | None, dict[tuple[str, int], CheckRow], list[dict[str, Any]]]] = {}
-    for w in checks.watched(uow, mv.digest, None):
+    for w in checks.watched(uow, model_version.digest, None):
         if w.env not in per_env:  # each license is read against the windows of its own environment
-            newest = repo.latest_window(uow, mv.digest, w.env)
+            newest = repo.latest_window(uow, model_version.digest, w.env)
             found = {(c.license_id, c.position): c for c in repo.checks_of(uow, newest.id)} if newest else {}
-            recent = repo.windows_of(uow, mv.digest, limit=checks.HISTORY_SLACK * 4, env=w.env) if newest else []
+            recent = (
+                repo.windows_of(uow, model_version.digest, limit=checks.HISTORY_SLACK * 4, env=w.env) if newest else []
+            )
             per_env[w.env] = (newest, found, [dict(x.metrics) for x in reversed(recent)])
         env_window, stored, history = per_env[w.env]
         lics.append(
@@ -174,8 +176,8 @@ def status(uow: UnitOfWork, actor: Actor, ref: str) -> StatusRead:
                 )
             )
     return StatusRead(
-        model=f"{mv.system}@{mv.version}",
-        digest=mv.digest,
+        model=f"{model_version.system}@{model_version.version}",
+        digest=model_version.digest,
         profile=profile_read(prof, full=False) if prof else None,
         window=window_read(uow, window, report=True) if window else None,
         licenses=lics,
@@ -188,9 +190,9 @@ def metric_series(
     uow: UnitOfWork, actor: Actor, ref: str, metric_ids: Sequence[str] = (), *, limit: int = 100
 ) -> list[MetricSeries]:
     """Values of the given metrics (all when none given) over the newest `limit` windows, oldest first."""
-    mv = _version(uow, actor, ref)
+    model_version = _version(uow, actor, ref)
     by_metric: dict[str, list[Point]] = {m: [] for m in metric_ids}
-    for metric, wid, start, end, value in repo.series(uow, mv.digest, list(metric_ids), limit=_limit(limit)):
+    for metric, wid, start, end, value in repo.series(uow, model_version.digest, list(metric_ids), limit=_limit(limit)):
         by_metric.setdefault(metric, []).append(Point(window=wid, start=start, end=end, value=value))
     return [MetricSeries(metric=m, points=p) for m, p in by_metric.items()]
 
@@ -211,9 +213,11 @@ def list_profiles(uow: UnitOfWork, actor: Actor) -> list[ProfileRead]:
 def list_windows(uow: UnitOfWork, actor: Actor, ref: str | None = None, *, limit: int = 50) -> list[WindowRead]:
     """Newest windows of one model version, or of every monitored version the actor may read."""
     if ref is not None:
-        mv = _version(uow, actor, ref)
+        model_version = _version(uow, actor, ref)
         states = _states(uow)
-        return [window_read(uow, w, states=states) for w in repo.windows_of(uow, mv.digest, limit=_limit(limit))]
+        return [
+            window_read(uow, w, states=states) for w in repo.windows_of(uow, model_version.digest, limit=_limit(limit))
+        ]
     authorize_any(actor, Permission.MONITOR_READ)
     out: list[WindowRead] = []
     rows = repo.profiles_of(uow)
@@ -238,9 +242,9 @@ def series(
     threshold lines from the live licenses' conditions (and the PSI defaults) and breach markers from the checks.
 
     Without `metric_ids`: the metrics the conditions watch, then the headline metrics that have values."""
-    mv = _version(uow, actor, ref)
-    windows = list(reversed(repo.windows_of(uow, mv.digest, limit=_limit(limit))))
-    watched = _watched_metrics(uow, mv.digest)
+    model_version = _version(uow, actor, ref)
+    windows = list(reversed(repo.windows_of(uow, model_version.digest, limit=_limit(limit))))
+    watched = _watched_metrics(uow, model_version.digest)
     wanted = list(dict.fromkeys(metric_ids))
     if not wanted:
         present = {k for w in windows for k, v in w.metrics.items() if v is not None}
@@ -281,9 +285,9 @@ def series(
         if c.status == "breached" and c.metric in wanted
     ]
     return {
-        "id": f"monitoring-{mv.system}-{mv.version}",
-        "title": f"{mv.system}@{mv.version}",
-        "model": f"{mv.system}@{mv.version}",
+        "id": f"monitoring-{model_version.system}-{model_version.version}",
+        "title": f"{model_version.system}@{model_version.version}",
+        "model": f"{model_version.system}@{model_version.version}",
         "x": xs,
         "windows": [
             {"id": w.id, "start": w.start.isoformat(), "end": w.end.isoformat(), "rows": w.rows} for w in windows
@@ -314,8 +318,8 @@ def _breach(check: CheckRow, window: WindowRow) -> BreachRead:
 
 def breaches_of(uow: UnitOfWork, actor: Actor, ref: str, *, limit: int = 50) -> list[BreachRead]:
     """Breached conditions on a model version's windows, newest first."""
-    mv = _version(uow, actor, ref)
-    return [_breach(c, w) for c, w in repo.breaches(uow, limit=_limit(limit), digests=[mv.digest])]
+    model_version = _version(uow, actor, ref)
+    return [_breach(c, w) for c, w in repo.breaches(uow, limit=_limit(limit), digests=[model_version.digest])]
 
 
 def recent_breaches(uow: UnitOfWork, actor: Actor, *, limit: int = 20) -> list[dict[str, Any]]:
