@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -32,8 +33,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# CHARTER_TEST_FRESH_SERVERS=1: every server a real `python -m charter` subprocess (no zygote), e.g. to compare.
-_FRESH = os.environ.get("CHARTER_TEST_FRESH_SERVERS") == "1"
+# CHARTER_TEST_NO_ZYGOTE=1: every server and `cli` call a real `python -m charter` subprocess, e.g. to compare.
+_FRESH = os.environ.get("CHARTER_TEST_NO_ZYGOTE") == "1"
 
 
 class Server:
@@ -97,16 +98,35 @@ def _kill_leftovers() -> None:
             proc.kill()
 
 
-def cli(env: Mapping[str, str], *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `charter ARGS` in a subprocess and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "charter", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        input=input,
-        timeout=120,
-    )
+def cli(
+    env: Mapping[str, str], *args: str, input: str | None = None, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `charter ARGS` in another process and capture its output: forked from the warm zygote (the CLI's own
+    `main()` in a process of its own: its exit code, streams and environment) or, with `fresh=True`, a real
+    `python -m charter` subprocess."""
+    full_env = {**os.environ, **env}
+    if fresh or _FRESH:
+        return subprocess.run(
+            [sys.executable, "-m", "charter", *args],
+            env=full_env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+        )
+    with tempfile.TemporaryDirectory(prefix="charter-cli.") as tmp:
+        io_dir = Path(tmp)
+        stdin = io_dir / "stdin"
+        stdin.write_text(input or "")
+        proc = zygote().fork(list(args), full_env, Path.cwd(), io_dir / "stdout", stdin=stdin, stderr=io_dir / "stderr")
+        try:
+            code = proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        out = (io_dir / "stdout").read_text() if (io_dir / "stdout").exists() else ""
+        err = (io_dir / "stderr").read_text() if (io_dir / "stderr").exists() else ""
+    return subprocess.CompletedProcess([sys.executable, "-m", "charter", *args], code, out, err)
 
 
 _IN_PROCESS = threading.Lock()

@@ -39,12 +39,14 @@ def _child(request: dict[str, Any], inherited: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        stdin = os.open(request.get("stdin") or os.devnull, os.O_RDONLY)
         out = os.open(request["log"] or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        for fd in {null, out} - {0, 1, 2}:
+        err = (
+            os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if request.get("stderr") else out
+        )
+        for fd, target in ((stdin, 0), (out, 1), (err, 2)):
+            os.dup2(fd, target)
+        for fd in {stdin, out, err} - {0, 1, 2}:
             os.close(fd)
         sys.stdin = open(0, closefd=False)  # the process's own streams
         sys.stdout = open(1, "w", buffering=1, closefd=False)
@@ -201,8 +203,25 @@ class Zygote:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def fork(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path | None) -> Forked:
-        request = {"argv": argv, "env": env, "cwd": str(cwd), "log": str(log) if log else None}
+    def fork(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        log: Path | None,
+        *,
+        stdin: Path | None = None,
+        stderr: Path | None = None,
+    ) -> Forked:
+        """Start `charter ARGV`: stdout (and stderr, unless `stderr` names a file) appended to `log`."""
+        request = {
+            "argv": argv,
+            "env": env,
+            "cwd": str(cwd),
+            "log": str(log) if log else None,
+            "stdin": str(stdin) if stdin else None,
+            "stderr": str(stderr) if stderr else None,
+        }
         with self._lock:
             self._in.write(json.dumps(request).encode() + b"\n")
             self._in.flush()
