@@ -19,7 +19,7 @@ from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Grant, Reason, Verdict
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _license, _status_for
 from charter.gateway.inbound import Inbound
-from charter.gateway.toolcheck import EventStream, Refusal, check_payload, ruled_calls
+from charter.gateway.toolcheck import EventStream, Refusal, RuledCall, check_payload, ruled_calls
 from charter.gateway.upstream import (
     UPSTREAM_ERRORS,
     Upstream,
@@ -149,14 +149,15 @@ class Forwarding(Auditing):
 
     async def _tool_rules(self, call: Call, dep: Deployment, grant: Grant, payload: bytes) -> Refusal | None:
         """An answer's calls of tools with conditions or approvals in the license (OpenAI tools, like MCP's
-        `tools/call`): a failing condition refuses; a tool needing approval is held with a pending approval unless
-        the caller's `Charter-Approval` names one granted for exactly this call (spent once)."""
+        `tools/call`): every condition is checked first; then a call needing approval is held with a pending approval
+        unless the caller's `Charter-Approval` names one granted for exactly this call (spent once). An approval passes
+        one call, so an answer with two calls needing approval is refused without spending any."""
         found = ruled_calls(payload, frozenset(toolscope.ruled(grant, grant.tools)))
         if isinstance(found, Refusal):
             return found
         checked: list[dict[str, Any]] = []
         call.facts = {**(call.facts or {}), "tool_calls": checked}
-        spent = False
+        held: list[tuple[RuledCall, dict[str, Any], str]] = []
         for rc in found:
             entry: dict[str, Any] = {"tool": rc.tool[:100], "args_sha256": rc.args_sha256}
             checked.append(entry)
@@ -166,36 +167,52 @@ class Forwarding(Auditing):
                 return Refusal("tool_condition_failed", detail, (rc.tool,))
             decision = toolscope.check_rules(grant, dep.name, rc.tool, rc.args)
             if decision.reason is Reason.APPROVAL_REQUIRED and decision.approver is not None:
-                bound = {"license_id": grant.license_id, "deployment": dep.name, "tool": rc.tool}
-                if self.approvals is None:
-                    return Refusal("approval_refused", "this gateway has no approval store", (rc.tool,))
-                if call.approval is not None and not spent:
-                    entry["approval_id"] = call.approval
-                    why = await self.approvals.use(
-                        call.approval, args_sha256=rc.args_sha256, agent=call.caller, **bound
-                    )
-                    if why is None:
-                        spent = True
-                        self._tool_count(dep.name, rc.tool, "approved")
-                        continue
-                    self._tool_count(dep.name, rc.tool, "refused")
-                    return Refusal("approval_refused", f"approval {call.approval}: {why}", (rc.tool,))
-                approval_id = await self.approvals.ask(
-                    args=rc.args, args_sha256=rc.args_sha256, agent=call.caller, approver=decision.approver, **bound
-                )
-                entry["approval_id"] = approval_id
-                self._tool_count(dep.name, rc.tool, "approval_required")
-                detail = (
-                    f"{decision.detail}: approval {approval_id} is waiting (charter approval approve {approval_id}); "
-                    f"send the same request again with the header 'Charter-Approval: {approval_id}' once it is "
-                    "approved (it passes one answer calling the tool with the same arguments)"
-                )
-                return Refusal("approval_required", detail, (rc.tool,), approval_id)
-            if decision.reason is not None:
+                held.append((rc, entry, decision.approver))
+            elif decision.reason is not None:
                 self._tool_count(dep.name, rc.tool, "refused")
                 return Refusal(str(decision.reason), decision.detail, (rc.tool,))
-            self._tool_count(dep.name, rc.tool, "called")
+        if len(held) > 1:
+            tools = tuple(rc.tool for rc, _, _ in held)
+            detail = (
+                f"the answer calls {len(held)} tools needing approval ({', '.join(tools)}); an approval passes one "
+                'call: ask for one tool call per answer ("parallel_tool_calls": false)'
+            )
+            return Refusal("approval_refused", detail, tools)
+        if held:
+            rc, entry, approver = held[0]
+            refusal = await self._answer_approval(call, dep, grant, rc, entry, approver)
+            if refusal is not None:
+                return refusal
+        for rc in found:
+            self._tool_count(dep.name, rc.tool, "approved" if held and rc is held[0][0] else "called")
         return None
+
+    async def _answer_approval(
+        self, call: Call, dep: Deployment, grant: Grant, rc: RuledCall, entry: dict[str, Any], approver: str
+    ) -> Refusal | None:
+        """Spend the caller's approval on this call, or ask for one: None when the call may pass."""
+        bound = {"license_id": grant.license_id, "deployment": dep.name, "tool": rc.tool}
+        if self.approvals is None:
+            return Refusal("approval_refused", "this gateway has no approval store", (rc.tool,))
+        if call.approval is not None:
+            entry["approval_id"] = call.approval
+            why = await self.approvals.use(call.approval, args_sha256=rc.args_sha256, agent=call.caller, **bound)
+            if why is None:
+                return None
+            self._tool_count(dep.name, rc.tool, "refused")
+            return Refusal("approval_refused", f"approval {call.approval}: {why}", (rc.tool,))
+        approval_id = await self.approvals.ask(
+            args=rc.args, args_sha256=rc.args_sha256, agent=call.caller, approver=approver, **bound
+        )
+        entry["approval_id"] = approval_id
+        self._tool_count(dep.name, rc.tool, "approval_required")
+        detail = (
+            f"license {grant.license_id}: tool {rc.tool} needs approval by {approver}: approval {approval_id} is "
+            f"waiting (charter approval approve {approval_id}); send the same request again with the header "
+            f"'Charter-Approval: {approval_id}' once it is approved (it passes one answer calling the tool with the "
+            "same arguments)"
+        )
+        return Refusal("approval_required", detail, (rc.tool,), approval_id)
 
     def _tool_count(self, server: str, tool: str, outcome: str) -> None:
         counter = getattr(self, "tool_counts", None)

@@ -223,3 +223,20 @@ def test_a_streamed_request_offering_a_ruled_tool_is_refused_before_the_model_ru
     r = _ask(w, key, "call:transfer", stream=True)
     assert r.status_code == 400 and r.json()["code"] == "stream_not_checkable"
     assert "transfer" in r.json()["detail"] and '"stream": false' in r.json()["detail"]
+
+
+def test_an_answer_hiding_a_second_call_needing_approval_is_refused_without_spending_or_asking(
+    world: tuple[World, str, str], container: Container
+) -> None:
+    """One approval passes one call: two calls of `transfer` in one answer are refused as a whole."""
+    w, key, _ = world
+    approval_id = _ask(w, key, 'args:transfer:{"q": 1}').json()["approval_id"]
+    with container.uow() as uow:
+        approvals.decide(uow, user(container, "tess", "reviewer", "legal"), approval_id, approve=True)
+    two = _ask(w, key, "call:transfer,transfer", approval=approval_id)
+    assert two.status_code == 403 and two.json()["code"] == "approval_refused"
+    assert "2 tools needing approval" in two.json()["detail"] and "approval_id" not in two.json()
+    with container.uow(write=False) as uow:
+        assert approvals.get(uow, SYSTEM_ACTOR, approval_id).state == "approved"  # not spent
+        assert len(approvals.list_all(uow, SYSTEM_ACTOR, "pending")) == 0  # nothing asked
+    assert _ask(w, key, "call:transfer", approval=approval_id).status_code == 200  # the approved call, once
