@@ -46,15 +46,19 @@ def ruled_calls(payload: bytes, ruled: frozenset[str]) -> list[RuledCall] | Refu
         return []
     try:
         found = call_arguments(strict_loads(payload))
-    except (ValueError, AmbiguousDocument) as exc:
-        return Refusal("tool_not_in_scope", f"the answer's tool calls cannot be read: {exc}")
+    except AmbiguousDocument as exc:
+        return Refusal("tool_not_in_scope", f"the answer is ambiguous: {exc}")
+    except ValueError:
+        if b"tool_calls" in payload or b"function_call" in payload:  # e.g. SSE events sent as one answer
+            return Refusal("tool_not_in_scope", "the answer mentions tool calls but is not one readable JSON document")
+        return []
     out: list[RuledCall] = []
     for name, raw in found:
         if name not in ruled:
             continue
         try:
             args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
-            if isinstance(args, dict) and args.__class__ is not dict and getattr(args, "repeated", None):
+            if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
                 raise toolscope.BadCall("invalid_arguments", "the arguments repeat a key")
             canon = toolscope.canonical_args(args)
         except (ValueError, toolscope.BadCall) as exc:

@@ -201,6 +201,8 @@ def test_denied_and_expired_approvals_refuse_and_other_tools_pass(
     assert "args.amount <= 500" in over.json()["detail"]
     bad = _ask(w, key, "args:refund:not json")
     assert bad.status_code == 403 and bad.json()["code"] == "tool_condition_failed"
+    twice = _ask(w, key, 'args:refund:{"amount": 1, "amount": 900}')  # which amount would the tool read?
+    assert twice.status_code == 403 and "repeat a key" in twice.json()["detail"]
     treasurer = user(container, "tess", "reviewer", "legal")
     denied = _ask(w, key, TRANSFER).json()["approval_id"]
     with container.uow() as uow:
