@@ -18,6 +18,7 @@ import pytest
 
 from charter.catalog.questionnaire import PROHIBITED_CONTROLS
 from charter.settings import Settings
+from tests.support.builders import FRIA_SECTIONS, PLAN_SECTIONS
 from tests.support.db import BACKENDS, Templates, admin_key, copied_init, env_for, settings_for
 from tests.support.server import Server
 from tests.support.web import (
@@ -165,6 +166,11 @@ def test_wizard_request_signoffs_active(world: World) -> None:
             world.seed.post("/datasets", {**body, "lawful_basis": "contract", "derived_from": upstream})
         world.seed.post("/lineage", {"dataset": "loans-clean", "model": "credit-scoring@1.0.0", "role": "training"})
         passing_assessment(world, "credit-scoring@1.0.0", findings=True)
+        # The FRIA (Art. 27) and post-market plan (Art. 72) the built-in licensing policy requires before activation.
+        docs = "/systems/credit-scoring/documents"
+        world.seed.post(docs, {"kind": "fria", "model_version": "1.0.0", "sections": FRIA_SECTIONS})
+        plan = {"kind": "post_market_plan", "model_version": "1.0.0", "sections": PLAN_SECTIONS}
+        world.seed.post(docs, {**plan, "metrics": ["drift.psi_max"]})
 
         page.reload()
         page.get_by_role("link", name="Request a license").click()

@@ -48,7 +48,8 @@ class ModelServer:
     `call:A,B` tool calls A and B (`stream: true`: as SSE deltas, name first then argument pieces);
     `legacy:A` the old `function_call`; `escaped:A` with the `tool_calls` key spelled in `\\u` escapes;
     `dup:A` `tool_calls` twice, [A] first and [] last; `pieces:AB|CD` a stream whose name arrives in two pieces;
-    `gzip:A` gzip-encoded; `nocontenttype:A` SSE events sent as application/octet-stream.
+    `gzip:A` gzip-encoded; `nocontenttype:A` SSE events sent as application/octet-stream; `args:A:{JSON}` one call
+    of A with those arguments.
     A path containing `/redirect` answers 302 to `elsewhere`. Anything else: an echo of method and raw path.
     """
 
@@ -84,6 +85,9 @@ class ModelServer:
         message: dict[str, Any] = {"role": "assistant", "content": None if names else "approved"}
         if verb == "legacy":
             message["function_call"] = {"name": names[0], "arguments": "{}"}
+        elif verb == "args":
+            name, _, given = arg.partition(":")
+            message = {"role": "assistant", "content": None, "tool_calls": [_call(0, name, given)]}
         elif names:
             message["tool_calls"] = [_call(i, n) for i, n in enumerate(names)]
         answer = {"id": "c1", "object": "chat.completion", "choices": [{"index": 0, "message": message}]}

@@ -32,7 +32,7 @@ from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.settings import Settings
 from charter.signoffs.schemas import SignOffCreate
-from tests.support.builders import app_key, assessed_model, user
+from tests.support.builders import app_key, assessed_model, document_obligations, user
 from tests.support.server import Server
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -63,6 +63,7 @@ def license_system(c: Container, name: str, tier: str, requester: Actor, reviewe
     """Register `name` (tier high or minimal), model version 1.0, a passing assessment and an active license."""
     digest = "sha256:" + hashlib.sha256(f"{name}/{secrets.token_hex(8)}".encode()).hexdigest()
     model, digest = assessed_model(c, name, answers=ANSWERS[tier], digest=digest)
+    document_obligations(c, model)  # the FRIA and post-market plan a high-risk license needs
     body = {"model": model, "env": "production", "purposes": [PURPOSE], "callers": [APP], "days": 30}
     with c.uow() as uow:
         lic = licenses.request(uow, requester, LicenseCreate.model_validate(body))

@@ -9,8 +9,10 @@ from charter.auth import service as auth
 from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, UserCreate
 from charter.bootstrap import Container
+from charter.catalog import documents
 from charter.catalog import service as catalog
 from charter.catalog.questionnaire import NO_PROHIBITED
+from charter.catalog.repository import system_by_name
 from charter.catalog.schemas import ModelVersionCreate, SystemCreate
 from charter.core.errors import CharterError
 from charter.evaluation import service as evaluation
@@ -59,3 +61,34 @@ def assessed_model(
     with c.uow() as uow:
         evaluation.record_assessment(uow, SYSTEM_ACTOR, model, clean, {})
     return model, digest
+
+
+FRIA_SECTIONS = {
+    "process": "loan officers score credit applications with the model",
+    "period_and_frequency": "every application, for the licence period",
+    "affected_persons": "consumers applying for credit",
+    "risks_of_harm": "wrongful refusal; indirect discrimination",
+    "human_oversight": "an officer reviews every refusal",
+    "measures": "appeal channel; monthly fairness review; complaints to the credit desk",
+}
+PLAN_SECTIONS = {
+    "data_collection": "gateway capture, hourly windows",
+    "evaluation": "monthly review against Art. 9-15",
+    "responsibilities": "ML lead, monthly",
+    "corrective_actions": "suspend via license conditions; Art. 20 corrective action",
+}
+
+
+def document_obligations(c: Container, model: str) -> list[str]:
+    """Submit the FRIA (Art. 27) and post-market plan (Art. 72) SYSTEM@VERSION's obligations call for (the
+    built-in licensing policy requires them for activation); the kinds submitted."""
+    system, version = model.split("@", 1)
+    with c.uow(write=False) as uow:
+        kinds = documents.required(system_by_name(uow.session, system))
+    for kind in kinds:
+        sections = FRIA_SECTIONS if kind == documents.FRIA else PLAN_SECTIONS
+        metrics = ["drift.psi_max"] if kind == documents.PLAN else []
+        body = documents.DocumentCreate(kind=kind, model_version=version, sections=sections, metrics=metrics)
+        with c.uow() as uow:
+            documents.submit(uow, SYSTEM_ACTOR, system, body)
+    return kinds

@@ -216,3 +216,33 @@ def status(uow: UnitOfWork, actor: Actor, system: str, *, framework: str = "eu-a
     for item in items:
         counts[item.status] = counts.get(item.status, 0) + 1
     return ControlsStatus(system=system, framework=fw.id, tier=row_system.risk_tier, counts=counts, controls=items)
+
+
+def blockers(uow: UnitOfWork, system: str, *, expired_block: bool, required: tuple[str, ...]) -> list[str]:
+    """Why a license of `system` may not be activated or renewed for its attestations: each expired attestation
+    of a control that applies (when `expired_block`), and each `required` control that applies without a current
+    one; every entry names the control and the command that fixes it."""
+    if not expired_block and not required:
+        return []
+    row_system = system_by_name(uow.session, system)
+    applies = {o.id for o in classify(Questionnaire.model_validate(row_system.answers)).obligations}
+    attested = latest(uow, system)
+    now = utcnow()
+    out: list[str] = []
+    fix = "charter attest {c} --system " + system + " --evidence FILE --valid-days DAYS"
+    for control_id, att in sorted(attested.items()):
+        if expired_block and control_id in applies and att.valid_until <= now:
+            out.append(
+                f"attestation {control_id}: expired on {att.valid_until:%Y-%m-%d} (attested by {att.attested_by}); "
+                f"attest it again: {fix.format(c=control_id)}"
+            )
+    for control_id in required:
+        found = attested.get(control_id)
+        if control_id not in applies or (found is not None and found.valid_until > now):
+            continue
+        if found is None or not expired_block:  # an expired one is named above when expired attestations block
+            what = "none recorded" if found is None else f"expired on {found.valid_until:%Y-%m-%d}"
+            out.append(
+                f"attestation {control_id}: required by the licensing policy, {what}; {fix.format(c=control_id)}"
+            )
+    return out

@@ -33,6 +33,26 @@ def model_upstream(base_url: str, deployment: str) -> str:
     return f"{base_url.rstrip('/')}/{deployment}/v1"
 
 
+# The credit-scoring system's obligation documents (Annex III 5(b), provider and deployer): what a FRIA (Art. 27(1)
+# (a)-(f)) and a post-market monitoring plan (Art. 72) say, for the licensed model version.
+DOCUMENTS: dict[str, dict[str, str]] = {
+    "fria": {
+        "process": "Loan officers use the score to decide consumer credit applications on the loan portal.",
+        "period_and_frequency": "Every consumer application, weekdays, for the licence period (180 days).",
+        "affected_persons": "Consumers applying for credit; groups by gender and age band are monitored.",
+        "risks_of_harm": "Wrongful refusal of credit; indirect discrimination by gender or age.",
+        "human_oversight": "An officer reviews every refusal and can override the score.",
+        "measures": "Appeal channel on the portal; monthly fairness review; the licence suspends on parity breach.",
+    },
+    "post_market_plan": {
+        "data_collection": "The gateway captures scored requests; outcomes join from core banking hourly.",
+        "evaluation": "Drift and demographic parity per window against the licence conditions (Art. 9-15).",
+        "responsibilities": "The ML lead reviews monitoring results monthly; legal on any suspension.",
+        "corrective_actions": "Suspend via licence conditions; retrain and re-license (Art. 20).",
+    },
+}
+PLAN_METRICS = ["drift.psi_max", "fairness.dp_diff"]
+
 CREDIT_ANSWERS: dict[str, Any] = {
     "prohibited": NO_PROHIBITED,
     "annex_iii": {"point": "5(b)"},

@@ -73,6 +73,7 @@ def _credit(ld: Loader) -> None:
         ld.link(ref, "loan-validation@1", "validation")
     ld.evaluate(v1, biased, score=True, sensitive=["gender", "age_band"])
     ld.evaluate(v2, mitigated, score=True, sensitive=["gender", "age_band"])
+    ld.document(v2)  # FRIA and post-market plan: the mitigated model is the one licensed
     rejected = ld.request(v1, "production", "credit-decisioning", "app:loan-portal", 180, [])
     ld.sign(rejected, ["ml-lead"])
     ld.sign(rejected, ["ethics"], Decision.REJECT)

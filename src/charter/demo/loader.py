@@ -16,7 +16,9 @@ from charter.auth import service as auth
 from charter.auth.model import SYSTEM_ACTOR, Actor
 from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, TeamCreate, UserCreate
 from charter.bootstrap import Container
+from charter.catalog import documents
 from charter.catalog import service as catalog
+from charter.catalog.repository import system_by_name
 from charter.catalog.schemas import DatasetCreate, FileIn, LineageLink, ModelVersionCreate, SystemCreate
 from charter.core.errors import Conflict, NotFound
 from charter.demo import content, data
@@ -242,6 +244,23 @@ class Loader:
         )
         with self.c.uow() as uow:
             return evaluation.submit_computed(uow, self.people["mara"], ref, sections, file, options, meta)
+
+    def document(self, ref: str) -> None:
+        """The FRIA (Art. 27) and post-market monitoring plan (Art. 72) the system's obligations call for, for this
+        model version: the built-in licensing policy requires them before a license activates."""
+        system, version = ref.split("@")
+        with self.c.uow(write=False) as uow:
+            row = system_by_name(uow.session, system)
+            needed = [k for k in documents.required(row) if documents.current(uow, row, k, version) is None]
+        for kind in needed:  # the others were submitted by an interrupted run
+            body = documents.DocumentCreate(
+                kind=kind,
+                model_version=version,
+                sections=content.DOCUMENTS[kind],
+                metrics=content.PLAN_METRICS if kind == documents.PLAN else [],
+            )
+            with self.c.uow() as uow:
+                documents.submit(uow, self.people["mara"], system, body)
 
     # -- licenses -------------------------------------------------------------------------------------------
     def request(self, ref: str, env: str, purpose: str, caller: str, days: int, conditions: list[str]) -> LicenseRead:

@@ -7,6 +7,7 @@ same transaction and commits once.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 from sqlalchemy import func, select
@@ -321,16 +322,26 @@ def tool_counts(uow: UnitOfWork, actor: Actor, name: str) -> list[dict[str, obje
     counts: dict[str, dict[str, int]] = {}
     for action, body in uow.session.execute(query):
         details = orjson.loads(bytes(body)).get("details", {})
-        mcp = details.get("mcp") or {}
-        tool = mcp.get("tool")
-        if mcp.get("method") != "tools/call" or not isinstance(tool, str):
-            continue
-        c = counts.setdefault(tool, dict.fromkeys(("calls", "refused", "approvals", "approved"), 0))
-        if action == "inference.allow":
-            c["calls"] += 1
-            c["approved"] += 1 if mcp.get("approval_id") else 0
-        elif details.get("reason") == "approval_required":
-            c["approvals"] += 1
-        else:
-            c["refused"] += 1
+        for tool, approval_id in _called(details, action == "inference.allow"):
+            c = counts.setdefault(tool, dict.fromkeys(("calls", "refused", "approvals", "approved"), 0))
+            if action == "inference.allow":
+                c["calls"] += 1
+                c["approved"] += 1 if approval_id else 0
+            elif details.get("reason") == "approval_required":
+                c["approvals"] += 1
+            else:
+                c["refused"] += 1
     return [{"tool": tool, **c} for tool, c in sorted(counts.items())]
+
+
+def _called(details: dict[str, Any], allowed: bool) -> list[tuple[str, object]]:
+    """The tool calls an entry decided: an MCP `tools/call`, or the calls in an OpenAI answer (those with rules in
+    `tool_calls`; on a refusal only the call that decided it, the last one checked; out-of-scope `tools_called`)."""
+    mcp = details.get("mcp") or {}
+    if mcp.get("method") == "tools/call" and isinstance(mcp.get("tool"), str):
+        return [(mcp["tool"], mcp.get("approval_id"))]
+    calls = [c for c in details.get("tool_calls") or [] if isinstance(c, dict) and isinstance(c.get("tool"), str)]
+    if calls:
+        chosen = calls if allowed else calls[-1:]
+        return [(c["tool"], c.get("approval_id")) for c in chosen]
+    return [(t, None) for t in details.get("tools_called") or [] if isinstance(t, str) and not allowed]

@@ -185,3 +185,19 @@ def as_document(value: Any) -> Any:
         except Exception:
             return None
     return None
+
+
+def call_arguments(doc: Any) -> list[tuple[str, Any]]:
+    """(name, arguments) of every named tool call in a whole answer; `arguments` as sent (OpenAI sends a JSON
+    string). Raises `AmbiguousDocument` like `called_tools`."""
+    out: list[tuple[str, Any]] = []
+    for _, msg in _choices(doc):
+        calls = msg.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("name"), str):
+                out.append((fn["name"], fn.get("arguments")))
+        legacy = msg.get("function_call")
+        if isinstance(legacy, dict) and isinstance(legacy.get("name"), str):
+            out.append((legacy["name"], legacy.get("arguments")))
+    return out

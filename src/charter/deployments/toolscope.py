@@ -8,7 +8,7 @@ store is asked by the caller when `check` answers `APPROVAL_REQUIRED`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +117,34 @@ def check(grant: Grant, server: str, tool: str, args: Mapping[str, Any]) -> Tool
                 approver=rule.value,
             )
     return ToolDecision(None)
+
+
+def check_rules(grant: Grant, server: str, tool: str, args: Mapping[str, Any]) -> ToolDecision:
+    """Conditions, then approval, of a plain tool name (an OpenAI tool of deployment `server`) the license lists:
+    the rules whose entry is exactly `tool`. The scope itself was checked on the name."""
+    rules = [r for r in grant.tool_rules if r.tool == tool]
+    for rule in rules:
+        if rule.kind == "condition":
+            why = condition_failure(rule.value, server, tool, args)
+            if why is not None:
+                return ToolDecision(
+                    Reason.TOOL_CONDITION_FAILED,
+                    f"license {grant.license_id}: condition '{rule.value}' on {tool} {why}",
+                )
+    for rule in rules:
+        if rule.kind == "approval":
+            return ToolDecision(
+                Reason.APPROVAL_REQUIRED,
+                f"license {grant.license_id}: tool {tool} needs approval by {rule.value}",
+                approver=rule.value,
+            )
+    return ToolDecision(None)
+
+
+def ruled(grant: Grant, tools: Iterable[str]) -> list[str]:
+    """The plain tool names among `tools` the license has conditions or approvals for."""
+    names = {r.tool for r in grant.tool_rules}
+    return [t for t in tools if t in names]
 
 
 def condition_failure(expr: str, server: str, tool: str, args: Mapping[str, Any]) -> str | None:

@@ -54,6 +54,7 @@ class Call:
     facts: dict[str, Any] | None = None  # what the call declared (purpose, tools), for its audit entry
     fence: int | None = None  # license state version the call was allowed on
     asked: tuple[Deployment, Actor, str | None, tuple[str, ...]] | None = None  # to decide again
+    approval: str | None = None  # the approval id the caller sent (Charter-Approval), for a tool call needing one
 
 
 _REDECIDE_TRIES = 5
@@ -105,8 +106,10 @@ class Auditing:
         request: bytes | None = None,
         response: bytes | None = None,
         close: bool = False,
+        problem: dict[str, Any] | None = None,
     ) -> None:
-        """Refuse a call to a known deployment: its own audit entry (durable first), then the problem."""
+        """Refuse a call to a known deployment: its own audit entry (durable first), then the problem (with
+        `problem`'s extra members, e.g. an approval id)."""
         self.metrics.denial(code)
         try:
             await self._audit(call, status, code, request, response)
@@ -118,7 +121,9 @@ class Auditing:
             headers.extend(extra)
         if close:  # the body was not read: end the connection rather than read or skip it
             headers.append((b"connection", b"close"))
-        body = problem_body(status, code, detail, decision_id=call.decision_id, license_id=_license(call))
+        body = problem_body(
+            status, code, detail, decision_id=call.decision_id, license_id=_license(call), **(problem or {})
+        )
         await respond(send, status, body, PROBLEM, headers)
 
     async def summarise(self, send: Send, status: int, code: str, detail: str, *, close: bool = False) -> None:

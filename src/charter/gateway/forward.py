@@ -8,17 +8,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.types import Scope, Send
 from yarl import URL
 
 from charter.core import tracing
-from charter.deployments.model import Deployment, DeploymentKind, Reason, Verdict
+from charter.deployments import toolscope
+from charter.deployments.model import Deployment, DeploymentKind, Grant, Reason, Verdict
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _license, _status_for
 from charter.gateway.inbound import Inbound
-from charter.gateway.toolcheck import EventStream, Refusal, check_payload
+from charter.gateway.toolcheck import EventStream, Refusal, RuledCall, check_payload, ruled_calls
 from charter.gateway.upstream import (
     UPSTREAM_ERRORS,
     Upstream,
@@ -34,11 +35,24 @@ log = logging.getLogger("charter.gateway")
 Capture = Callable[[Deployment, Any, Any], Awaitable[None] | None]
 
 
+class Approvals(Protocol):
+    """The approval store as the gateway uses it (`deployments.approvals`, run off the event loop)."""
+
+    async def ask(
+        self, *, license_id: str, deployment: str, tool: str, args: Any, args_sha256: str, agent: str, approver: str
+    ) -> str: ...
+
+    async def use(
+        self, approval_id: str, *, license_id: str, deployment: str, tool: str, args_sha256: str, agent: str
+    ) -> str | None: ...
+
+
 class Forwarding(Auditing):
     """The forwarding half of the gateway."""
 
     upstream: Upstream
     capture: Capture | None
+    approvals: Approvals | None
     _tasks: set[asyncio.Task[Any]]
 
     async def _forward(
@@ -114,6 +128,8 @@ class Forwarding(Auditing):
             return
         if checked and call.verdict is not None and call.verdict.grant is not None:
             refusal = check_payload(payload, call.verdict.grant.tools)
+            if refusal is None and call.verdict.grant.tool_rules:
+                refusal = await self._tool_rules(call, dep, call.verdict.grant, payload)
             if refusal is not None:
                 await self._refuse_answer(send, call, refusal, body, payload)
                 return
@@ -131,12 +147,88 @@ class Forwarding(Auditing):
         if self.capture is not None and 200 <= status < 300:
             self._capture(dep, doc, body, payload)
 
+    async def _tool_rules(self, call: Call, dep: Deployment, grant: Grant, payload: bytes) -> Refusal | None:
+        """An answer's calls of tools with conditions or approvals in the license (OpenAI tools, like MCP's
+        `tools/call`): every condition is checked first; then a call needing approval is held with a pending approval
+        unless the caller's `Charter-Approval` names one granted for exactly this call (spent once). An approval passes
+        one call, so an answer with two calls needing approval is refused without spending any."""
+        found = ruled_calls(payload, frozenset(toolscope.ruled(grant, grant.tools)))
+        if isinstance(found, Refusal):
+            return found
+        checked: list[dict[str, Any]] = []
+        call.facts = {**(call.facts or {}), "tool_calls": checked}
+        held: list[tuple[RuledCall, dict[str, Any], str]] = []
+        for rc in found:
+            entry: dict[str, Any] = {"tool": rc.tool[:100], "args_sha256": rc.args_sha256}
+            checked.append(entry)
+            if rc.args is None:
+                self._tool_count(dep.name, rc.tool, "refused")
+                detail = f"the model called tool {rc.tool!r} with arguments that cannot be checked: {rc.problem}"
+                return Refusal("tool_condition_failed", detail, (rc.tool,))
+            decision = toolscope.check_rules(grant, dep.name, rc.tool, rc.args)
+            if decision.reason is Reason.APPROVAL_REQUIRED and decision.approver is not None:
+                held.append((rc, entry, decision.approver))
+            elif decision.reason is not None:
+                self._tool_count(dep.name, rc.tool, "refused")
+                return Refusal(str(decision.reason), decision.detail, (rc.tool,))
+        if len(held) > 1:
+            tools = tuple(rc.tool for rc, _, _ in held)
+            detail = (
+                f"the answer calls {len(held)} tools needing approval ({', '.join(tools)}); an approval passes one "
+                'call: ask for one tool call per answer ("parallel_tool_calls": false)'
+            )
+            return Refusal("approval_refused", detail, tools)
+        if held:
+            rc, entry, approver = held[0]
+            refusal = await self._answer_approval(call, dep, grant, rc, entry, approver)
+            if refusal is not None:
+                return refusal
+        for rc in found:
+            self._tool_count(dep.name, rc.tool, "approved" if held and rc is held[0][0] else "called")
+        return None
+
+    async def _answer_approval(
+        self, call: Call, dep: Deployment, grant: Grant, rc: RuledCall, entry: dict[str, Any], approver: str
+    ) -> Refusal | None:
+        """Spend the caller's approval on this call, or ask for one: None when the call may pass."""
+        bound = {"license_id": grant.license_id, "deployment": dep.name, "tool": rc.tool}
+        if self.approvals is None:
+            return Refusal("approval_refused", "this gateway has no approval store", (rc.tool,))
+        if call.approval is not None:
+            entry["approval_id"] = call.approval
+            why = await self.approvals.use(call.approval, args_sha256=rc.args_sha256, agent=call.caller, **bound)
+            if why is None:
+                return None
+            self._tool_count(dep.name, rc.tool, "refused")
+            return Refusal("approval_refused", f"approval {call.approval}: {why}", (rc.tool,))
+        approval_id = await self.approvals.ask(
+            args=rc.args, args_sha256=rc.args_sha256, agent=call.caller, approver=approver, **bound
+        )
+        entry["approval_id"] = approval_id
+        self._tool_count(dep.name, rc.tool, "approval_required")
+        detail = (
+            f"license {grant.license_id}: tool {rc.tool} needs approval by {approver}: approval {approval_id} is "
+            f"waiting (charter approval approve {approval_id}); send the same request again with the header "
+            f"'Charter-Approval: {approval_id}' once it is approved (it passes one answer calling the tool with the "
+            "same arguments)"
+        )
+        return Refusal("approval_required", detail, (rc.tool,), approval_id)
+
+    def _tool_count(self, server: str, tool: str, outcome: str) -> None:
+        counter = getattr(self, "tool_counts", None)
+        if counter is not None:
+            counter(server, tool, outcome)
+
     def _out_of_scope(self, call: Call, refusal: Refusal, answer: str) -> None:
         """The call's verdict becomes the answer's refusal (its audit entry says which tools the model called)."""
         allowed_verdict = call.verdict
+        try:
+            reason = Reason(refusal.code)
+        except ValueError:
+            reason = Reason.TOOL_NOT_IN_SCOPE
         call.verdict = Verdict(
             False,
-            Reason.TOOL_NOT_IN_SCOPE,
+            reason,
             grant=allowed_verdict.grant if allowed_verdict is not None else None,
             degraded=allowed_verdict.degraded if allowed_verdict is not None else False,
         )
@@ -145,7 +237,10 @@ class Forwarding(Auditing):
     async def _refuse_answer(self, send: Send, call: Call, refusal: Refusal, body: bytes, payload: bytes) -> None:
         self._out_of_scope(call, refusal, "withheld")
         detail = refusal.detail + "; the upstream's answer is withheld"
-        await self._refuse(send, call, 403, refusal.code, detail, request=body, response=payload)
+        extra = {"approval_id": refusal.approval_id} if refusal.approval_id else None
+        if refusal.approval_id:
+            call.facts = {**(call.facts or {}), "approval_id": refusal.approval_id}
+        await self._refuse(send, call, 403, refusal.code, detail, request=body, response=payload, problem=extra)
 
     async def _stream(
         self,

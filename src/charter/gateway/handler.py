@@ -21,6 +21,7 @@ from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission, Resource
 from charter.core import tracing
 from charter.core.errors import CharterError, Unauthenticated
+from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
 from charter.deployments.scope import decide
@@ -29,12 +30,12 @@ from charter.gateway.asgi import ClientGone, read_body, respond
 from charter.gateway.auditing import Appender, AuditUnavailable, Call, _fence, _status_for
 from charter.gateway.authz import ExternalDecisions
 from charter.gateway.decision_cache import DecisionCache
-from charter.gateway.forward import Capture
+from charter.gateway.forward import Approvals, Capture
 from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, call_tools, inbound, openai_call
 from charter.gateway.index import LiveIndex
 from charter.gateway.keys import KeyCache
-from charter.gateway.mcp import Approvals, McpRoute, Sessions
+from charter.gateway.mcp import McpRoute, Sessions
 from charter.gateway.metrics import Metrics
 from charter.gateway.problems import PROBLEM, problem_body
 from charter.gateway.refusals import RefusalSummary
@@ -145,6 +146,7 @@ class Gateway(ExternalDecisions, McpRoute):
         if actor is None:
             return
         call.caller = actor.ref
+        call.approval = inb.approval
         if inb.purpose is not None:
             call.facts = {"purpose": inb.purpose[:200]}
         too_big = self._too_big(inb)
@@ -245,6 +247,15 @@ class Gateway(ExternalDecisions, McpRoute):
         if not verdict.allowed:
             reason = str(verdict.reason)
             await self._refuse(send, call, _status_for(reason), reason, verdict.detail)
+            return
+        grant = verdict.grant
+        if doc is not None and doc.get("stream") and grant is not None and toolscope.ruled(grant, tools):
+            ruled = ", ".join(toolscope.ruled(grant, tools))
+            detail = (
+                f"license {grant.license_id} has conditions or approvals for {ruled}: their calls are checked on "
+                'whole answers; send this request with "stream": false'
+            )
+            await self._refuse(send, call, 400, "stream_not_checkable", detail, request=body)
             return
         limited = self._rate_limited(call, dep, verdict)
         if limited is not None:

@@ -40,11 +40,12 @@ class Inbound:
     purpose: str | None
     forward: list[tuple[str, str]]
     content_length: int | None = None  # as declared; -1 when unreadable
+    approval: str | None = None  # Charter-Approval: the approval id an OpenAI tool call's retry spends
 
 
 def inbound(headers: list[tuple[bytes, bytes]]) -> Inbound:
     """One pass over the raw ASGI headers."""
-    token = purpose = None
+    token = purpose = approval = None
     length: int | None = None
     forward: list[tuple[str, str]] = []
     for name, value in headers:
@@ -57,9 +58,11 @@ def inbound(headers: list[tuple[bytes, bytes]]) -> Inbound:
         elif name.startswith(b"charter-"):
             if name == b"charter-purpose":
                 purpose = value.decode("latin-1").strip() or None
+            elif name == b"charter-approval":
+                approval = value.decode("latin-1").strip()[:60] or None
         elif name not in _DROP_REQUEST:
             forward.append((name.decode("latin-1"), value.decode("latin-1")))
-    return Inbound(token, purpose, forward, length)
+    return Inbound(token, purpose, forward, length, approval)
 
 
 @dataclass(slots=True)

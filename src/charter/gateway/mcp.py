@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -70,18 +70,6 @@ class Sessions:
         self._map.pop(sid, None)
 
 
-class Approvals(Protocol):
-    """The approval store as the gateway uses it (`deployments.approvals`, run off the event loop)."""
-
-    async def ask(
-        self, *, license_id: str, deployment: str, tool: str, args: Any, args_sha256: str, agent: str, approver: str
-    ) -> str: ...
-
-    async def use(
-        self, approval_id: str, *, license_id: str, deployment: str, tool: str, args_sha256: str, agent: str
-    ) -> str | None: ...
-
-
 def _headers(scope: Scope) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, value in scope["headers"]:
@@ -94,7 +82,6 @@ class McpRoute(Forwarding):
     """The MCP half of the gateway (mixed into `handler.Gateway`)."""
 
     sessions: Sessions
-    approvals: Approvals | None
     max_body: int
     tool_counts: Callable[[str, str, str], None]
 

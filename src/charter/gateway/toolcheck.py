@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from charter.deployments.tools import AmbiguousDocument, called_tools, mentions_calls, strict_loads
+from charter.deployments import toolscope
+from charter.deployments.tools import AmbiguousDocument, call_arguments, called_tools, mentions_calls, strict_loads
 
 _BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _LINE = re.compile(rb"\r\n|\r|\n")
@@ -25,6 +27,45 @@ class Refusal:
     code: str
     detail: str
     tools: tuple[str, ...] = ()
+    approval_id: str | None = None  # approval_required: the pending approval the caller's retry names
+
+
+@dataclass(frozen=True, slots=True)
+class RuledCall:
+    """A tool call in an answer whose tool has conditions or an approval in the license."""
+
+    tool: str
+    args: dict[str, Any] | None  # None when the arguments are not a JSON object
+    args_sha256: str
+    problem: str = ""  # why the arguments cannot be checked
+
+
+def ruled_calls(payload: bytes, ruled: frozenset[str]) -> list[RuledCall] | Refusal:
+    """The calls of `ruled` tools in a whole JSON answer, with the sha256 of their canonical arguments."""
+    if not ruled or not mentions_calls(payload):
+        return []
+    try:
+        found = call_arguments(strict_loads(payload))
+    except AmbiguousDocument as exc:
+        return Refusal("tool_not_in_scope", f"the answer is ambiguous: {exc}")
+    except ValueError:
+        if b"tool_calls" in payload or b"function_call" in payload:  # e.g. SSE events sent as one answer
+            return Refusal("tool_not_in_scope", "the answer mentions tool calls but is not one readable JSON document")
+        return []
+    out: list[RuledCall] = []
+    for name, raw in found:
+        if name not in ruled:
+            continue
+        try:
+            args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
+            if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
+                raise toolscope.BadCall("invalid_arguments", "the arguments repeat a key")
+            canon = toolscope.canonical_args(args)
+        except (ValueError, toolscope.BadCall) as exc:
+            out.append(RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object"))
+            continue
+        out.append(RuledCall(name, dict(args or {}), toolscope.digest(canon)))
+    return out
 
 
 def _event_data(event: bytes) -> bytes | None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
+from charter.attestations import service as attestations
 from charter.auth.model import Actor, Resource
 from charter.catalog import documents
 from charter.catalog import service as catalog
@@ -254,10 +255,20 @@ def requirements(uow: UnitOfWork, row: LicenseRow) -> Requirements:
         missing.append(problem)
     if classification(uow, row.system).cap_days is None:
         missing.append(f"system {row.system} is classified prohibited (EU AI Act Art. 5): it can never be licensed")
-    kinds = policy.licensing(uow).obligation_documents
-    if kinds:
-        missing += documents.missing_for(uow, row.system, row.model_version, kinds)
+    rules = policy.licensing(uow)
+    if rules.obligation_documents:
+        missing += documents.missing_for(uow, row.system, row.model_version, rules.obligation_documents)
+    missing += attestation_blockers(uow, row.system)
     return Requirements(tally, assessment, missing)
+
+
+def attestation_blockers(uow: UnitOfWork, system: str) -> list[str]:
+    """Expired (and, per the licensing policy's tier list, missing) attestations that block activation/renewal."""
+    rules = policy.licensing(uow)
+    tier = classification(uow, system).tier
+    return attestations.blockers(
+        uow, system, expired_block=rules.expired_attestations_block, required=rules.attestations_required(tier)
+    )
 
 
 def activate(uow: UnitOfWork, actor: Actor, row: LicenseRow, req: Requirements, now: datetime | None = None) -> None:

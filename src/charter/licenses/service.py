@@ -373,6 +373,13 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
             f"license {old.id} is {old.state}: only active, suspended or expired licenses renew",
             code="license_not_renewable",
         )
+    blocked = lifecycle.attestation_blockers(uow, old.system)
+    if blocked:
+        raise Conflict(
+            f"license {old.id} cannot be renewed; missing: {'; '.join(blocked)}",
+            code="license_requirements_unmet",
+            details={"missing": blocked},
+        )
     current = lifecycle.classification(uow, old.system)
     days = data.days or old.days
     if not data.days and current.cap_days is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from charter.core.errors import InvalidInput
 from charter.policies._yaml import Checker, YNode, parse_yaml
+from charter.policies.catalogs import builtin_catalog
 from charter.policies.document import API_VERSION, document_digest
 from charter.policies.errors import NotLicensable
 
@@ -28,10 +29,13 @@ _TOP = (
     "reaudit_interval_days",
     "reinstatement",
     "obligation_documents",
+    "attestations",
 )
+_OPTIONAL = ("obligation_documents", "attestations")
 DOCUMENT_KINDS = ("fria", "post_market_plan")
 _TIER_FIELDS = ("licensable", "signoffs", "personal_data_signoffs", "max_validity_days")
 _REINSTATE_FIELDS = ("signoffs", "by_reason", "default")
+_ATTEST_FIELDS = ("expired_blocks", "required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,12 @@ class LicensingPolicy:
     reinstatement_by_reason: Mapping[str, tuple[str, ...]]
     reinstatement_default: tuple[str, ...]
     obligation_documents: tuple[str, ...] = ()  # fria, post_market_plan: required for activation where they apply
+    expired_attestations_block: bool = False  # an expired attestation of an applicable control blocks activation
+    required_attestations: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def attestations_required(self, tier: str) -> tuple[str, ...]:
+        """Controls a license of a `tier` system needs a current attestation of (where they apply)."""
+        return self.required_attestations.get(tier, ())
 
     def tier(self, tier: str) -> TierRequirements:
         """Requirements of a tier; InvalidInput for an unknown tier, NotLicensable for `prohibited`."""
@@ -121,7 +131,7 @@ def builtin_licensing() -> LicensingPolicy:
 
 
 def _build(root: YNode, c: Checker) -> LicensingPolicy:
-    top = c.mapping(root, "the licensing document", _TOP, _TOP[:-1])  # obligation_documents is optional
+    top = c.mapping(root, "the licensing document", _TOP, _TOP[: -len(_OPTIONAL)])
     if top is None:
         c.raise_if_any()
         raise AssertionError("unreachable")
@@ -150,6 +160,7 @@ def _build(root: YNode, c: Checker) -> LicensingPolicy:
                 c.add(item.loc, f"obligation_documents: '{value}' is not one of {', '.join(DOCUMENT_KINDS)}")
             else:
                 documents.append(value)
+    block, required = _attestations(c, top["attestations"]) if "attestations" in top else (False, {})
     c.raise_if_any()
     return LicensingPolicy(
         name=name,
@@ -161,7 +172,35 @@ def _build(root: YNode, c: Checker) -> LicensingPolicy:
         reinstatement_by_reason=MappingProxyType(by_reason),
         reinstatement_default=default,
         obligation_documents=tuple(documents),
+        expired_attestations_block=block,
+        required_attestations=MappingProxyType(required),
     )
+
+
+def _attestations(c: Checker, node: YNode) -> tuple[bool, dict[str, tuple[str, ...]]]:
+    """`attestations: {expired_blocks: BOOL, required: {TIER: [CONTROL, ...]}}` (controls by catalog id)."""
+    spec = c.mapping(node, "attestations", _ATTEST_FIELDS)
+    if spec is None:
+        return False, {}
+    block = False
+    if "expired_blocks" in spec:
+        flag = spec["expired_blocks"]
+        if flag.kind != "scalar" or not isinstance(flag.value, bool):
+            c.add(flag.loc, "attestations.expired_blocks must be true or false")
+        else:
+            block = bool(flag.value)
+    required: dict[str, tuple[str, ...]] = {}
+    tiers = c.mapping(spec["required"], "attestations.required", TIERS) if "required" in spec else None
+    for tier, tnode in (tiers or {}).items():
+        ids = []
+        for value, item in c.strings(tnode, f"attestations.required.{tier}"):
+            control = builtin_catalog().find(value)
+            if control is None:
+                c.add(item.loc, f"attestations.required.{tier}: unknown control '{value}' (e.g. EUAIA-ART4)")
+            elif control.id not in ids:
+                ids.append(control.id)
+        required[tier] = tuple(ids)
+    return block, required
 
 
 def _functions(c: Checker, node: YNode, what: str, known: tuple[str, ...] | None) -> tuple[str, ...]:

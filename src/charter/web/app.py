@@ -117,6 +117,7 @@ def create(container: Container) -> ASGIApp:
         Route("/deployments/{name}", page(container, deployments.detail_page)),
         Route("/inbox", page(container, inbox.inbox)),
         Route("/inbox/{id}", page(container, inbox.decide), methods=["POST"]),
+        Route("/inbox/approvals/{id}", page(container, inbox.decide_tool), methods=["POST"]),
         Route("/monitoring", page(container, monitoring.overview)),
         Route("/monitoring/{system}/{version}", page(container, monitoring.model_page)),
         Mount("/static", app=StaticFiles(packages=[("charter.web", "static")]), name="static"),

@@ -1,15 +1,13 @@
 """FRIA (Art. 27) and post-market monitoring plan (Art. 72): versioned, required sections, tied to a model
-version; with `obligation_documents` in the licensing policy, activation needs the current FRIA."""
+version; the built-in licensing policy (`obligation_documents`) makes activation need the current FRIA."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-import charter.policies
 from charter.auth.model import SYSTEM_ACTOR
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
@@ -30,14 +28,6 @@ FRIA = {
     "human_oversight": "an officer reviews every refusal",
     "measures": "appeal channel; monthly fairness review",
 }
-
-
-@pytest.fixture
-def require_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = Path(charter.policies.__file__).parent / "builtin" / "licensing.yaml"
-    policy = tmp_path / "licensing.yaml"
-    policy.write_text(src.read_text() + "obligation_documents: [fria, post_market_plan]\n")
-    monkeypatch.setenv("CHARTER_LICENSING", str(policy))
 
 
 def _request(c: Container, model: str) -> str:
@@ -63,7 +53,6 @@ def _fria(client: TestClient, version: str, **sections: Any) -> Any:
 
 
 @SQLITE
-@pytest.mark.usefixtures("require_documents")
 def test_high_risk_deployer_needs_a_fria_to_activate_and_a_model_update_reopens_it(
     client: TestClient, container: Container
 ) -> None:

@@ -20,6 +20,7 @@ from charter.licenses import service
 from charter.licenses.schemas import LicenseCreate, LicenseRead
 from charter.signoffs.schemas import SignOffCreate
 from tests.conftest import MakeUser
+from tests.support.builders import document_obligations
 
 FUNCTIONS = ("ml-lead", "security", "legal", "ethics", "privacy")
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -59,12 +60,16 @@ class World:
         self.version(name, "1.0")
         return name
 
-    def version(self, system: str, version: str) -> str:
+    def version(self, system: str, version: str, *, documented: bool = True) -> str:
+        """Model version SYSTEM@VERSION, with the FRIA/post-market plan its obligations call for unless not
+        `documented` (the built-in licensing policy requires them for activation)."""
         digest = "sha256:" + hashlib.sha256(f"{self.salt}/{system}@{version}".encode()).hexdigest()
         with self.c.uow() as uow:
             catalog.register_model_version(
                 uow, self.admin, system, ModelVersionCreate(version=version, digest=digest, size_bytes=1)
             )
+        if documented:
+            document_obligations(self.c, f"{system}@{version}")
         return f"{system}@{version}"
 
     def request(self, model: str, *, days: int = 90, env: str = "production", **extra: Any) -> LicenseRead:

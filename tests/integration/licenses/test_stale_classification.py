@@ -22,6 +22,7 @@ from charter.licenses.schemas import RenewCreate, StateChange
 from charter.licenses.tokens import LICENSE_TYP
 from tests.integration.licenses.assessments import assess
 from tests.integration.licenses.conftest import ANSWERS, World
+from tests.support.builders import document_obligations
 
 
 def _classify(world: World, system: str, kind: str, *, withdraw: bool = True) -> None:
@@ -31,6 +32,8 @@ def _classify(world: World, system: str, kind: str, *, withdraw: bool = True) ->
             service.reclassify(uow, world.admin, system, answers)
         else:  # the catalog alone: the license path must still notice on its own
             catalog.classify_system(uow, world.admin, system, answers)
+    if kind.startswith("high"):  # the FRIA and post-market plan a high-risk (5(b)) license now needs
+        document_obligations(world.c, f"{system}@1.0")
 
 
 def _claims(world: World, license_id: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate, LicenseRead
 from charter.signoffs.schemas import SignOffCreate
 from tests.conftest import MakeUser
+from tests.support.builders import document_obligations
 
 FUNCTIONS = ("ml-lead", "security", "legal", "ethics", "privacy")
 ARTIFACT = b"credit-scoring model weights v1"
@@ -169,6 +170,7 @@ class ReportWorld:
                 )
             with self.c.uow() as uow:
                 catalog.link(uow, self.admin, LineageLink(dataset=f"{name}-{ds}", model=ref, role=role))
+        document_obligations(self.c, ref)  # the FRIA and post-market plan activation requires
         self.evaluate(ref)
         return ref
 

@@ -13,7 +13,7 @@ from charter.deployments import service
 from charter.deployments.schemas import DeploymentCreate
 from charter.guard import Guard, LicenseDenied
 from charter.guard.local import LocalDecider
-from tests.integration.web.conftest import Client, sign_in
+from tests.integration.web.conftest import Client, page_csrf, sign_in
 from tests.support.gateway_fake.world import licensed
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -46,3 +46,43 @@ def test_tool_counts_and_waiting_approvals(container: Container, web: Client, us
     assert "<td><code>delete</code></td><td>0</td><td>1</td>" in table
     assert "Waiting for approval" in page.text
     assert '{"amount": 5}' in page.text  # the exact arguments the approver decides on
+
+
+def test_the_inbox_lists_tool_calls_waiting_for_approval_and_decides_them(
+    container: Container, web: Client, user: Callable[..., str]
+) -> None:
+    """The approver named by the license sees the exact tool, arguments and agent in the inbox and approves or
+    denies there; the approval passes the agent's retry once."""
+    world = licensed(container, tools=("crm:refund",), approvals=["crm:refund => role:reviewer"])
+    body = {"name": "crm", "kind": "mcp", "model": world.model, "upstream": "http://127.0.0.1:9/mcp"}
+    with container.uow() as uow:
+        service.add(
+            uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(body), allow=container.settings.upstream_allowlist
+        )
+    guard = Guard("crm", purpose="credit-scoring", decider=LocalDecider(container, world.app_key))
+    ids = []
+    for amount in (70, 80):
+        with pytest.raises(LicenseDenied) as held:
+            guard.tool_call("crm", "refund", {"amount": amount})
+        ids.append(held.value.decision.approval_id)
+    viewer = sign_in(web(), user("vic", "viewer"))
+    assert "Tool calls waiting for your approval" not in viewer.get("/inbox").text
+    client = sign_in(web(), user("rae", ("reviewer", "legal")))
+    page = client.get("/inbox").text
+    section = page[page.index('id="tool-approvals"') :]
+    assert ids[0] in section and ids[1] in section and '{"amount": 70}' in section and world.app_key not in section
+    assert "crm:refund" in section and "app:loan-portal" in section
+    csrf = page_csrf(client, "/inbox")
+    bad = client.post(f"/inbox/approvals/{ids[0]}", data={"csrf": csrf, "decision": "maybe"})
+    assert bad.status_code == 422
+    r = client.post(f"/inbox/approvals/{ids[0]}", data={"csrf": csrf, "decision": "approve", "comment": "ok"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/inbox?done=approve")
+    assert "is now <strong>approved</strong>" in client.get(r.headers["location"]).text
+    r = client.post(f"/inbox/approvals/{ids[1]}", data={"csrf": csrf, "decision": "deny"})
+    assert r.status_code == 303
+    after = client.get("/inbox").text
+    assert ids[0] not in after.split('role="status"')[-1] and 'id="tool-approvals"' not in after
+    assert guard.tool_call("crm", "refund", {"amount": 70}, approval=ids[0]).allowed
+    with pytest.raises(LicenseDenied) as denied:
+        guard.tool_call("crm", "refund", {"amount": 80}, approval=ids[1])
+    assert "was denied by user:rae" in denied.value.decision.detail

@@ -16,7 +16,7 @@ def detail_page(ctx: Ctx) -> Page:
     name = ctx.param("name")
     with ctx.uow() as uow:
         dep = deployments.get(uow, ctx.actor, name)
-        tools = deployments.tool_counts(uow, ctx.actor, name) if dep.kind == "mcp" else []
+        tools = deployments.tool_counts(uow, ctx.actor, name) if dep.kind in ("mcp", "openai") else []
         waiting = []
         if allowed(ctx.actor, Permission.TOOL_APPROVE):
             waiting = [a for a in approvals.list_all(uow, ctx.actor, "pending") if a.deployment == name]

@@ -10,9 +10,11 @@ from urllib.parse import quote
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from charter.auth.model import Actor, Role
+from charter.auth.authorize import allowed
+from charter.auth.model import Actor, Permission, Role
 from charter.catalog import service as catalog
 from charter.core.errors import CharterError, Forbidden, InvalidInput, NotFound
+from charter.deployments import approvals
 from charter.evaluation import service as evaluation
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseRead, LicenseStatus
@@ -25,6 +27,7 @@ from charter.web.rendering import Page
 from charter.web.views.licenses import conditions_text, events
 
 DECISIONS = ("approve", "reject")
+TOOL_DECISIONS = ("approve", "deny")
 FAILING_SHOWN = 10
 ACKNOWLEDGE = "breach-reviewed"
 
@@ -138,6 +141,16 @@ def pending_for(ctx: Ctx, limit: int | None = None, *, details: bool = True) -> 
     return [_item(ctx, lic, status, fns) for lic, status, fns in waiting]
 
 
+def tool_approvals(ctx: Ctx) -> list[approvals.ApprovalRead]:
+    """Pending tool-call approvals (MCP `tools/call`, OpenAI tool calls, `guard.tool_call`) the signed-in user may
+    decide: the approver the license names (`role:NAME`), never the agent's own call."""
+    if not allowed(ctx.actor, Permission.TOOL_APPROVE):
+        return []
+    with ctx.uow() as uow:
+        pending = approvals.list_all(uow, ctx.actor, "pending")
+    return [a for a in pending if approvals.may_approve(ctx.actor, a.approver) and a.agent != ctx.actor.ref]
+
+
 def inbox(ctx: Ctx) -> Page:
     """GET /inbox — what waits for the reviewer, with what to weigh and a decision form for each."""
     done = None
@@ -148,9 +161,19 @@ def inbox(ctx: Ctx) -> Page:
             done = {"decision": ctx.q("done"), "id": lic.id, "name": label(lic), "state": str(lic.state)}
         except CharterError:
             done = None
+    decided = None
+    if ctx.q("approval") and ctx.q("done") in TOOL_DECISIONS:
+        try:  # the approval as stored now (never from the query string)
+            with ctx.uow() as uow:
+                found = approvals.get(uow, ctx.actor, ctx.q("approval"))
+            decided = {"id": found.id, "state": found.state, "tool": f"{found.deployment}:{found.tool}"}
+        except CharterError:
+            decided = None
     data = {
         "title": "Sign-off inbox",
         "items": pending_for(ctx),
+        "tool_approvals": tool_approvals(ctx),
+        "decided": decided,
         "functions": functions_of(ctx.actor),
         "done": done,
         "acknowledge": ACKNOWLEDGE,
@@ -200,3 +223,16 @@ def decide(ctx: Ctx) -> Page | Response:
         return Page("_inbox_done.html", data)
     target = f"/inbox?done={decision}&license={quote(license_id)}"
     return RedirectResponse(target, status_code=303)
+
+
+def decide_tool(ctx: Ctx) -> Response:
+    """POST /inbox/approvals/{id} — approve (a single-use grant for exactly that call) or deny a tool call, through
+    the approvals service (which checks that the user is the approver the license names)."""
+    approval_id = ctx.param("id")
+    decision = ctx.form.get("decision", "")
+    if decision not in TOOL_DECISIONS:
+        raise InvalidInput("decision must be approve or deny", field="decision")
+    comment = ctx.form.get("comment", "").strip()[:500]
+    with ctx.uow(write=True) as uow:
+        approvals.decide(uow, ctx.actor, approval_id, approve=decision == "approve", reason=comment)
+    return RedirectResponse(f"/inbox?done={decision}&approval={quote(approval_id)}", status_code=303)
