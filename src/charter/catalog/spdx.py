@@ -24,12 +24,6 @@ def _lists() -> tuple[dict[str, str], dict[str, str]]:
     return licenses, exceptions
 
 
-def list_version() -> str:
-    """The SPDX License List release the shipped ids come from."""
-    doc = json.loads(_FILE.read_text(encoding="utf-8"))
-    return str(doc["source"])
-
-
 def license_ids() -> list[str]:
     """Every known SPDX license id."""
     return sorted(_lists()[0].values())

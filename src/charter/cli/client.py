@@ -20,7 +20,7 @@ class Api:
         self._client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = path if path.startswith("/") and not path.startswith("/api/") else path
+        url = path
         if not url.startswith("/api/") and not url.startswith("/.well-known") and not url.startswith("/healthz"):
             url = "/api/v1" + url
         try:
