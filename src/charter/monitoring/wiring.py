@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from charter.core.clock import utcnow
 from charter.core.errors import CharterError
-from charter.licenses import jobs
 from charter.licenses.runtime import Runtime
 from charter.monitoring import repository as repo
 from charter.monitoring import service
 from charter.monitoring.capture import Capturer, Target
 from charter.monitoring.windows import load_profile
+from charter.storage import leases
 
 log = logging.getLogger("charter.monitoring")
 CAPTURE_KEY = "gateway_capture"  # read by charter.gateway.app at startup
@@ -116,13 +116,13 @@ class Monitor:
     def check(self) -> int:
         """The scheduled check, in at most one process at a time."""
         now = utcnow()
-        if not jobs.acquire(self.runtime, CHECK_JOB, now):
+        if not leases.acquire(self.runtime.uow, CHECK_JOB, now):
             return -1
         try:
             with self.runtime.uow() as uow:
                 return service.check_latest(uow)
         finally:
-            jobs.release(self.runtime, CHECK_JOB, now)
+            leases.release(self.runtime.uow, CHECK_JOB, now)
 
 
 def wire(runtime: Runtime, *, scheduler: bool = True) -> Monitor:
