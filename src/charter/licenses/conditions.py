@@ -1,11 +1,24 @@
 """License conditions: `METRIC OP VALUE => suspend|revoke [after N windows]`, validated and stored as JSON.
 
-The grammar matches the monitoring engine's (which sits above licenses and evaluates them); this parser validates
-and normalises to `{metric, op, value, action, after}`. A condition that could never fire is refused when it is
-requested: the metric must be one monitoring computes (`charter.monitoring.metrics` lists them; a test keeps the two
-in step), a bracket key must name a feature (drift) or sensitive attribute (fairness) of the model's reference
-profile when one is uploaded, and the text must be printable ASCII (a column with other characters is written as a
-JSON string with `\\u` escapes), so a look-alike or invisible character cannot hide a typo.
+This is the one parser of the grammar: it validates and normalises to `{metric, op, value, action, after}`, and
+the monitoring engine (which sits above licenses) evaluates what it parses (`charter.monitoring.conditions`). A
+condition that could never fire is refused when it is requested: the metric must be one monitoring computes
+(`charter.monitoring.metrics` lists them; a test keeps the two in step), a bracket key must name a feature (drift)
+or sensitive attribute (fairness) of the model's reference profile when one is uploaded, and the text must be
+printable ASCII (a column with other characters is written as a JSON string with `\\u` escapes), so a
+look-alike or invisible character cannot hide a typo.
+
+Grammar (spaces and tabs allowed between tokens, not inside a metric)::
+
+    condition := metric op number "=>" action [ "after" integer ( "window" | "windows" ) ]
+    metric    := name ( "." name )* [ "[" key "]" ]     name := [A-Za-z_][A-Za-z0-9_]*
+    key       := characters other than [ ] " and control characters | a JSON string in double quotes
+    op        := "<" | "<=" | ">" | ">=" | "==" | "!="
+    number    := optionally signed decimal with optional exponent (finite)
+    action    := "suspend" | "revoke"
+
+The metric vocabulary (`FEATURE_METRICS`, `ATTRIBUTE_METRICS`, `PLAIN_METRICS` below) is the one registry of what
+a condition may name; add a new metric there and in `charter.monitoring.metrics`.
 """
 
 from __future__ import annotations
