@@ -14,13 +14,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from charter.auth import service as auth_service
+from charter.auth import sessions as stored_sessions
 from charter.auth.model import ROLE_PERMISSIONS, Actor, Permission
+from charter.auth.sessions import WebSession
 from charter.bootstrap import Container
 from charter.core.errors import CharterError, ErrorKind, Forbidden, Unauthenticated
 from charter.storage.uow import UnitOfWork
 from charter.web import sessions
 from charter.web.rendering import Page, render
-from charter.web.sessions import WebSession
 
 log = logging.getLogger("charter.web")
 
@@ -177,7 +178,7 @@ async def read_form(request: Request) -> dict[str, str]:
 def resolve(container: Container, token: str) -> tuple[WebSession, Actor] | None:
     """The session and its principal's current grants (role changes and disabling apply at once)."""
     with container.uow(write=False) as uow:
-        session = sessions.load(uow, token)
+        session = stored_sessions.load(uow, token)
         if session is None:
             return None
         try:

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from charter.auth import keys
 from charter.auth import service as auth_service
+from charter.auth import sessions as stored_sessions
 from charter.auth.model import Actor
 from charter.bootstrap import Container
 from charter.core.errors import CharterError, Unauthenticated
@@ -56,7 +57,7 @@ class Login:
         next_url: str | None = None,
     ) -> Response:
         """The sign-in page with a fresh double-submit CSRF token (cookie + hidden field)."""
-        csrf = sessions.new_token()
+        csrf = stored_sessions.new_token()
         data = {
             **base_data(request, None, None),
             "title": "Sign in",
@@ -170,8 +171,8 @@ class Login:
                 )
                 uow.commit()
                 return LoginOutcome(None, _friendly(failure, mode) if failure else "Sign-in failed.")
-            sessions.end(uow, previous)
-            token, _ = sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
+            stored_sessions.end(uow, previous)
+            token, _ = stored_sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
             uow.record(AuditEvent(actor.ref, "session.login", actor.ref, details={"method": method}, governance=False))
             uow.commit()
         return LoginOutcome(token)
@@ -208,7 +209,7 @@ def logout(ctx: Ctx) -> Response:
     request = ctx.request
     cookie = session_cookie(request)
     with ctx.uow(write=True) as uow:
-        if sessions.end(uow, request.cookies.get(cookie, "")) is not None:
+        if stored_sessions.end(uow, request.cookies.get(cookie, "")) is not None:
             uow.record(AuditEvent(ctx.actor.ref, "session.logout", ctx.actor.ref, governance=False))
         uow.commit()
     response: Response
