@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from charter.audit.service import AuditLog
 from charter.auth import service as auth_service
 from charter.auth.authorize import authorize_any
 from charter.auth.model import Actor, Permission
@@ -19,6 +20,14 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_audit_log(c: ContainerDep) -> AuditLog:
+    """The process's audit log service (built by `bootstrap.build`)."""
+    return c.audit_log
+
+
+AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
 
 
 def authenticate(request: Request) -> Actor:

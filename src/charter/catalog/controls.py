@@ -6,7 +6,6 @@ then in the shared reference copy beside the repository. Only what classificatio
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +19,8 @@ from charter.core.errors import CharterError, ErrorKind
 from charter.core.legal import LegalStatus, legal_status
 
 FILENAME = "control-catalogs.yaml"
-ENV_OVERRIDE = "CHARTER_CONTROL_CATALOGS"
+ENV_OVERRIDE = "CHARTER_CONTROL_CATALOGS"  # Settings.control_catalogs, as the error message names it
+_override: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +37,17 @@ class ControlRef:
     legal: LegalStatus = LegalStatus("in_force", "")
 
 
+def configure(path: Path | None) -> None:
+    """Look for the catalog at `path` first (`Settings.control_catalogs`; the composition root sets it)."""
+    global _override
+    _override = path
+
+
 def candidates() -> list[Path]:
     """Where the catalog YAML is looked for, in order."""
     out: list[Path] = []
-    if override := os.environ.get(ENV_OVERRIDE):
-        out.append(Path(override))
+    if _override is not None:
+        out.append(_override)
     package = Path(charter.__file__).resolve().parent
     out.append(package / "policies" / "builtin" / FILENAME)
     for parent in package.parents:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from charter.core.clock import utcnow
 from charter.core.errors import CharterError
@@ -22,7 +23,6 @@ from charter.monitoring.windows import load_profile
 from charter.storage import leases
 
 log = logging.getLogger("charter.monitoring")
-CAPTURE_KEY = "gateway_capture"  # read by charter.gateway.app at startup
 CHECK_JOB = "monitoring.check"
 
 
@@ -125,17 +125,19 @@ class Monitor:
             leases.release(self.runtime.uow, CHECK_JOB, now)
 
 
-def wire(runtime: Runtime, *, scheduler: bool = True) -> Monitor:
+class MonitoredRuntime(Runtime, Protocol):
+    """The container as monitoring wires it: `monitor` is set once (its capturer is the gateway's capture hook)."""
+
+    monitor: Monitor | None
+
+
+def wire(runtime: MonitoredRuntime, *, scheduler: bool = True) -> Monitor:
     """Register capture (for the gateway) and the monitoring loop in the process lifespan (idempotent)."""
-    existing = runtime.extras.get("monitoring.monitor")
-    if isinstance(existing, Monitor):
-        return existing
+    if runtime.monitor is not None:
+        return runtime.monitor
     config = MonitorSettings.load(runtime)
     capturer = Capturer(window_s=config.window_s)
     monitor = Monitor(runtime, capturer, config, scheduler=scheduler)
-    runtime.extras["monitoring.monitor"] = monitor
-    runtime.extras[CAPTURE_KEY] = capturer
-    hooks = runtime.extras.setdefault("lifespan", {})
-    hooks.setdefault("startup", []).append(monitor.start)
-    hooks.setdefault("shutdown", []).append(monitor.stop)
+    runtime.monitor = monitor
+    runtime.lifespan.add(monitor.start, monitor.stop)
     return monitor

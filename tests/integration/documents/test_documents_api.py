@@ -15,6 +15,7 @@ from charter.bootstrap import Container
 from charter.catalog import service as catalog
 from charter.catalog.questionnaire import NO_PROHIBITED
 from charter.catalog.schemas import ModelVersionCreate
+from charter.licenses import policy as licensing_policy
 from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.signoffs.schemas import SignOffCreate
@@ -33,11 +34,12 @@ FRIA = {
 
 
 @pytest.fixture
-def require_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def require_documents(container: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = Path(charter.policies.__file__).parent / "builtin" / "licensing.yaml"
     policy = tmp_path / "licensing.yaml"
     policy.write_text(src.read_text() + "obligation_documents: [fria, post_market_plan]\n")
-    monkeypatch.setenv("CHARTER_LICENSING", str(policy))
+    settings = container.settings.model_copy(update={"licensing": policy})  # CHARTER_LICENSING
+    monkeypatch.setattr(licensing_policy, "_override", settings.licensing)
 
 
 def _request(c: Container, model: str) -> str:

@@ -243,5 +243,5 @@ def reports_source(uow: UnitOfWork, system: str) -> MonitoringSummary | None:
 def wire(container: Container, *, scheduler: bool = True) -> None:
     """Monitoring in this process: the reports source, gateway capture, the flush loop and (with `scheduler`) the
     scheduled condition check."""
-    container.extras["reports.monitoring"] = reports_source
+    container.reports_monitoring = reports_source
     monitoring_wiring.wire(container, scheduler=scheduler)
