@@ -22,7 +22,7 @@ from charter.auth import service as auth_service
 from charter.auth.schemas import KeyCreated
 from charter.catalog import controls
 from charter.core import keybundle
-from charter.core.errors import Conflict
+from charter.core.errors import Conflict, ErrorCode
 from charter.core.keybundle import Bundle
 from charter.core.lifespan import Lifespan
 from charter.core.signing import KeyRing, ensure_keys, load_keys
@@ -122,7 +122,7 @@ class InitResult:
 
 
 class KeysMissing(Conflict):
-    code = "keys_missing"
+    code = ErrorCode.KEYS_MISSING
 
 
 def init(settings: Settings, *, admin_name: str = "admin", join: Bundle | None = None) -> InitResult:

@@ -15,6 +15,7 @@ from charter import __version__
 from charter.api.routes.licenses import register_public as licenses_public
 from charter.audit import keyset
 from charter.bootstrap import Container
+from charter.core.errors import ErrorCode
 from charter.core.keybundle import KeysMismatch
 from charter.storage import migrate
 
@@ -80,7 +81,7 @@ class Public:
         if refused is not None:
             return {
                 "reason": "audit checkpoints refused",
-                "code": "checkpoint_refused",
+                "code": ErrorCode.CHECKPOINT_REFUSED,
                 "detail": f"{refused}; run `charter audit verify`",
             }
         return None

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from charter.audit.merkle import EMPTY_ROOT, STORED_LEVELS, largest_power_of_two_below, node_hash, perfect_root
 from charter.audit.sink import Executor
 from charter.audit.tables import CHECKPOINTS, ENTRIES, HEAD, NODES
-from charter.core.errors import CharterError, ErrorKind, NotFound
+from charter.core.errors import CharterError, ErrorCode, ErrorKind, NotFound
 
 
 class AuditStoreError(CharterError):
     kind = ErrorKind.FAILED
-    code = "audit_log_damaged"
+    code = ErrorCode.AUDIT_LOG_DAMAGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +201,9 @@ def entry(s: Executor, seq: int) -> tuple[bytes, bytes]:
     """(body, leaf hash) of entry `seq`."""
     row = s.execute(select(ENTRIES.c.body, ENTRIES.c.leaf_hash).where(ENTRIES.c.seq == seq)).first()
     if row is None:
-        raise NotFound(f"audit entry {seq} does not exist (see: charter audit log)", code="audit_entry_not_found")
+        raise NotFound(
+            f"audit entry {seq} does not exist (see: charter audit log)", code=ErrorCode.AUDIT_ENTRY_NOT_FOUND
+        )
     return bytes(row.body), bytes(row.leaf_hash)
 
 

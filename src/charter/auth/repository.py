@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from charter.auth.model import Actor, Grant, Role, ScopeKind
 from charter.auth.tables import PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow
-from charter.core.errors import InvalidInput, NotFound
+from charter.core.errors import ErrorCode, InvalidInput, NotFound
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -23,7 +23,7 @@ def principal_by_ref(session: Session, ref: str) -> PrincipalRow:
     row = session.scalar(select(PrincipalRow).where(PrincipalRow.kind == kind, PrincipalRow.name == name))
     if row is None:
         raise NotFound(
-            f"no {kind} named '{name}'; create it with: charter {kind} add {name}", code="principal_not_found"
+            f"no {kind} named '{name}'; create it with: charter {kind} add {name}", code=ErrorCode.PRINCIPAL_NOT_FOUND
         )
     return row
 
@@ -31,7 +31,9 @@ def principal_by_ref(session: Session, ref: str) -> PrincipalRow:
 def team_by_name(session: Session, name: str) -> TeamRow:
     row = session.scalar(select(TeamRow).where(TeamRow.name == name))
     if row is None:
-        raise NotFound(f"no team named '{name}'; create it with: charter team add {name}", code="team_not_found")
+        raise NotFound(
+            f"no team named '{name}'; create it with: charter team add {name}", code=ErrorCode.TEAM_NOT_FOUND
+        )
     return row
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 import charter
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 from charter.core.legal import LegalStatus, legal_status
 
 FILENAME = "control-catalogs.yaml"
@@ -67,7 +67,7 @@ def catalog_path() -> Path:
     raise CharterError(
         f"control catalogs not found (looked in: {', '.join(str(p) for p in candidates())}); "
         f"set {ENV_OVERRIDE}=PATH/{FILENAME}",
-        code="control_catalogs_missing",
+        code=ErrorCode.CONTROL_CATALOGS_MISSING,
         kind=ErrorKind.UNAVAILABLE,
     )
 
@@ -103,7 +103,7 @@ def _load(path: str, mtime_ns: int) -> tuple[ControlRef, ...]:
     with open(path, encoding="utf-8") as fh:
         document = yaml.safe_load(fh)
     if not isinstance(document, dict):
-        raise CharterError(f"{path}: not a control catalog document", code="control_catalogs_invalid")
+        raise CharterError(f"{path}: not a control catalog document", code=ErrorCode.CONTROL_CATALOGS_INVALID)
     return parse(document)
 
 

@@ -18,7 +18,7 @@ from charter.auth.schemas import AppCreate, KeyCreate, RoleGrant, TeamCreate, Us
 from charter.bootstrap import Container
 from charter.catalog import service as catalog
 from charter.catalog.schemas import DatasetCreate, FileIn, LineageLink, ModelVersionCreate, SystemCreate
-from charter.core.errors import Conflict, NotFound
+from charter.core.errors import Conflict, ErrorCode, NotFound
 from charter.demo import content, data
 from charter.evaluation import scan_path
 from charter.evaluation import service as evaluation
@@ -89,7 +89,7 @@ def _admin(c: Container) -> Actor:
         admins = [b.principal for b in auth.list_roles(uow, SYSTEM_ACTOR) if b.role == "admin"]
         users = {f"{p.kind}:{p.name}": p.id for p in auth.list_principals(uow, SYSTEM_ACTOR)}
         if not admins:
-            raise NotFound("no administrator: run `charter init` first", code="not_initialised")
+            raise NotFound("no administrator: run `charter init` first", code=ErrorCode.NOT_INITIALISED)
         return auth.actor_by_id(uow, users[admins[0]])
 
 
@@ -293,7 +293,7 @@ def unless_exists() -> Iterator[None]:
     try:
         yield
     except Conflict as exc:
-        if not (exc.code.endswith("_exists") or exc.code == "model_version_locked"):
+        if not (exc.code.endswith("_exists") or exc.code == ErrorCode.MODEL_VERSION_LOCKED):
             raise
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charter.core.canonical import canonical_json
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.hashing import sha256_hex
 
 OPS = ("<=", ">=", "==", "!=", "<", ">")
@@ -92,24 +92,24 @@ def check_metric(text: str, metric: str, columns: ProfileColumns | None) -> None
     if not bracket:
         if name not in PLAIN_METRICS:
             keyed = [f"{m}[…]" for m in FEATURE_METRICS]
-            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *keyed], "unknown_metric")
+            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *keyed], ErrorCode.UNKNOWN_METRIC)
         return
     key = key[:-1]
     if name in FEATURE_METRICS:
         if columns is not None and key not in columns.features:
-            raise _unknown(text, "feature", key, columns.features, "unknown_attribute")
+            raise _unknown(text, "feature", key, columns.features, ErrorCode.UNKNOWN_ATTRIBUTE)
     elif name in ATTRIBUTE_METRICS:
         if columns is not None and key not in columns.attributes:
-            raise _unknown(text, "sensitive attribute", key, columns.attributes, "unknown_attribute")
+            raise _unknown(text, "sensitive attribute", key, columns.attributes, ErrorCode.UNKNOWN_ATTRIBUTE)
     else:
-        raise _unknown(text, "metric", name, [*FEATURE_METRICS, *ATTRIBUTE_METRICS], "unknown_metric")
+        raise _unknown(text, "metric", name, [*FEATURE_METRICS, *ATTRIBUTE_METRICS], ErrorCode.UNKNOWN_METRIC)
 
 
 def _invalid(text: str, why: str) -> InvalidInput:
     return InvalidInput(
         f"condition {text[:200]!r}: {why}; expected 'METRIC OP VALUE => suspend|revoke [after N windows]', "
         "e.g. 'drift.psi_max < 0.25 => suspend'",
-        code="invalid_condition",
+        code=ErrorCode.INVALID_CONDITION,
         field="conditions",
     )
 
@@ -162,7 +162,7 @@ def validate(conditions: Iterable[str | Mapping[str, Any]], columns: ProfileColu
         check_metric(text, parsed["metric"], columns)
         out.append(parsed)
     if len(out) > MAX_CONDITIONS:
-        raise InvalidInput(f"at most {MAX_CONDITIONS} conditions per license", code="invalid_condition")
+        raise InvalidInput(f"at most {MAX_CONDITIONS} conditions per license", code=ErrorCode.INVALID_CONDITION)
     return out
 
 
@@ -175,7 +175,7 @@ def render(condition: Mapping[str, Any]) -> str:
         after = int(condition.get("after", 1))
     except (KeyError, TypeError, ValueError):
         raise InvalidInput(
-            "a condition object needs metric, op, value, action (and optional after)", code="invalid_condition"
+            "a condition object needs metric, op, value, action (and optional after)", code=ErrorCode.INVALID_CONDITION
         ) from None
     return text + (f" after {after} windows" if after != 1 else "")
 

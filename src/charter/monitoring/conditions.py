@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.licenses import conditions as license_conditions
 
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
@@ -58,7 +58,9 @@ class Condition:
             and _NAME.match(self.metric) is not None
         )
         if not ok:
-            raise InvalidInput(f"invalid condition fields: {self!r}", code="invalid_condition", field="conditions")
+            raise InvalidInput(
+                f"invalid condition fields: {self!r}", code=ErrorCode.INVALID_CONDITION, field="conditions"
+            )
 
     def holds(self, value: float) -> bool:
         return OPS[self.op](value, self.threshold)
@@ -97,7 +99,9 @@ class Condition:
                 str(cls(d["metric"], d["op"], float(d["threshold"]), d["action"], int(d["windows"])))
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"condition {dict(d)!r} is malformed: {exc!r}", code="invalid_condition") from exc
+            raise InvalidInput(
+                f"condition {dict(d)!r} is malformed: {exc!r}", code=ErrorCode.INVALID_CONDITION
+            ) from exc
 
 
 def parse_condition(text: str) -> Condition:

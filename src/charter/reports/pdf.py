@@ -14,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 
 ENV_VAR = "CHARTER_CHROMIUM"  # Settings.chromium, as the error message names it
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -25,12 +25,12 @@ _SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
 
 class PdfRendererUnavailable(CharterError):
     kind = ErrorKind.UNAVAILABLE
-    code = "pdf_renderer_unavailable"
+    code = ErrorCode.PDF_RENDERER_UNAVAILABLE
 
 
 class PdfRenderFailed(CharterError):
     kind = ErrorKind.UNAVAILABLE
-    code = "pdf_render_failed"
+    code = ErrorCode.PDF_RENDER_FAILED
 
 
 def find_chromium(configured: str | None = None) -> str | None:

@@ -12,7 +12,7 @@ from charter.audit import store as audit_store
 from charter.audit.merkle import leaf_hash
 from charter.auth.authorize import authorize
 from charter.auth.model import Permission, Resource
-from charter.core.errors import InvalidInput, NotFound
+from charter.core.errors import ErrorCode, InvalidInput, NotFound
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
 
@@ -96,7 +96,7 @@ def entry_page(ctx: Ctx) -> Page:
     with ctx.uow() as uow:
         row = audit_store.find_entry(uow.session, seq)
         if row is None:
-            raise NotFound(f"audit entry #{seq} does not exist", code="audit_entry_not_found")
+            raise NotFound(f"audit entry #{seq} does not exist", code=ErrorCode.AUDIT_ENTRY_NOT_FOUND)
         body = bytes(row.body)
         stored_leaf = bytes(row.leaf_hash)
         meta = {"ts": row.ts, "actor": row.actor, "action": row.action, "resource": row.resource}

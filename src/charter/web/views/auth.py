@@ -14,7 +14,7 @@ from charter.auth import service as auth_service
 from charter.auth import sessions as stored_sessions
 from charter.auth.model import Actor
 from charter.bootstrap import Container
-from charter.core.errors import CharterError, Unauthenticated
+from charter.core.errors import CharterError, ErrorCode, Unauthenticated
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWork
 from charter.web import sessions
@@ -150,7 +150,7 @@ class Login:
             try:
                 if mode == "password":
                     if not username or not password:
-                        raise Unauthenticated("enter your user name and password", code="invalid_credentials")
+                        raise Unauthenticated("enter your user name and password", code=ErrorCode.INVALID_CREDENTIALS)
                     actor = auth_service.authenticate_password(uow, username, password)
                 else:
                     actor = _by_key(uow, api_key)
@@ -180,10 +180,10 @@ class Login:
 
 def _by_key(uow: UnitOfWork, api_key: str) -> Actor:
     if not api_key:
-        raise Unauthenticated("paste an API key (chk_…)", code="invalid_api_key")
+        raise Unauthenticated("paste an API key (chk_…)", code=ErrorCode.INVALID_API_KEY)
     actor = auth_service.authenticate(uow, api_key)
     if actor.kind != "user":
-        raise Unauthenticated("app keys cannot sign in to the dashboard; use a user's key", code="app_key")
+        raise Unauthenticated("app keys cannot sign in to the dashboard; use a user's key", code=ErrorCode.APP_KEY)
     return actor
 
 
@@ -196,7 +196,7 @@ def _key_prefix(api_key: str) -> str:
 
 def _friendly(exc: CharterError, mode: str) -> str:
     if mode == "password":
-        return "Wrong user name or password." if exc.code == "invalid_credentials" else exc.message
+        return "Wrong user name or password." if exc.code == ErrorCode.INVALID_CREDENTIALS else exc.message
     return {
         "invalid_api_key": "That API key was not recognised.",
         "api_key_revoked": "That API key has been revoked.",
