@@ -75,9 +75,9 @@ def backend(name: str, url: str) -> Iterator[bootstrap.Container]:
         admin = create_engine(pg_url(url))
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        settings = Settings(home=home, environment="test", database_url=url, database_schema=schema)
+        settings = Settings(home=home, database_url=url, database_schema=schema)
     else:
-        settings = Settings(home=home, environment="test")
+        settings = Settings(home=home)
     bootstrap.init(settings)
     container = bootstrap.build(settings)
     try:
@@ -231,7 +231,7 @@ def fill(c: bootstrap.Container, total: int) -> None:
 
 def bench_verify(c: bootstrap.Container, total: int) -> float:
     fill(c, total)
-    log = c.extras["audit.log"]
+    log = c.audit_log
     log.checkpointer.checkpoint()
     times = []
     for workers in (1, 1, None, None):

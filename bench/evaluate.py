@@ -168,7 +168,6 @@ def upload_run(path: Path, repeat: int, resamples: int) -> dict[str, Any]:
             **os.environ,
             "PYTHONPATH": str(ROOT / "src"),
             "CHARTER_HOME": str(work / "home"),
-            "CHARTER_ENVIRONMENT": "development",
             "CHARTER_LOG_LEVEL": "warning",
             "CHARTER_URL": f"http://127.0.0.1:{port}",
         }

@@ -221,7 +221,7 @@ def main() -> None:
         procs.append(start([PY, str(ROOT / "bench" / "_upstream.py"), str(up_port)], log=work / "upstream.log"))
         time.sleep(0.5)
         home = work / "home"
-        env = {"CHARTER_HOME": str(home), "CHARTER_ENVIRONMENT": "development", "CHARTER_LOG_LEVEL": "warning"}
+        env = {"CHARTER_HOME": str(home), "CHARTER_LOG_LEVEL": "warning"}
         print(f"setting up Charter in {home} …", flush=True)
         app_key = _setup.licensed_deployment(env, upstream, work)
         gw_port = free_port()

@@ -85,7 +85,7 @@ def main() -> None:
         wait_port(port, 60, mcp_server)
         upstream = f"http://127.0.0.1:{port}/mcp"
         home = work / "home"
-        env = {"CHARTER_HOME": str(home), "CHARTER_ENVIRONMENT": "development", "CHARTER_LOG_LEVEL": "warning"}
+        env = {"CHARTER_HOME": str(home), "CHARTER_LOG_LEVEL": "warning"}
         print(f"setting up Charter in {home} …", flush=True)
         # The license lets app:loan-portal call every tool of `crm`, echo only with short texts.
         # `credit-raw` (kind http) forwards /gw/credit-raw/mcp to the same server.

@@ -81,9 +81,7 @@ def crash(a: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
 
         from charter.settings import Settings
 
-        f = run_crashes(
-            Settings(home=tmp / "home", environment="test"), tmp, kills=a.kills, seed=a.seed, concurrency=a.concurrency
-        )
+        f = run_crashes(Settings(home=tmp / "home"), tmp, kills=a.kills, seed=a.seed, concurrency=a.concurrency)
         return {
             "load": f"{f['answered']} calls answered ({f['allowed']} allowed) on serve + gateway, "
             f"{f['governance_acked']} governance changes acknowledged of {f['governance_tried']} tried",
@@ -145,9 +143,7 @@ def revocation(a: argparse.Namespace) -> Callable[[Path], dict[str, Any]]:
         from charter.settings import Settings
 
         with pg_schema() as schema:
-            settings = Settings(
-                home=tmp / "home", environment="test", database_url=pg_sqlalchemy_url(), database_schema=schema
-            )
+            settings = Settings(home=tmp / "home", database_url=pg_sqlalchemy_url(), database_schema=schema)
             f = run_revocation(settings, tmp, rounds=a.revocations, concurrency=a.concurrency)
         return {
             "load": f"{f['answered']} calls answered on two gateways",

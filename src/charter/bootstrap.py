@@ -1,10 +1,16 @@
-"""Composition root: settings → engine → keys → audit sink → unit-of-work factory. Used by every entrypoint."""
+"""Composition root: settings → engine → keys → audit sink → unit-of-work factory → audit log. Used by every
+entrypoint.
+
+Everything a process shares is a typed field of `Container`: built here (`build`), or set once by the wiring
+function of the part that owns it (the server's lifespan hooks, the gateway's audit writer, monitoring).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,17 +20,29 @@ from charter.audit.service import AuditLog
 from charter.audit.sink import AuditSink
 from charter.auth import service as auth_service
 from charter.auth.schemas import KeyCreated
+from charter.catalog import controls
 from charter.core import keybundle
-from charter.core.errors import Conflict
+from charter.core.errors import Conflict, ErrorCode
 from charter.core.keybundle import Bundle
+from charter.core.lifespan import Lifespan
 from charter.core.signing import KeyRing, ensure_keys, load_keys
+from charter.licenses import policy as licensing_policy
 from charter.settings import Settings
 from charter.settings import public_url as settings_public_url
 from charter.storage import files, migrate
 from charter.storage.engine import make_engine
 from charter.storage.uow import UnitOfWorkFactory
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from charter.audit.writer import GroupCommitWriter
+    from charter.monitoring.wiring import Monitor
+    from charter.reports.monitoring import MonitoringSource
+
 Role = Literal["serve", "gateway"]
+PublicRoute = tuple[str, Callable[["Request"], Awaitable["Response"]]]  # a path outside /api and its endpoint
 
 
 @dataclass
@@ -36,8 +54,15 @@ class Container:
     keys: KeyRing
     audit: AuditSink
     uow: UnitOfWorkFactory
-    extras: dict[str, Any] = field(default_factory=dict)
+    audit_log: AuditLog
     role: Role = "serve"
+    # Set by wiring, each by one owner (the server runs `lifespan`; the rest are read where named):
+    lifespan: Lifespan = field(default_factory=Lifespan)  # every part's start/stop hooks
+    public_routes: list[PublicRoute] = field(default_factory=list)  # api.routes.audit → api.public
+    audit_wired: bool = False  # api.routes.audit.wire ran: checkpoint loop and public endpoints registered
+    audit_writer: GroupCommitWriter | None = None  # gateway.audit.group_writer, once the gateway starts
+    monitor: Monitor | None = None  # monitoring.wiring.wire: capture (read by the gateway) and its loops
+    reports_monitoring: MonitoringSource | None = None  # api.routes.monitoring.wire → api.routes.reports
 
     @property
     def public_url(self) -> str:
@@ -53,6 +78,8 @@ def build(settings: Settings, *, role: Role = "serve") -> Container:
 
     Raises KeysMismatch when the data dir's keys are not the key set recorded in the database.
     """
+    controls.configure(settings.control_catalogs)
+    licensing_policy.configure(settings.licensing)
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
     try:
         keys = load_keys(settings.keys_dir)
@@ -62,9 +89,8 @@ def build(settings: Settings, *, role: Role = "serve") -> Container:
     except BaseException:
         engine.dispose()
         raise
-    c = Container(settings=settings, engine=engine, keys=keys, audit=audit, uow=uows, role=role)
-    c.extras["audit.log"] = AuditLog.build(settings, c.uow, keys.audit, audit)
-    return c
+    log = AuditLog.build(settings, uows, keys.audit, audit)
+    return Container(settings=settings, engine=engine, keys=keys, audit=audit, uow=uows, audit_log=log, role=role)
 
 
 def check_keys(settings: Settings) -> None:
@@ -96,7 +122,7 @@ class InitResult:
 
 
 class KeysMissing(Conflict):
-    code = "keys_missing"
+    code = ErrorCode.KEYS_MISSING
 
 
 def init(settings: Settings, *, admin_name: str = "admin", join: Bundle | None = None) -> InitResult:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -90,12 +89,12 @@ class Dispatcher:
         await self.web(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        hooks: dict[str, list[Any]] = self.container.extras.setdefault("lifespan", {"startup": [], "shutdown": []})
+        hooks = self.container.lifespan
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    for hook in hooks["startup"]:
+                    for hook in hooks.startup:
                         await hook()
                 except Exception as exc:  # report the failure to the server instead of hanging
                     log.error("startup failed: %s", exc)
@@ -103,7 +102,7 @@ class Dispatcher:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for hook in reversed(hooks["shutdown"]):
+                for hook in reversed(hooks.shutdown):
                     await hook()
                 self.container.close()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -117,7 +116,7 @@ def _trace(container: Container, service: str) -> None:
         async def flush() -> None:
             tracing.shutdown()
 
-        container.extras.setdefault("lifespan", {}).setdefault("shutdown", []).append(flush)
+        container.lifespan.add(stop=flush)
 
 
 def create_app(settings: Settings | None = None, *, with_web: bool = True) -> Dispatcher:

@@ -49,7 +49,20 @@ class Settings(BaseSettings):
         "(`iss`), status lists, JWKS and checkpoint origins name it. Unset: http://HOST:PORT of the process itself, "
         "as it listens (127.0.0.1 for a wildcard host).",
     )
-    environment: Literal["development", "production", "test"] = "development"
+    control_catalogs: Path | None = Field(
+        default=None,
+        description="A control-catalogs YAML used instead of the built-in one (classification, obligations).",
+    )
+    licensing: Path | None = Field(
+        default=None,
+        description="A licensing document used instead of the built-in one (e.g. one that requires a FRIA and a "
+        "post-market plan through `obligation_documents`).",
+    )
+    chromium: str | None = Field(
+        default=None,
+        description="Chromium executable (name or path) for PDF reports; unset: the first of chromium, "
+        "chromium-browser, google-chrome on PATH.",
+    )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest accepted API request body.")
     upload_max_bytes: int = Field(default=1 << 30, ge=1024, description="Largest accepted file upload.")
     checkpoint_interval_s: float = Field(default=1.0, gt=0)

@@ -123,7 +123,7 @@ def test_demo_loads_every_state_once(demo: tuple[dict[str, Any], float, Containe
 
 
 def test_demo_needs_an_initialised_data_dir(tmp_path: Path) -> None:
-    r = cli({"CHARTER_HOME": str(tmp_path / "home"), "CHARTER_ENVIRONMENT": "test"}, "demo")
+    r = cli({"CHARTER_HOME": str(tmp_path / "home")}, "demo")
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert r.stderr.startswith("error: not_initialised:") and "charter init" in r.stderr
 

@@ -116,7 +116,6 @@ def hosts(tmp_path: Path) -> Iterator[tuple[Host, Host, Host, dict[str, str]]]:
             "CHARTER_DATABASE_SCHEMA": schema,  # the test's own schema: runs in parallel with others
             "CHARTER_HOST": "127.0.0.1",
             "CHARTER_KEYS_PASSPHRASE": PASSPHRASE,
-            "CHARTER_ENVIRONMENT": "test",
         }
         made = []
         for name in ("host1", "host2", "host3"):
@@ -139,7 +138,6 @@ def _settings(host: Host) -> Settings:
         home=Path(env["CHARTER_HOME"]),
         database_url=env["CHARTER_DATABASE_URL"],
         database_schema=env["CHARTER_DATABASE_SCHEMA"],
-        environment="test",
         public_url=env["CHARTER_PUBLIC_URL"],
     )
 

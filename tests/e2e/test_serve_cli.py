@@ -67,7 +67,7 @@ def _one_line_error(r: subprocess.CompletedProcess[str], code: str) -> None:
 
 @pytest.mark.parametrize("command", ["serve", "gateway"])
 def test_serve_before_init_says_run_init(command: str, tmp_path: Path) -> None:
-    env = {"CHARTER_HOME": str(tmp_path / "nothing-here"), "CHARTER_ENVIRONMENT": "test"}
+    env = {"CHARTER_HOME": str(tmp_path / "nothing-here")}
     r = cli(env, command, "--port", str(free_port()))
     _one_line_error(r, "not_initialised")
     assert "charter init" in r.stderr and "nothing-here" in r.stderr
@@ -76,7 +76,7 @@ def test_serve_before_init_says_run_init(command: str, tmp_path: Path) -> None:
 def test_serve_on_an_unreadable_data_dir_names_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.write_text("not a directory")  # unreadable as a data dir even for root, who ignores permission bits
-    r = cli({"CHARTER_HOME": str(home), "CHARTER_ENVIRONMENT": "test"}, "serve", "--port", str(free_port()))
+    r = cli({"CHARTER_HOME": str(home)}, "serve", "--port", str(free_port()))
     _one_line_error(r, "data_dir_unreadable")
     assert str(home) in r.stderr and "CHARTER_HOME" in r.stderr
 

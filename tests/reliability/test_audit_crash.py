@@ -24,7 +24,7 @@ from charter.core.events import AuditEvent
 from charter.settings import Settings
 
 c = bootstrap.build(Settings())
-log = c.extras["audit.log"]
+log = c.audit_log
 log.checkpointer.interval_s = 0.05
 log.checkpointer.start()
 writer = GroupCommitWriter(c.uow, c.audit, max_batch=100)
@@ -74,7 +74,7 @@ def test_acknowledged_entries_survive_sigkill(settings: Settings, initialised: b
         report = verify_database(container.engine, public_raw=container.keys.audit.public_raw, deep=True)
         assert report.ok, report.problems
         assert report.size >= max(acked) + 1 and report.checkpoints >= 1
-        log = container.extras["audit.log"]
+        log = container.audit_log
         assert isinstance(log, AuditLog)
         after = log.checkpointer.checkpoint()  # signing resumes, consistent with the last checkpoint before the crash
         assert after is not None and after.size == report.size

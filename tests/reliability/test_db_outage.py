@@ -89,7 +89,7 @@ def run_sqlite_outage(
     home: Path, tmp: Path, *, disk: Path | None, hold_s: float = 3.0, full_s: float = 2.5
 ) -> dict[str, Any]:
     """Another process holds the write lock for `hold_s`, then (given a disk of its own) the disk fills for `full_s`."""
-    settings = Settings(home=home, environment="test")
+    settings = Settings(home=home)
     world = stack.make_world(settings, TIERS)
     env = stack.home_env(settings)
     figures: dict[str, Any] = {}
@@ -213,9 +213,7 @@ class Terminator:
 def run_pg_outage(tmp: Path, *, grace_s: int = 4, terminate_s: float = 3.0) -> dict[str, Any]:
     """The PostgreSQL scenario (shared with the soak); returns its figures, asserts its guarantees."""
     with pg_schema() as schema:
-        settings = Settings(
-            home=tmp / "home", environment="test", database_url=pg_sqlalchemy_url(), database_schema=schema
-        )
+        settings = Settings(home=tmp / "home", database_url=pg_sqlalchemy_url(), database_schema=schema)
         world = stack.make_world(settings, TIERS)
         env = stack.home_env(settings)
         with gateway_role(schema) as (role, admin), FakeUpstream() as upstream:

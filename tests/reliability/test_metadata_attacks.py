@@ -261,14 +261,15 @@ def test_gateway_refuses_a_deployment_swapped_to_another_artifact(container: Con
         catalog.register_model_version(
             uow, SYSTEM_ACTOR, "credit", ModelVersionCreate(version="1.0-swapped", digest=swapped, size_bytes=1)
         )
-    with FakeUpstream() as upstream, TestClient(Dispatcher(container), headers=stack.bearer(admin_key)) as client:
+    app = Dispatcher(container)
+    with FakeUpstream() as upstream, TestClient(app, headers=stack.bearer(admin_key)) as client:
         for name, model in (("real", lic.model), ("swapped", "credit@1.0-swapped")):
             body = {"name": name, "model": model, "upstream": upstream.url}
             assert client.post("/api/v1/deployments", json=body).status_code == 201
         # the licensed version's digest cannot be edited in place: it is not a field of an update, and it is locked
         r = client.patch("/api/v1/systems/credit/versions/1.0", json={"digest": swapped})
         assert r.status_code == 422, r.text
-        gw = container.extras["gateway"]
+        gw = app.gateway
         deadline = time.monotonic() + 10
         while "swapped" not in gw.index.snapshot.deployments:
             assert time.monotonic() < deadline

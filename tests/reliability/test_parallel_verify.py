@@ -129,7 +129,7 @@ def test_workers_read_the_callers_database_on_each_backend(container: Container,
         for k in range(3 * 256 + 10):
             uow.record(AuditEvent("user:alice", "team.create", f"team:t{k}", details={"k": k}))
         uow.commit()
-    container.extras["audit.log"].checkpointer.checkpoint()
+    container.audit_log.checkpointer.checkpoint()
     key = container.keys.audit.public_raw
 
     def verify(workers: int) -> Report:

@@ -251,7 +251,7 @@ def test_charter_audit_verify_names_the_first_bad_entry(container: Container) ->
         for k in range(30):
             uow.record(AuditEvent("user:alice", "team.create", f"team:t{k}", details={"k": k}))
         uow.commit()
-    log = container.extras["audit.log"]
+    log = container.audit_log
     log.checkpointer.checkpoint()
     env = env_for(container.settings)
     ok = cli(env, "audit", "verify", "--json")

@@ -155,7 +155,7 @@ class Templates:
         home = self.root / f"template-{backend}" / "home"
         database = None
         if backend == "sqlite":
-            settings = Settings(home=home, environment="test")
+            settings = Settings(home=home)
         else:
             database = _new_pg_database(template=None, prefix="ctpl_")
             settings = _pg_settings(home, database)
@@ -175,7 +175,6 @@ class Templates:
 def _pg_settings(home: Path, database: str, **overrides: object) -> Settings:
     return Settings(
         home=home,
-        environment="test",
         database_url=pg_sqlalchemy_url(database),
         database_schema=PG_TEST_SCHEMA,
         **overrides,  # type: ignore[arg-type]
@@ -190,7 +189,7 @@ def settings_for(
     if template is not None:
         shutil.copytree(template.home, home, symlinks=True)
     if backend == "sqlite":
-        yield Settings(home=home, environment="test", **overrides)  # type: ignore[arg-type]
+        yield Settings(home=home, **overrides)  # type: ignore[arg-type]
         return
     database = _new_pg_database(template=template.database if template else None)
     try:
@@ -206,7 +205,7 @@ def copied_init(template: Template, home: Path) -> bootstrap.InitResult:
 
 def env_for(settings: Settings) -> dict[str, str]:
     """Environment variables that reproduce `settings` in a subprocess."""
-    env = {"CHARTER_HOME": str(settings.home), "CHARTER_ENVIRONMENT": "test"}
+    env = {"CHARTER_HOME": str(settings.home)}
     if settings.database_url:
         env["CHARTER_DATABASE_URL"] = settings.database_url
     if settings.database_schema:

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from charter.audit.service import AuditLog
 from charter.auth import service as auth_service
 from charter.auth.authorize import authorize_any
 from charter.auth.model import Actor, Permission
 from charter.bootstrap import Container
-from charter.core.errors import Unauthenticated
+from charter.core.errors import ErrorCode, Unauthenticated
 
 
 def get_container(request: Request) -> Container:
@@ -19,6 +20,14 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_audit_log(c: ContainerDep) -> AuditLog:
+    """The process's audit log service (built by `bootstrap.build`)."""
+    return c.audit_log
+
+
+AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
 
 
 def authenticate(request: Request) -> Actor:
@@ -31,7 +40,7 @@ def authenticate(request: Request) -> Actor:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(
             "missing API key: send 'Authorization: Bearer <key>' (create one with: charter key create)",
-            code="missing_api_key",
+            code=ErrorCode.MISSING_API_KEY,
         )
     container = get_container(request)
     with container.uow(write=False) as uow:

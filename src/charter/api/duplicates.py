@@ -16,6 +16,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from charter.core.errors import ErrorCode
+
 _METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -73,7 +75,7 @@ class DuplicateKeys:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _nul_in_target(scope):
-            await _refuse(send, 422, "nul_character", NUL_DETAIL, None)
+            await _refuse(send, 422, ErrorCode.NUL_CHARACTER, NUL_DETAIL, None)
             return
         if (
             scope["type"] != "http"

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from charter.core.errors import ErrorCode
+
 
 class BodySizeLimit:
     """Rejects bodies larger than `limit` bytes, by Content-Length up front or while streaming."""
@@ -76,7 +78,7 @@ class BodySizeLimit:
                 "type": "https://charter.dev/problems/payload_too_large",
                 "title": "payload too large",
                 "status": 413,
-                "code": "payload_too_large",
+                "code": ErrorCode.PAYLOAD_TOO_LARGE,
                 "detail": f"request body exceeds {self.limit} bytes (CHARTER_MAX_BODY_BYTES)",
             }
         ).encode()

@@ -11,21 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import STATUS, CharterError, ErrorCode
 
 log = logging.getLogger("charter.api")
 
-STATUS: dict[ErrorKind, int] = {
-    ErrorKind.INVALID: 422,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.RATE_LIMITED: 429,
-    ErrorKind.UNAVAILABLE: 503,
-    ErrorKind.FAILED: 422,
-}
 PROBLEM = "application/problem+json"
 
 
@@ -100,23 +89,30 @@ def install(app: FastAPI) -> None:
         detail = f"{first['field']}: {first['message']}"
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more)"
-        return problem(422, "validation_failed", detail, errors=errors)
+        return problem(422, ErrorCode.VALIDATION_FAILED, detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
-        return problem(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        codes = {
+            404: ErrorCode.NOT_FOUND,
+            405: ErrorCode.METHOD_NOT_ALLOWED,
+            413: ErrorCode.PAYLOAD_TOO_LARGE,
+            400: ErrorCode.BAD_REQUEST,
+        }
+        return problem(exc.status_code, codes.get(exc.status_code, ErrorCode.HTTP_ERROR), str(exc.detail))
 
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
         # The database refused a value the request carried (PostgreSQL: a NUL character in text, a number out of
         # its column's range): the client's input, so a 422, never a 500.
         if "NUL" in str(exc.orig):
-            return problem(422, "nul_character", "text may not contain NUL characters (\\u0000, %00): remove them")
+            return problem(
+                422, ErrorCode.NUL_CHARACTER, "text may not contain NUL characters (\\u0000, %00): remove them"
+            )
         log.warning("value refused by the database: %s", str(exc.orig).splitlines()[0] if str(exc.orig) else exc)
-        return problem(422, "invalid_value", "a value in the request is out of range for the database")
+        return problem(422, ErrorCode.INVALID_VALUE, "a value in the request is out of range for the database")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error: %s: %s", type(exc).__name__, exc)
-        return problem(500, "internal_error", "internal error; the server log has the details")
+        return problem(500, ErrorCode.INTERNAL_ERROR, "internal error; the server log has the details")

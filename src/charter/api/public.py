@@ -14,8 +14,8 @@ from starlette.types import Receive, Scope, Send
 from charter import __version__
 from charter.api.routes.licenses import register_public as licenses_public
 from charter.audit import keyset
-from charter.audit.service import AuditLog
 from charter.bootstrap import Container
+from charter.core.errors import ErrorCode
 from charter.core.keybundle import KeysMismatch
 from charter.storage import migrate
 
@@ -39,8 +39,8 @@ class Public:
                 Route("/", self.shell),
             ]
         )
-        for register in container.extras.get("public_routes", []):
-            register(self)
+        for path, endpoint in container.public_routes:
+            self.add(path, endpoint)
         licenses_public(self)
 
     def add(self, path: str, endpoint: Callable[[Request], object], methods: list[str] | None = None) -> None:
@@ -77,12 +77,11 @@ class Public:
             keyset.check(c.uow, c.keys, str(c.settings.keys_dir))
         except KeysMismatch as exc:
             return {"reason": "keys differ from the deployment's key set", "code": exc.code, "detail": exc.message}
-        log = c.extras.get("audit.log")
-        refused = log.checkpointer.refused if isinstance(log, AuditLog) else None
+        refused = c.audit_log.checkpointer.refused
         if refused is not None:
             return {
                 "reason": "audit checkpoints refused",
-                "code": "checkpoint_refused",
+                "code": ErrorCode.CHECKPOINT_REFUSED,
                 "detail": f"{refused}; run `charter audit verify`",
             }
         return None

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -72,6 +71,4 @@ def wire(container: Container) -> None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
 
-    hooks: dict[str, list[Callable[[], Awaitable[None]]]] = container.extras.setdefault("lifespan", {})
-    hooks.setdefault("startup", []).append(start)
-    hooks.setdefault("shutdown", []).append(stop)
+    container.lifespan.add(start, stop)

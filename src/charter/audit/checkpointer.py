@@ -28,6 +28,7 @@ from charter.audit.tables import CHECKPOINTS
 from charter.audit.witnessing import Witnessing, proof_from
 from charter.audit.writer import AuditWriteFailed, GroupCommitWriter
 from charter.core.clock import utcnow
+from charter.core.errors import ErrorCode
 from charter.core.signing import SigningKey
 from charter.storage.uow import UnitOfWorkFactory
 
@@ -62,7 +63,7 @@ def resolve_origin(home: Path, host: str = "", public_url: str | None = None) ->
 
 
 class ConsistencyRefused(NoteError):
-    code = "checkpoint_refused"
+    code = ErrorCode.CHECKPOINT_REFUSED
 
 
 class Checkpointer:

@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from charter.audit.note import DASH, NoteError, key_hash, parse_vkey, verifier_key
+from charter.core.errors import ErrorCode
 from charter.core.signing import SigningKey
 
 COSIGNATURE_V1 = 0x04
@@ -45,7 +46,7 @@ class Cosigner:
 
     @classmethod
     def parse(cls, vkey: str) -> Cosigner:
-        return cls(*parse_vkey(vkey, COSIGNATURE_V1, key_id, "bad_witness_key"))
+        return cls(*parse_vkey(vkey, COSIGNATURE_V1, key_id, ErrorCode.BAD_WITNESS_KEY))
 
     def vkey(self) -> str:
         return cosigner_key(self.name, self.public_raw)

@@ -37,7 +37,7 @@ from charter.audit.verify import (
     SignedCheckpoint,
     as_bytes,
 )
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.signing import thumbprint
 
 FORMAT = "charter-audit-export"
@@ -146,7 +146,9 @@ def verify_database(
     a deep check; `charter.audit.parallel` says how that gives the serial verifier's result.
     """
     if verifier is None and public_raw is None:
-        raise InvalidInput("verifying needs the audit public key or a note verifier key", code="no_verifier_key")
+        raise InvalidInput(
+            "verifying needs the audit public key or a note verifier key", code=ErrorCode.NO_VERIFIER_KEY
+        )
     options: dict[str, Any] = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():  # one snapshot throughout
         if engine.dialect.name == "postgresql":

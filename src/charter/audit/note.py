@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 from charter.core.signing import SigningKey
 
 ED25519 = 0x01
@@ -30,7 +30,7 @@ class NoteError(CharterError):
     """A note or checkpoint that does not parse or does not verify."""
 
     kind = ErrorKind.FAILED
-    code = "bad_checkpoint"
+    code = ErrorCode.BAD_CHECKPOINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def key_hash(name: str, public_raw: bytes, sig_type: int = ED25519) -> bytes:
 
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
-        raise NoteError(f"key name {name!r} must be non-empty, without spaces or '+'", code="bad_key_name")
+        raise NoteError(f"key name {name!r} must be non-empty, without spaces or '+'", code=ErrorCode.BAD_KEY_NAME)
 
 
 def verifier_key(name: str, public_raw: bytes, sig_type: int = ED25519) -> str:
@@ -94,7 +94,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse `name+hexhash+base64key`; the hash must match the key."""
-        return cls(*parse_vkey(vkey, ED25519, key_hash, "bad_verifier_key"))
+        return cls(*parse_vkey(vkey, ED25519, key_hash, ErrorCode.BAD_VERIFIER_KEY))
 
     def verify(self, text: str, signature: bytes) -> bool:
         try:
@@ -134,7 +134,9 @@ def open_note(note: str, verifier: Verifier) -> str:
             raise NoteError(f"signature of {name} is not base64") from None
         if len(blob) == 68 and blob[:4] == verifier.hash and verifier.verify(text, blob[4:]):
             return text
-    raise NoteError(f"note carries no valid signature by {verifier.name}+{verifier.hash.hex()}", code="bad_signature")
+    raise NoteError(
+        f"note carries no valid signature by {verifier.name}+{verifier.hash.hex()}", code=ErrorCode.BAD_SIGNATURE
+    )
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
@@ -159,5 +161,7 @@ def verify_checkpoint(note: str, verifier: Verifier | str) -> Checkpoint:
     v = Verifier.parse(verifier) if isinstance(verifier, str) else verifier
     cp = parse_checkpoint(open_note(note, v))
     if cp.origin != v.name:
-        raise NoteError(f"checkpoint origin {cp.origin!r} differs from the key name {v.name!r}", code="bad_origin")
+        raise NoteError(
+            f"checkpoint origin {cp.origin!r} differs from the key name {v.name!r}", code=ErrorCode.BAD_ORIGIN
+        )
     return cp

@@ -31,7 +31,7 @@ from charter.audit.schemas import (
 from charter.audit.sink import AuditSink, Executor
 from charter.audit.store import EntryFilter, StoredCheckpoint, TreeReader
 from charter.audit.witnessing import Witnessing, parse_targets
-from charter.core.errors import InvalidInput, NotFound, Unavailable
+from charter.core.errors import ErrorCode, InvalidInput, NotFound, Unavailable
 from charter.core.signing import SigningKey
 from charter.settings import Settings
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -118,7 +118,7 @@ class AuditLog:
         """The latest checkpoint; with `fresh`, sign the head first when it is ahead."""
         cp = self.checkpointer.latest(fresh=fresh)
         if cp is None:
-            raise Unavailable("no audit checkpoint has been signed yet", code="no_checkpoint")
+            raise Unavailable("no audit checkpoint has been signed yet", code=ErrorCode.NO_CHECKPOINT)
         return self._read(cp)
 
     def checkpoints(self, *, after: int | None = None, limit: int = 100) -> CheckpointPage:
@@ -141,14 +141,14 @@ class AuditLog:
         if cp is None:
             cp = self.checkpointer.checkpoint()
         if cp is None or cp.size < size:
-            raise Unavailable("no checkpoint covers that entry yet; retry in a second", code="no_checkpoint")
+            raise Unavailable("no checkpoint covers that entry yet; retry in a second", code=ErrorCode.NO_CHECKPOINT)
         return cp
 
     def _exists(self, seq: int) -> None:
         with self.uow(write=False) as uow:
             head = store.head(uow.session)
         if not 0 <= seq < head.size:
-            raise NotFound(f"entry {seq} is not in the log (it has {head.size})", code="audit_entry_not_found")
+            raise NotFound(f"entry {seq} is not in the log (it has {head.size})", code=ErrorCode.AUDIT_ENTRY_NOT_FOUND)
 
     def inclusion(self, seq: int, size: int | None = None) -> InclusionProofRead:
         """Proof that entry `seq` is in the tree of `size` entries (default: the latest checkpoint)."""
@@ -165,7 +165,7 @@ class AuditLog:
             if not 0 <= seq < size <= head.size:
                 raise NotFound(
                     f"entry {seq} is not in a tree of {size} entries (the log has {head.size})",
-                    code="audit_entry_not_found",
+                    code=ErrorCode.AUDIT_ENTRY_NOT_FOUND,
                 )
             body, leaf = store.entry(s, seq)
             reader = TreeReader(s, size)
@@ -190,7 +190,7 @@ class AuditLog:
         if second is None:
             cp = self.checkpointer.latest(fresh=True)
             if cp is None:
-                raise Unavailable("no audit checkpoint has been signed yet", code="no_checkpoint")
+                raise Unavailable("no audit checkpoint has been signed yet", code=ErrorCode.NO_CHECKPOINT)
             second, note = cp.size, cp.note
         with self.uow(write=False) as uow:
             s = uow.session
@@ -198,7 +198,7 @@ class AuditLog:
             if not 0 <= first <= second <= head.size:
                 raise InvalidInput(
                     f"need 0 <= first <= second <= {head.size} (the log size); got {first} and {second}",
-                    code="bad_tree_sizes",
+                    code=ErrorCode.BAD_TREE_SIZES,
                 )
             reader = TreeReader(s, second)
             proof = consistency_proof(first, second, reader.range_hash)

@@ -25,7 +25,7 @@ from charter.audit.canonical import canonical_document
 from charter.audit.merkle import EMPTY_ROOT, CompactTree
 from charter.audit.tables import ENTRIES, HEAD
 from charter.core.clock import isoformat, utcnow
-from charter.core.errors import Unavailable
+from charter.core.errors import ErrorCode, Unavailable
 from charter.core.events import AuditEvent
 from charter.core.signing import hmac_key_id
 
@@ -42,7 +42,7 @@ Prepared = tuple[
 
 
 class AuditHeadMissing(Unavailable):
-    code = "audit_head_missing"
+    code = ErrorCode.AUDIT_HEAD_MISSING
 
 
 class _HmacSha256:

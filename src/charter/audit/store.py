@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from charter.audit.merkle import EMPTY_ROOT, STORED_LEVELS, largest_power_of_two_below, node_hash, perfect_root
 from charter.audit.sink import Executor
 from charter.audit.tables import CHECKPOINTS, ENTRIES, HEAD, NODES
-from charter.core.errors import CharterError, ErrorKind, NotFound
+from charter.core.errors import CharterError, ErrorCode, ErrorKind, NotFound
 
 
 class AuditStoreError(CharterError):
     kind = ErrorKind.FAILED
-    code = "audit_log_damaged"
+    code = ErrorCode.AUDIT_LOG_DAMAGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,20 @@ def connection(s: Executor) -> Connection:
     return s.connection() if isinstance(s, Session) else s
 
 
-def head(s: Executor) -> Head:
-    """The head row (an empty tree when it does not exist yet)."""
+def stored_head(s: Executor) -> Head | None:
+    """The head row as stored (its root as written), or None before the migration created it."""
     row = s.execute(select(HEAD.c.size, HEAD.c.root, HEAD.c.compact, HEAD.c.updated_at).where(HEAD.c.id == 1)).first()
     if row is None:
+        return None
+    return Head(row.size, bytes(row.root), [bytes.fromhex(h) for h in row.compact], row.updated_at)
+
+
+def head(s: Executor) -> Head:
+    """The head row (an empty tree when it does not exist yet)."""
+    stored = stored_head(s)
+    if stored is None:
         return Head(0, EMPTY_ROOT, [], None)
-    return Head(row.size, bytes(row.root) or EMPTY_ROOT, [bytes.fromhex(h) for h in row.compact], row.updated_at)
+    return Head(stored.size, stored.root or EMPTY_ROOT, stored.compact, stored.updated_at)
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:
@@ -143,11 +151,59 @@ def seq_range(s: Executor, f: EntryFilter) -> tuple[int, int] | None:
     return int(row[0]), int(row[1]) + 1
 
 
+SUMMARY = ("seq", "ts", "actor", "action", "resource", "outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixFilter:
+    """The dashboard's filters: `actor`/`action`/`resource` match a prefix, `outcome` exactly (empty: any)."""
+
+    actor: str = ""
+    action: str = ""
+    resource: str = ""
+    outcome: str = ""
+
+
+def _like_prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _prefix_filtered(q: Select[Any], f: PrefixFilter) -> Select[Any]:
+    for column, value in ((ENTRIES.c.actor, f.actor), (ENTRIES.c.action, f.action), (ENTRIES.c.resource, f.resource)):
+        if value:
+            q = q.where(column.like(_like_prefix(value), escape="\\"))
+    if f.outcome:
+        q = q.where(ENTRIES.c.outcome == f.outcome)
+    return q
+
+
+def summaries(s: Executor, f: PrefixFilter, *, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """The `SUMMARY` columns of up to `limit` matching entries below `before` (exclusive), newest first."""
+    q = _prefix_filtered(select(*(ENTRIES.c[c] for c in SUMMARY)), f)
+    if before is not None:
+        q = q.where(ENTRIES.c.seq < before)
+    rows = s.execute(q.order_by(ENTRIES.c.seq.desc()).limit(limit)).all()
+    return [dict(zip(SUMMARY, r, strict=True)) for r in rows]
+
+
+def count_matching(s: Executor, f: PrefixFilter) -> int:
+    """How many entries match `f`."""
+    return int(s.execute(_prefix_filtered(select(func.count()).select_from(ENTRIES), f)).scalar() or 0)
+
+
+def find_entry(s: Executor, seq: int) -> Any | None:
+    """Entry `seq` with its `SUMMARY` columns, `body` and `leaf_hash`, or None."""
+    cols = (*(ENTRIES.c[c] for c in SUMMARY), ENTRIES.c.body, ENTRIES.c.leaf_hash)
+    return s.execute(select(*cols).where(ENTRIES.c.seq == seq)).first()
+
+
 def entry(s: Executor, seq: int) -> tuple[bytes, bytes]:
     """(body, leaf hash) of entry `seq`."""
     row = s.execute(select(ENTRIES.c.body, ENTRIES.c.leaf_hash).where(ENTRIES.c.seq == seq)).first()
     if row is None:
-        raise NotFound(f"audit entry {seq} does not exist (see: charter audit log)", code="audit_entry_not_found")
+        raise NotFound(
+            f"audit entry {seq} does not exist (see: charter audit log)", code=ErrorCode.AUDIT_ENTRY_NOT_FOUND
+        )
     return bytes(row.body), bytes(row.leaf_hash)
 
 

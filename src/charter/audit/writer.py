@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 
 from charter.audit.sink import AuditSink
 from charter.core import tracing
-from charter.core.errors import InvalidInput, Unavailable
+from charter.core.errors import ErrorCode, InvalidInput, Unavailable
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWorkFactory
 
@@ -58,13 +58,13 @@ class _Job:
 class AuditWriteFailed(Unavailable):
     """The audit entry could not be made durable: the action it records must not be acknowledged."""
 
-    code = "audit_unavailable"
+    code = ErrorCode.AUDIT_UNAVAILABLE
 
 
 class AuditEventInvalid(InvalidInput):
     """The event cannot be written: its details are not JSON (raised by submit/append, nothing is queued)."""
 
-    code = "audit_event_invalid"
+    code = ErrorCode.AUDIT_EVENT_INVALID
 
 
 class FenceMoved(Exception):

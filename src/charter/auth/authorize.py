@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from charter.auth.model import ROLE_PERMISSIONS, Actor, Permission, Resource, Role
-from charter.core.errors import Forbidden
+from charter.core.errors import ErrorCode, Forbidden
 
 
 def allowed(actor: Actor, permission: Permission, resource: Resource | None = None, *, function: str = "") -> bool:
@@ -44,7 +44,7 @@ def authorize(actor: Actor, permission: Permission, resource: Resource | None = 
                 f"{resource.ref} holds a production license: changing it needs the "
                 f"'{Role.SENIOR_ENGINEER}' role (or admin); {actor.ref} has "
                 f"{_held(actor)}. Ask an admin: charter role grant {actor.ref} senior-engineer",
-                code="production_change_requires_senior",
+                code=ErrorCode.PRODUCTION_CHANGE_REQUIRES_SENIOR,
             )
 
 
@@ -57,7 +57,7 @@ def _forbidden(actor: Actor, permission: Permission, resource: Resource | None, 
     need = f"reviewer with function '{function}'" if function else " or ".join(roles_with(permission))
     return Forbidden(
         f"{actor.ref} may not {permission}{target}: needs {need}; has {_held(actor)}",
-        code="permission_denied",
+        code=ErrorCode.PERMISSION_DENIED,
         details={"permission": str(permission), "needs": need},
     )
 

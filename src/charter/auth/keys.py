@@ -10,7 +10,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from charter.core.errors import Unauthenticated
+from charter.core.errors import ErrorCode, Unauthenticated
 
 PREFIX_LEN = 10
 
@@ -37,7 +37,7 @@ def parse_prefix(plaintext: str) -> str:
     """The public prefix of a presented key; raise 401 for anything not shaped like a Charter key."""
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != "chk" or len(parts[1]) != PREFIX_LEN or not parts[2]:
-        raise Unauthenticated("malformed API key: expected 'chk_<prefix>_<secret>'", code="invalid_api_key")
+        raise Unauthenticated("malformed API key: expected 'chk_<prefix>_<secret>'", code=ErrorCode.INVALID_API_KEY)
     return parts[1]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from charter.auth.model import Actor, Grant, Role, ScopeKind
 from charter.auth.tables import ApiKeyRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow, WebSessionRow
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput, NotFound
+from charter.core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from charter.core.ids import new_id
 
 
@@ -27,7 +27,7 @@ def principal_by_ref(session: Session, ref: str) -> PrincipalRow:
     row = session.scalar(select(PrincipalRow).where(PrincipalRow.kind == kind, PrincipalRow.name == name))
     if row is None:
         raise NotFound(
-            f"no {kind} named '{name}'; create it with: charter {kind} add {name}", code="principal_not_found"
+            f"no {kind} named '{name}'; create it with: charter {kind} add {name}", code=ErrorCode.PRINCIPAL_NOT_FOUND
         )
     return row
 
@@ -35,7 +35,9 @@ def principal_by_ref(session: Session, ref: str) -> PrincipalRow:
 def team_by_name(session: Session, name: str) -> TeamRow:
     row = session.scalar(select(TeamRow).where(TeamRow.name == name))
     if row is None:
-        raise NotFound(f"no team named '{name}'; create it with: charter team add {name}", code="team_not_found")
+        raise NotFound(
+            f"no team named '{name}'; create it with: charter team add {name}", code=ErrorCode.TEAM_NOT_FOUND
+        )
     return row
 
 

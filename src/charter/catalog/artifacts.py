@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from charter.catalog.formats import detect
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.hashing import CHUNK
 
 MAX_FILES = 4_000  # keeps the file list under the API body limit (1 MiB)
@@ -62,14 +62,16 @@ def tree_digest(entries: Sequence[tuple[str, str]]) -> str:
 def list_files(root: Path, field: str = "artifact") -> list[tuple[Path, str, int]]:
     """(absolute path, relative posix path, size) of every file; raises InvalidInput for a missing path."""
     if not root.exists():
-        raise InvalidInput(f"{field}: no such file or directory: {root}", code="file_not_found", field=field)
+        raise InvalidInput(f"{field}: no such file or directory: {root}", code=ErrorCode.FILE_NOT_FOUND, field=field)
     if root.is_file():
         return [(root, root.name, root.stat().st_size)]
     files = sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
     if not files:
-        raise InvalidInput(f"{field}: directory {root} contains no files", code="empty_artifact", field=field)
+        raise InvalidInput(f"{field}: directory {root} contains no files", code=ErrorCode.EMPTY_ARTIFACT, field=field)
     if len(files) > MAX_FILES:
-        raise InvalidInput(f"{field}: {root} has more than {MAX_FILES} files", code="too_many_files", field=field)
+        raise InvalidInput(
+            f"{field}: {root} has more than {MAX_FILES} files", code=ErrorCode.TOO_MANY_FILES, field=field
+        )
     return [(p, p.relative_to(root).as_posix(), p.stat().st_size) for p in files]
 
 

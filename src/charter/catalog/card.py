@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from charter.catalog import yamlfile
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 
 MAX_SECTION_CHARS = 8_000
 MAX_CARD_BYTES = 256_000
@@ -44,7 +44,7 @@ def parse_card(text: str, source: str = "model card") -> dict[str, Any]:
         if end is None:
             raise InvalidInput(
                 f"{source}:1:1: front matter opened with '---' is never closed; add a line '---' after it",
-                code="malformed_yaml",
+                code=ErrorCode.MALFORMED_YAML,
                 field="card",
             )
         located = yamlfile.load("\n".join(lines[1:end]), source, field_name="card", line_offset=1)
@@ -52,7 +52,7 @@ def parse_card(text: str, source: str = "model card") -> dict[str, Any]:
             raise InvalidInput(
                 f"{source}:2:1: model card front matter must be a mapping (key: value), "
                 f"not a {type(located.value).__name__}",
-                code="malformed_yaml",
+                code=ErrorCode.MALFORMED_YAML,
                 field="card",
             )
         metadata = {str(k): v for k, v in (located.value or {}).items()}
@@ -65,7 +65,7 @@ def parse_card(text: str, source: str = "model card") -> dict[str, Any]:
     if size > MAX_CARD_BYTES:
         raise InvalidInput(
             f"{source}: model card is {size} bytes as JSON, more than {MAX_CARD_BYTES}; shorten it",
-            code="card_too_large",
+            code=ErrorCode.CARD_TOO_LARGE,
             field="card",
         )
     return json.loads(json.dumps(card, default=str))  # type: ignore[no-any-return]
@@ -76,14 +76,16 @@ def read_card(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidInput(f"card: no such file: {path}", code="file_not_found", field="card") from None
+        raise InvalidInput(f"card: no such file: {path}", code=ErrorCode.FILE_NOT_FOUND, field="card") from None
     except OSError as exc:
-        raise InvalidInput(f"card: cannot read {path}: {exc.strerror}", code="file_unreadable", field="card") from None
+        raise InvalidInput(
+            f"card: cannot read {path}: {exc.strerror}", code=ErrorCode.FILE_UNREADABLE, field="card"
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InvalidInput(
-            f"{path}:{line}: model card is not valid UTF-8", code="malformed_card", field="card"
+            f"{path}:{line}: model card is not valid UTF-8", code=ErrorCode.MALFORMED_CARD, field="card"
         ) from None
     return parse_card(text, str(path))

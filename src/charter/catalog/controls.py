@@ -6,7 +6,6 @@ then in the shared reference copy beside the repository. Only what classificatio
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,11 +15,12 @@ from typing import Any
 import yaml
 
 import charter
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 from charter.core.legal import LegalStatus, legal_status
 
 FILENAME = "control-catalogs.yaml"
-ENV_OVERRIDE = "CHARTER_CONTROL_CATALOGS"
+ENV_OVERRIDE = "CHARTER_CONTROL_CATALOGS"  # Settings.control_catalogs, as the error message names it
+_override: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +37,17 @@ class ControlRef:
     legal: LegalStatus = LegalStatus("in_force", "")
 
 
+def configure(path: Path | None) -> None:
+    """Look for the catalog at `path` first (`Settings.control_catalogs`; the composition root sets it)."""
+    global _override
+    _override = path
+
+
 def candidates() -> list[Path]:
     """Where the catalog YAML is looked for, in order."""
     out: list[Path] = []
-    if override := os.environ.get(ENV_OVERRIDE):
-        out.append(Path(override))
+    if _override is not None:
+        out.append(_override)
     package = Path(charter.__file__).resolve().parent
     out.append(package / "policies" / "builtin" / FILENAME)
     for parent in package.parents:
@@ -61,7 +67,7 @@ def catalog_path() -> Path:
     raise CharterError(
         f"control catalogs not found (looked in: {', '.join(str(p) for p in candidates())}); "
         f"set {ENV_OVERRIDE}=PATH/{FILENAME}",
-        code="control_catalogs_missing",
+        code=ErrorCode.CONTROL_CATALOGS_MISSING,
         kind=ErrorKind.UNAVAILABLE,
     )
 
@@ -97,7 +103,7 @@ def _load(path: str, mtime_ns: int) -> tuple[ControlRef, ...]:
     with open(path, encoding="utf-8") as fh:
         document = yaml.safe_load(fh)
     if not isinstance(document, dict):
-        raise CharterError(f"{path}: not a control catalog document", code="control_catalogs_invalid")
+        raise CharterError(f"{path}: not a control catalog document", code=ErrorCode.CONTROL_CATALOGS_INVALID)
     return parse(document)
 
 

@@ -21,7 +21,7 @@ from charter.catalog.schemas import DatasetCreate, DatasetRead, LineageEdgeRead,
 from charter.catalog.tables import DatasetRow, LineageEdgeRow
 from charter.catalog.versions import locked_error, normalize_digest
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.storage.uow import UnitOfWork
@@ -51,11 +51,13 @@ def register_dataset(uow: UnitOfWork, actor: Actor, data: DatasetCreate) -> Data
     version = data.version or _next_version(existing)
     for other in existing:
         if other.version == version:
-            raise Conflict(f"dataset {data.name}@{version} already exists", code="dataset_exists", field="version")
+            raise Conflict(
+                f"dataset {data.name}@{version} already exists", code=ErrorCode.DATASET_EXISTS, field="version"
+            )
         if data.version is None and digest and other.digest == digest:
             raise Conflict(
                 f"dataset {dataset_ref(other)} already has digest {digest}; give --version to register it again",
-                code="dataset_exists",
+                code=ErrorCode.DATASET_EXISTS,
                 field="digest",
             )
     upstream = [dataset_by_ref(uow.session, ref, field="derived_from") for ref in data.derived_from]
@@ -85,7 +87,7 @@ def register_dataset(uow: UnitOfWork, actor: Actor, data: DatasetCreate) -> Data
         uow.session.flush()
     except IntegrityError:
         raise Conflict(
-            f"dataset {data.name}@{version} already exists", code="dataset_exists", field="version"
+            f"dataset {data.name}@{version} already exists", code=ErrorCode.DATASET_EXISTS, field="version"
         ) from None
     for parent in upstream:
         _edge(uow, actor, parent, "derived", target_dataset_id=row.id)
@@ -142,7 +144,7 @@ def link(uow: UnitOfWork, actor: Actor, data: LineageLink) -> LineageEdgeRead:
         if _is_upstream(uow, derived.id, source):
             raise InvalidInput(
                 f"derived: linking {dataset_ref(source)} → {target_ref} would make a lineage cycle",
-                code="lineage_cycle",
+                code=ErrorCode.LINEAGE_CYCLE,
                 field="derived",
             )
         duplicate = select(LineageEdgeRow.id).where(
@@ -151,7 +153,9 @@ def link(uow: UnitOfWork, actor: Actor, data: LineageLink) -> LineageEdgeRead:
         target = {"target_dataset_id": derived.id}
     if uow.session.scalar(duplicate) is not None:
         raise Conflict(
-            f"{dataset_ref(source)} is already linked to {target_ref} as {role}", code="lineage_exists", field="dataset"
+            f"{dataset_ref(source)} is already linked to {target_ref} as {role}",
+            code=ErrorCode.LINEAGE_EXISTS,
+            field="dataset",
         )
     row = _edge(uow, actor, source, role, **target)
     uow.session.flush()

@@ -20,7 +20,7 @@ from charter.catalog.read_models import resource_of
 from charter.catalog.repository import system_by_name
 from charter.catalog.tables import ModelVersionRow, ObligationDocumentRow, SystemRow
 from charter.core.clock import utcnow
-from charter.core.errors import InvalidInput, NotFound
+from charter.core.errors import ErrorCode, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.core.schema import Strict
@@ -104,7 +104,9 @@ def submit(
         )
     )
     if version is None:
-        raise NotFound(f"no model version {name}@{data.model_version}", code="model_not_found", field="model_version")
+        raise NotFound(
+            f"no model version {name}@{data.model_version}", code=ErrorCode.MODEL_NOT_FOUND, field="model_version"
+        )
     spec = SECTIONS[data.kind]
     missing = [k for k in spec if not (data.sections.get(k) or "").strip()]
     if missing:

@@ -11,7 +11,7 @@ from typing import Any
 
 from charter.catalog import yamlfile
 from charter.catalog.card import parse_card
-from charter.core.errors import CharterError, ErrorKind, InvalidInput, NotFound
+from charter.core.errors import CharterError, ErrorCode, ErrorKind, InvalidInput, NotFound
 
 _SLUG = re.compile(r"[^a-z0-9._-]+")
 
@@ -42,7 +42,7 @@ def _client(tracking_uri: str) -> tuple[Any, Any]:
     except ImportError:
         raise CharterError(
             "the MLflow bridge needs the mlflow client: pip install 'charter[mlflow]'",
-            code="mlflow_not_installed",
+            code=ErrorCode.MLFLOW_NOT_INSTALLED,
             kind=ErrorKind.UNAVAILABLE,
         ) from None
     return mlflow, MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -63,7 +63,7 @@ def registry_versions(tracking_uri: str, names: Iterable[str] = ()) -> list[Regi
     try:
         models = [client.get_registered_model(n) for n in wanted] if wanted else list(client.search_registered_models())
     except Exception as exc:  # the client raises its own exception types for unknown models / unreachable servers
-        raise NotFound(f"MLflow registry at {tracking_uri}: {exc}", code="mlflow_registry_error") from None
+        raise NotFound(f"MLflow registry at {tracking_uri}: {exc}", code=ErrorCode.MLFLOW_REGISTRY_ERROR) from None
     out: list[RegistryVersion] = []
     for model in models:
         by_version: dict[str, list[str]] = {}
@@ -99,7 +99,8 @@ def fetch(tracking_uri: str, version: RegistryVersion, dest: Path) -> Path:
         )
     except Exception as exc:
         raise NotFound(
-            f"cannot fetch artifacts of {version.models_uri} from {tracking_uri}: {exc}", code="mlflow_artifact_error"
+            f"cannot fetch artifacts of {version.models_uri} from {tracking_uri}: {exc}",
+            code=ErrorCode.MLFLOW_ARTIFACT_ERROR,
         ) from None
     return Path(path)
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from charter.catalog.tables import DatasetRow, LineageEdgeRow, ModelVersionRow, SystemRow
-from charter.core.errors import InvalidInput, NotFound
+from charter.core.errors import ErrorCode, InvalidInput, NotFound
 
 
 def split_model_ref(ref: str, field: str = "model") -> tuple[str, str]:
@@ -26,7 +26,7 @@ def system_by_name(session: Session, name: str, *, lock: bool = False) -> System
         raise NotFound(
             f"no AI system named '{name}'; register it with: charter system register {name} --purpose TEXT "
             "--answers FILE",
-            code="system_not_found",
+            code=ErrorCode.SYSTEM_NOT_FOUND,
         )
     return row
 
@@ -40,7 +40,7 @@ def version_row(session: Session, system: SystemRow, version: str, *, lock: bool
         raise NotFound(
             f"no model version {system.name}@{version}; register it with: charter model register "
             f"{system.name}@{version} --artifact PATH",
-            code="model_version_not_found",
+            code=ErrorCode.MODEL_VERSION_NOT_FOUND,
         )
     return row
 
@@ -66,7 +66,7 @@ def dataset_by_ref(session: Session, ref: str, field: str = "dataset") -> Datase
     if row is None:
         raise NotFound(
             f"{field}: no dataset '{ref}'; register it with: charter dataset register {name} --file PATH",
-            code="dataset_not_found",
+            code=ErrorCode.DATASET_NOT_FOUND,
             field=field,
         )
     return row

@@ -21,7 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 
 MAX_BUNDLE_BYTES = 256 << 10
 MAX_KEY_BYTES = 16 << 10
@@ -59,7 +59,7 @@ def signed_files(bundle: bytes, public_key_pem: bytes) -> dict[str, str]:
         raise _bad(
             "this server cannot verify model signatures: install charter[signing] (model-signing)",
             "signature",
-            code="signing_unavailable",
+            code=ErrorCode.SIGNING_UNAVAILABLE,
         ) from None
     with tempfile.TemporaryDirectory(prefix="charter-sig.") as tmp:
         sig_path, key_path = Path(tmp) / "model.sig", Path(tmp) / "key.pub"
@@ -105,7 +105,9 @@ def compare(signed: dict[str, str], registered: Sequence[tuple[str, str]]) -> No
             problems.append(f"{path}: sha256 {mine[path][:16]}… differs from the signed {signed[path][:16]}…")
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise _bad(f"the model's files do not match the signature: {shown}", "signature", code="signature_mismatch")
+        raise _bad(
+            f"the model's files do not match the signature: {shown}", "signature", code=ErrorCode.SIGNATURE_MISMATCH
+        )
 
 
 def verify(bundle_text: str, public_key_pem: str, registered: Sequence[tuple[str, str]]) -> Verified:

@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 
 _FILE = Path(__file__).with_name("spdx_ids.json")
 _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z0-9.+:-]+)")
@@ -22,12 +22,6 @@ def _lists() -> tuple[dict[str, str], dict[str, str]]:
     licenses = {x.lower(): x for x in doc["licenses"]}
     exceptions = {x.lower(): x for x in doc["exceptions"]}
     return licenses, exceptions
-
-
-def list_version() -> str:
-    """The SPDX License List release the shipped ids come from."""
-    doc = json.loads(_FILE.read_text(encoding="utf-8"))
-    return str(doc["source"])
 
 
 def license_ids() -> list[str]:
@@ -49,7 +43,7 @@ def _bad(field: str, value: str, token: str, extra: tuple[str, ...], what: str =
         f"{field}: '{token}' is not a known {what}{suggest(token, extra)}; use an id from the SPDX License List "
         f"(https://spdx.org/licenses/), an expression such as 'MIT OR Apache-2.0', or LicenseRef-NAME"
         + (f" (in '{value}')" if token != value else ""),
-        code="invalid_license",
+        code=ErrorCode.INVALID_LICENSE,
         field=field,
     )
 
@@ -82,13 +76,17 @@ def normalize(value: str, *, field: str = "license", extra: tuple[str, ...] = ()
         if tok == ")":
             depth -= 1
             if depth < 0 or expect_operand:
-                raise InvalidInput(f"{field}: unbalanced parentheses in '{value}'", code="invalid_license", field=field)
+                raise InvalidInput(
+                    f"{field}: unbalanced parentheses in '{value}'", code=ErrorCode.INVALID_LICENSE, field=field
+                )
             out.append(tok)
             continue
         if upper in _OPERATORS:
             if expect_operand:
                 raise InvalidInput(
-                    f"{field}: '{tok}' needs a license before it in '{value}'", code="invalid_license", field=field
+                    f"{field}: '{tok}' needs a license before it in '{value}'",
+                    code=ErrorCode.INVALID_LICENSE,
+                    field=field,
                 )
             out.append(upper)
             expect_operand, after_with = True, upper == "WITH"
@@ -96,7 +94,7 @@ def normalize(value: str, *, field: str = "license", extra: tuple[str, ...] = ()
         if not expect_operand:
             raise InvalidInput(
                 f"{field}: '{tok}' follows another license in '{value}'; join them with AND / OR",
-                code="invalid_license",
+                code=ErrorCode.INVALID_LICENSE,
                 field=field,
             )
         if after_with:
@@ -116,5 +114,7 @@ def normalize(value: str, *, field: str = "license", extra: tuple[str, ...] = ()
                 raise _bad(field, value, tok, extra)
         expect_operand, after_with = False, False
     if expect_operand or depth != 0:
-        raise InvalidInput(f"{field}: incomplete license expression '{value}'", code="invalid_license", field=field)
+        raise InvalidInput(
+            f"{field}: incomplete license expression '{value}'", code=ErrorCode.INVALID_LICENSE, field=field
+        )
     return " ".join(out).replace("( ", "(").replace(" )", ")")

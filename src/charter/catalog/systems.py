@@ -22,7 +22,7 @@ from charter.catalog.schemas import SystemCreate, SystemRead, SystemUpdate
 from charter.catalog.tables import SystemRow
 from charter.core import thresholds
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.storage.uow import UnitOfWork
@@ -54,7 +54,7 @@ def register_system(uow: UnitOfWork, actor: Actor, data: SystemCreate) -> System
     """Register an AI system; its tier and obligations are derived from the questionnaire answers."""
     authorize(actor, Permission.CATALOG_WRITE, Resource("system", data.name, team=data.team, system=data.name))
     if uow.session.scalar(select(SystemRow.id).where(SystemRow.name == data.name)) is not None:
-        raise Conflict(f"AI system '{data.name}' already exists", code="system_exists", field="name")
+        raise Conflict(f"AI system '{data.name}' already exists", code=ErrorCode.SYSTEM_EXISTS, field="name")
     if data.team:
         team_by_name(uow.session, data.team)
     result = classify(data.answers)
@@ -80,7 +80,7 @@ def register_system(uow: UnitOfWork, actor: Actor, data: SystemCreate) -> System
     try:
         uow.session.flush()
     except IntegrityError:
-        raise Conflict(f"AI system '{data.name}' already exists", code="system_exists", field="name") from None
+        raise Conflict(f"AI system '{data.name}' already exists", code=ErrorCode.SYSTEM_EXISTS, field="name") from None
     fields = data.model_dump(mode="json", exclude={"name", "answers"})
     uow.record(
         AuditEvent(

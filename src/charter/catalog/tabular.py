@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -63,5 +63,5 @@ def read_table_info(path: Path, field: str = "file") -> TableInfo | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInput(
-            f"{field}: cannot read {path} as {kind}: {message}", code="malformed_dataset", field=field
+            f"{field}: cannot read {path} as {kind}: {message}", code=ErrorCode.MALFORMED_DATASET, field=field
         ) from None

@@ -21,7 +21,7 @@ from charter.catalog.schemas import PURPOSE_PATTERN, FileIn, ModelVersionCreate,
 from charter.catalog.tables import ModelVersionRow, SystemRow
 from charter.catalog.terms import KNOWN_MODEL_LICENSES, terms_for
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.storage.uow import UnitOfWork
@@ -44,14 +44,14 @@ def _check_files(digest: str, size: int, files: list[FileIn]) -> None:
         raise InvalidInput(
             f"digest: {digest} matches neither the single file listed nor the tree of the {len(files)} files listed; "
             "recompute it with: charter model register SYSTEM@VERSION --artifact PATH",
-            code="digest_mismatch",
+            code=ErrorCode.DIGEST_MISMATCH,
             field="digest",
         )
     total = sum(f.size for f in files)
     if total != size:
         raise InvalidInput(
             f"size_bytes: {size} differs from the {total} bytes of the files listed",
-            code="size_mismatch",
+            code=ErrorCode.SIZE_MISMATCH,
             field="size_bytes",
         )
 
@@ -94,7 +94,9 @@ def register_model_version(
     )
     if uow.session.scalar(exists) is not None:
         raise Conflict(
-            f"model version {ref} already exists; versions are immutable", code="model_version_exists", field="version"
+            f"model version {ref} already exists; versions are immutable",
+            code=ErrorCode.MODEL_VERSION_EXISTS,
+            field="version",
         )
     license_expr = _license(data.license, data.card)
     restricted, usage = _terms(license_expr, data.restricted_purposes)
@@ -132,7 +134,9 @@ def register_model_version(
     try:
         uow.session.flush()
     except IntegrityError:
-        raise Conflict(f"model version {ref} already exists", code="model_version_exists", field="version") from None
+        raise Conflict(
+            f"model version {ref} already exists", code=ErrorCode.MODEL_VERSION_EXISTS, field="version"
+        ) from None
     uow.record(
         AuditEvent(
             actor.ref,
@@ -161,7 +165,7 @@ def locked_error(ref: str) -> Conflict:
     return Conflict(
         f"model version {ref} is licensed and immutable; register a new version instead "
         f"(charter model register {ref.split('@')[0]}@NEW_VERSION --artifact PATH)",
-        code="model_version_locked",
+        code=ErrorCode.MODEL_VERSION_LOCKED,
     )
 
 
@@ -206,7 +210,7 @@ def update_model_version(uow: UnitOfWork, actor: Actor, ref: str, data: ModelVer
 def retired_error(ref: str, when: object) -> Conflict:
     return Conflict(
         f"model version {ref} was retired at {when}; register a new version to license it again",
-        code="model_retired",
+        code=ErrorCode.MODEL_RETIRED,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 
 MAX_CHARS = 1_000_000
 Path_ = tuple[str | int, ...]
@@ -45,7 +45,7 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def _error(source: str, message: str, line: int, col: int, field_name: str) -> InvalidInput:
-    return InvalidInput(f"{source}:{line}:{col}: {message}", code="malformed_yaml", field=field_name)
+    return InvalidInput(f"{source}:{line}:{col}: {message}", code=ErrorCode.MALFORMED_YAML, field=field_name)
 
 
 def _walk(node: yaml.Node, path: Path_, out: dict[Path_, tuple[int, int]]) -> None:
@@ -102,6 +102,6 @@ def describe_validation(located: Located, errors: Sequence[Any], prefix: str = "
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return InvalidInput(
         f"{located.where(loc)}: {prefix}{dotted}: {message}{more}",
-        code="invalid_answers" if prefix.startswith("answers") else "invalid_input",
+        code=ErrorCode.INVALID_ANSWERS if prefix.startswith("answers") else ErrorCode.INVALID_INPUT,
         field=f"{prefix}{dotted}",
     )

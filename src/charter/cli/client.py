@@ -8,6 +8,7 @@ import httpx
 
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_BY_STATUS, EXIT_FORBIDDEN, EXIT_UNREACHABLE, CliError
+from charter.core.errors import ErrorCode
 
 PAGE_SIZE = 1000  # the API's largest page
 
@@ -20,14 +21,14 @@ class Api:
         self._client = httpx.Client(base_url=self.base, headers=headers, timeout=timeout)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = path if path.startswith("/") and not path.startswith("/api/") else path
+        url = path
         if not url.startswith("/api/") and not url.startswith("/.well-known") and not url.startswith("/healthz"):
             url = "/api/v1" + url
         try:
             resp = self._client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             raise CliError(
-                "server_unreachable",
+                ErrorCode.SERVER_UNREACHABLE,
                 f"cannot reach Charter at {self.base} ({type(exc).__name__}); start it with `make run` "
                 "or set CHARTER_URL",
                 EXIT_UNREACHABLE,
@@ -66,14 +67,14 @@ def _problem(resp: httpx.Response, base: str) -> CliError:
     try:
         body = resp.json()
     except ValueError:
-        body = {"code": "http_error", "detail": resp.text[:200]}
+        body = {"code": ErrorCode.HTTP_ERROR, "detail": resp.text[:200]}
     if not isinstance(body, dict):
-        body = {"code": "http_error", "detail": str(body)[:200]}
-    code = str(body.get("code", "http_error"))
+        body = {"code": ErrorCode.HTTP_ERROR, "detail": str(body)[:200]}
+    code = str(body.get("code", ErrorCode.HTTP_ERROR))
     detail = str(body.get("detail", resp.reason_phrase))
-    if resp.status_code == 401 and code == "missing_api_key":
+    if resp.status_code == 401 and code == ErrorCode.MISSING_API_KEY:
         detail += " — set CHARTER_API_KEY or pass --api-key"
-    elif resp.status_code == 401 and code == "invalid_api_key":
+    elif resp.status_code == 401 and code == ErrorCode.INVALID_API_KEY:
         detail += (
             f" (asked the Charter at {base}; if the key is another server's, set CHARTER_URL or --url to that one, "
             "or CHARTER_PORT when it runs on this machine on another port)"

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 
 EXIT_NO = 1
 EXIT_USAGE = 2
@@ -65,4 +65,6 @@ def settings_error(exc: ValidationError) -> CliError:
         field = ".".join(str(p) for p in err["loc"]) or "settings"
         parts.append(f"CHARTER_{field.upper()}={err.get('input')!r}: {err['msg']}")
     message = "; ".join(parts) + " (fix the environment variable or its key in charter.toml)"
-    return CliError("invalid_setting", message, EXIT_USAGE, {"code": "invalid_setting", "detail": message})
+    return CliError(
+        ErrorCode.INVALID_SETTING, message, EXIT_USAGE, {"code": ErrorCode.INVALID_SETTING, "detail": message}
+    )

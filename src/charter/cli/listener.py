@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from charter.core.errors import ErrorCode
 from charter.settings import Settings
 
 log = logging.getLogger("charter.server")
@@ -97,7 +98,9 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > self._limits.max_header_bytes and not self.transport.is_closing():
-            self._refuse(431, "headers_too_large", f"request headers exceed {self._limits.max_header_bytes} bytes")
+            self._refuse(
+                431, ErrorCode.HEADERS_TOO_LARGE, f"request headers exceed {self._limits.max_header_bytes} bytes"
+            )
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -127,7 +130,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         if self._head_bytes == 0 and (self.cycle is None or self.cycle.response_complete):
             self.transport.close()  # nothing asked: no answer owed
             return
-        self._refuse(408, "request_timeout", f"request headers not received within {self._limits.header_s:g} s")
+        self._refuse(408, ErrorCode.REQUEST_TIMEOUT, f"request headers not received within {self._limits.header_s:g} s")
 
     def _body_expired(self) -> None:
         self._timer = None
@@ -135,7 +138,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             return
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:
-            self._refuse(408, "request_timeout", "request body not received in time (CHARTER_BODY_TIMEOUT_S)")
+            self._refuse(408, ErrorCode.REQUEST_TIMEOUT, "request body not received in time (CHARTER_BODY_TIMEOUT_S)")
         else:
             self.transport.close()
         if cycle is not None:

@@ -13,7 +13,7 @@ from typer._click import exceptions as click_exc
 from charter.cli import commands
 from charter.cli.context import STATE, take_global_flags
 from charter.cli.errors import EXIT_USAGE, CliError, fail, settings_error
-from charter.core.errors import CharterError
+from charter.core.errors import CharterError, ErrorCode
 
 HELP = """Charter: decide, prove and enforce which AI systems may run where.
 
@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except click_exc.UsageError as exc:
         hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
-        fail(CliError("usage", exc.format_message() + hint, EXIT_USAGE), STATE.json)
+        fail(CliError(ErrorCode.USAGE, exc.format_message() + hint, EXIT_USAGE), STATE.json)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(130)
     except click_exc.ClickException as exc:
-        fail(CliError("usage", exc.format_message(), EXIT_USAGE), STATE.json)
+        fail(CliError(ErrorCode.USAGE, exc.format_message(), EXIT_USAGE), STATE.json)
     sys.exit(result if isinstance(result, int) else 0)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from charter.cli.errors import usage
+from charter.core.errors import ErrorCode
 
 _DTYPES = {
     "tensor(float)": np.float32,
@@ -33,20 +34,22 @@ def onnx_predict(
     try:
         import onnxruntime as ort  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
-        raise usage("ml_extra_missing", "--model FILE.onnx needs onnxruntime: pip install 'charter[ml]'") from None
+        raise usage(
+            ErrorCode.ML_EXTRA_MISSING, "--model FILE.onnx needs onnxruntime: pip install 'charter[ml]'"
+        ) from None
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: warnings about providers are not the user's business
     try:
         session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for a malformed graph
         raise usage(
-            "model_failed", f"model: {model.name} cannot be loaded by onnxruntime: {_first_line(exc)}"
+            ErrorCode.MODEL_FAILED, f"model: {model.name} cannot be loaded by onnxruntime: {_first_line(exc)}"
         ) from None
     feed = _feed(model.name, session.get_inputs(), columns, features)
     try:
         values = session.run(None, feed)
     except Exception as exc:
-        raise usage("model_failed", f"model: {model.name} failed to predict: {_first_line(exc)}") from None
+        raise usage(ErrorCode.MODEL_FAILED, f"model: {model.name} failed to predict: {_first_line(exc)}") from None
     return _interpret(model.name, session.get_outputs(), values, positive_label)
 
 
@@ -56,11 +59,11 @@ def _feed(name: str, inputs: list[Any], columns: dict[str, Any], features: list[
         dtype = _dtype(name, only)
         shape = list(only.shape)
         if len(shape) != 2:
-            raise usage("unsupported_model_input", f"model: {name}: input '{only.name}' has shape {shape}, "
+            raise usage(ErrorCode.UNSUPPORTED_MODEL_INPUT, f"model: {name}: input '{only.name}' has shape {shape}, "
                         "expected [batch, features]")  # fmt: skip
         if isinstance(shape[1], int) and shape[1] != len(features):
             raise usage(
-                "feature_count_mismatch",
+                ErrorCode.FEATURE_COUNT_MISMATCH,
                 f"model: {name} expects {shape[1]} features, --features/--data give {len(features)} "
                 f"({', '.join(features)}); name the model's feature columns with --features",
             )
@@ -68,7 +71,7 @@ def _feed(name: str, inputs: list[Any], columns: dict[str, Any], features: list[
     missing = [i.name for i in inputs if i.name not in columns]
     if missing:
         raise usage(
-            "column_not_found",
+            ErrorCode.COLUMN_NOT_FOUND,
             f"model: {name} has inputs {', '.join(i.name for i in inputs)}; data has no column '{missing[0]}'",
         )
     feed = {}
@@ -81,7 +84,7 @@ def _feed(name: str, inputs: list[Any], columns: dict[str, Any], features: list[
 def _dtype(name: str, node: Any) -> Any:
     dtype = _DTYPES.get(node.type)
     if dtype is None:
-        raise usage("unsupported_model_input", f"model: {name}: input '{node.name}' is {node.type}; "
+        raise usage(ErrorCode.UNSUPPORTED_MODEL_INPUT, f"model: {name}: input '{node.name}' is {node.type}; "
                     f"supported: {', '.join(_DTYPES)}")  # fmt: skip
     return dtype
 
@@ -90,7 +93,7 @@ def _numeric(columns: dict[str, Any], column: str, dtype: Any) -> Any:
     try:
         return np.asarray(columns[column], dtype=np.float64).astype(dtype)
     except (TypeError, ValueError):
-        raise usage("invalid_feature", f"data: feature column '{column}' is not numeric") from None
+        raise usage(ErrorCode.INVALID_FEATURE, f"data: feature column '{column}' is not numeric") from None
 
 
 def _interpret(name: str, outputs: list[Any], values: list[Any], positive_label: str | None) -> tuple[Any, Any]:
@@ -120,7 +123,9 @@ def _interpret(name: str, outputs: list[Any], values: list[Any], positive_label:
             labels = (lone_score >= 0.5).astype(np.int64)
         else:
             kinds = ", ".join(f"{o.name}: {o.type}" for o in outputs)
-            raise usage("unsupported_model_output", f"model: {name} has no label or probability output ({kinds})")
+            raise usage(
+                ErrorCode.UNSUPPORTED_MODEL_OUTPUT, f"model: {name} has no label or probability output ({kinds})"
+            )
     return labels, score
 
 

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from charter.cli.errors import EXIT_USAGE, CliError
+from charter.core.errors import ErrorCode
 from charter.core.signing import AUDIT_KEY, HMAC_KEY, LICENSE_KEY
 from charter.settings import Settings
 
@@ -19,13 +20,13 @@ def data_dir(settings: Settings) -> None:
     where = str(home) if home.is_absolute() else f"{home} ({home.resolve()})"
     init = "run `charter init` first (or set CHARTER_HOME to an initialised data dir)"
     if not home.exists():
-        raise CliError("not_initialised", f"no Charter data dir at {where}; {init}", EXIT_USAGE)
+        raise CliError(ErrorCode.NOT_INITIALISED, f"no Charter data dir at {where}; {init}", EXIT_USAGE)
     path = home
     try:
         if not home.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "not a directory")
         if "keys" not in {p.name for p in home.iterdir()}:
-            raise CliError("not_initialised", f"the data dir {where} has no keys; {init}", EXIT_USAGE)
+            raise CliError(ErrorCode.NOT_INITIALISED, f"the data dir {where} has no keys; {init}", EXIT_USAGE)
         path = keys
         if not keys.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "not a directory")
@@ -34,11 +35,13 @@ def data_dir(settings: Settings) -> None:
             _read(path)
     except FileNotFoundError:
         raise CliError(
-            "not_initialised", f"{path} is missing: the data dir {where} is not fully initialised; {init}", EXIT_USAGE
+            ErrorCode.NOT_INITIALISED,
+            f"{path} is missing: the data dir {where} is not fully initialised; {init}",
+            EXIT_USAGE,
         ) from None
     except OSError as exc:
         raise CliError(
-            "data_dir_unreadable",
+            ErrorCode.DATA_DIR_UNREADABLE,
             f"cannot read {path} ({exc.strerror or exc}); give the user running Charter ({_user()}) access to the "
             "data dir, or set CHARTER_HOME to one it can read",
             EXIT_USAGE,
@@ -67,13 +70,13 @@ def port_free(host: str, port: int, *, setting: str, command: str) -> None:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise CliError(
-                    "port_in_use",
+                    ErrorCode.PORT_IN_USE,
                     f"port {port} on {host} is already in use (another `charter {command}`?); stop that process, "
                     f"or listen elsewhere: charter {command} --port {port + 10} (or {setting}={port + 10})",
                     EXIT_USAGE,
                 ) from None
             raise CliError(
-                "cannot_listen",
+                ErrorCode.CANNOT_LISTEN,
                 f"cannot listen on {host}:{port} ({exc.strerror or exc}); pick another address with --host/--port",
                 EXIT_USAGE,
             ) from None

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from charter.core.canonical import canonical_json as canonical
-from charter.core.errors import Conflict, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, InvalidInput
 from charter.core.signing import AUDIT_KEY, HMAC_KEY, LICENSE_KEY, load_keys, ring_from_files
 
 FORMAT = "charter-keys"
@@ -38,11 +38,11 @@ MAX_MEMORY = 256 << 20  # scrypt needs 128 * n * r bytes
 
 
 class KeysFileInvalid(InvalidInput):
-    code = "keys_file_invalid"
+    code = ErrorCode.KEYS_FILE_INVALID
 
 
 class KeysMismatch(Conflict):
-    code = "keys_mismatch"
+    code = ErrorCode.KEYS_MISMATCH
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,10 @@ def write(path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise Conflict(
-            f"{path} exists: choose another file (a key file is never overwritten)", code="file_exists"
+            f"{path} exists: choose another file (a key file is never overwritten)", code=ErrorCode.FILE_EXISTS
         ) from None
     except OSError as exc:
-        raise InvalidInput(f"cannot create {path}: {exc.strerror}", code="file_unwritable") from None
+        raise InvalidInput(f"cannot create {path}: {exc.strerror}", code=ErrorCode.FILE_UNWRITABLE) from None
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
@@ -113,7 +113,9 @@ def parse(path: Path) -> dict[str, Any]:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file (make it with `charter export keys`)", code="not_found") from None
+        raise InvalidInput(
+            f"{path}: no such file (make it with `charter export keys`)", code=ErrorCode.NOT_FOUND
+        ) from None
     if not stat.S_ISREG(info.st_mode):
         raise KeysFileInvalid(f"{path}: not a regular file")
     if info.st_size > MAX_BYTES:

@@ -20,7 +20,7 @@ from charter.catalog import documents
 from charter.catalog import service as catalog
 from charter.catalog.repository import system_by_name
 from charter.catalog.schemas import DatasetCreate, FileIn, LineageLink, ModelVersionCreate, SystemCreate
-from charter.core.errors import Conflict, NotFound
+from charter.core.errors import Conflict, ErrorCode, NotFound
 from charter.demo import content, data
 from charter.evaluation import scan_path
 from charter.evaluation import service as evaluation
@@ -91,7 +91,7 @@ def _admin(c: Container) -> Actor:
         admins = [b.principal for b in auth.list_roles(uow, SYSTEM_ACTOR) if b.role == "admin"]
         users = {f"{p.kind}:{p.name}": p.id for p in auth.list_principals(uow, SYSTEM_ACTOR)}
         if not admins:
-            raise NotFound("no administrator: run `charter init` first", code="not_initialised")
+            raise NotFound("no administrator: run `charter init` first", code=ErrorCode.NOT_INITIALISED)
         return auth.actor_by_id(uow, users[admins[0]])
 
 
@@ -312,7 +312,7 @@ def unless_exists() -> Iterator[None]:
     try:
         yield
     except Conflict as exc:
-        if not (exc.code.endswith("_exists") or exc.code == "model_version_locked"):
+        if not (exc.code.endswith("_exists") or exc.code == ErrorCode.MODEL_VERSION_LOCKED):
             raise
 
 

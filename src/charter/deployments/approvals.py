@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from charter.auth.authorize import authorize, authorize_any
 from charter.auth.model import Actor, Permission, Role
 from charter.core.clock import as_utc, utcnow
-from charter.core.errors import Conflict, Forbidden, NotFound
+from charter.core.errors import Conflict, ErrorCode, Forbidden, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.deployments.tables import ToolApprovalRow
@@ -174,7 +174,7 @@ def get(uow: UnitOfWork, actor: Actor, approval_id: str) -> ApprovalRead:
     authorize_any(actor, Permission.TOOL_APPROVE)
     row = uow.session.get(ToolApprovalRow, approval_id)
     if row is None:
-        raise NotFound(f"no approval {approval_id}", code="approval_not_found")
+        raise NotFound(f"no approval {approval_id}", code=ErrorCode.APPROVAL_NOT_FOUND)
     return _read(row)
 
 
@@ -185,15 +185,15 @@ def decide(
     authorize(actor, Permission.TOOL_APPROVE)
     row = uow.session.get(ToolApprovalRow, approval_id)
     if row is None:
-        raise NotFound(f"no approval {approval_id}", code="approval_not_found")
+        raise NotFound(f"no approval {approval_id}", code=ErrorCode.APPROVAL_NOT_FOUND)
     if not may_approve(actor, row.approver):
         raise Forbidden(
-            f"approval {row.id} needs {row.approver}; {actor.ref} does not hold it", code="approver_required"
+            f"approval {row.id} needs {row.approver}; {actor.ref} does not hold it", code=ErrorCode.APPROVER_REQUIRED
         )
     if actor.ref == row.agent:
-        raise Forbidden("an agent cannot approve its own call", code="approver_required")
+        raise Forbidden("an agent cannot approve its own call", code=ErrorCode.APPROVER_REQUIRED)
     if row.state != "pending":
-        raise Conflict(f"approval {row.id} is {row.state}, not pending", code="approval_decided")
+        raise Conflict(f"approval {row.id} is {row.state}, not pending", code=ErrorCode.APPROVAL_DECIDED)
     now = utcnow()
     row.state = "approved" if approve else "denied"
     row.decided_by = actor.ref

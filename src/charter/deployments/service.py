@@ -18,7 +18,7 @@ from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
 from charter.core import egress
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from charter.core.errors import Conflict, ErrorCode, Forbidden, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.deployments import approvals, toolscope
@@ -63,7 +63,9 @@ def _row(uow: UnitOfWork, name: str) -> DeploymentRow:
 
 def _not_found(name: str) -> NotFound:
     return NotFound(
-        f"no deployment named '{name}' (see: charter deployment list)", code="deployment_not_found", field="name"
+        f"no deployment named '{name}' (see: charter deployment list)",
+        code=ErrorCode.DEPLOYMENT_NOT_FOUND,
+        field="name",
     )
 
 
@@ -95,7 +97,7 @@ def check_upstream(url: str, allow: egress.Allow) -> None:
     """Refuse an upstream URL Charter must not call (userinfo, link-local/metadata, outside CHARTER_UPSTREAM_ALLOW)."""
     why = egress.check_resolved(url, allow) if allow.enabled else egress.url_refusal(url, allow)
     if why is not None:
-        raise InvalidInput(f"upstream not allowed: {why}", code="upstream_not_allowed", field="upstream")
+        raise InvalidInput(f"upstream not allowed: {why}", code=ErrorCode.UPSTREAM_NOT_ALLOWED, field="upstream")
 
 
 def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate, *, allow: egress.Allow) -> DeploymentRead:
@@ -108,7 +110,7 @@ def add(uow: UnitOfWork, actor: Actor, data: DeploymentCreate, *, allow: egress.
     if version.retired_at is not None:
         raise catalog.retired_error(version.ref, version.retired_at)
     if uow.session.scalar(select(DeploymentRow.id).where(DeploymentRow.name == data.name)) is not None:
-        raise Conflict(f"deployment '{data.name}' already exists", code="deployment_exists", field="name")
+        raise Conflict(f"deployment '{data.name}' already exists", code=ErrorCode.DEPLOYMENT_EXISTS, field="name")
     now = utcnow()
     row = DeploymentRow(
         id=new_id("dep"),
@@ -216,7 +218,7 @@ def for_capture(uow: UnitOfWork, actor: Actor, name: str) -> DeploymentRead:
         raise Forbidden(
             f"{actor.ref} is not a caller of a live license of deployment '{name}': only licensed callers' calls "
             "are monitored",
-            code="caller_not_in_scope",
+            code=ErrorCode.CALLER_NOT_IN_SCOPE,
         )
     return _read(row)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charter.core.canonical import canonical_json
+from charter.core.errors import ErrorCode
 from charter.core.hashing import sha256_hex
 from charter.deployments.model import Grant, Reason, ToolRule
 from charter.policies import cel
@@ -47,11 +48,11 @@ class ToolDecision:
 def check_name(name: Any, what: str = "tool") -> str:
     """The name, when it is a plain ASCII tool name; BadCall otherwise (look-alike characters included)."""
     if not isinstance(name, str) or not name:
-        raise BadCall("invalid_tool_name", f"the {what} name must be a non-empty string")
+        raise BadCall(ErrorCode.INVALID_TOOL_NAME, f"the {what} name must be a non-empty string")
     if _NAME.fullmatch(name) is None:
         shown = name[:130].encode("ascii", "backslashreplace").decode()
         raise BadCall(
-            "invalid_tool_name",
+            ErrorCode.INVALID_TOOL_NAME,
             f"{what} name {shown!r} is not a plain name (1-128 ASCII letters, digits, '_', '-', '.', '/'): "
             "look-alike and invisible characters are refused",
         )
@@ -63,13 +64,13 @@ def canonical_args(args: Any) -> bytes:
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        raise BadCall("invalid_arguments", "`arguments` must be a JSON object")
+        raise BadCall(ErrorCode.INVALID_ARGUMENTS, "`arguments` must be a JSON object")
     try:
         raw = canonical_json(args)
     except Exception:
-        raise BadCall("invalid_arguments", "`arguments` cannot be put in canonical JSON form") from None
+        raise BadCall(ErrorCode.INVALID_ARGUMENTS, "`arguments` cannot be put in canonical JSON form") from None
     if len(raw) > MAX_ARGUMENT_BYTES:
-        raise BadCall("arguments_too_large", f"arguments of {len(raw)} bytes exceed {MAX_ARGUMENT_BYTES} bytes")
+        raise BadCall(ErrorCode.ARGUMENTS_TOO_LARGE, f"arguments of {len(raw)} bytes exceed {MAX_ARGUMENT_BYTES} bytes")
     return raw
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from charter.core.errors import ErrorCode
 from charter.evaluation.scan_result import ScanResult
 from charter.evaluation.scan_rules import Severity, classify_global
 
@@ -56,7 +57,7 @@ def check_loadable(path: Path, scan: ScanResult) -> None:
     if blocking:
         shown = "; ".join(blocking[:3]) + (f" (and {len(blocking) - 3} more)" if len(blocking) > 3 else "")
         raise UnsafeModel(
-            "model_unsafe", f"model: {path.name} was not loaded because its scan found: {shown}. {RECOMMENDED}"
+            ErrorCode.MODEL_UNSAFE, f"model: {path.name} was not loaded because its scan found: {shown}. {RECOMMENDED}"
         )
 
 
@@ -70,7 +71,7 @@ def load_pickled_model(path: Path, scan: ScanResult) -> Any:
         def find_class(self, module: str, name: str) -> Any:
             if not loadable_global(module, name):
                 raise UnsafeModel(
-                    "model_unsafe",
+                    ErrorCode.MODEL_UNSAFE,
                     f"model: {path.name} was not loaded: it imports '{module}.{name}', which is not on the allowlist "
                     f"of scikit-learn and NumPy globals. {RECOMMENDED}",
                 )
@@ -79,7 +80,8 @@ def load_pickled_model(path: Path, scan: ScanResult) -> Any:
     with path.open("rb") as fh, _validate_fileobject_and_memmap(fh, str(path), None) as (fobj, _):
         if isinstance(fobj, str):
             raise UnsafeModel(
-                "model_unsafe", f"model: {path.name} is a joblib < 0.10 file with companion files. {RECOMMENDED}"
+                ErrorCode.MODEL_UNSAFE,
+                f"model: {path.name} is a joblib < 0.10 file with companion files. {RECOMMENDED}",
             )
         unpickler = _Restricted(str(path), fobj, ensure_native_byte_order=True, mmap_mode=None)
         return unpickler.load()

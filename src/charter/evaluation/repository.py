@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from charter.core.errors import NotFound
+from charter.core.errors import ErrorCode, NotFound
 from charter.evaluation.tables import AssessmentRow, EvaluationRow
 
 MAX_LIST = 200
@@ -44,7 +44,7 @@ def assessment_row(session: Session, assessment_id: str) -> AssessmentRow:
     if row is None:
         raise NotFound(
             f"no assessment '{assessment_id[:60]}'; list them with: charter assessment list SYSTEM@VERSION",
-            code="assessment_not_found",
+            code=ErrorCode.ASSESSMENT_NOT_FOUND,
         )
     return row
 
@@ -53,7 +53,7 @@ def evaluation_row(session: Session, evaluation_id: str) -> EvaluationRow:
     """The evaluation `evaluation_id`; NotFound otherwise."""
     row = session.get(EvaluationRow, evaluation_id)
     if row is None:
-        raise NotFound(f"no evaluation '{evaluation_id[:60]}'", code="evaluation_not_found")
+        raise NotFound(f"no evaluation '{evaluation_id[:60]}'", code=ErrorCode.EVALUATION_NOT_FOUND)
     return row
 
 

@@ -18,7 +18,7 @@ from charter.catalog import service as catalog
 from charter.catalog.schemas import ModelVersionRead
 from charter.core.canonical import canonical_json
 from charter.core.clock import utcnow
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.hashing import sha256_hex
 from charter.core.ids import new_id
@@ -112,7 +112,7 @@ def submit_computed(
         if key != "scan":
             raise InvalidInput(
                 f"meta.evidence.{key[:60]}: an upload sends only the artifact scan; the server computes the rest",
-                code="evidence_invalid",
+                code=ErrorCode.EVIDENCE_INVALID,
                 field=f"meta.evidence.{key[:60]}",
             )
     inputs = EvaluationInputs(predictions=predictions, artifact=extra.inputs.artifact)
@@ -327,13 +327,13 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
         if key in FROM_SERVER:
             raise InvalidInput(
                 f"evidence.{key}: comes from {FROM_SERVER[key]}, not from the evaluation; remove it",
-                code="evidence_invalid",
+                code=ErrorCode.EVIDENCE_INVALID,
                 field=f"evidence.{key}",
             )
         if key not in SECTIONS:
             raise InvalidInput(
                 f"evidence.{key[:60]}: unknown section; an evaluation sends {', '.join(SECTIONS)}",
-                code="evidence_invalid",
+                code=ErrorCode.EVIDENCE_INVALID,
                 field=f"evidence.{key[:60]}",
             )
     clean: dict[str, Any] = _json_safe(dict(evidence))
@@ -342,7 +342,7 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
         shown = "; ".join(_located(path, message) for path, message in problems[:MAX_PROBLEMS])
         raise InvalidInput(
             shown,
-            code="evidence_invalid",
+            code=ErrorCode.EVIDENCE_INVALID,
             field=f"evidence.{problems[0][0]}",
             details={"problems": [{"field": f"evidence.{p}", "message": m} for p, m in problems]},
         )
@@ -352,7 +352,7 @@ def _checked_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             "evidence: neither performance, an artifact scan nor GenAI results; evaluate predictions (--predictions), "
             "scan the artifact (--artifact) or give a tool's report (--garak, --inspect, --promptfoo, --lm-eval)",
-            code="evidence_empty",
+            code=ErrorCode.EVIDENCE_EMPTY,
             field="evidence",
         )
     return clean
@@ -367,7 +367,7 @@ def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: 
     if evidence.get("performance") is not None and inputs.predictions is None:
         raise InvalidInput(
             "inputs.predictions: performance evidence needs the name and sha256 of the predictions file",
-            code="input_digest_required",
+            code=ErrorCode.INPUT_DIGEST_REQUIRED,
             field="inputs.predictions",
         )
     scan = evidence.get("scan")
@@ -375,7 +375,7 @@ def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: 
         if inputs.artifact is None:
             raise InvalidInput(
                 "inputs.artifact: a scan needs the sha256 of the scanned artifact",
-                code="input_digest_required",
+                code=ErrorCode.INPUT_DIGEST_REQUIRED,
                 field="inputs.artifact",
             )
         scanned = repository.normalize_digest(inputs.artifact.sha256)
@@ -384,7 +384,7 @@ def _check_inputs(data: EvaluationCreate, evidence: Mapping[str, Any], version: 
                 f"inputs.artifact.sha256: the scanned artifact {inputs.artifact.name} is {scanned}, but {version.ref} "
                 f"is {version.digest}; scan the registered artifact (the file or directory given to charter model "
                 "register)",
-                code="artifact_digest_mismatch",
+                code=ErrorCode.ARTIFACT_DIGEST_MISMATCH,
                 field="inputs.artifact.sha256",
             )
 
@@ -398,7 +398,7 @@ def _check_genai_inputs(data: EvaluationCreate, evidence: Mapping[str, Any]) -> 
     if not sent:
         raise InvalidInput(
             "inputs.genai: GenAI evidence needs the tool, name and sha256 of each report it was read from",
-            code="input_digest_required",
+            code=ErrorCode.INPUT_DIGEST_REQUIRED,
             field="inputs.genai",
         )
     for i, source in enumerate(genai.get("sources") or []):
@@ -406,7 +406,7 @@ def _check_genai_inputs(data: EvaluationCreate, evidence: Mapping[str, Any]) -> 
         if not isinstance(digest, str) or repository.normalize_digest(digest) not in sent:
             raise InvalidInput(
                 f"evidence.genai.sources[{i}].sha256: {digest} is not one of inputs.genai",
-                code="evidence_invalid",
+                code=ErrorCode.EVIDENCE_INVALID,
                 field=f"evidence.genai.sources[{i}].sha256",
             )
 

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from charter.auth.authorize import allowed
 from charter.auth.model import Permission
-from charter.core.errors import Unauthenticated
+from charter.core.errors import ErrorCode, Unauthenticated
 from charter.core.events import AuditEvent
 from charter.deployments import admission
 from charter.gateway.asgi import read_body, respond
@@ -71,13 +71,13 @@ async def admit(gw: Gateway, scope: Scope, receive: Receive, send: Send, resolve
         await _answer(send, uid, admission.Admission(False, 401, message))
         return
     if not allowed(actor, Permission.LICENSE_READ, None):
-        gw.refusals.count("forbidden")
+        gw.refusals.count(ErrorCode.FORBIDDEN)
         await _answer(send, uid, admission.Admission(False, 403, f"{actor.ref} may not read licenses"))
         return
     try:
         review = admission.read(orjson.loads(body))
     except (orjson.JSONDecodeError, admission.BadReview) as exc:
-        gw.refusals.count("invalid_review")
+        gw.refusals.count(ErrorCode.INVALID_REVIEW)
         await _answer(send, uid, admission.Admission(False, 400, f"unreadable AdmissionReview: {exc}"))
         return
     env = rest or review.labels.get(admission.ENV_LABEL, "")

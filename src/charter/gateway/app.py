@@ -76,7 +76,6 @@ def create(container: Container) -> Gateway:
 
     gateway.resolve_images = resolve_images
     gateway.approvals = StoredApprovals(container)
-    container.extras["gateway"] = gateway
     listener = listener_for(container.engine, index.wake)  # other processes' changes (PostgreSQL)
     unsubscribe: list[Callable[[], None]] = []
     stoppers: list[Callable[[], Awaitable[None]]] = []
@@ -86,7 +85,7 @@ def create(container: Container) -> Gateway:
         gateway.audit = writer
         gateway.queue_depth = lambda: writer.queue_depth
         # Monitoring registers its capture hook at wiring time; read it once everything is wired.
-        capture: Capture | None = container.extras.get("gateway_capture")
+        capture: Capture | None = container.monitor.capturer if container.monitor is not None else None
         gateway.capture = capture
         await upstream.start()
         await index.start()
@@ -111,9 +110,7 @@ def create(container: Container) -> Gateway:
         await upstream.close()
         await closer(container)()
 
-    hooks: dict[str, list[Any]] = container.extras.setdefault("lifespan", {"startup": [], "shutdown": []})
-    hooks["startup"].append(startup)
-    hooks["shutdown"].append(shutdown)
+    container.lifespan.add(startup, shutdown)
     return gateway
 
 

@@ -18,8 +18,8 @@ Hook = Callable[[], Awaitable[None]]
 
 def group_writer(container: Container) -> GroupCommitWriter:
     """The process's group-commit writer (created once per container, batch sizes from settings)."""
-    writer = container.extras.get("audit_writer")
-    if not isinstance(writer, GroupCommitWriter):
+    writer = container.audit_writer
+    if writer is None:
         writer = GroupCommitWriter(
             container.uow,
             container.audit,
@@ -27,10 +27,8 @@ def group_writer(container: Container) -> GroupCommitWriter:
             max_wait_ms=container.settings.audit_batch_wait_ms,
             fence=repository.fence_version,  # no allow is ordered after the entry of a license change it missed
         )
-        container.extras["audit_writer"] = writer
-        log = container.extras.get("audit.log")
-        if log is not None:  # signed checkpoint rows ride in the writer's batches
-            log.checkpointer.use_writer(writer)
+        container.audit_writer = writer
+        container.audit_log.checkpointer.use_writer(writer)  # signed checkpoint rows ride in the writer's batches
     return writer
 
 
@@ -39,14 +37,12 @@ def closer(container: Container) -> Hook:
     transactions of their own first)."""
 
     async def close() -> None:
-        writer = container.extras.get("audit_writer")
-        if not isinstance(writer, GroupCommitWriter):
+        writer = container.audit_writer
+        if writer is None:
             return
 
         def stop() -> None:
-            log = container.extras.get("audit.log")
-            if log is not None:
-                log.checkpointer.use_writer(None)
+            container.audit_log.checkpointer.use_writer(None)
             writer.close()
 
         await asyncio.to_thread(stop)

@@ -14,6 +14,7 @@ from starlette.types import Send
 from charter.audit.writer import FenceMoved
 from charter.auth.model import Actor
 from charter.core import tracing
+from charter.core.errors import ErrorCode, status_of
 from charter.core.events import AuditEvent
 from charter.deployments.decisions import inference_event
 from charter.deployments.model import Deployment, Reason, Verdict
@@ -61,11 +62,8 @@ _REDECIDE_TRIES = 5
 
 
 def _status_for(reason: str) -> int:
-    if reason == Reason.RATE_LIMITED:
-        return 429
-    if reason == Reason.LICENSE_STATUS_UNAVAILABLE:
-        return 503
-    return 403
+    """A denial's status from the catalogue: 429 rate limited, 503 status unavailable, else 403."""
+    return status_of(reason, 403)
 
 
 class Auditing:
@@ -220,10 +218,10 @@ class Auditing:
         return seq
 
     async def _audit_down(self, send: Send, call: Call) -> None:
-        self.metrics.denial("audit_unavailable")
+        self.metrics.denial(ErrorCode.AUDIT_UNAVAILABLE)
         body = problem_body(
             503,
-            "audit_unavailable",
+            ErrorCode.AUDIT_UNAVAILABLE,
             "the audit log cannot be written, so no call is answered; retry shortly",
             decision_id=call.decision_id,
         )

@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from starlette.types import Receive, Scope, Send
 
 from charter.auth.model import Actor
-from charter.core.errors import CharterError, Unauthenticated
+from charter.core.errors import CharterError, ErrorCode, Unauthenticated
 from charter.deployments.model import Deployment, DeploymentKind
 from charter.gateway.asgi import read_body, respond
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _fence, _status_for
@@ -92,7 +92,7 @@ def mcp_tools(headers: dict[bytes, bytes]) -> tuple[str, ...]:
         return ()
     name = headers.get(b"mcp-name", b"").decode("latin-1").strip()
     if not name:
-        raise _Refusal(400, "invalid_request", "Mcp-Method is tools/call but no Mcp-Name header names the tool")
+        raise _Refusal(400, ErrorCode.INVALID_REQUEST, "Mcp-Method is tools/call but no Mcp-Name header names the tool")
     return (name[:_MAX_NAME],)
 
 
@@ -117,7 +117,7 @@ class ExternalDecisions(Auditing):
         contract = NGINX if name == "nginx" else ENVOY if name == "envoy" else None
         if contract is None:
             body = problem_body(
-                404, "not_found", f"no decision contract '{name[:40]}' (use /authz/nginx or /authz/envoy)"
+                404, ErrorCode.NOT_FOUND, f"no decision contract '{name[:40]}' (use /authz/nginx or /authz/envoy)"
             )
             await respond(send, 404, body, PROBLEM)
             return
@@ -134,13 +134,13 @@ class ExternalDecisions(Auditing):
         named = extra.get(b"charter-deployment", b"").decode("latin-1").strip() or deployment_from_path(original)
         if not named:
             detail = "no deployment: send a Charter-Deployment header, or an original path /gw/{deployment}/..."
-            await self._summarised(send, contract, 400, "deployment_not_named", detail)
+            await self._summarised(send, contract, 400, ErrorCode.DEPLOYMENT_NOT_NAMED, detail)
             return
         call.deployment = named[:_MAX_NAME]
         dep = self.index.snapshot.deployments.get(named)
         if dep is None:
             detail = f"no deployment named '{named[:100]}' (see: charter deployment list)"
-            await self._summarised(send, contract, 404, "deployment_not_found", detail)
+            await self._summarised(send, contract, 404, ErrorCode.DEPLOYMENT_NOT_FOUND, detail)
             return
         facts: dict[str, Any] = {"via": f"authz:{contract.name}"}
         if inb.purpose is not None:
@@ -163,14 +163,14 @@ class ExternalDecisions(Auditing):
             return ()
         declared = inb.content_length
         if declared is not None and (declared < 0 or declared > self.max_body):
-            raise _Refusal(413, "payload_too_large", f"request body exceeds {self.max_body} bytes")
+            raise _Refusal(413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body exceeds {self.max_body} bytes")
         body = await read_body(receive, self.max_body)
         if body is None:
-            raise _Refusal(413, "payload_too_large", f"request body exceeds {self.max_body} bytes")
+            raise _Refusal(413, ErrorCode.PAYLOAD_TOO_LARGE, f"request body exceeds {self.max_body} bytes")
         if not body:
             raise _Refusal(
                 400,
-                "body_required",
+                ErrorCode.BODY_REQUIRED,
                 f"deployment '{dep.name}' is OpenAI-compatible: its tool scope is in the body, so the proxy must "
                 "send it (Envoy: with_request_body), or call it through Charter's gateway",
             )
@@ -205,7 +205,7 @@ class ExternalDecisions(Auditing):
             return
         limited = self._rate_limited(call, dep, verdict)
         if limited is not None:
-            await self._denied(send, contract, call, 429, "rate_limited", limited[0])
+            await self._denied(send, contract, call, 429, ErrorCode.RATE_LIMITED, limited[0])
             return
         try:
             redecided = await self._audit_allowed(call, 200, None, None, None)
@@ -244,9 +244,9 @@ class ExternalDecisions(Auditing):
         await respond(send, contract.status(status), body, PROBLEM, headers)
 
     async def _denied_unaudited(self, send: Send, contract: Contract, call: Call) -> None:
-        self.metrics.denial("audit_unavailable")
+        self.metrics.denial(ErrorCode.AUDIT_UNAVAILABLE)
         detail = "the audit log cannot be written, so no call is allowed; retry shortly"
-        body = problem_body(503, "audit_unavailable", detail, decision_id=call.decision_id)
+        body = problem_body(503, ErrorCode.AUDIT_UNAVAILABLE, detail, decision_id=call.decision_id)
         await respond(send, contract.status(503), body, PROBLEM, [(b"retry-after", b"1")])
 
     async def _summarised(self, send: Send, contract: Contract, status: int, code: str, detail: str) -> None:

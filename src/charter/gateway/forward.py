@@ -15,6 +15,7 @@ from starlette.types import Scope, Send
 from yarl import URL
 
 from charter.core import tracing
+from charter.core.errors import ErrorCode
 from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Grant, Reason, Verdict
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _license, _status_for
@@ -69,7 +70,7 @@ class Forwarding(Auditing):
         refused = self.upstream.refusal(dep.upstream)
         if refused is not None:
             detail = f"upstream of deployment '{dep.name}' is not allowed: {refused}"
-            await self._refuse(send, call, 502, "upstream_not_allowed", detail, request=body)
+            await self._refuse(send, call, 502, ErrorCode.UPSTREAM_NOT_ALLOWED, detail, request=body)
             return
         checked = dep.kind is DeploymentKind.OPENAI  # answers are read for tool calls
         if tracing.tracer() is None:
@@ -101,9 +102,12 @@ class Forwarding(Auditing):
                 status = resp.status
                 encoding = resp.headers.get("content-encoding", "identity").lower()
                 if 300 <= status < 400 and status != 304:
-                    problem = ("upstream_redirect", f"answered {status} (a redirect, which the gateway never follows)")
+                    problem = (
+                        ErrorCode.UPSTREAM_REDIRECT,
+                        f"answered {status} (a redirect, which the gateway never follows)",
+                    )
                 elif checked and encoding != "identity":
-                    problem = ("upstream_response_unreadable", f"answered in {encoding[:40]} encoding")
+                    problem = (ErrorCode.UPSTREAM_RESPONSE_UNREADABLE, f"answered in {encoding[:40]} encoding")
                 elif is_stream(resp):
                     headers = response_headers(resp, call.decision_id.encode())
                     await self._stream(send, call, resp, headers, body, sent_at, checked)
@@ -116,10 +120,10 @@ class Forwarding(Auditing):
             why = refused_by_resolver(exc)
             if why is not None:
                 detail = f"upstream of deployment '{dep.name}' is not allowed: {why}"
-                await self._refuse(send, call, 502, "upstream_not_allowed", detail, request=body)
+                await self._refuse(send, call, 502, ErrorCode.UPSTREAM_NOT_ALLOWED, detail, request=body)
                 return
             detail = f"upstream of deployment '{dep.name}' did not answer ({type(exc).__name__})"
-            await self._refuse(send, call, 502, "upstream_unavailable", detail, request=body)
+            await self._refuse(send, call, 502, ErrorCode.UPSTREAM_UNAVAILABLE, detail, request=body)
             return
         call.upstream_s = time.perf_counter() - sent_at
         if problem is not None:

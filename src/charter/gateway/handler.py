@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission, Resource
 from charter.core import tracing
-from charter.core.errors import CharterError, Unauthenticated
+from charter.core.errors import CharterError, ErrorCode, Unauthenticated
 from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
@@ -119,7 +119,7 @@ class Gateway(ExternalDecisions, McpRoute):
         elif path == "/metrics" and method == "GET":
             await listing.metrics(self, scope, send)
         else:
-            body = problem_body(404, "not_found", f"no gateway route {method} {path}")
+            body = problem_body(404, ErrorCode.NOT_FOUND, f"no gateway route {method} {path}")
             await respond(send, 404, body, PROBLEM)
 
     # --- the call pipeline -------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Gateway(ExternalDecisions, McpRoute):
         body = None if too_big else await read_body(receive, self.max_body)
         if body is None:
             detail = too_big or f"request body exceeds {self.max_body} bytes"
-            await self.summarise(send, 413, "payload_too_large", detail, close=True)
+            await self.summarise(send, 413, ErrorCode.PAYLOAD_TOO_LARGE, detail, close=True)
             return
         try:
             oa = openai_call(body)
@@ -164,7 +164,7 @@ class Gateway(ExternalDecisions, McpRoute):
         dep = self.index.snapshot.deployments.get(oa.model)
         if dep is None or dep.kind is not DeploymentKind.OPENAI:
             detail = f"no OpenAI-compatible deployment named '{oa.model[:100]}' (see: charter deployment list)"
-            await self.summarise(send, 404, "deployment_not_found", detail)
+            await self.summarise(send, 404, ErrorCode.DEPLOYMENT_NOT_FOUND, detail)
             return
         # A known deployment and an authenticated caller: from here on every outcome has its own audit entry.
         query: bytes = scope.get("query_string", b"")
@@ -172,7 +172,7 @@ class Gateway(ExternalDecisions, McpRoute):
             paths.check_query(query)
             tools = call_tools(body, oa.doc)
         except (paths.PathNotAllowed, CharterError) as exc:
-            code = exc.code if isinstance(exc, CharterError) else "path_not_allowed"
+            code = exc.code if isinstance(exc, CharterError) else ErrorCode.PATH_NOT_ALLOWED
             await self._refuse(send, call, 400, code, exc.message if isinstance(exc, CharterError) else str(exc))
             return
         if tools:  # bounded: these come from the caller
@@ -194,33 +194,33 @@ class Gateway(ExternalDecisions, McpRoute):
         try:
             name, rest = paths.split(raw)
         except paths.PathNotAllowed as exc:
-            await self.summarise(send, 400, "path_not_allowed", str(exc))
+            await self.summarise(send, 400, ErrorCode.PATH_NOT_ALLOWED, str(exc))
             return
         call.deployment = name
         dep = self.index.snapshot.deployments.get(name)
         if dep is None:
             detail = f"no deployment named '{name}' (see: charter deployment list)"
-            await self.summarise(send, 404, "deployment_not_found", detail)
+            await self.summarise(send, 404, ErrorCode.DEPLOYMENT_NOT_FOUND, detail)
             return
         if dep.kind is DeploymentKind.OPENAI:
             detail = (
                 f"deployment '{name}' is OpenAI-compatible: call it at /v1/chat/completions, /v1/completions or "
                 '/v1/embeddings (with "model": "' + name + '"), where its tool scope is checked'
             )
-            await self._refuse(send, call, 400, "openai_route_required", detail)
+            await self._refuse(send, call, 400, ErrorCode.OPENAI_ROUTE_REQUIRED, detail)
             return
         query: bytes = scope.get("query_string", b"")
         try:
             paths.check(rest)
             paths.check_query(query)
         except paths.PathNotAllowed as exc:
-            await self._refuse(send, call, 400, "path_not_allowed", str(exc))
+            await self._refuse(send, call, 400, ErrorCode.PATH_NOT_ALLOWED, str(exc))
             return
         too_big = self._too_big(inb)
         body = None if too_big else await read_body(receive, self.max_body)
         if body is None:
             detail = too_big or f"request body exceeds {self.max_body} bytes"
-            await self._refuse(send, call, 413, "payload_too_large", detail, close=True)
+            await self._refuse(send, call, 413, ErrorCode.PAYLOAD_TOO_LARGE, detail, close=True)
             return
         url = paths.plain_url(dep.upstream, rest)
         await self._decided(scope, send, call, dep, actor, inb, (), body, None, url, query)
@@ -260,7 +260,7 @@ class Gateway(ExternalDecisions, McpRoute):
         limited = self._rate_limited(call, dep, verdict)
         if limited is not None:
             detail, retry = limited
-            await self._refuse(send, call, 429, "rate_limited", detail, extra=[(b"retry-after", retry)])
+            await self._refuse(send, call, 429, ErrorCode.RATE_LIMITED, detail, extra=[(b"retry-after", retry)])
             return
         if dep.upstream_model and doc is not None:
             doc["model"] = dep.upstream_model
@@ -293,5 +293,5 @@ class Gateway(ExternalDecisions, McpRoute):
 
     async def authenticate(self, inb: Inbound) -> Actor:
         if inb.token is None:
-            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
+            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'", code=ErrorCode.MISSING_API_KEY)
         return await self.keys.actor(inb.token)

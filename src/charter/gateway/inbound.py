@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.deployments.tools import AmbiguousDocument, BadToolShape, check_request_keys, request_tools, strict_loads
 
 # Never forwarded upstream: the caller's Charter key, hop-by-hop headers, and Charter's own headers; and
@@ -76,12 +76,12 @@ def openai_call(body: bytes) -> OpenAICall:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise InvalidInput("request body is not valid JSON", code="invalid_request", field="body") from None
+        raise InvalidInput("request body is not valid JSON", code=ErrorCode.INVALID_REQUEST, field="body") from None
     if not isinstance(doc, dict):
-        raise InvalidInput("request body must be a JSON object", code="invalid_request", field="body")
+        raise InvalidInput("request body must be a JSON object", code=ErrorCode.INVALID_REQUEST, field="body")
     model = doc.get("model")
     if not isinstance(model, str) or not model:
-        raise InvalidInput("`model` must name a Charter deployment", code="invalid_request", field="model")
+        raise InvalidInput("`model` must name a Charter deployment", code=ErrorCode.INVALID_REQUEST, field="model")
     return OpenAICall(model=model, doc=doc)
 
 
@@ -99,14 +99,14 @@ def call_tools(body: bytes, doc: dict[str, Any]) -> tuple[str, ...]:
         except AmbiguousDocument as exc:
             raise InvalidInput(
                 f"{exc}: the gateway and the model server could read different calls; send each key once",
-                code="ambiguous_request",
+                code=ErrorCode.AMBIGUOUS_REQUEST,
                 field="body",
             ) from None
         except ValueError:
-            raise InvalidInput("request body is not valid JSON", code="invalid_request", field="body") from None
+            raise InvalidInput("request body is not valid JSON", code=ErrorCode.INVALID_REQUEST, field="body") from None
     if not offers:
         return ()
     try:
         return request_tools(doc)
     except BadToolShape as exc:
-        raise InvalidInput(str(exc), code="invalid_request", field="body") from None
+        raise InvalidInput(str(exc), code=ErrorCode.INVALID_REQUEST, field="body") from None

@@ -11,7 +11,7 @@ from starlette.types import Scope, Send
 
 from charter.auth.authorize import allowed
 from charter.auth.model import Permission, Resource
-from charter.core.errors import Unauthenticated
+from charter.core.errors import ErrorCode, Unauthenticated
 from charter.deployments.model import DeploymentKind, Request
 from charter.deployments.scope import check
 from charter.gateway.asgi import respond
@@ -52,7 +52,7 @@ async def metrics(gw: Gateway, scope: Scope, send: Send) -> None:
         return
     if not allowed(actor, Permission.METRICS_READ, Resource(kind="metrics")):
         detail = f"{actor.ref} may not read metrics: needs metrics.read (the admin or auditor role)"
-        await respond(send, 403, problem_body(403, "forbidden", detail), PROBLEM)
+        await respond(send, 403, problem_body(403, ErrorCode.FORBIDDEN, detail), PROBLEM)
         return
     now = time.time()
     gw.metrics.degraded = 1 if gw.index.degraded_since(now) is not None else 0

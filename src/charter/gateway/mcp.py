@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from charter.auth.model import Actor
+from charter.core.errors import ErrorCode
 from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Verdict
 from charter.gateway import mcp_wire as wire
@@ -102,7 +103,7 @@ class McpRoute(Forwarding):
         name = path[5:].rstrip("/")
         dep = self.index.snapshot.deployments.get(name)
         if dep is None or dep.kind is not DeploymentKind.MCP:
-            await self.summarise(send, 404, "deployment_not_found", f"no MCP deployment named '{name[:100]}'")
+            await self.summarise(send, 404, ErrorCode.DEPLOYMENT_NOT_FOUND, f"no MCP deployment named '{name[:100]}'")
             return
         call.deployment = dep.name
         headers = _headers(scope)
@@ -119,7 +120,7 @@ class McpRoute(Forwarding):
                 call,
                 400,
                 wire.HEADER_MISMATCH,
-                "header_mismatch",
+                ErrorCode.HEADER_MISMATCH,
                 "mcp-session-id header appears more than once",
                 None,
             )
@@ -133,7 +134,7 @@ class McpRoute(Forwarding):
                     call,
                     404,
                     wire.INVALID_REQUEST,
-                    "unknown_session",
+                    ErrorCode.UNKNOWN_SESSION,
                     "no session with this id at this gateway: initialize again",
                     None,
                 )
@@ -144,7 +145,7 @@ class McpRoute(Forwarding):
                     call,
                     403,
                     wire.INVALID_REQUEST,
-                    "session_not_yours",
+                    ErrorCode.SESSION_NOT_YOURS,
                     "this session belongs to another agent",
                     None,
                 )
@@ -158,7 +159,7 @@ class McpRoute(Forwarding):
                 call,
                 405,
                 wire.INVALID_REQUEST,
-                "method_not_allowed",
+                ErrorCode.METHOD_NOT_ALLOWED,
                 f"{method} is not an MCP Streamable HTTP method",
                 None,
             )
@@ -170,7 +171,7 @@ class McpRoute(Forwarding):
                 call,
                 413,
                 wire.INVALID_REQUEST,
-                "payload_too_large",
+                ErrorCode.PAYLOAD_TOO_LARGE,
                 f"request body exceeds {self.max_body} bytes",
                 None,
             )
@@ -195,7 +196,9 @@ class McpRoute(Forwarding):
             return
         limited = self._rate_limited(call, dep, verdict)
         if limited is not None:
-            await self._rpc_refuse(send, call, 429, wire.CHARTER_REFUSED, "rate_limited", limited[0], msg.id, body)
+            await self._rpc_refuse(
+                send, call, 429, wire.CHARTER_REFUSED, ErrorCode.RATE_LIMITED, limited[0], msg.id, body
+            )
             return
         if msg.method in wire.NAME_PARAM and not await self._named(send, call, dep, actor, msg, body, facts):
             return
@@ -220,7 +223,7 @@ class McpRoute(Forwarding):
             if msg.method == "resources/read":
                 uri = msg.name
                 if not isinstance(uri, str) or not uri or len(uri) > 2048 or not uri.isascii() or not uri.isprintable():
-                    raise toolscope.BadCall("invalid_resource_uri", "the resource URI must be printable ASCII")
+                    raise toolscope.BadCall(ErrorCode.INVALID_RESOURCE_URI, "the resource URI must be printable ASCII")
                 target = uri
             else:
                 target = toolscope.check_name(msg.name, "tool" if msg.method == "tools/call" else "prompt")
@@ -387,7 +390,9 @@ class McpRoute(Forwarding):
     ) -> None:
         refused = self.upstream.refusal(dep.upstream)
         if refused is not None:
-            await self._rpc_refuse(send, call, 502, wire.CHARTER_REFUSED, "upstream_not_allowed", refused, msg.id, body)
+            await self._rpc_refuse(
+                send, call, 502, wire.CHARTER_REFUSED, ErrorCode.UPSTREAM_NOT_ALLOWED, refused, msg.id, body
+            )
             return
         sent_at = time.perf_counter()
         try:
@@ -406,7 +411,7 @@ class McpRoute(Forwarding):
         except UPSTREAM_ERRORS as exc:
             call.upstream_s = time.perf_counter() - sent_at
             why = refused_by_resolver(exc)
-            code = "upstream_not_allowed" if why else "upstream_unavailable"
+            code = ErrorCode.UPSTREAM_NOT_ALLOWED if why else ErrorCode.UPSTREAM_UNAVAILABLE
             detail = why or f"upstream of deployment '{dep.name}' did not answer ({type(exc).__name__})"
             await self._rpc_refuse(send, call, 502, wire.CHARTER_REFUSED, code, detail, msg.id, body)
             return
@@ -417,7 +422,7 @@ class McpRoute(Forwarding):
                 call,
                 502,
                 wire.CHARTER_REFUSED,
-                "upstream_redirect",
+                ErrorCode.UPSTREAM_REDIRECT,
                 f"upstream answered {status} (a redirect, never followed)",
                 msg.id,
                 body,
@@ -485,7 +490,7 @@ class McpRoute(Forwarding):
                 call,
                 400,
                 wire.INVALID_REQUEST,
-                "session_required",
+                ErrorCode.SESSION_REQUIRED,
                 f"{method} needs the Mcp-Session-Id this gateway issued",
                 None,
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from charter.core.errors import ErrorCode
 from charter.deployments.tools import strict_loads
 
 MODERN = "2026-07-28"  # the first revision without sessions, with Mcp-Method / Mcp-Name headers
@@ -90,7 +91,9 @@ def parse(body: bytes) -> Message:
     try:
         doc = strict_loads(body)
     except (ValueError, RecursionError):
-        raise WireError(PARSE_ERROR, "invalid_request", "the body is not one JSON-RPC message in JSON") from None
+        raise WireError(
+            PARSE_ERROR, ErrorCode.INVALID_REQUEST, "the body is not one JSON-RPC message in JSON"
+        ) from None
     if isinstance(doc, list):
         raise WireError(
             INVALID_REQUEST,
@@ -98,23 +101,27 @@ def parse(body: bytes) -> Message:
             "JSON-RPC batches are refused: send one message per POST, so each is decided and audited on its own",
         )
     if not isinstance(doc, dict) or doc.get("jsonrpc") != "2.0":
-        raise WireError(INVALID_REQUEST, "invalid_request", "the body must be a JSON-RPC 2.0 object")
+        raise WireError(INVALID_REQUEST, ErrorCode.INVALID_REQUEST, "the body must be a JSON-RPC 2.0 object")
     msg_id = doc.get("id")
     top: frozenset[str] = getattr(doc, "repeated", frozenset()) & _TOP
     if top:
-        raise WireError(INVALID_REQUEST, "ambiguous_request", f"key '{sorted(top)[0]}' appears more than once", 400)
+        raise WireError(
+            INVALID_REQUEST, ErrorCode.AMBIGUOUS_REQUEST, f"key '{sorted(top)[0]}' appears more than once", 400
+        )
     method = doc.get("method")
     if method is None:
         if "result" in doc or "error" in doc:
             return Message(msg_id, None)
-        raise WireError(INVALID_REQUEST, "invalid_request", "a JSON-RPC request needs a `method`", msg_id=msg_id)
+        raise WireError(
+            INVALID_REQUEST, ErrorCode.INVALID_REQUEST, "a JSON-RPC request needs a `method`", msg_id=msg_id
+        )
     if not isinstance(method, str) or not method or len(method) > 200:
-        raise WireError(INVALID_REQUEST, "invalid_request", "`method` must be a short string", msg_id=msg_id)
+        raise WireError(INVALID_REQUEST, ErrorCode.INVALID_REQUEST, "`method` must be a short string", msg_id=msg_id)
     params = doc.get("params", {})
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise WireError(INVALID_REQUEST, "invalid_request", "`params` must be an object", msg_id=msg_id)
+        raise WireError(INVALID_REQUEST, ErrorCode.INVALID_REQUEST, "`params` must be an object", msg_id=msg_id)
     if method in NAME_PARAM:
         inner: frozenset[str] = getattr(params, "repeated", frozenset()) & _PARAMS
         repeated = sorted(inner)[0] if inner else _repeats(params.get("arguments"))
@@ -151,7 +158,9 @@ def check_headers(msg: Message, headers: Mapping[str, list[str]]) -> None:
     """
     for key in ("mcp-method", "mcp-name", "mcp-protocol-version", "mcp-session-id"):
         if len(headers.get(key, ())) > 1:
-            raise WireError(HEADER_MISMATCH, "header_mismatch", f"{key} header appears more than once", msg_id=msg.id)
+            raise WireError(
+                HEADER_MISMATCH, ErrorCode.HEADER_MISMATCH, f"{key} header appears more than once", msg_id=msg.id
+            )
     version = _one(headers, "mcp-protocol-version")
     modern = version is not None and version >= MODERN
     meta = msg.params.get("_meta")

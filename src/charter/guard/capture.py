@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from charter.core.errors import ErrorCode
 from charter.guard.model import CaptureRefused
 from charter.monitoring.capture import Capturer, Target
 from charter.monitoring.profile import ReferenceProfile
@@ -212,7 +213,11 @@ class Capture:
                 except CaptureRefused as exc:
                     self._dropped += item.sketch.rows
                     log.warning("%s: captured window dropped: %s", self.deployment, exc)
-                    if exc.code in ("profile_mismatch", "profile_not_found", "capture_disabled"):
+                    if exc.code in (
+                        ErrorCode.PROFILE_MISMATCH,
+                        ErrorCode.PROFILE_NOT_FOUND,
+                        ErrorCode.CAPTURE_DISABLED,
+                    ):
                         capturer.targets = {}  # reload the profile before counting more
                         self._next_try = 0.0
                 except Exception as exc:  # unreachable: keep the counts for the next flush

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 
 
 class Mode(StrEnum):
@@ -33,12 +33,12 @@ class LicenseDenied(CharterError):
     """Raised in enforce mode when no license covers the call; `code` is the gateway's denial reason."""
 
     kind = ErrorKind.FORBIDDEN
-    code = "no_license"
+    code = ErrorCode.NO_LICENSE
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(
             decision.detail or f"call to {decision.deployment} refused: {decision.reason}",
-            code=decision.reason or "no_license",
+            code=decision.reason or ErrorCode.NO_LICENSE,
             details={
                 "decision_id": decision.decision_id,
                 "license_id": decision.license_id,

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from charter.core.errors import ErrorCode
 from charter.guard.model import CaptureRefused, Decision
 
 
@@ -52,7 +53,7 @@ class RemoteDecider:
                 decision_id="",
                 allowed=False,
                 deployment="",
-                reason=str(doc.get("code", "no_license")),
+                reason=str(doc.get("code", ErrorCode.NO_LICENSE)),
                 detail=str(doc.get("detail", "")),
             )
         return _decision(doc)

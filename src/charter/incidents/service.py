@@ -16,7 +16,7 @@ from charter.auth.model import Actor, Permission
 from charter.catalog.read_models import resource_of
 from charter.catalog.repository import system_by_name
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput, NotFound
+from charter.core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.incidents import deadline
@@ -161,7 +161,7 @@ def report(
 def _row(uow: UnitOfWork, incident_id: str) -> IncidentRow:
     row = uow.session.get(IncidentRow, incident_id)
     if row is None:
-        raise NotFound(f"no incident '{incident_id}' (charter incident list)", code="incident_not_found")
+        raise NotFound(f"no incident '{incident_id}' (charter incident list)", code=ErrorCode.INCIDENT_NOT_FOUND)
     return row
 
 
@@ -199,7 +199,7 @@ def close(uow: UnitOfWork, actor: Actor, incident_id: str, data: IncidentClose) 
     row = _row(uow, incident_id)
     authorize(actor, Permission.MONITOR_WRITE, resource_of(system_by_name(uow.session, row.system)))
     if row.status == CLOSED:
-        raise Conflict(f"incident {incident_id} is already closed", code="incident_closed")
+        raise Conflict(f"incident {incident_id} is already closed", code=ErrorCode.INCIDENT_CLOSED)
     row.status = CLOSED
     row.closed_at = utcnow()
     row.closed_by = actor.ref

@@ -19,7 +19,7 @@ from charter.auth.model import Actor, Resource
 from charter.catalog import documents
 from charter.catalog import service as catalog
 from charter.core.clock import as_utc, isoformat, utcnow
-from charter.core.errors import CharterError, Conflict, ErrorKind
+from charter.core.errors import CharterError, Conflict, ErrorCode, ErrorKind
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
@@ -40,7 +40,7 @@ class SystemProhibited(CharterError):
     """A prohibited system (EU AI Act Art. 5) can never be licensed."""
 
     kind = ErrorKind.FAILED
-    code = "system_prohibited"
+    code = ErrorCode.SYSTEM_PROHIBITED
 
 
 def prohibited_error(system: str) -> SystemProhibited:
@@ -125,7 +125,7 @@ def retrying(uow: UnitOfWork, license_id: str, attempt: Callable[[], T]) -> T:
         return out
     raise Conflict(
         f"license {license_id} kept changing concurrently; reload it (charter license show {license_id}) and retry",
-        code="license_conflict",
+        code=ErrorCode.LICENSE_CONFLICT,
     )
 
 
@@ -133,7 +133,7 @@ def check_version(row: LicenseRow, expected: int | None) -> None:
     if expected is not None and row.version != expected:
         raise Conflict(
             f"license {row.id} is at version {row.version}, not {expected}: it changed since you read it",
-            code="license_conflict",
+            code=ErrorCode.LICENSE_CONFLICT,
             details={"version": row.version, "expected": expected},
         )
 

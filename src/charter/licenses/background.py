@@ -96,9 +96,7 @@ class Background(Ticker):
 
 
 def wire(runtime: Runtime) -> Background:
-    """Register the scheduler in the server lifespan (`runtime.extras["lifespan"]`)."""
+    """Register the scheduler in the server lifespan (`runtime.lifespan`)."""
     background = Background(runtime)
-    hooks = runtime.extras.setdefault("lifespan", {})
-    hooks.setdefault("startup", []).append(background.start)
-    hooks.setdefault("shutdown", []).append(background.stop)
+    runtime.lifespan.add(background.start, background.stop)
     return background

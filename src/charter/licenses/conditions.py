@@ -1,12 +1,25 @@
 """License conditions: `METRIC OP VALUE => suspend|revoke [after N windows]`, validated and stored as JSON.
 
-The grammar matches the monitoring engine's (which sits above licenses and evaluates them); this parser validates
-and normalises to `{metric, op, value, action, after}`. A condition that could never fire is refused when it is
-requested: the metric must be one monitoring computes (`charter.monitoring.metrics` lists them, and
-`charter.monitoring.gateway_signals` the `gateway.*` ones counted from the gateway's audited decisions; a test keeps
-them in step), a bracket key must name a feature (drift) or sensitive attribute (fairness) of the model's reference
-profile when one is uploaded, and the text must be printable ASCII (a column with other characters is written as a
-JSON string with `\\u` escapes), so a look-alike or invisible character cannot hide a typo.
+This is the one parser of the grammar: it validates and normalises to `{metric, op, value, action, after}`, and
+the monitoring engine (which sits above licenses) evaluates what it parses (`charter.monitoring.conditions`). A
+condition that could never fire is refused when it is requested: the metric must be one monitoring computes
+(`charter.monitoring.metrics` lists them, and `charter.monitoring.gateway_signals` the `gateway.*` ones counted
+from the gateway's audited decisions; tests keep them in step), a bracket key must name a feature (drift)
+or sensitive attribute (fairness) of the model's reference profile when one is uploaded, and the text must be
+printable ASCII (a column with other characters is written as a JSON string with `\\u` escapes), so a
+look-alike or invisible character cannot hide a typo.
+
+Grammar (spaces and tabs allowed between tokens, not inside a metric)::
+
+    condition := metric op number "=>" action [ "after" integer ( "window" | "windows" ) ]
+    metric    := name ( "." name )* [ "[" key "]" ]     name := [A-Za-z_][A-Za-z0-9_]*
+    key       := characters other than [ ] " and control characters | a JSON string in double quotes
+    op        := "<" | "<=" | ">" | ">=" | "==" | "!="
+    number    := optionally signed decimal with optional exponent (finite)
+    action    := "suspend" | "revoke"
+
+The metric vocabulary (`FEATURE_METRICS`, `ATTRIBUTE_METRICS`, `PLAIN_METRICS` below) is the one registry of what
+a condition may name; add a new metric there and in `charter.monitoring.metrics`.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from charter.core.canonical import canonical_json
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.hashing import sha256_hex
 
 OPS = ("<=", ">=", "==", "!=", "<", ">")
@@ -82,24 +95,24 @@ def check_metric(text: str, metric: str, columns: ProfileColumns | None) -> None
     if not bracket:
         if name not in PLAIN_METRICS and name not in GATEWAY_METRICS:
             keyed = [f"{m}[…]" for m in FEATURE_METRICS]
-            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *GATEWAY_METRICS, *keyed], "unknown_metric")
+            raise _unknown(text, "metric", name, [*PLAIN_METRICS, *GATEWAY_METRICS, *keyed], ErrorCode.UNKNOWN_METRIC)
         return
     key = key[:-1]
     if name in FEATURE_METRICS:
         if columns is not None and key not in columns.features:
-            raise _unknown(text, "feature", key, columns.features, "unknown_attribute")
+            raise _unknown(text, "feature", key, columns.features, ErrorCode.UNKNOWN_ATTRIBUTE)
     elif name in ATTRIBUTE_METRICS:
         if columns is not None and key not in columns.attributes:
-            raise _unknown(text, "sensitive attribute", key, columns.attributes, "unknown_attribute")
+            raise _unknown(text, "sensitive attribute", key, columns.attributes, ErrorCode.UNKNOWN_ATTRIBUTE)
     else:
-        raise _unknown(text, "metric", name, [*FEATURE_METRICS, *ATTRIBUTE_METRICS], "unknown_metric")
+        raise _unknown(text, "metric", name, [*FEATURE_METRICS, *ATTRIBUTE_METRICS], ErrorCode.UNKNOWN_METRIC)
 
 
 def _invalid(text: str, why: str) -> InvalidInput:
     return InvalidInput(
         f"condition {text[:200]!r}: {why}; expected 'METRIC OP VALUE => suspend|revoke [after N windows]', "
         "e.g. 'drift.psi_max < 0.25 => suspend'",
-        code="invalid_condition",
+        code=ErrorCode.INVALID_CONDITION,
         field="conditions",
     )
 
@@ -152,7 +165,7 @@ def validate(conditions: Iterable[str | Mapping[str, Any]], columns: ProfileColu
         check_metric(text, parsed["metric"], columns)
         out.append(parsed)
     if len(out) > MAX_CONDITIONS:
-        raise InvalidInput(f"at most {MAX_CONDITIONS} conditions per license", code="invalid_condition")
+        raise InvalidInput(f"at most {MAX_CONDITIONS} conditions per license", code=ErrorCode.INVALID_CONDITION)
     return out
 
 
@@ -165,7 +178,7 @@ def render(condition: Mapping[str, Any]) -> str:
         after = int(condition.get("after", 1))
     except (KeyError, TypeError, ValueError):
         raise InvalidInput(
-            "a condition object needs metric, op, value, action (and optional after)", code="invalid_condition"
+            "a condition object needs metric, op, value, action (and optional after)", code=ErrorCode.INVALID_CONDITION
         ) from None
     return text + (f" after {after} windows" if after != 1 else "")
 

@@ -5,59 +5,27 @@ every job is idempotent, so a crashed holder's work is simply redone by the next
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.exc import IntegrityError
 
 from charter.auth.model import SYSTEM_ACTOR
 from charter.catalog import service as catalog
 from charter.core.clock import as_utc, isoformat, utcnow
 from charter.core.errors import CharterError
 from charter.core.events import AuditEvent
-from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
 from charter.licenses import _lifecycle as lifecycle
 from charter.licenses import issuer as signing
 from charter.licenses import policy, reaudit, repository, service, webhooks
 from charter.licenses.model import LicenseState
 from charter.licenses.runtime import Runtime, issuer_for, webhook_target
-from charter.licenses.tables import AuditTaskRow, JobLeaseRow, LicenseRow
+from charter.licenses.tables import AuditTaskRow, LicenseRow
+from charter.storage import leases
 from charter.storage.uow import UnitOfWork
 
 log = logging.getLogger("charter.scheduler")
-HOLDER = f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}"
-RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
-LEASE = timedelta(minutes=5)
-
-
-def acquire(runtime: Runtime, name: str, now: datetime, holder: str = HOLDER) -> bool:
-    """Take the lease on job `name` unless another live holder has it."""
-    try:
-        with runtime.uow() as uow:
-            row = uow.session.scalar(select(JobLeaseRow).where(JobLeaseRow.name == name).with_for_update())
-            if row is None:
-                uow.session.add(JobLeaseRow(name=name, holder=holder, expires_at=now + LEASE))
-            elif row.holder != holder and as_utc(row.expires_at) > now:
-                return False
-            else:
-                row.holder, row.expires_at = holder, now + LEASE
-            uow.commit()
-            return True
-    except IntegrityError:  # another process inserted the lease first
-        return False
-
-
-def release(runtime: Runtime, name: str, now: datetime, holder: str = HOLDER) -> None:
-    with runtime.uow() as uow:
-        row = uow.session.get(JobLeaseRow, name)
-        if row is not None and row.holder == holder:
-            row.expires_at = RELEASED
-            row.last_run_at = now
-            uow.commit()
 
 
 def _ids(runtime: Runtime, *conditions: ColumnElement[bool]) -> list[str]:
@@ -306,7 +274,7 @@ def run_due_jobs(runtime: Runtime, now: datetime | None = None) -> dict[str, int
     now = now or utcnow()
     out: dict[str, int] = {}
     for name, job in JOBS.items():
-        if not acquire(runtime, name, now):
+        if not leases.acquire(runtime.uow, name, now):
             out[name] = -1
             continue
         try:
@@ -315,5 +283,5 @@ def run_due_jobs(runtime: Runtime, now: datetime | None = None) -> dict[str, int
             log.exception("scheduled job %s failed", name)
             out[name] = 0
         finally:
-            release(runtime, name, now)
+            leases.release(runtime.uow, name, now)
     return out

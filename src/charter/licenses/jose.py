@@ -21,7 +21,7 @@ from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
 
 from charter.core.canonical import canonical_json
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 from charter.core.signing import SigningKey
 
 ALG = "EdDSA"
@@ -31,7 +31,7 @@ class VerifyError(CharterError):
     """A token or status list was refused; `code` is the stable reason (bad_signature, expired, revoked, …)."""
 
     kind = ErrorKind.FAILED
-    code = "verification_failed"
+    code = ErrorCode.VERIFICATION_FAILED
 
 
 class _Ed25519Only(EdDSAAlgorithm):
@@ -40,12 +40,12 @@ class _Ed25519Only(EdDSAAlgorithm):
     def sign(self, msg: bytes, key: OKPKey) -> bytes:
         op_key = key.get_op_key("sign")
         if not isinstance(op_key, Ed25519PrivateKey):
-            raise VerifyError("only Ed25519 keys may sign", code="alg_not_allowed")
+            raise VerifyError("only Ed25519 keys may sign", code=ErrorCode.ALG_NOT_ALLOWED)
         return op_key.sign(msg)
 
     def verify(self, msg: bytes, sig: bytes, key: OKPKey) -> bool:
         if not isinstance(key.get_op_key("verify"), Ed25519PublicKey):
-            raise VerifyError("only Ed25519 keys are accepted", code="alg_not_allowed")
+            raise VerifyError("only Ed25519 keys are accepted", code=ErrorCode.ALG_NOT_ALLOWED)
         return bool(super().verify(msg, sig, key))
 
 
@@ -94,7 +94,7 @@ class KeySet:
         """Accept a JWKS document; ignore keys that are not Ed25519 signature keys."""
         raw = doc.get("keys")
         if not isinstance(raw, list):
-            raise VerifyError("JWKS must be an object with a 'keys' list", code="invalid_jwks")
+            raise VerifyError("JWKS must be an object with a 'keys' list", code=ErrorCode.INVALID_JWKS)
         keys: dict[str, OKPKey] = {}
         for item in raw:
             if not isinstance(item, dict) or item.get("kty") != "OKP" or item.get("crv") != "Ed25519":
@@ -105,7 +105,7 @@ class KeySet:
                 key = OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": str(item["x"])})
             except (KeyError, JoseError, ValueError):
                 raise VerifyError(
-                    f"JWKS key {item.get('kid')!r} is not a valid Ed25519 key", code="invalid_jwks"
+                    f"JWKS key {item.get('kid')!r} is not a valid Ed25519 key", code=ErrorCode.INVALID_JWKS
                 ) from None
             keys[str(item.get("kid") or key.thumbprint())] = key
         return cls(keys)
@@ -124,37 +124,37 @@ def verify(token: str, keys: KeySet, typ: str) -> tuple[dict[str, Any], dict[str
     """Check structure, alg (pinned), typ, kid and signature; return (header, claims). VerifyError otherwise."""
     parts = token.strip().split(".")
     if len(parts) != 3 or not all(parts):
-        raise VerifyError("not a compact JWS (expected three base64url parts)", code="malformed")
+        raise VerifyError("not a compact JWS (expected three base64url parts)", code=ErrorCode.MALFORMED)
     try:
         header = json.loads(b64url_decode(parts[0]))
     except ValueError:
-        raise VerifyError("the JWS header is not base64url JSON", code="malformed") from None
+        raise VerifyError("the JWS header is not base64url JSON", code=ErrorCode.MALFORMED) from None
     if not isinstance(header, dict):
-        raise VerifyError("the JWS header is not a JSON object", code="malformed")
+        raise VerifyError("the JWS header is not a JSON object", code=ErrorCode.MALFORMED)
     if header.get("alg") != ALG:
         raise VerifyError(
-            f"algorithm {header.get('alg')!r} is not allowed; only {ALG} (Ed25519)", code="alg_not_allowed"
+            f"algorithm {header.get('alg')!r} is not allowed; only {ALG} (Ed25519)", code=ErrorCode.ALG_NOT_ALLOWED
         )
     if header.get("typ") != typ:
-        raise VerifyError(f"typ {header.get('typ')!r} is not {typ!r}", code="wrong_type")
+        raise VerifyError(f"typ {header.get('typ')!r} is not {typ!r}", code=ErrorCode.WRONG_TYPE)
     if "crit" in header:
-        raise VerifyError("critical header parameters are not supported", code="malformed")
+        raise VerifyError("critical header parameters are not supported", code=ErrorCode.MALFORMED)
     key = keys.keys.get(str(header.get("kid")))
     if key is None:
         raise VerifyError(
             f"signing key {header.get('kid')!r} is not in the JWKS (known: {', '.join(keys.keys) or 'none'})",
-            code="unknown_key",
+            code=ErrorCode.UNKNOWN_KEY,
         )
     try:
         obj = jws.deserialize_compact(token.strip(), key, [ALG], REGISTRY)
     except BadSignatureError:
-        raise VerifyError("signature does not verify with the published key", code="bad_signature") from None
+        raise VerifyError("signature does not verify with the published key", code=ErrorCode.BAD_SIGNATURE) from None
     except JoseError as exc:
-        raise VerifyError(f"invalid JWS: {exc}", code="malformed") from None
+        raise VerifyError(f"invalid JWS: {exc}", code=ErrorCode.MALFORMED) from None
     try:
         claims = json.loads(obj.payload)
     except ValueError:
-        raise VerifyError("the JWS payload is not JSON", code="malformed") from None
+        raise VerifyError("the JWS payload is not JSON", code=ErrorCode.MALFORMED) from None
     if not isinstance(claims, dict):
-        raise VerifyError("the JWS payload is not a JSON object", code="malformed")
+        raise VerifyError("the JWS payload is not a JSON object", code=ErrorCode.MALFORMED)
     return header, claims

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from charter.core.errors import Conflict
+from charter.core.errors import Conflict, ErrorCode
 
 
 class LicenseState(StrEnum):
@@ -69,7 +69,7 @@ def next_state(state: LicenseState, transition: Transition, license_id: str = ""
         hint = f"from {state} you may: {', '.join(allowed)}" if allowed else f"{state} is final"
         raise Conflict(
             f"license {license_id} is {state}: cannot {transition} ({hint})",
-            code="license_invalid_transition",
+            code=ErrorCode.LICENSE_INVALID_TRANSITION,
             details={"state": str(state), "transition": str(transition), "allowed": allowed},
         )
     return target

@@ -3,7 +3,6 @@ policies' licensing document), plus the few scheduling defaults the document doe
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,13 @@ REAUDIT_OVERDUE_SUSPENDS = True  # an overdue re-audit suspends the system's act
 DEFAULT_REAUDIT_DAYS = 182
 
 
-ENV_OVERRIDE = "CHARTER_LICENSING"  # path of a licensing document replacing the built-in one
+_override: Path | None = None  # Settings.licensing (CHARTER_LICENSING): a licensing document replacing the built-in one
+
+
+def configure(path: Path | None) -> None:
+    """Use the licensing document at `path` instead of the built-in one (the composition root sets it)."""
+    global _override
+    _override = path
 
 
 @lru_cache(maxsize=4)
@@ -27,13 +32,11 @@ def _from_file(path: str, mtime_ns: int) -> LicensingPolicy:
 
 
 def licensing(uow: UnitOfWork) -> LicensingPolicy:
-    """The licensing document in force: $CHARTER_LICENSING if set (e.g. to require FRIA and post-market plans via
+    """The licensing document in force: `Settings.licensing` if set (e.g. to require FRIA and post-market plans via
     `obligation_documents`), else the built-in one (until policies stores custom licensing documents)."""
     del uow
-    override = os.environ.get(ENV_OVERRIDE)
-    if override:
-        path = Path(override)
-        return _from_file(str(path), path.stat().st_mtime_ns)
+    if _override is not None:
+        return _from_file(str(_override), _override.stat().st_mtime_ns)
     return builtin_licensing()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from charter.auth.authorize import authorize, only_as_caller
 from charter.auth.model import Actor, Permission, Resource
 from charter.core.clock import isoformat, utcnow
-from charter.core.errors import Conflict, NotFound
+from charter.core.errors import Conflict, ErrorCode, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.licenses import policy, repository, webhooks
@@ -116,9 +116,11 @@ def complete(uow: UnitOfWork, actor: Actor, task_id: str, note: str, system_reso
     authorize(actor, Permission.LICENSE_MANAGE, system_resource)
     row = uow.session.get(AuditTaskRow, task_id)
     if row is None:
-        raise NotFound(f"no re-audit task '{task_id}' (see: charter license reaudits)", code="audit_task_not_found")
+        raise NotFound(
+            f"no re-audit task '{task_id}' (see: charter license reaudits)", code=ErrorCode.AUDIT_TASK_NOT_FOUND
+        )
     if row.status != OPEN:
-        raise Conflict(f"re-audit task {task_id} is already {row.status}", code="audit_task_closed")
+        raise Conflict(f"re-audit task {task_id} is already {row.status}", code=ErrorCode.AUDIT_TASK_CLOSED)
     finish(uow, row, actor.ref, note, utcnow())
     out = to_read(row)
     uow.commit()
@@ -128,5 +130,7 @@ def complete(uow: UnitOfWork, actor: Actor, task_id: str, note: str, system_reso
 def task_system(uow: UnitOfWork, task_id: str) -> str:
     row = uow.session.get(AuditTaskRow, task_id)
     if row is None:
-        raise NotFound(f"no re-audit task '{task_id}' (see: charter license reaudits)", code="audit_task_not_found")
+        raise NotFound(
+            f"no re-audit task '{task_id}' (see: charter license reaudits)", code=ErrorCode.AUDIT_TASK_NOT_FOUND
+        )
     return row.system

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select, text, update
 
-from charter.core.errors import NotFound
+from charter.core.errors import ErrorCode, NotFound
 from charter.licenses.model import LicenseIndexEntry, LicenseState, status_value
 from charter.licenses.schemas import LicenseRead
 from charter.licenses.tables import LicenseMetaRow, LicenseRow
@@ -29,7 +29,7 @@ def get_row(uow: UnitOfWork, license_id: str) -> LicenseRow:
 
 def not_found(license_id: str) -> NotFound:
     """The answer for a license that does not exist, or that the caller may not know exists."""
-    return NotFound(f"no license with id '{license_id}' (see: charter license list)", code="license_not_found")
+    return NotFound(f"no license with id '{license_id}' (see: charter license list)", code=ErrorCode.LICENSE_NOT_FOUND)
 
 
 def naming_caller(uow: UnitOfWork, caller: str) -> list[tuple[str, str, str]]:

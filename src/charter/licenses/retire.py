@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission
 from charter.catalog import service as catalog
-from charter.core.errors import Conflict
+from charter.core.errors import Conflict, ErrorCode
 from charter.core.events import AuditEvent
 from charter.licenses import _lifecycle as lifecycle
 from charter.licenses.model import FINAL, LicenseState, Transition
@@ -45,6 +45,6 @@ def retire(uow: UnitOfWork, actor: Actor, ref: str, reason: str) -> ModelRetired
             raise
         raise Conflict(
             f"a license of {version.ref} changed while it was being retired; run the command again",
-            code="license_conflict",
+            code=ErrorCode.LICENSE_CONFLICT,
         ) from None
     return ModelRetired(model=version, revoked=revoked)

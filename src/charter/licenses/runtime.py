@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
+from charter.core.lifespan import Lifespan
 from charter.core.signing import KeyRing
 from charter.licenses.issuer import Issuer
 from charter.licenses.webhooks import Target
@@ -17,7 +18,7 @@ class Runtime(Protocol):
     settings: Settings
     keys: KeyRing
     uow: UnitOfWorkFactory
-    extras: dict[str, Any]
+    lifespan: Lifespan  # the server process's start/stop hooks
 
     @property
     def public_url(self) -> str: ...

@@ -14,7 +14,7 @@ from charter.catalog import service as catalog
 from charter.catalog.questionnaire import Questionnaire
 from charter.catalog.schemas import SystemRead
 from charter.core.clock import as_utc, isoformat, utcnow
-from charter.core.errors import Conflict, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
@@ -77,7 +77,7 @@ def request(uow: UnitOfWork, actor: Actor, data: LicenseCreate, *, renews: str |
         raise InvalidInput(
             f"{model_version.system}@{model_version.version} may not be used for {', '.join(restricted)} "
             "(restricted by its model card or license)",
-            code="purpose_restricted",
+            code=ErrorCode.PURPOSE_RESTRICTED,
             field="purposes",
         )
     parsed = cond.validate(data.conditions, profile_columns(uow, model_version.digest))
@@ -157,7 +157,7 @@ def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) ->
         if state not in (LicenseState.REQUESTED, LicenseState.APPROVED, LicenseState.SUSPENDED):
             raise Conflict(
                 f"license {row.id} is {state}: sign-offs are taken while requested (or suspended, to reinstate)",
-                code="license_not_awaiting_signoff",
+                code=ErrorCode.LICENSE_NOT_AWAITING_SIGNOFF,
             )
         lifecycle.licensable(uow, row)  # re-read the system: prohibited now is refused
         if (
@@ -167,7 +167,7 @@ def sign(uow: UnitOfWork, actor: Actor, license_id: str, data: SignOffCreate) ->
         ):
             raise Conflict(
                 f"license {row.id} is approved: only a sign-off its system's current tier newly requires is taken",
-                code="license_not_awaiting_signoff",
+                code=ErrorCode.LICENSE_NOT_AWAITING_SIGNOFF,
             )
         lifecycle.touch(uow, row)
         signoffs.record(
@@ -218,7 +218,7 @@ def activate(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
             raise Conflict(
                 f"license {row.id} is {row.state}, not approved"
                 + (f"; missing: {'; '.join(req.missing)}" if req and req.missing else ""),
-                code="license_requirements_unmet" if req else "license_invalid_transition",
+                code=ErrorCode.LICENSE_REQUIREMENTS_UNMET if req else ErrorCode.LICENSE_INVALID_TRANSITION,
                 details={"missing": req.missing if req else []},
             )
         lifecycle.licensable(uow, row)  # re-read the system: prohibited now is refused
@@ -226,7 +226,7 @@ def activate(uow: UnitOfWork, actor: Actor, license_id: str) -> LicenseRead:
         if not req.ready:
             raise Conflict(
                 f"license {row.id} cannot be activated yet; missing: {'; '.join(req.missing)}",
-                code="license_requirements_unmet",
+                code=ErrorCode.LICENSE_REQUIREMENTS_UNMET,
                 details={"missing": req.missing},
             )
         lifecycle.activate(uow, actor, row, req)
@@ -279,7 +279,9 @@ def reinstate(
         details: dict[str, Any] = {"stage": row.stage}
         if LicenseState(row.state) is LicenseState.SUSPENDED:
             if lifecycle.expired(row, utcnow()):
-                raise Conflict(f"license {row.id} expired at {row.exp}; renew it instead", code="license_expired")
+                raise Conflict(
+                    f"license {row.id} expired at {row.exp}; renew it instead", code=ErrorCode.LICENSE_EXPIRED
+                )
             current = lifecycle.licensable(uow, row)  # re-read the system: prohibited now is refused
             reclassified = lifecycle.adopt(row, current)
             if current.cap_days is not None and row.nbf is not None and row.exp is not None:
@@ -294,7 +296,7 @@ def reinstate(
                 raise Conflict(
                     f"license {row.id} cannot be reinstated yet; missing: {'; '.join(req.missing)} "
                     f"(reviewers sign with: charter license approve {row.id} --as FUNCTION)",
-                    code="license_requirements_unmet",
+                    code=ErrorCode.LICENSE_REQUIREMENTS_UNMET,
                     details={"missing": req.missing, "stage": row.stage},
                 )
         lifecycle.change(uow, actor, row, Transition.REINSTATE, reason=reason, details=details)
@@ -371,7 +373,7 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
     if LicenseState(old.state) not in (LicenseState.ACTIVE, LicenseState.SUSPENDED, LicenseState.EXPIRED):
         raise Conflict(
             f"license {old.id} is {old.state}: only active, suspended or expired licenses renew",
-            code="license_not_renewable",
+            code=ErrorCode.LICENSE_NOT_RENEWABLE,
         )
     blocked = lifecycle.attestation_blockers(uow, old.system)
     if blocked:
@@ -478,7 +480,9 @@ def token(uow: UnitOfWork, actor: Actor, license_id: str, issuer: Issuer) -> Tok
     """The signed license token of an active (or suspended) license."""
     row = _readable(uow, actor, license_id)
     if LicenseState(row.state) not in repository.LIVE:
-        raise Conflict(f"license {row.id} is {row.state}: only active licenses have a token", code="license_not_active")
+        raise Conflict(
+            f"license {row.id} is {row.state}: only active licenses have a token", code=ErrorCode.LICENSE_NOT_ACTIVE
+        )
     signer = catalog.model_signer(uow, row.model_version_id)
     return TokenRead(
         license=row.id, token=token_for(issuer, row, model_signer=signer, evidence=evidence_claim(uow, row))

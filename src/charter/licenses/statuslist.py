@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from charter.core.errors import ErrorCode
 from charter.core.signing import SigningKey
 from charter.licenses import jose
 from charter.licenses.jose import VerifyError
@@ -54,7 +55,7 @@ def decode(lst: str) -> bytes:
             raise ValueError("truncated or too large")
     except (zlib.error, ValueError) as exc:
         raise VerifyError(
-            f"status list bitmap is not valid zlib/base64url: {exc}", code="status_list_invalid"
+            f"status list bitmap is not valid zlib/base64url: {exc}", code=ErrorCode.STATUS_LIST_INVALID
         ) from None
     return data
 
@@ -118,18 +119,18 @@ def verify(token: str, keys: jose.KeySet, *, now: int, min_version: int = 0) -> 
     )
     if not fields_ok:
         raise VerifyError(
-            "status list lacks sub, iat, exp, version or status_list{bits: 2, lst}", code="status_list_invalid"
+            "status list lacks sub, iat, exp, version or status_list{bits: 2, lst}", code=ErrorCode.STATUS_LIST_INVALID
         )
     assert isinstance(sl, dict)
     if doc["exp"] <= now:
         raise VerifyError(
             f"status list version {doc['version']} expired at {doc['exp']} (now {now}); fetch a fresh one",
-            code="status_list_stale",
+            code=ErrorCode.STATUS_LIST_STALE,
         )
     if doc["version"] < min_version:
         raise VerifyError(
             f"status list version {doc['version']} is older than version {min_version} already seen (rollback)",
-            code="status_list_rollback",
+            code=ErrorCode.STATUS_LIST_ROLLBACK,
         )
     audit = doc.get("audit")
     size = audit.get("size") if isinstance(audit, dict) and isinstance(audit.get("size"), int) else None

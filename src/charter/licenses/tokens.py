@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from charter.core.errors import ErrorCode
 from charter.core.signing import SigningKey
 from charter.licenses import jose
 from charter.licenses.jose import VerifyError
@@ -90,7 +91,7 @@ def sign_license(key: SigningKey, claims: Mapping[str, Any]) -> str:
 
 
 def _missing(what: str) -> VerifyError:
-    return VerifyError(f"claim {what} is missing or has the wrong type", code="missing_claim", field=what)
+    return VerifyError(f"claim {what} is missing or has the wrong type", code=ErrorCode.MISSING_CLAIM, field=what)
 
 
 def check_claims(claims: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.policies.cel import ExpressionError, compile_expression
 
 # A tool scope entry: a plain tool name (OpenAI tools), `server:tool` or `server:*` (MCP deployments).
@@ -50,7 +50,9 @@ def parse(conditions: Iterable[str], approvals: Iterable[str], tools: Sequence[s
             compile_expression(expr, CONDITION_VARIABLES)
         except ExpressionError as exc:
             raise InvalidInput(
-                f"tool_conditions {text[:200]!r}: {exc.message}", code="invalid_condition", field="tool_conditions"
+                f"tool_conditions {text[:200]!r}: {exc.message}",
+                code=ErrorCode.INVALID_CONDITION,
+                field="tool_conditions",
             ) from None
         out.append({"tool": _listed(tool, listed, "tool_conditions"), "kind": "condition", "value": expr})
     for text in approvals:

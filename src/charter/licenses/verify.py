@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from charter.core.errors import ErrorCode
 from charter.licenses import jose, statuslist, tokens
 from charter.licenses.jose import KeySet, VerifyError
 
@@ -49,14 +50,14 @@ def verify_license(
     tokens.check_claims(claims)
     if claims["nbf"] > now + leeway_s:
         raise VerifyError(
-            f"license {claims['sub']} is not valid before {claims['nbf']} (now {now})", code="not_yet_valid"
+            f"license {claims['sub']} is not valid before {claims['nbf']} (now {now})", code=ErrorCode.NOT_YET_VALID
         )
     if claims["exp"] <= now - leeway_s:
-        raise VerifyError(f"license {claims['sub']} expired at {claims['exp']} (now {now})", code="expired")
+        raise VerifyError(f"license {claims['sub']} expired at {claims['exp']} (now {now})", code=ErrorCode.EXPIRED)
     if digest is not None and claims["digest"] != digest:
         raise VerifyError(
             f"license {claims['sub']} is for {claims['digest']}, not {digest}",
-            code="digest_mismatch",
+            code=ErrorCode.DIGEST_MISMATCH,
             details={"licensed": claims["digest"], "presented": digest},
         )
     if status_list is None:
@@ -64,7 +65,9 @@ def verify_license(
     sl = statuslist.verify(status_list, keys, now=now, min_version=min_version)
     ref = claims["status"]["status_list"]
     if sl.uri != ref["uri"]:
-        raise VerifyError(f"status list is {sl.uri}, the token points at {ref['uri']}", code="status_list_invalid")
+        raise VerifyError(
+            f"status list is {sl.uri}, the token points at {ref['uri']}", code=ErrorCode.STATUS_LIST_INVALID
+        )
     value = sl.status(ref["idx"])
     if value != 0:
         name = statuslist.NAMES[value]

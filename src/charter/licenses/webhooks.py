@@ -31,8 +31,8 @@ from charter.core.clock import isoformat, utcnow
 from charter.core.hashing import hmac_sha256_hex
 from charter.core.ids import new_id
 from charter.licenses import notify
-from charter.licenses.tables import WebhookOutboxRow
 from charter.storage import outbox
+from charter.storage.tables import WebhookOutboxRow
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("charter.webhooks")

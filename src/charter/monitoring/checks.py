@@ -65,7 +65,7 @@ def watched(uow: UnitOfWork, digest: str, env: str | None) -> list[Watched]:
         for pos, raw in enumerate(entry.conditions):
             try:
                 parsed.append((pos, parse_condition(license_conditions.render(raw))))
-            except CharterError as exc:  # stored by licenses' own parser, so this means the grammars diverged
+            except CharterError as exc:  # stored by the same parser, so this means a stored condition was altered
                 log.error("license %s condition %d not understood by monitoring: %s", entry.license_id, pos, exc)
         out.append(Watched(entry.license_id, entry.state, tuple(parsed), entry.env))
     return out

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 
 PredictionKind = Literal["binary", "probability", "numeric"]
 ColumnData: TypeAlias = "pa.Table | pa.RecordBatch | Mapping[str, Any]"
@@ -39,7 +39,7 @@ def column(data: ColumnData, name: str, *, source: str = "data") -> Any:
     shown = ", ".join(map(str, names[:20])) + (", …" if len(names) > 20 else "")
     raise InvalidInput(
         f"{source}: column '{name}' is missing (available: {shown}); add it or fix the profile spec",
-        code="missing_column",
+        code=ErrorCode.MISSING_COLUMN,
         field=name,
     )
 
@@ -50,13 +50,13 @@ def row_count(data: ColumnData) -> int:
         return int(data.num_rows)
     lengths = {name: len(col) for name, col in data.items()}
     if len(set(lengths.values())) > 1:
-        raise InvalidInput(f"columns have different lengths: {lengths}", code="ragged_columns")
+        raise InvalidInput(f"columns have different lengths: {lengths}", code=ErrorCode.RAGGED_COLUMNS)
     return next(iter(lengths.values()), 0)
 
 
 def _wrong_type(name: str, source: str, want: str, found: object) -> InvalidInput:
     return InvalidInput(
-        f"{source}: column '{name}' must be {want}, found {found}", code="wrong_column_type", field=name
+        f"{source}: column '{name}' must be {want}, found {found}", code=ErrorCode.WRONG_COLUMN_TYPE, field=name
     )
 
 

@@ -6,13 +6,9 @@ on the first breaching window unless the condition asks for persistence (`after 
 must breach and, going back, breaches must reach N before a window where the condition holds (windows without data
 neither count nor interrupt).
 
-Grammar (whitespace allowed between tokens)::
-
-    condition := metric op number "=>" action [ "after" integer ( "window" | "windows" ) ]
-    metric    := name ( "." name )* [ "[" key "]" ]     name := [A-Za-z_][A-Za-z0-9_]*
-    key       := characters other than [ ] " and control characters | a JSON string in double quotes
-    op        := "<" | "<=" | ">" | ">=" | "==" | "!="
-    number    := optionally signed decimal with optional exponent (finite)
+The grammar (`METRIC OP VALUE => suspend|revoke [after N windows]`) and its one parser are in
+`charter.licenses.conditions`, which validates conditions when a license is requested; this module turns a parsed
+condition into a `Condition` and evaluates it over windows.
 """
 
 from __future__ import annotations
@@ -23,9 +19,10 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
+from charter.licenses import conditions as license_conditions
 
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
 Action = Literal["suspend", "revoke"]
@@ -41,10 +38,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 ACTIONS: tuple[Action, ...] = ("suspend", "revoke")
 MAX_WINDOWS = 10_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INT = re.compile(r"\d+")
 _BARE_KEY = re.compile(r"[^\[\]\"\x00-\x1f\x7f]+")
-_WORD = re.compile(r"[A-Za-z_]+")
 
 
 @dataclass(frozen=True)
@@ -64,7 +58,9 @@ class Condition:
             and _NAME.match(self.metric) is not None
         )
         if not ok:
-            raise InvalidInput(f"invalid condition fields: {self!r}", code="invalid_condition", field="conditions")
+            raise InvalidInput(
+                f"invalid condition fields: {self!r}", code=ErrorCode.INVALID_CONDITION, field="conditions"
+            )
 
     def holds(self, value: float) -> bool:
         return OPS[self.op](value, self.threshold)
@@ -89,6 +85,11 @@ class Condition:
         }
 
     @classmethod
+    def from_license(cls, parsed: Mapping[str, Any]) -> Condition:
+        """From the licenses' stored form `{metric, op, value, action, after}`."""
+        return cls(parsed["metric"], parsed["op"], float(parsed["value"]), parsed["action"], int(parsed["after"]))
+
+    @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Condition:
         """Rebuild from `to_dict` output; always re-parsed, so a hand-edited dict is validated like text."""
         if "text" in d:
@@ -98,109 +99,14 @@ class Condition:
                 str(cls(d["metric"], d["op"], float(d["threshold"]), d["action"], int(d["windows"])))
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"condition {dict(d)!r} is malformed: {exc!r}", code="invalid_condition") from exc
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text, self.pos, self.token = text, 0, 0  # token: start of the last matched token
-
-    def fail(self, expected: str, at: int | None = None) -> InvalidInput:
-        pos = self.pos if at is None else at
-        found = repr(self.text[pos : pos + 12]) if pos < len(self.text) else "end of text"
-        return InvalidInput(
-            f"condition {self.text[:200]!r}: expected {expected} at position {pos}, found {found}",
-            code="invalid_condition",
-            field="conditions",
-            details={"position": pos, "expected": expected},
-        )
-
-    def ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
-            self.pos += 1
-
-    def match(self, pattern: re.Pattern[str], expected: str) -> str:
-        self.ws()
-        m = pattern.match(self.text, self.pos)
-        if not m:
-            raise self.fail(expected)
-        self.token, self.pos = self.pos, m.end()
-        return m.group()
-
-    def literal(self, options: Iterable[str], expected: str) -> str:
-        self.ws()
-        for option in options:
-            if self.text.startswith(option, self.pos):
-                self.pos += len(option)
-                return option
-        raise self.fail(expected)
-
-    def metric(self) -> str:
-        parts = [self.match(_NAME, "a metric name such as drift.psi_max")]
-        while self.text.startswith(".", self.pos):
-            self.pos += 1
-            parts.append(self.match(_NAME, "a name after '.'"))
-        name = ".".join(parts)
-        if not self.text.startswith("[", self.pos):
-            return name
-        self.pos += 1
-        if self.text.startswith('"', self.pos):
-            start = self.pos
-            try:
-                key, end = json.JSONDecoder().raw_decode(self.text, self.pos)
-            except ValueError:
-                raise self.fail("a closing '\"' of the quoted key", start) from None
-            self.pos = end
-        else:
-            m = _BARE_KEY.match(self.text, self.pos)
-            if not m:
-                raise self.fail("a feature or attribute name inside [ ]")
-            key, self.pos = m.group(), m.end()
-        if not key:
-            raise self.fail("a non-empty name inside [ ]")
-        if not self.text.startswith("]", self.pos):
-            raise self.fail("']'")
-        self.pos += 1
-        return f"{name}[{key}]"
-
-    def number(self) -> float:
-        self.ws()
-        start = self.pos
-        value = float(self.match(_NUMBER, "a number such as 0.25"))
-        if not math.isfinite(value):
-            raise self.fail("a finite number", start)
-        return value
-
-    def parse(self) -> Condition:
-        metric = self.metric()
-        op = cast(Op, self.literal(OPS, "one of < <= > >= == !="))
-        threshold = self.number()
-        self.literal(("=>",), "'=>'")
-        action = self.match(_WORD, "'suspend' or 'revoke'")
-        if action not in ACTIONS:
-            raise self.fail("'suspend' or 'revoke'", self.token)
-        windows = 1
-        self.ws()
-        if self.pos < len(self.text):
-            if self.match(_WORD, "'after N windows' or end of condition") != "after":
-                raise self.fail("'after N windows' or end of condition", self.token)
-            if not self.text[self.pos : self.pos + 1].isspace():
-                raise self.fail("a space after 'after'")
-            digits = self.match(_INT, "a whole number of windows")
-            if len(digits) > 6 or not 1 <= int(digits) <= MAX_WINDOWS:
-                raise self.fail(f"a number of windows from 1 to {MAX_WINDOWS}", self.token)
-            windows = int(digits)
-            if self.match(_WORD, "'windows'") not in ("window", "windows"):
-                raise self.fail("'windows'", self.token)
-        self.ws()
-        if self.pos < len(self.text):
-            raise self.fail("end of condition")
-        return Condition(metric, op, threshold, action, windows)
+            raise InvalidInput(
+                f"condition {dict(d)!r} is malformed: {exc!r}", code=ErrorCode.INVALID_CONDITION
+            ) from exc
 
 
 def parse_condition(text: str) -> Condition:
-    """Parse one condition; InvalidInput (code `invalid_condition`) with `details.position` on any error."""
-    return _Parser(text).parse()
+    """Parse one condition with the licenses' parser; InvalidInput (code `invalid_condition`) on any error."""
+    return Condition.from_license(license_conditions.parse_condition(text))
 
 
 @dataclass(frozen=True)

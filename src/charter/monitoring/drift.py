@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.monitoring.columns import Floats, Ints, floats
 from charter.monitoring.grid import GridCounts
 from charter.monitoring.profile import ReferenceProfile
@@ -243,7 +243,7 @@ def drift_report(
     """Per-feature and prediction drift of one window against the reference profile."""
     t = thresholds or DriftThresholds()
     if sketch.fingerprint != profile.fingerprint:
-        raise InvalidInput("sketch was built against another reference profile", code="profile_mismatch")
+        raise InvalidInput("sketch was built against another reference profile", code=ErrorCode.PROFILE_MISMATCH)
     out: list[FeatureDrift] = []
     for name, ref in profile.numeric.items():
         cur = sketch.numeric[name]

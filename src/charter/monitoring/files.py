@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.monitoring.columns import PredictionKind
 from charter.monitoring.ingest import (
     BATCH_ROWS,
@@ -30,14 +30,14 @@ from charter.monitoring.sketch import WindowSketch
 def schema_of(path: Path) -> pa.Schema:
     """Column names and types of a Parquet file (its footer) or CSV file (types inferred from the first block)."""
     if not path.is_file():
-        raise InvalidInput(f"{path}: no such file", code="file_not_found", field="path")
+        raise InvalidInput(f"{path}: no such file", code=ErrorCode.FILE_NOT_FOUND, field="path")
     try:
         if file_format(path) == "parquet":
             return pq.ParquetFile(path).schema_arrow
         with pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 20)) as reader:
             return reader.schema
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInput(f"{path}: not a readable file ({exc})", code="invalid_file") from exc
+        raise InvalidInput(f"{path}: not a readable file ({exc})", code=ErrorCode.INVALID_FILE) from exc
 
 
 def _check(path: Path, schema: pa.Schema, names: Sequence[str], what: str) -> None:

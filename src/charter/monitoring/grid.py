@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.monitoring.bins import bincount, from_num, num
 from charter.monitoring.columns import Floats, Ints, floats, ints, sorted_quantiles
 
@@ -141,7 +141,7 @@ class GridCounts:
         lo, hi = (np.array([np.nan if v is None else v for v in d[k]], dtype=np.float64) for k in ("lo", "hi"))
         out = cls(_ints(d["counts"]), lo, hi, int(d["missing"]))
         if not out.counts.shape == lo.shape == hi.shape:
-            raise InvalidInput("grid counts and cell extremes differ in length", code="invalid_profile")
+            raise InvalidInput("grid counts and cell extremes differ in length", code=ErrorCode.INVALID_PROFILE)
         return out
 
 

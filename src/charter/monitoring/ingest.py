@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.monitoring.columns import numeric_values, to_numpy
 from charter.monitoring.profile import ProfileSpec, ReferenceProfile, build_profile
 from charter.monitoring.sketch import WindowSketch
@@ -53,7 +53,9 @@ def file_format(path: Path) -> FileFormat:
         return "parquet"
     if name.endswith((".csv", ".csv.gz", ".csv.bz2")):
         return "csv"
-    raise InvalidInput(f"{path}: unknown file type; use .parquet or .csv", code="unsupported_file", field="path")
+    raise InvalidInput(
+        f"{path}: unknown file type; use .parquet or .csv", code=ErrorCode.UNSUPPORTED_FILE, field="path"
+    )
 
 
 def required_columns(spec: ProfileSpec) -> list[str]:
@@ -64,7 +66,9 @@ def required_columns(spec: ProfileSpec) -> list[str]:
 
 def _missing(path: Path, name: str, available: Sequence[str]) -> InvalidInput:
     shown = ", ".join(list(available)[:20]) + (", …" if len(available) > 20 else "")
-    return InvalidInput(f"{path}: column '{name}' is missing (available: {shown})", code="missing_column", field=name)
+    return InvalidInput(
+        f"{path}: column '{name}' is missing (available: {shown})", code=ErrorCode.MISSING_COLUMN, field=name
+    )
 
 
 def _types(spec: ProfileSpec, ids: Sequence[str]) -> dict[str, pa.DataType]:
@@ -82,7 +86,7 @@ def _check_types(path: Path, schema: pa.Schema, types: dict[str, pa.DataType]) -
         t = schema.field(name).type
         if not any(check(t) for check in _NUMERIC):
             raise InvalidInput(
-                f"{path}: column '{name}' must be numeric, found {t}", code="wrong_column_type", field=name
+                f"{path}: column '{name}' must be numeric, found {t}", code=ErrorCode.WRONG_COLUMN_TYPE, field=name
             )
 
 
@@ -101,14 +105,16 @@ class BatchReader:
         self.path, self.columns, self.batch_rows = Path(path), list(dict.fromkeys(columns)), batch_rows
         self.encode_categories = encode_categories
         if not self.path.is_file():
-            raise InvalidInput(f"{self.path}: no such file", code="file_not_found", field="path")
+            raise InvalidInput(f"{self.path}: no such file", code=ErrorCode.FILE_NOT_FOUND, field="path")
         self.format = file_format(self.path)
         self.total_rows: int | None = None
         if self.format == "parquet":
             try:
                 self._parquet = pq.ParquetFile(self.path)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise InvalidInput(f"{self.path}: not a readable Parquet file ({exc})", code="invalid_file") from exc
+                raise InvalidInput(
+                    f"{self.path}: not a readable Parquet file ({exc})", code=ErrorCode.INVALID_FILE
+                ) from exc
             names = self._parquet.schema_arrow.names
             self.total_rows = int(self._parquet.metadata.num_rows)
             schema = self._parquet.schema_arrow
@@ -140,7 +146,7 @@ class BatchReader:
             with pacsv.open_csv(self.path, read_options=pacsv.ReadOptions(block_size=1 << 16)) as reader:
                 return list(reader.schema.names)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InvalidInput(f"{self.path}: not a readable CSV file ({exc})", code="invalid_file") from exc
+            raise InvalidInput(f"{self.path}: not a readable CSV file ({exc})", code=ErrorCode.INVALID_FILE) from exc
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":
@@ -180,7 +186,7 @@ class BatchReader:
             ),
             str(exc),
         )
-        return InvalidInput(f"{self.path}: {message}", code="invalid_file")
+        return InvalidInput(f"{self.path}: {message}", code=ErrorCode.INVALID_FILE)
 
     def reader(self) -> pa.RecordBatchReader:
         """The batches as a RecordBatchReader (for Acero)."""
@@ -222,7 +228,7 @@ def _load_labels(labels: LateLabels) -> pa.Table:
     if dupe is not None:
         raise InvalidInput(
             f"{labels.path}: id column '{labels.id_column}' repeats {dupe!r}; give one label per record",
-            code="duplicate_ids",
+            code=ErrorCode.DUPLICATE_IDS,
             field=labels.id_column,
         )
     return table
@@ -251,7 +257,7 @@ def _joined(source: BatchReader, labels: pa.Table, window_id: str, label_id: str
             raise InvalidInput(
                 f"ids of {source.path} ('{window_id}', {id_type}) and of the labels file ('{label_id}') differ "
                 f"in type and cannot be matched: {exc}",
-                code="wrong_column_type",
+                code=ErrorCode.WRONG_COLUMN_TYPE,
                 field=label_id,
             ) from exc
     left_out = list(reader.schema.names)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from charter.core.canonical import canonical_json
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.hashing import sha256_hex
 from charter.monitoring.bins import (
     CategoricalProfile,
@@ -216,7 +216,7 @@ class ReferenceProfile:
             raise InvalidInput(
                 f"reference profile schema_version {d.get('schema_version')!r} is not supported "
                 f"(expected {SCHEMA_VERSION}); rebuild the profile",
-                code="unsupported_schema_version",
+                code=ErrorCode.UNSUPPORTED_SCHEMA_VERSION,
                 field="schema_version",
             )
         try:
@@ -233,9 +233,9 @@ class ReferenceProfile:
                 model_version=d.get("model_version"),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"reference profile is malformed: {exc!r}", code="invalid_profile") from exc
+            raise InvalidInput(f"reference profile is malformed: {exc!r}", code=ErrorCode.INVALID_PROFILE) from exc
         if d.get("fingerprint") not in (None, prof.fingerprint):
-            raise InvalidInput("reference profile fingerprint does not match its bins", code="invalid_profile")
+            raise InvalidInput("reference profile fingerprint does not match its bins", code=ErrorCode.INVALID_PROFILE)
         return prof
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from charter.core.clock import utcnow
-from charter.core.errors import NotFound
+from charter.core.errors import ErrorCode, NotFound
 from charter.core.ids import new_id
 from charter.monitoring.tables import CheckRow, MetricRow, ProfileRow, WindowHistoryRow, WindowPartRow, WindowRow
 from charter.storage.uow import UnitOfWork
@@ -25,7 +25,7 @@ def require_profile(uow: UnitOfWork, digest: str, ref: str) -> ProfileRow:
     if row is None:
         raise NotFound(
             f"{ref} has no reference profile yet; upload one: charter monitor reference {ref} FILE",
-            code="profile_not_found",
+            code=ErrorCode.PROFILE_NOT_FOUND,
         )
     return row
 
@@ -129,7 +129,7 @@ def replace_metrics(uow: UnitOfWork, window: WindowRow, values: dict[str, float 
 def window_by_id(uow: UnitOfWork, window_id: str) -> WindowRow:
     row = uow.session.get(WindowRow, window_id)
     if row is None:
-        raise NotFound(f"no monitoring window '{window_id[:60]}'", code="window_not_found")
+        raise NotFound(f"no monitoring window '{window_id[:60]}'", code=ErrorCode.WINDOW_NOT_FOUND)
     return row
 
 

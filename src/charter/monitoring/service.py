@@ -16,7 +16,7 @@ from charter.catalog import service as catalog
 from charter.catalog.schemas import ModelVersionRead
 from charter.core.canonical import canonical_json
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.hashing import sha256_hex
 from charter.core.ids import new_id
@@ -94,14 +94,14 @@ def set_reference(uow: UnitOfWork, actor: Actor, ref: str, data: ProfileUpload) 
             f"the reference profile is too large to monitor: {features} features (at most {MAX_FEATURES}), "
             f"grid {spec.grid} (at most {MAX_GRID}), {len(spec.sensitive)} sensitive attributes (at most "
             f"{MAX_SENSITIVE}); profile fewer columns",
-            code="profile_too_large",
+            code=ErrorCode.PROFILE_TOO_LARGE,
             field="profile",
         )
     if profile.model_version not in (None, model_version.digest, f"{model_version.system}@{model_version.version}"):
         raise InvalidInput(
             f"the profile was built for {profile.model_version}, "
             f"not {model_version.system}@{model_version.version} ({model_version.digest})",
-            code="profile_model_mismatch",
+            code=ErrorCode.PROFILE_MODEL_MISMATCH,
             field="profile",
         )
     row = repo.profile_row(uow, model_version.digest)
@@ -193,7 +193,7 @@ def sdk_target(uow: UnitOfWork, deployment: str, model: str, digest: str, window
     if not row.capture.get("enabled", True):
         raise Conflict(
             f"capture is switched off for {model}'s reference profile; upload it again with capture enabled",
-            code="capture_disabled",
+            code=ErrorCode.CAPTURE_DISABLED,
         )
     profile = profile_read(row, full=True)
     return CaptureTarget(deployment=deployment, model=model, digest=digest, window_s=window_s, profile=profile)
@@ -232,7 +232,7 @@ def record_capture(
     if profile_row is None or profile_row.fingerprint != sketch.fingerprint:
         raise InvalidInput(
             f"capture of {digest} was sketched against a reference profile that is no longer current",
-            code="profile_mismatch",
+            code=ErrorCode.PROFILE_MISMATCH,
         )
     authorize(SYSTEM_ACTOR, Permission.MONITOR_WRITE, catalog.system_resource(uow, profile_row.system))
     window = record(uow, SYSTEM_ACTOR.ref, profile_row, env, start, end, "capture", sketch, replace=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.monitoring.bins import GroupCounts, bincount
 from charter.monitoring.columns import (
     ColumnData,
@@ -127,7 +127,7 @@ class WindowSketch:
             raise InvalidInput(
                 "window sketch was built against a different reference profile "
                 f"({d.get('fingerprint')!r} ≠ {profile.fingerprint!r}); re-sketch the window",
-                code="profile_mismatch",
+                code=ErrorCode.PROFILE_MISMATCH,
                 field="fingerprint",
             )
         try:
@@ -144,10 +144,10 @@ class WindowSketch:
                 groups={n: GroupCounts.from_dict(g) for n, g in d["groups"].items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"window sketch is malformed: {exc!r}", code="invalid_sketch") from exc
+            raise InvalidInput(f"window sketch is malformed: {exc!r}", code=ErrorCode.INVALID_SKETCH) from exc
         empty = cls.empty(profile)
         if _shapes(sketch) != _shapes(empty):
-            raise InvalidInput("window sketch bins do not match the reference profile", code="invalid_sketch")
+            raise InvalidInput("window sketch bins do not match the reference profile", code=ErrorCode.INVALID_SKETCH)
         return sketch
 
 
@@ -172,7 +172,7 @@ def sketch_rows(profile: ReferenceProfile, data: ColumnData, *, source: str = "w
 def merge(a: WindowSketch, b: WindowSketch) -> WindowSketch:
     """Sketch of the union of both windows (associative and commutative; inputs are not modified)."""
     if a.fingerprint != b.fingerprint:
-        raise InvalidInput("cannot merge sketches of different reference profiles", code="profile_mismatch")
+        raise InvalidInput("cannot merge sketches of different reference profiles", code=ErrorCode.PROFILE_MISMATCH)
 
     def add(x: Ints | None, y: Ints | None) -> Ints | None:
         return None if x is None or y is None else x + y

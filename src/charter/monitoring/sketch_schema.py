@@ -12,13 +12,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.monitoring.profile import ReferenceProfile
 
 INT64_MAX = 2**63 - 1
 
 
-def _invalid(where: str, why: str, code: str = "invalid_sketch") -> InvalidInput:
+def _invalid(where: str, why: str, code: str = ErrorCode.INVALID_SKETCH) -> InvalidInput:
     return InvalidInput(f"window sketch: {where}: {why}", code=code, field=f"sketch.{where}")
 
 
@@ -29,7 +29,7 @@ def count(value: Any, where: str) -> int:
     if value < 0:
         raise _invalid(where, f"a count cannot be negative ({value})")
     if value > INT64_MAX:
-        raise _invalid(where, f"count {value} is larger than 2^63 - 1", code="count_overflow")
+        raise _invalid(where, f"count {value} is larger than 2^63 - 1", code=ErrorCode.COUNT_OVERFLOW)
     return value
 
 
@@ -126,7 +126,7 @@ def total_rows(parts: Sequence[int]) -> int:
     if total > INT64_MAX:
         raise InvalidInput(
             f"window sketch: merging would count {total} rows, more than 2^63 - 1",
-            code="count_overflow",
+            code=ErrorCode.COUNT_OVERFLOW,
             field="sketch",
         )
     return total

@@ -20,7 +20,7 @@ from typing import Any
 
 from charter.core.canonical import canonical_json
 from charter.core.clock import as_utc, isoformat, utcnow
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.events import AuditEvent
 from charter.core.hashing import sha256_hex
 from charter.core.ids import new_id
@@ -76,13 +76,13 @@ def check_span(start: datetime, end: datetime, window_s: float, now: datetime) -
             raise InvalidInput(
                 f"{name} {isoformat(at)} is not on the server's {step}-second window grid (multiples of {step} s since "
                 "1970-01-01T00:00:00Z)",
-                code="window_misaligned",
+                code=ErrorCode.WINDOW_MISALIGNED,
                 field=name,
             )
     if end.timestamp() > now.timestamp() + window_s:
         raise InvalidInput(
             f"end {isoformat(end)} is more than one window ({step} s) after now ({isoformat(now)})",
-            code="window_in_future",
+            code=ErrorCode.WINDOW_IN_FUTURE,
             field="end",
         )
 

@@ -13,19 +13,19 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from charter.core.clock import utcnow
 from charter.core.errors import CharterError
-from charter.licenses import jobs
 from charter.licenses.runtime import Runtime
 from charter.monitoring import gateway_windows, service
 from charter.monitoring import repository as repo
 from charter.monitoring.capture import Capturer, Target
 from charter.monitoring.gateway_windows import GatewayCounts
 from charter.monitoring.windows import load_profile
+from charter.storage import leases
 
 log = logging.getLogger("charter.monitoring")
-CAPTURE_KEY = "gateway_capture"  # read by charter.gateway.app at startup
 CHECK_JOB = "monitoring.check"
 
 
@@ -127,14 +127,14 @@ class Monitor:
         """The scheduled check, in at most one process at a time: the gateway's counts of the current windows first
         (`gateway_windows`), then the latest window of every watched digest."""
         now = utcnow()
-        if not jobs.acquire(self.runtime, CHECK_JOB, now):
+        if not leases.acquire(self.runtime.uow, CHECK_JOB, now):
             return -1
         try:
             self.count_gateway(now)
             with self.runtime.uow() as uow:
                 return service.check_latest(uow)
         finally:
-            jobs.release(self.runtime, CHECK_JOB, now)
+            leases.release(self.runtime.uow, CHECK_JOB, now)
 
     def count_gateway(self, now: datetime) -> None:
         """Count the gateway's new decisions (a read transaction: a long first count never holds the write lock the
@@ -152,17 +152,19 @@ class Monitor:
             log.exception("gateway signals not counted")
 
 
-def wire(runtime: Runtime, *, scheduler: bool = True) -> Monitor:
+class MonitoredRuntime(Runtime, Protocol):
+    """The container as monitoring wires it: `monitor` is set once (its capturer is the gateway's capture hook)."""
+
+    monitor: Monitor | None
+
+
+def wire(runtime: MonitoredRuntime, *, scheduler: bool = True) -> Monitor:
     """Register capture (for the gateway) and the monitoring loop in the process lifespan (idempotent)."""
-    existing = runtime.extras.get("monitoring.monitor")
-    if isinstance(existing, Monitor):
-        return existing
+    if runtime.monitor is not None:
+        return runtime.monitor
     config = MonitorSettings.load(runtime)
     capturer = Capturer(window_s=config.window_s)
     monitor = Monitor(runtime, capturer, config, scheduler=scheduler)
-    runtime.extras["monitoring.monitor"] = monitor
-    runtime.extras[CAPTURE_KEY] = capturer
-    hooks = runtime.extras.setdefault("lifespan", {})
-    hooks.setdefault("startup", []).append(monitor.start)
-    hooks.setdefault("shutdown", []).append(monitor.stop)
+    runtime.monitor = monitor
+    runtime.lifespan.add(monitor.start, monitor.stop)
     return monitor

@@ -55,7 +55,5 @@ def wire(runtime: Runtime) -> Notifier:
     """Register the notifier in the server lifespan; settings errors surface here, before the server listens."""
     routing.parse_routes(runtime.settings.notify_routes)
     notifier = Notifier(runtime)
-    hooks = runtime.extras.setdefault("lifespan", {})
-    hooks.setdefault("startup", []).append(notifier.start)
-    hooks.setdefault("shutdown", []).append(notifier.stop)
+    runtime.lifespan.add(notifier.start, notifier.stop)
     return notifier

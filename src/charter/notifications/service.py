@@ -19,7 +19,6 @@ from sqlalchemy import delete, func, or_, select
 
 from charter.core.clock import as_utc, utcnow
 from charter.core.ids import new_id
-from charter.licenses.tables import WebhookOutboxRow
 from charter.licenses.webhooks import MAX_ATTEMPTS
 from charter.notifications import channels as send
 from charter.notifications import messages, routing
@@ -27,6 +26,7 @@ from charter.notifications.channels import Channels
 from charter.notifications.messages import Message
 from charter.notifications.tables import NotificationRow
 from charter.storage import outbox
+from charter.storage.tables import WebhookOutboxRow
 from charter.storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("charter.notifications")

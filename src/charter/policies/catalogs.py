@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from charter.core.errors import NotFound
+from charter.core.errors import ErrorCode, NotFound
 from charter.core.legal import LegalStatus, legal_status
 
 # Short names used on the command line (`charter controls coverage --framework nist-ai-rmf`).
@@ -131,7 +131,7 @@ class ControlCatalog:
         if control is None:
             hint = self.suggest(control_id)
             extra = f" (did you mean '{hint}'?)" if hint else ""
-            raise NotFound(f"unknown control id '{control_id}'{extra}", code="unknown_control", field="control")
+            raise NotFound(f"unknown control id '{control_id}'{extra}", code=ErrorCode.UNKNOWN_CONTROL, field="control")
         return control
 
     def ids(self) -> frozenset[str]:
@@ -159,7 +159,9 @@ class ControlCatalog:
             names = sorted({*self._frameworks, *FRAMEWORK_ALIASES})
             close = difflib.get_close_matches(framework_id, names, n=1, cutoff=0.5)
             extra = f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(sorted(self._frameworks))}"
-            raise NotFound(f"unknown framework '{framework_id}'{extra}", code="unknown_framework", field="framework")
+            raise NotFound(
+                f"unknown framework '{framework_id}'{extra}", code=ErrorCode.UNKNOWN_FRAMEWORK, field="framework"
+            )
         return fw
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import cel
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.hashing import sha256_hex
 from charter.policies import _cel_ast, _cel_cost, _cel_refs
 
@@ -42,7 +42,7 @@ class Compiled:
 class ExpressionError(InvalidInput):
     """An expression does not compile or uses unknown fields or functions."""
 
-    code = "cel_invalid"
+    code = ErrorCode.CEL_INVALID
 
     def __init__(self, problems: list[ExpressionProblem]) -> None:
         text = "; ".join(f"{p.line}:{p.column}: {p.message}" for p in problems)
@@ -150,7 +150,7 @@ def make_context(variables: Mapping[str, Any]) -> Any:
     try:
         return cel.Context(variables=dict(variables), functions=dict(FUNCTIONS))
     except Exception as exc:
-        raise InvalidInput(f"evidence cannot be read by CEL: {exc}", code="evidence_invalid") from None
+        raise InvalidInput(f"evidence cannot be read by CEL: {exc}", code=ErrorCode.EVIDENCE_INVALID) from None
 
 
 def run(compiled: Compiled, context: Any) -> tuple[Any, str | None]:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from charter.core.canonical import canonical_json
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.core.hashing import sha256_hex
 from charter.policies import cel, evidence, sandbox
 from charter.policies.document import PolicyDocument, Rule, Severity, policy_set_digest
@@ -106,7 +106,7 @@ def evidence_digest(filled: Mapping[str, Any]) -> str:
     try:
         return sha256_hex(canonical_json(filled))
     except Exception as exc:  # rfc8785 raises its own types for non-JSON values
-        raise InvalidInput(f"evidence is not JSON-compatible: {exc}", code="evidence_invalid") from None
+        raise InvalidInput(f"evidence is not JSON-compatible: {exc}", code=ErrorCode.EVIDENCE_INVALID) from None
 
 
 def evaluate(

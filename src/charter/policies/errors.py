@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from charter.core.errors import CharterError, ErrorKind, InvalidInput
+from charter.core.errors import CharterError, ErrorCode, ErrorKind, InvalidInput
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -40,7 +40,7 @@ class Problem:
 class PolicyError(InvalidInput):
     """A policy (or fixture, or licensing) document is invalid; `problems` says where and why."""
 
-    code = "policy_invalid"
+    code = ErrorCode.POLICY_INVALID
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         ordered = tuple(sorted(problems, key=lambda p: (p.location, p.message)))
@@ -56,4 +56,4 @@ class NotLicensable(CharterError):
     """The risk tier may never receive a license (EU AI Act Art. 5 prohibited practices)."""
 
     kind = ErrorKind.FAILED
-    code = "tier_not_licensable"
+    code = ErrorCode.TIER_NOT_LICENSABLE

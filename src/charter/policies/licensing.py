@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.policies._yaml import Checker, YNode, parse_yaml
 from charter.policies.catalogs import builtin_catalog
 from charter.policies.document import API_VERSION, document_digest
@@ -74,7 +74,7 @@ class LicensingPolicy:
         req = self.tiers.get(tier)
         if req is None:
             raise InvalidInput(
-                f"unknown risk tier '{tier}'; expected one of {', '.join(TIERS)}", code="unknown_risk_tier"
+                f"unknown risk tier '{tier}'; expected one of {', '.join(TIERS)}", code=ErrorCode.UNKNOWN_RISK_TIER
             )
         if not req.licensable:
             raise NotLicensable(f"systems of risk tier '{tier}' may not be licensed (EU AI Act Art. 5)")
@@ -95,12 +95,12 @@ class LicensingPolicy:
     def check_validity(self, tier: str, days: int) -> None:
         """InvalidInput (code validity_too_long) when `days` exceeds the tier's cap."""
         if days < 1:
-            raise InvalidInput("validity must be at least 1 day", code="validity_invalid", field="days")
+            raise InvalidInput("validity must be at least 1 day", code=ErrorCode.VALIDITY_INVALID, field="days")
         cap = self.max_validity_days(tier)
         if days > cap:
             raise InvalidInput(
                 f"validity of {days} days exceeds the {cap}-day cap for {tier}-risk systems; request {cap} or fewer",
-                code="validity_too_long",
+                code=ErrorCode.VALIDITY_TOO_LONG,
                 field="days",
             )
 

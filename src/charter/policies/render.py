@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from charter.core.errors import InvalidInput
+from charter.core.errors import ErrorCode, InvalidInput
 from charter.policies.document import Severity
 from charter.policies.engine import Assessment, RuleResult, Verdict
 
@@ -30,7 +30,7 @@ def render(assessment: Assessment, fmt: str) -> str:
     if fmt == "markdown":
         return render_markdown(assessment)
     raise InvalidInput(
-        f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}", code="unknown_format", field="format"
+        f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}", code=ErrorCode.UNKNOWN_FORMAT, field="format"
     )
 
 

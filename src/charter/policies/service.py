@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission, Resource
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict, InvalidInput, NotFound
+from charter.core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.policies import repository
@@ -146,7 +146,7 @@ def add_policy(uow: UnitOfWork, actor: Actor, *, source: str, filename: str = "p
         session.flush()
     except IntegrityError:
         raise Conflict(
-            f"policy '{doc.name}' was changed concurrently; run the command again", code="policy_conflict"
+            f"policy '{doc.name}' was changed concurrently; run the command again", code=ErrorCode.POLICY_CONFLICT
         ) from None
     details = {"digest": doc.digest, "rules": [r.id for r in doc.rules], "superseded": superseded, "id": row.id}
     uow.record(AuditEvent(actor.ref, action, f"policy:{doc.name}", details=details))
@@ -168,9 +168,9 @@ def deactivate_policy(uow: UnitOfWork, actor: Actor, name: str, reason: str) -> 
             raise Conflict(
                 f"'{name}' is a built-in baseline and cannot be deactivated; to change it, add a policy named "
                 f"'{name}' (charter policy add FILE)",
-                code="builtin_policy",
+                code=ErrorCode.BUILTIN_POLICY,
             )
-        raise NotFound(f"no active policy named '{name}' (see: charter policy list)", code="policy_not_found")
+        raise NotFound(f"no active policy named '{name}' (see: charter policy list)", code=ErrorCode.POLICY_NOT_FOUND)
     row.active = False
     row.superseded_at = utcnow()
     restored = _builtin_digest(name)
@@ -222,7 +222,8 @@ def _resolve(uow: UnitOfWork, ref: str) -> tuple[PolicyRead, PolicyDocument]:
             replaced = repository.active_by_name(session, builtins[0].name) is not None
             return _builtin_read(builtins[0], not replaced), builtins[0]
     raise NotFound(
-        f"no policy named or with digest '{ref}'; list them with: charter policy list --all", code="policy_not_found"
+        f"no policy named or with digest '{ref}'; list them with: charter policy list --all",
+        code=ErrorCode.POLICY_NOT_FOUND,
     )
 
 
@@ -255,7 +256,7 @@ def _previous(uow: UnitOfWork, read: PolicyRead) -> tuple[PolicyRead, PolicyDocu
         raise NotFound(
             f"policy '{read.name}' has no version before {read.digest[:12]}; give two versions: "
             "charter policy diff DIGEST_A DIGEST_B",
-            code="no_previous_version",
+            code=ErrorCode.NO_PREVIOUS_VERSION,
         )
     return chain[index - 1]
 

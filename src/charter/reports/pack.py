@@ -28,7 +28,7 @@ from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission, Resource
 from charter.catalog import service as catalog
 from charter.core.clock import isoformat
-from charter.core.errors import Unavailable
+from charter.core.errors import ErrorCode, Unavailable
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.evaluation import service as evaluation
@@ -174,7 +174,9 @@ def write_pack(
         write.commit()
     cp = audit.checkpointer.checkpoint()
     if cp is None or cp.size <= seq:
-        raise Unavailable("the audit log could not sign a checkpoint covering the pack; retry", code="no_checkpoint")
+        raise Unavailable(
+            "the audit log could not sign a checkpoint covering the pack; retry", code=ErrorCode.NO_CHECKPOINT
+        )
     manifest_files: dict[str, dict[str, Any]] = {
         name: {"sha256": anchored[name], "size": len(data)} for name, data in files.items()
     }
@@ -184,7 +186,7 @@ def write_pack(
         with uow(write=False) as read:
             plan = plan_export(read.session, first, cp.size)
             if plan.anchor is None:
-                raise Unavailable("no signed checkpoint covers the export; retry", code="no_checkpoint")
+                raise Unavailable("no signed checkpoint covers the export; retry", code=ErrorCode.NO_CHECKPOINT)
             origin = plan.anchor.origin
             vkey = audit.checkpointer.verifier_key_for(origin)
             info = zipfile.ZipInfo(AUDIT_EXPORT, date_time=facts.generated_at.timetuple()[:6])

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from charter.audit.export import read_export, verify_export
 from charter.audit.note import NoteError, Verifier, verify_checkpoint
-from charter.core.errors import CharterError, InvalidInput
+from charter.core.errors import CharterError, ErrorCode, InvalidInput
 from charter.licenses import jose, tokens
 from charter.licenses.jose import KeySet, VerifyError
 from charter.reports.layout import (
@@ -100,20 +100,20 @@ def _verify(
 def _manifest(zf: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo]) -> dict[str, Any]:
     info = members.get(MANIFEST)
     if info is None:
-        raise InvalidInput(f"no {MANIFEST}: not a Charter evidence pack", code="pack_malformed")
+        raise InvalidInput(f"no {MANIFEST}: not a Charter evidence pack", code=ErrorCode.PACK_MALFORMED)
     try:
         doc = json.loads(read_member(zf, info, SMALL))
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"{MANIFEST} is not JSON", code="pack_malformed") from None
+        raise InvalidInput(f"{MANIFEST} is not JSON", code=ErrorCode.PACK_MALFORMED) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != 1:
-        raise InvalidInput(f"{MANIFEST} is not a {FORMAT} version 1 manifest", code="pack_malformed")
+        raise InvalidInput(f"{MANIFEST} is not a {FORMAT} version 1 manifest", code=ErrorCode.PACK_MALFORMED)
     files = doc.get("files")
     ok = isinstance(files, dict) and all(
         isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("size"), int)
         for v in files.values()
     )
     if not ok:
-        raise InvalidInput(f"{MANIFEST}: files must map names to {{sha256, size}}", code="pack_malformed")
+        raise InvalidInput(f"{MANIFEST}: files must map names to {{sha256, size}}", code=ErrorCode.PACK_MALFORMED)
     return doc
 
 
@@ -243,7 +243,7 @@ def _check_tokens(
             _, claims = jose.verify(token, keys, tokens.LICENSE_TYP)
             tokens.check_claims(claims)
             if claims.get("sub") != license_id:
-                raise VerifyError(f"the token is for {claims.get('sub')}", code="wrong_license")
+                raise VerifyError(f"the token is for {claims.get('sub')}", code=ErrorCode.WRONG_LICENSE)
         except VerifyError as exc:
             verdict.tokens.append({"file": name, "license": license_id, "valid": False, "reason": exc.code})
             verdict.problems.append(f"{name}: {exc.message}")

@@ -14,9 +14,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from charter.core.errors import CharterError, ErrorKind
+from charter.core.errors import CharterError, ErrorCode, ErrorKind
 
-ENV_VAR = "CHARTER_CHROMIUM"
+ENV_VAR = "CHARTER_CHROMIUM"  # Settings.chromium, as the error message names it
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 90.0
 MAX_PARALLEL = 2
@@ -25,17 +25,18 @@ _SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
 
 class PdfRendererUnavailable(CharterError):
     kind = ErrorKind.UNAVAILABLE
-    code = "pdf_renderer_unavailable"
+    code = ErrorCode.PDF_RENDERER_UNAVAILABLE
 
 
 class PdfRenderFailed(CharterError):
     kind = ErrorKind.UNAVAILABLE
-    code = "pdf_render_failed"
+    code = ErrorCode.PDF_RENDER_FAILED
 
 
-def find_chromium() -> str | None:
-    """The Chromium executable: $CHARTER_CHROMIUM, else the first of CANDIDATES on PATH; None when absent."""
-    configured = os.environ.get(ENV_VAR, "").strip()
+def find_chromium(configured: str | None = None) -> str | None:
+    """The Chromium executable: `configured` (Settings.chromium), else the first of CANDIDATES on PATH; None when
+    absent."""
+    configured = (configured or "").strip()
     if configured:
         found = shutil.which(configured)
         return found if found else None
@@ -54,8 +55,9 @@ def _unavailable() -> PdfRendererUnavailable:
 
 
 def html_to_pdf(html: str, *, chromium: str | None = None, timeout_s: float = TIMEOUT_S) -> bytes:
-    """Print `html` to PDF bytes; PdfRendererUnavailable without Chromium, PdfRenderFailed when printing fails."""
-    exe = chromium or find_chromium()
+    """Print `html` to PDF bytes with `chromium` (a name or path; None: look on PATH); PdfRendererUnavailable
+    without Chromium, PdfRenderFailed when printing fails."""
+    exe = find_chromium(chromium)
     if exe is None:
         raise _unavailable()
     with _SLOTS, tempfile.TemporaryDirectory(prefix="charter-pdf-") as tmp:

@@ -41,7 +41,8 @@ def system_report(
 
 
 def render_system(report: dossier.SystemReport, fmt: str, *, chromium: str | None = None) -> Rendered:
-    """The dossier as html, pdf (headless Chromium; 503 pdf_renderer_unavailable without it) or json."""
+    """The dossier as html, pdf (headless Chromium, `chromium` as `Settings.chromium` names it; 503
+    pdf_renderer_unavailable without it) or json."""
     name = report.facts.system.name
     if fmt == "html":
         body = render.system_html(report).encode()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from charter.core.errors import CharterError, ErrorKind, InvalidInput
+from charter.core.errors import CharterError, ErrorCode, ErrorKind, InvalidInput
 
 CHUNK = 1 << 16
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -20,7 +20,7 @@ class ZipUnsafe(CharterError):
     """The archive was refused before anything in it was trusted."""
 
     kind = ErrorKind.FAILED
-    code = "pack_unsafe"
+    code = ErrorCode.PACK_UNSAFE
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ def open_zip(source: IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
-        raise InvalidInput(f"not a readable zip archive: {exc}", code="pack_malformed") from None
+        raise InvalidInput(f"not a readable zip archive: {exc}", code=ErrorCode.PACK_MALFORMED) from None
 
 
 def chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from charter.core.errors import Conflict, Forbidden, InvalidInput
+from charter.core.errors import Conflict, ErrorCode, Forbidden, InvalidInput
 
 
 class Decision(StrEnum):
@@ -88,22 +88,22 @@ def check_eligible(
     if principal_id == requester_id:
         raise Forbidden(
             f"you requested {subject.ref}, so you cannot sign it off; ask a reviewer with function '{function}'",
-            code="signoff_by_requester",
+            code=ErrorCode.SIGNOFF_BY_REQUESTER,
         )
     if function not in req:
         raise InvalidInput(
             f"{subject.ref} needs sign-off from {', '.join(req) or 'nobody'} at this stage, not '{function}'",
-            code="signoff_not_required",
+            code=ErrorCode.SIGNOFF_NOT_REQUIRED,
             field="function",
         )
     for s in existing:
         if s.principal_id == principal_id:
             raise Conflict(
                 f"{s.principal} already signed {subject.ref} as {s.function}; one person counts once",
-                code="signoff_same_person",
+                code=ErrorCode.SIGNOFF_SAME_PERSON,
             )
         if s.function == function:
             raise Conflict(
                 f"{subject.ref} already has a {s.decision} from {s.principal} for {function}",
-                code="signoff_already_given",
+                code=ErrorCode.SIGNOFF_ALREADY_GIVEN,
             )

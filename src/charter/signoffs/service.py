@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Permission, Resource
 from charter.core.clock import utcnow
-from charter.core.errors import Conflict
+from charter.core.errors import Conflict, ErrorCode
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.signoffs.model import Decision, SignOff, SubjectRef, Tally, check_eligible, tally
@@ -88,7 +88,7 @@ def record(
         # A concurrent transaction recorded the same person or function first.
         raise Conflict(
             f"{subject.ref} got a concurrent sign-off for {function} or from {actor.ref}; reload and retry",
-            code="signoff_conflict",
+            code=ErrorCode.SIGNOFF_CONFLICT,
         ) from None
     uow.record(
         AuditEvent(

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.bootstrap import Container
+from charter.core.errors import ErrorCode
 from charter.web.handler import error_response, page
 from charter.web.views import (
     audit,
@@ -91,7 +92,7 @@ def create(container: Container) -> ASGIApp:
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         message = {404: "there is no page at this address", 405: "this address does not accept that method"}
-        return error_response(request, status, message.get(status, "request failed"), "http_error", None, None)
+        return error_response(request, status, message.get(status, "request failed"), ErrorCode.HTTP_ERROR, None, None)
 
     routes = [
         Route("/login", login.show, methods=["GET"]),

@@ -14,27 +14,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from charter.auth import service as auth_service
+from charter.auth import sessions as stored_sessions
 from charter.auth.model import ROLE_PERMISSIONS, Actor, Permission
+from charter.auth.sessions import WebSession
 from charter.bootstrap import Container
-from charter.core.errors import CharterError, ErrorKind, Forbidden, Unauthenticated
+from charter.core.errors import STATUS, CharterError, ErrorCode, Forbidden, Unauthenticated
 from charter.storage.uow import UnitOfWork
 from charter.web import sessions
 from charter.web.rendering import Page, render
-from charter.web.sessions import WebSession
 
 log = logging.getLogger("charter.web")
 
-STATUS: dict[ErrorKind, int] = {
-    ErrorKind.INVALID: 422,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.RATE_LIMITED: 429,
-    ErrorKind.UNAVAILABLE: 503,
-    ErrorKind.FAILED: 422,
-}
 TITLES = {
     401: "Please sign in",
     403: "Not allowed",
@@ -177,7 +167,7 @@ async def read_form(request: Request) -> dict[str, str]:
 def resolve(container: Container, token: str) -> tuple[WebSession, Actor] | None:
     """The session and its principal's current grants (role changes and disabling apply at once)."""
     with container.uow(write=False) as uow:
-        session = sessions.load(uow, token)
+        session = stored_sessions.load(uow, token)
         if session is None:
             return None
         try:
@@ -204,7 +194,7 @@ def page(container: Container, view: View) -> Callable[[Request], Awaitable[Resp
                 if not sessions.tokens_equal(presented, session.csrf_token):
                     raise Forbidden(
                         "this form has expired or did not come from this dashboard; reload the page and try again",
-                        code="csrf_failed",
+                        code=ErrorCode.CSRF_FAILED,
                     )
             ctx = Ctx(container, request, actor, session, form)
             return await run_in_threadpool(_run_view, view, ctx)
@@ -213,7 +203,7 @@ def page(container: Container, view: View) -> Callable[[Request], Awaitable[Resp
         except Exception as exc:
             log.exception("dashboard error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
             message = "an internal error occurred; the server log has the details"
-            return error_response(request, 500, message, "internal_error", actor, session)
+            return error_response(request, 500, message, ErrorCode.INTERNAL_ERROR, actor, session)
 
     return endpoint
 

@@ -22,7 +22,7 @@ from charter.core.events import AuditEvent
 
 
 def log_of(c: Container) -> AuditLog:
-    log = c.extras["audit.log"]
+    log = c.audit_log
     assert isinstance(log, AuditLog)
     return log
 

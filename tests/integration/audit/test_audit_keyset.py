@@ -52,7 +52,7 @@ def test_init_records_the_key_set_and_entries_name_their_hmac_key(container: Con
     with container.uow(write=False) as uow:
         assert keyset.recorded(uow.session) == container.keys.fingerprints()
     [seq] = _append(container, container.audit, 1)
-    log = container.extras["audit.log"]
+    log = container.audit_log
     assert isinstance(log, AuditLog)
     entry = log.entry(seq)
     assert entry.digests is not None and f'"hmac_key":"{container.keys.hmac_id}"' in entry.body
@@ -111,7 +111,7 @@ def test_verify_names_entries_written_under_a_foreign_hmac_key(container: Contai
     _append(container, container.audit, 5)
     foreign = _append(container, AuditSink(secrets.token_bytes(32)), 3)  # a process that kept its own HMAC key
     _append(container, container.audit, 2)
-    log = container.extras["audit.log"]
+    log = container.audit_log
     assert isinstance(log, AuditLog)
     log.checkpointer.checkpoint()
 
@@ -151,7 +151,7 @@ def test_verify_with_a_key_the_key_set_does_not_name(container: Container) -> No
 
 
 def test_readyz_is_503_when_the_checkpointer_refuses(container: Container) -> None:
-    log = container.extras["audit.log"]
+    log = container.audit_log
     assert isinstance(log, AuditLog)
     with TestClient(Dispatcher(container)) as client:
         assert client.get("/readyz").status_code == 200

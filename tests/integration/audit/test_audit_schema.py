@@ -50,7 +50,7 @@ def test_upgrade_from_0007_keeps_the_log(container: Container) -> None:
     if engine.dialect.name == "sqlite":
         assert "seq BIGINT NOT NULL" in " ".join(_schema(engine))
     _append(container, 600)  # crosses a stored node boundary (every 256 leaves)
-    container.extras["audit.log"].checkpointer.checkpoint()
+    container.audit_log.checkpointer.checkpoint()
     migrate.upgrade(engine)
     assert migrate.pending(engine) == []
     _append(container, 10)

@@ -230,7 +230,7 @@ def test_a_failed_batch_fails_its_jobs(container: Container) -> None:
 
 
 def test_checkpoints_are_written_in_the_writers_batches(container: Container) -> None:
-    checkpointer = container.extras["audit.log"].checkpointer
+    checkpointer = container.audit_log.checkpointer
     with GroupCommitWriter(container.uow, container.audit) as writer:
         checkpointer.use_writer(writer)
         try:

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from charter.catalog import service as catalog
 from charter.core.clock import utcnow
 from charter.licenses import jobs, reaudit, service
-from charter.licenses.tables import AuditTaskRow, WebhookOutboxRow
+from charter.licenses.tables import AuditTaskRow
+from charter.storage import leases
+from charter.storage.tables import WebhookOutboxRow
 from tests.integration.licenses.assessments import assess
 from tests.integration.licenses.conftest import World
 
@@ -129,12 +131,12 @@ def test_manual_reaudit_completion(world: World) -> None:
 
 def test_a_job_runs_in_one_process_at_a_time(world: World) -> None:
     now = utcnow()
-    assert jobs.acquire(world.c, "licenses.expire", now, holder="A")
-    assert not jobs.acquire(world.c, "licenses.expire", now, holder="B")
+    assert leases.acquire(world.c.uow, "licenses.expire", now, holder="A")
+    assert not leases.acquire(world.c.uow, "licenses.expire", now, holder="B")
     assert jobs.run_due_jobs(world.c, now)["licenses.expire"] == -1
     # A crashed holder's lease runs out.
-    assert jobs.acquire(world.c, "licenses.expire", now + jobs.LEASE + timedelta(seconds=1), holder="B")
-    jobs.release(world.c, "licenses.expire", now, holder="B")
-    assert jobs.acquire(world.c, "licenses.expire", now, holder="A")
-    jobs.release(world.c, "licenses.expire", now, holder="A")
+    assert leases.acquire(world.c.uow, "licenses.expire", now + leases.LEASE + timedelta(seconds=1), holder="B")
+    leases.release(world.c.uow, "licenses.expire", now, holder="B")
+    assert leases.acquire(world.c.uow, "licenses.expire", now, holder="A")
+    leases.release(world.c.uow, "licenses.expire", now, holder="A")
     assert jobs.run_due_jobs(world.c, now)["licenses.expire"] == 0

@@ -19,8 +19,8 @@ from charter.bootstrap import Container
 from charter.core.clock import utcnow
 from charter.licenses import webhooks
 from charter.licenses.runtime import webhook_target
-from charter.licenses.tables import WebhookOutboxRow
 from charter.settings import Settings
+from charter.storage.tables import WebhookOutboxRow
 from tests.integration.licenses.conftest import World
 
 SECRET = "s3cret-for-tests"

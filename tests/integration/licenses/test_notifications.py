@@ -31,6 +31,7 @@ from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import TeamCreate
 from charter.auth.tables import PrincipalRow
 from charter.core.clock import utcnow
+from charter.core.lifespan import Lifespan
 from charter.licenses import service as licenses
 from charter.notifications import background, routing, service
 from charter.notifications.channels import Channels, Smtp
@@ -293,7 +294,16 @@ def test_the_server_notifies_after_a_change_without_being_asked(
     settings = world.c.settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "smtp_from": "c@example.com"}
     )
-    c = replace(world.c, settings=settings, extras={})
+    c = replace(
+        world.c,
+        settings=settings,
+        lifespan=Lifespan(),
+        public_routes=[],
+        audit_wired=False,
+        audit_writer=None,
+        monitor=None,
+        reports_monitoring=None,
+    )
     background.wire(c)
     with TestClient(Dispatcher(c)):
         world.request(f"{world.system('high')}@1.0")

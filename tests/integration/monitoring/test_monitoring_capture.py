@@ -145,6 +145,6 @@ def test_paths_and_wiring(container: Container) -> None:
     with pytest.raises(Exception, match="capture path"):
         parse_path("$.a..b")
     monitor = wire(container, scheduler=False)
-    assert container.extras["gateway_capture"] is monitor.capturer and wire(container) is monitor
-    assert monitor.start in container.extras["lifespan"]["startup"]
+    assert container.monitor is monitor and wire(container) is monitor
+    assert monitor.start in container.lifespan.startup and monitor.stop in container.lifespan.shutdown
     assert np.isfinite(monitor.config.window_s)

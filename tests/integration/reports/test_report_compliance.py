@@ -80,7 +80,7 @@ def test_monitoring_breaches_come_through_the_protocol(world: ReportWorld, clien
             MonitoringSummary(profiles=["credit-scoring@1.0"], windows=[window]) if system == "credit-scoring" else None
         )
 
-    world.c.extras["reports.monitoring"] = source
+    world.c.reports_monitoring = source
     rows = by_system(client.get("/api/v1/reports/compliance").json())
     assert rows["credit-scoring"]["breached_conditions"] == ["credit-scoring@1.0: drift.psi_max < 0.25 => suspend"]
     page = client.get("/api/v1/reports/systems/credit-scoring").text

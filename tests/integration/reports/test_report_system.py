@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from charter.catalog import service as catalog
 from charter.catalog.schemas import SystemUpdate
-from charter.reports.pdf import ENV_VAR, find_chromium
+from charter.reports.pdf import find_chromium
 from tests.conftest import MakeUser, bearer
 from tests.integration.reports.world import DIGEST, ReportWorld
 
@@ -190,7 +190,7 @@ def test_pdf_without_a_renderer_is_a_clear_503(
     world: ReportWorld, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world.bare_system("chat-helper")
-    monkeypatch.setenv(ENV_VAR, "/nonexistent/chromium")
+    monkeypatch.setattr(world.c, "settings", world.c.settings.model_copy(update={"chromium": "/nonexistent/chromium"}))
     r = client.get("/api/v1/reports/systems/chat-helper?format=pdf")
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == "pdf_renderer_unavailable" and "chromium" in r.json()["detail"]

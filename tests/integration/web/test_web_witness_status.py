@@ -8,7 +8,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from charter.api.routes.audit import audit_log
 from charter.audit.cosign import Cosigner, cosigner_key
 from charter.audit.witnessing import Target, Witnessing
 from charter.bootstrap import Container
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_audit_page_shows_the_witness_status_of_the_latest_checkpoint(
     container: Container, web: Client, user: Callable[..., str]
 ) -> None:
-    log = audit_log(container)
+    log = container.audit_log
     browser = sign_in(web(), user("ada", "admin"))
     cp = log.checkpointer.checkpoint()
     assert cp is not None

@@ -14,6 +14,7 @@ from charter.catalog import applies_when, controls
 from charter.catalog.classify import classify
 from charter.catalog.questionnaire import PROHIBITED_CONTROLS, Questionnaire, example, questions
 from charter.core.errors import CharterError, InvalidInput
+from charter.settings import Settings
 
 
 def answers(**sections: dict[str, Any]) -> Questionnaire:
@@ -167,7 +168,9 @@ def test_catalog_location_can_be_overridden_and_missing_is_clear(
         "  - {id: FW-1, ref: '1', title: One, applies_to_risk_tiers: [minimal]}\n"
         "  - {id: FW-2, ref: '2', title: Two, applies_to_risk_tiers: [minimal], applies_when: personal_data == true}\n"
     )
-    monkeypatch.setenv(controls.ENV_OVERRIDE, str(tiny))
+    settings = Settings(home=tmp_path, control_catalogs=tiny)  # CHARTER_CONTROL_CATALOGS, applied by bootstrap
+    monkeypatch.setattr(controls, "_override", None)
+    controls.configure(settings.control_catalogs)
     assert controls.catalog_path() == tiny
     result = classify(answers())
     assert [o.id for o in result.obligations] == ["FW-1"]

@@ -37,33 +37,35 @@ def test_parses_valid_conditions(text: str, want: Condition) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "position", "expected"),
+    "text",
     [
-        ("", 0, "metric name"),
-        ("drift.psi_max 0.25 => suspend", 14, "one of <"),
-        ("drift.psi_max <> 0.25 => suspend", 15, "number"),
-        ("drift.psi_max < abc => suspend", 16, "number"),
-        ("drift.psi_max < 0.25 suspend", 21, "'=>'"),
-        ("drift.psi_max < 0.25 => pause", 24, "'suspend' or 'revoke'"),
-        ("drift.psi_max < 0.25 => suspend later", 32, "'after N windows'"),
-        ("drift.psi_max < 0.25 => suspend after windows", 38, "whole number"),
-        ("drift.psi_max < 0.25 => suspend after 0 windows", 38, "from 1 to"),
-        ("drift.psi_max < 0.25 => suspend after 3 days", 40, "'windows'"),
-        ("drift.psi_max < 0.25 => suspend after 3 windows now", 48, "end of condition"),
-        ("drift.psi[age < 0.25 => suspend", 31, "']'"),
-        ("drift.psi[] < 0.25 => suspend", 10, "inside [ ]"),
-        ('drift.psi["age] < 0.25 => suspend', 10, "closing"),
-        ("drift..psi < 1 => suspend", 6, "name after '.'"),
-        ("drift.psi_max < 1e999 => suspend", 16, "finite"),
+        "",
+        "drift.psi_max 0.25 => suspend",
+        "drift.psi_max <> 0.25 => suspend",
+        "drift.psi_max < abc => suspend",
+        "drift.psi_max < 0.25 suspend",
+        "drift.psi_max < 0.25 => pause",
+        "drift.psi_max < 0.25 => suspend later",
+        "drift.psi_max < 0.25 => suspend after windows",
+        "drift.psi_max < 0.25 => suspend after 0 windows",
+        "drift.psi_max < 0.25 => suspend after 10001 windows",
+        "drift.psi_max < 0.25 => suspend after 3 days",
+        "drift.psi_max < 0.25 => suspend after 3 windows now",
+        "drift.psi[age < 0.25 => suspend",
+        "drift.psi[] < 0.25 => suspend",
+        'drift.psi["age] < 0.25 => suspend',
+        'drift.psi[""] < 0.25 => suspend',
+        "drift..psi < 1 => suspend",
+        "drift. psi < 1 => suspend",
+        "drift.psi_max < 1e999 => suspend",
     ],
 )
-def test_errors_name_position_and_expected_token(text: str, position: int, expected: str) -> None:
+def test_malformed_conditions_are_refused_by_the_one_parser(text: str) -> None:
     with pytest.raises(InvalidInput) as err:
         parse_condition(text)
     assert err.value.code == "invalid_condition"
-    assert err.value.details["position"] == position
-    assert expected in err.value.details["expected"]
-    assert f"position {position}" in err.value.message
+    assert err.value.field == "conditions"
+    assert "expected 'METRIC OP VALUE" in err.value.message
 
 
 @settings(max_examples=500, deadline=None)
@@ -72,8 +74,7 @@ def test_parser_never_crashes_on_arbitrary_text(text: str) -> None:
     try:
         parse_condition(text)
     except InvalidInput as exc:
-        assert isinstance(exc.details["position"], int)
-        assert 0 <= exc.details["position"] <= len(text)
+        assert exc.code == "invalid_condition"
 
 
 _TOKENS = st.sampled_from(
@@ -110,12 +111,13 @@ def test_parser_never_crashes_on_near_miss_text(text: str) -> None:
     try:
         cond = parse_condition(text)
     except InvalidInput as exc:
-        assert 0 <= exc.details["position"] <= len(text)
+        assert exc.code == "invalid_condition"
     else:
         assert parse_condition(str(cond)) == cond
 
 
-_KEYS = st.text(min_size=1, max_size=8).filter(lambda k: "\n" not in k)
+# The grammar is printable ASCII (a column with other characters is written as a JSON string with \\u escapes).
+_KEYS = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=8)
 
 
 @settings(max_examples=200, deadline=None)

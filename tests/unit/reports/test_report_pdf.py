@@ -25,11 +25,10 @@ def test_renders_text() -> None:
     assert "Annex IV — Übersicht" in text and "MISSING" in text
 
 
-def test_missing_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_VAR, "no-such-chromium-here")
-    assert find_chromium() is None
-    with pytest.raises(PdfRendererUnavailable, match="apt-get install chromium"):
-        html_to_pdf("<p>x</p>")
+def test_missing_renderer() -> None:
+    assert find_chromium("no-such-chromium-here") is None  # a configured one that is absent: no fallback to PATH
+    with pytest.raises(PdfRendererUnavailable, match=f"apt-get install chromium.*{ENV_VAR}"):
+        html_to_pdf("<p>x</p>", chromium="no-such-chromium-here")
 
 
 def fake(tmp_path: Path, body: str) -> str:

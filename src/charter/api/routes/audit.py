@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,8 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from charter.api.deps import Authz, ContainerDep
-from charter.api.public import Public
+from charter.api.deps import AuditLogDep, Authz
 from charter.audit.schemas import (
     CheckpointPage,
     CheckpointRead,
@@ -27,7 +25,7 @@ from charter.audit.store import EntryFilter
 from charter.auth.authorize import authorize
 from charter.auth.model import Actor, Resource
 from charter.auth.model import Permission as P
-from charter.bootstrap import Container
+from charter.bootstrap import Container, PublicRoute
 
 router = APIRouter(tags=["audit"])
 
@@ -44,15 +42,6 @@ def _read(actor: Actor) -> None:
 Reader = Annotated[Actor, Depends(Authz(P.AUDIT_READ))]
 
 
-def audit_log(c: Container) -> AuditLog:
-    """The container's audit log service (built by bootstrap; created here for containers built otherwise)."""
-    log = c.extras.get("audit.log")
-    if not isinstance(log, AuditLog):
-        log = AuditLog.build(c.settings, c.uow, c.keys.audit, c.audit)
-        c.extras["audit.log"] = log
-    return log
-
-
 # Sequence numbers and tree sizes are 64-bit integers in both databases: larger ones are invalid input, not a crash.
 MAX_SEQ = 2**63 - 1
 Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="Entry sequence number.")]
@@ -61,7 +50,7 @@ Seq = Annotated[int, Path(ge=0, le=MAX_SEQ, description="Entry sequence number."
 @router.get("/audit/entries")
 def list_entries(
     actor: Reader,
-    c: ContainerDep,
+    log: AuditLogDep,
     actor_ref: Annotated[str | None, Query(alias="actor", max_length=140)] = None,
     action: Annotated[str | None, Query(max_length=80, description="Exact, or a prefix ending in *.")] = None,
     resource: Annotated[str | None, Query(max_length=200, description="Exact, or a prefix ending in *.")] = None,
@@ -74,46 +63,46 @@ def list_entries(
     """Entries, newest first by default, filtered by actor, action, resource and time [since, until)."""
     _read(actor)
     f = EntryFilter(actor=actor_ref, action=action, resource=resource, since=since, until=until)
-    return audit_log(c).entries(f, cursor=cursor, limit=limit, order=order)
+    return log.entries(f, cursor=cursor, limit=limit, order=order)
 
 
 @router.get("/audit/entries/{seq}")
-def get_entry(seq: Seq, actor: Reader, c: ContainerDep) -> EntryRead:
+def get_entry(seq: Seq, actor: Reader, log: AuditLogDep) -> EntryRead:
     """One entry with its canonical body and leaf hash."""
     _read(actor)
-    return audit_log(c).entry(seq)
+    return log.entry(seq)
 
 
 @router.get("/audit/entries/{seq}/proof")
 def entry_proof(
     seq: Seq,
     actor: Reader,
-    c: ContainerDep,
+    log: AuditLogDep,
     size: Annotated[
         int | None, Query(ge=1, le=MAX_SEQ, description="Tree size (default: the latest checkpoint).")
     ] = None,
 ) -> InclusionProofRead:
     """RFC 9162 inclusion proof of the entry, with the signed checkpoint it verifies against."""
     _read(actor)
-    return audit_log(c).inclusion(seq, size)
+    return log.inclusion(seq, size)
 
 
 @router.get("/audit/proofs/consistency")
 def consistency_proof(
     actor: Reader,
-    c: ContainerDep,
+    log: AuditLogDep,
     first: Annotated[int, Query(ge=0, le=MAX_SEQ)],
     second: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="Default: the latest checkpoint.")] = None,
 ) -> ConsistencyProofRead:
     """RFC 9162 consistency proof between two tree sizes."""
     _read(actor)
-    return audit_log(c).consistency(first, second)
+    return log.consistency(first, second)
 
 
 @router.get("/audit/checkpoints")
 def list_checkpoints(
     actor: Reader,
-    c: ContainerDep,
+    log: AuditLogDep,
     # `cursor` + 1 is the first size asked for: it must fit in 64 bits too
     cursor: Annotated[int | None, Query(ge=0, le=MAX_SEQ - 1, description="`next` of the previous page.")] = None,
     after: Annotated[
@@ -123,20 +112,20 @@ def list_checkpoints(
 ) -> CheckpointPage:
     """Signed checkpoints, smallest first."""
     _read(actor)
-    return audit_log(c).checkpoints(after=cursor if cursor is not None else after, limit=limit)
+    return log.checkpoints(after=cursor if cursor is not None else after, limit=limit)
 
 
 @router.get("/audit/checkpoints/latest")
-def latest_checkpoint(actor: Reader, c: ContainerDep) -> CheckpointRead:
+def latest_checkpoint(actor: Reader, log: AuditLogDep) -> CheckpointRead:
     """The latest checkpoint (signed now if the log grew since the last one)."""
     _read(actor)
-    return audit_log(c).latest_checkpoint(fresh=True)
+    return log.latest_checkpoint(fresh=True)
 
 
 @router.get("/audit/export")
 def export(
     actor: Reader,
-    c: ContainerDep,
+    log: AuditLogDep,
     since: datetime | None = None,
     until: datetime | None = None,
     format: Literal["jsonl", "csv"] = "jsonl",
@@ -144,13 +133,13 @@ def export(
     """Entries in [since, until) as JSONL (verifiable offline: `charter audit verify --from-export`) or CSV."""
     _read(actor)
     media = "application/x-ndjson" if format == "jsonl" else "text/csv"
-    lines = audit_log(c).export(since=since, until=until, fmt=format)
+    lines = log.export(since=since, until=until, fmt=format)
     name = f"charter-audit.{format}"
     return StreamingResponse(lines, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 # --- public endpoints and background work, wired by charter.server ------------------------------------------------
-def _public(log: AuditLog) -> Callable[[Public], None]:
+def _public(log: AuditLog) -> list[PublicRoute]:
     async def checkpoint(_: Request) -> Response:
         try:
             cp = await run_in_threadpool(log.checkpointer.latest, fresh=False)
@@ -166,21 +155,16 @@ def _public(log: AuditLog) -> Callable[[Public], None]:
     async def key(_: Request) -> Response:
         return PlainTextResponse(await run_in_threadpool(log.verifier_key) + "\n")
 
-    def register(public: Public) -> None:
-        public.add(CHECKPOINT_PATH, checkpoint)
-        public.add(KEY_PATH, key)
-
-    return register
+    return [(CHECKPOINT_PATH, checkpoint), (KEY_PATH, key)]
 
 
 def wire(container: Container) -> None:
     """Public checkpoint + key endpoints, and the checkpoint loop for the life of the server (idempotent)."""
-    if container.extras.get("audit.wired"):
+    if container.audit_wired:
         return
-    container.extras["audit.wired"] = True
-    log = audit_log(container)
-    container.extras.setdefault("public_routes", []).append(_public(log))
-    hooks: dict[str, list[Callable[[], Awaitable[None]]]] = container.extras.setdefault("lifespan", {})
+    container.audit_wired = True
+    log = container.audit_log
+    container.public_routes.extend(_public(log))
 
     async def start() -> None:
         log.checkpointer.start()
@@ -188,5 +172,4 @@ def wire(container: Container) -> None:
     async def stop() -> None:
         await run_in_threadpool(log.checkpointer.stop)
 
-    hooks.setdefault("startup", []).append(start)
-    hooks.setdefault("shutdown", []).append(stop)
+    container.lifespan.add(start, stop)

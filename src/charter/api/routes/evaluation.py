@@ -21,7 +21,7 @@ from charter.api.pagination import DEFAULT, Cursor, Limit
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
-from charter.core.errors import InvalidInput, TooLarge
+from charter.core.errors import ErrorCode, InvalidInput, TooLarge
 from charter.core.pages import Page, paginate
 from charter.evaluation import service
 from charter.evaluation.compute import ComputeOptions, predictions_evidence
@@ -143,7 +143,7 @@ async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[Uplo
     if not ctype.lower().startswith("multipart/form-data"):
         raise InvalidInput(
             f"Content-Type: '{ctype[:80]}' is not multipart/form-data; send the file as the part 'predictions'",
-            code="unsupported_media_type",
+            code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             field="predictions",
         )
     received = 0

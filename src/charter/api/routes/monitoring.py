@@ -21,7 +21,7 @@ from charter.api.pagination import DEFAULT, Cursor
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
-from charter.core.errors import InvalidInput, TooLarge
+from charter.core.errors import ErrorCode, InvalidInput, TooLarge
 from charter.core.pages import Page, from_window, paginate, window
 from charter.deployments import service as deployments
 from charter.monitoring import service
@@ -72,11 +72,11 @@ async def _body(request: Request, model: type[T]) -> T:
         try:
             raw = inflater.decompress(raw, MAX_JSON)
         except zlib.error as exc:
-            raise InvalidInput(f"body is not valid gzip ({exc})", code="invalid_encoding") from None
+            raise InvalidInput(f"body is not valid gzip ({exc})", code=ErrorCode.INVALID_ENCODING) from None
         if inflater.unconsumed_tail:
             raise TooLarge(f"decompressed body exceeds {MAX_JSON} bytes")
     elif encoding not in ("", "identity"):
-        raise InvalidInput(f"Content-Encoding '{encoding}' is not supported; use gzip", code="invalid_encoding")
+        raise InvalidInput(f"Content-Encoding '{encoding}' is not supported; use gzip", code=ErrorCode.INVALID_ENCODING)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -243,5 +243,5 @@ def reports_source(uow: UnitOfWork, system: str) -> MonitoringSummary | None:
 def wire(container: Container, *, scheduler: bool = True) -> None:
     """Monitoring in this process: the reports source, gateway capture, the flush loop and (with `scheduler`) the
     scheduled condition check."""
-    container.extras["reports.monitoring"] = reports_source
+    container.reports_monitoring = reports_source
     monitoring_wiring.wire(container, scheduler=scheduler)

@@ -10,35 +10,26 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 
 from charter.api.deps import Authz, ContainerDep
-from charter.api.routes.audit import audit_log
 from charter.auth.model import Actor
 from charter.auth.model import Permission as P
 from charter.bootstrap import Container
 from charter.core.errors import CharterError
 from charter.licenses.runtime import issuer_for
 from charter.reports import service
-from charter.reports.monitoring import MonitoringSource
 from charter.reports.render import CSP
 from charter.reports.schemas import ComplianceSummary
 
 router = APIRouter(tags=["reports"])
 
 Reader = Annotated[Actor, Depends(Authz(P.REPORT_READ))]
-MONITORING_KEY = "reports.monitoring"  # container.extras: a MonitoringSource, set by monitoring's wiring
 SPOOL_BYTES = 32 << 20
 _CONTENT: dict[str, Any] = {"text/html": {}, "application/pdf": {}, "application/json": {}}
-
-
-def monitoring_source(c: Container) -> MonitoringSource | None:
-    """The monitoring data source registered in the container, if monitoring is installed."""
-    source = c.extras.get(MONITORING_KEY)
-    return source if callable(source) else None
 
 
 def _sign_checkpoint(c: Container) -> None:
     """Sign the log's head first (as the checkpoint loop would within a second) so the report shows a current one."""
     try:
-        audit_log(c).checkpointer.checkpoint()
+        c.audit_log.checkpointer.checkpoint()
     except CharterError:
         pass  # a refused checkpoint is logged by the checkpointer; the report shows the latest signed one
 
@@ -65,8 +56,8 @@ def system_report(
     """EU AI Act Annex IV technical documentation of the system; unfilled elements are marked MISSING."""
     _sign_checkpoint(c)
     with c.uow(write=False) as uow:
-        report = service.system_report(uow, actor, name, monitoring=monitoring_source(c))
-    return _response(service.render_system(report, format), download=format == "pdf")
+        report = service.system_report(uow, actor, name, monitoring=c.reports_monitoring)
+    return _response(service.render_system(report, format, chromium=c.settings.chromium), download=format == "pdf")
 
 
 @router.get("/reports/compliance", response_model=ComplianceSummary, responses={200: {"content": {"text/html": {}}}})
@@ -77,7 +68,7 @@ def compliance(
 ) -> Response:
     """Per system: tier, license states, latest verdict, open re-audits, breaches, provenance, sign-offs."""
     with c.uow(write=False) as uow:
-        rendered = service.compliance(uow, actor, format, monitoring=monitoring_source(c))
+        rendered = service.compliance(uow, actor, format, monitoring=c.reports_monitoring)
     return _response(rendered, download=False)
 
 
@@ -96,7 +87,7 @@ def evidence_pack(name: str, actor: Reader, c: ContainerDep) -> StreamingRespons
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # closed by _stream
     try:
         result = service.write_pack(
-            c.uow, actor, name, spool, audit=audit_log(c), issuer=issuer_for(c), monitoring=monitoring_source(c)
+            c.uow, actor, name, spool, audit=c.audit_log, issuer=issuer_for(c), monitoring=c.reports_monitoring
         )
     except BaseException:
         spool.close()

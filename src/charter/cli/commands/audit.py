@@ -18,6 +18,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_BY_STATUS, EXIT_NO, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from charter.cli.output import console, emit, table
+from charter.core.errors import ErrorCode
 from charter.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,14 +68,18 @@ def _verifier(key: str | None, api: Api | None) -> Verifier:
         try:
             text = httpx.get(key, timeout=30).raise_for_status().text
         except httpx.HTTPError as exc:
-            raise CliError("key_unavailable", f"cannot fetch the verifier key from {key}: {exc}", EXIT_USAGE) from None
+            raise CliError(
+                ErrorCode.KEY_UNAVAILABLE, f"cannot fetch the verifier key from {key}: {exc}", EXIT_USAGE
+            ) from None
     elif key is not None and Path(key).is_file():
         text = Path(key).read_text()
     elif key is None and api is not None:
         raw = api.get(KEY_PATH)
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
     if text is None:
-        raise CliError("no_verifier_key", "pass --key NAME+HASH+KEY (from /.well-known/charter/audit-key)", EXIT_USAGE)
+        raise CliError(
+            ErrorCode.NO_VERIFIER_KEY, "pass --key NAME+HASH+KEY (from /.well-known/charter/audit-key)", EXIT_USAGE
+        )
     try:
         return Verifier.parse(text.strip())
     except NoteError as exc:
@@ -129,7 +134,7 @@ def export(
 ) -> None:
     """Export entries; a JSONL export verifies offline with: charter audit verify --from-export FILE."""
     if format not in ("jsonl", "csv"):
-        raise CliError("usage", f"--format must be jsonl or csv, not {format!r}", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, f"--format must be jsonl or csv, not {format!r}", EXIT_USAGE)
     params = {k: v for k, v in (("since", since), ("until", until), ("format", format)) if v is not None}
     headers = {"Authorization": f"Bearer {STATE.key}"} if STATE.key else {}
     url = STATE.base_url + "/api/v1/audit/export"
@@ -144,7 +149,9 @@ def export(
                 lines += chunk.count(b"\n")
     except httpx.TransportError as exc:
         raise CliError(
-            "server_unreachable", f"cannot reach Charter at {STATE.base_url} ({type(exc).__name__})", EXIT_UNREACHABLE
+            ErrorCode.SERVER_UNREACHABLE,
+            f"cannot reach Charter at {STATE.base_url} ({type(exc).__name__})",
+            EXIT_UNREACHABLE,
         ) from None
     finally:
         if output is not None:
@@ -160,7 +167,7 @@ def _http_error(resp: httpx.Response) -> CliError:
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
-    code = str(body.get("code", "http_error"))
+    code = str(body.get("code", ErrorCode.HTTP_ERROR))
     return CliError(code, str(body.get("detail", resp.reason_phrase)), EXIT_BY_STATUS.get(resp.status_code, 1), body)
 
 
@@ -225,12 +232,12 @@ def verify(
         trusted += _witnessed(settings, witness_key, witnesses, origin, from_export)
     if from_export is not None:
         if not from_export.is_file():
-            raise CliError("not_found", f"{from_export}: no such file", EXIT_NOT_FOUND)
+            raise CliError(ErrorCode.NOT_FOUND, f"{from_export}: no such file", EXIT_NOT_FOUND)
         if key is None:
             public = _local_public_key(settings)
             if public is None:
                 raise CliError(
-                    "no_verifier_key",
+                    ErrorCode.NO_VERIFIER_KEY,
                     "pass --key with the log's note verifier key (GET /.well-known/charter/audit-key)",
                     EXIT_USAGE,
                 )
@@ -249,7 +256,9 @@ def verify(
         else:
             public = _local_public_key(settings)
             if public is None:
-                raise CliError("no_verifier_key", f"no audit key in {settings.keys_dir}: pass --key", EXIT_USAGE)
+                raise CliError(
+                    ErrorCode.NO_VERIFIER_KEY, f"no audit key in {settings.keys_dir}: pass --key", EXIT_USAGE
+                )
             report = verify_database(engine, public_raw=public, trusted=trusted, deep=deep)
     finally:
         engine.dispose()
@@ -272,11 +281,11 @@ def _witnessed(
         (only,) = parse_targets(value + "@http://unused", "--witness-key")
         known = configured.get(only.name)
         if known is None or known.cosigner != only.cosigner:
-            raise CliError("usage", f"--witness-key {only.name}: give its URL as KEY@URL", EXIT_USAGE)
+            raise CliError(ErrorCode.USAGE, f"--witness-key {only.name}: give its URL as KEY@URL", EXIT_USAGE)
         targets.append(known)
     need = quorum or len(targets)
     if need > len(targets):
-        raise CliError("usage", f"--witnesses {need} but only {len(targets)} witness keys given", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, f"--witnesses {need} but only {len(targets)} witness keys given", EXIT_USAGE)
     log_origin = origin or (_export_origin(export) if export else None)
     log_origin = log_origin or resolve_origin(settings.home, settings.host, settings.public_url)
     vouched, problems = fetch_cosigned(targets, log_origin)
@@ -299,7 +308,7 @@ def _export_origin(path: Path) -> str:
             header = {}
     origin = header.get("origin") if isinstance(header, dict) else None
     if not isinstance(origin, str):
-        raise CliError("invalid_export", f"{path}: line 1 is not an export header", EXIT_USAGE)
+        raise CliError(ErrorCode.INVALID_EXPORT, f"{path}: line 1 is not an export header", EXIT_USAGE)
     return origin
 
 

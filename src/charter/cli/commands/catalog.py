@@ -29,6 +29,7 @@ from charter.cli.context import STATE
 from charter.cli.errors import CliError
 from charter.cli.errors import usage as _usage
 from charter.cli.output import console, emit, err_console, grid, table
+from charter.core.errors import ErrorCode
 
 system_app = typer.Typer(help="AI systems and their EU AI Act classification.", no_args_is_help=True)
 model_app = typer.Typer(help="Model versions (SYSTEM@VERSION).", no_args_is_help=True)
@@ -556,7 +557,7 @@ def _catalog_version(api: Api, system: str, version: str) -> dict[str, Any] | No
         doc: dict[str, Any] = api.get(f"/systems/{system}/versions/{version}")
         return doc
     except CliError as exc:
-        if exc.code in ("model_version_not_found", "system_not_found"):
+        if exc.code in (ErrorCode.MODEL_VERSION_NOT_FOUND, ErrorCode.SYSTEM_NOT_FOUND):
             return None
         raise
 
@@ -615,7 +616,7 @@ def _system_exists(api: Api, name: str) -> bool:
         api.get(f"/systems/{name}")
         return True
     except CliError as exc:
-        if exc.code == "system_not_found":
+        if exc.code == ErrorCode.SYSTEM_NOT_FOUND:
             return False
         raise
 

@@ -21,6 +21,7 @@ import yaml
 from charter import __version__
 from charter.cli.commands.evaluation import split_ref
 from charter.cli.errors import usage
+from charter.core.errors import ErrorCode
 
 ci_app = typer.Typer(
     help="CI/CD: ready pipelines that evaluate against Charter and gate deployment.", no_args_is_help=True
@@ -58,7 +59,7 @@ def _pipeline(
 ) -> Pipeline:
     split_ref(model)  # SYSTEM@VERSION or a usage error now, not in the pipeline's first run
     if not env.strip():
-        raise usage("usage", "--env must name an environment, e.g. production")
+        raise usage(ErrorCode.USAGE, "--env must name an environment, e.g. production")
     args = ["charter", "evaluate", '"$CHARTER_MODEL"', "--predictions", shlex.quote(predictions)]
     args += ["--label", shlex.quote(label), "--prediction", shlex.quote(prediction)]
     if score:

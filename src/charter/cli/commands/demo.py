@@ -10,6 +10,7 @@ import typer
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_USAGE, CliError
 from charter.cli.output import console, emit
+from charter.core.errors import ErrorCode
 from charter.settings import Settings
 
 NEW_LOGINS = "charter demo --new-logins"
@@ -34,13 +35,17 @@ def demo(
     try:
         container = bootstrap.build(settings)
     except FileNotFoundError as exc:  # no keys: the data dir was never initialised
-        raise CliError("not_initialised", f"{exc}; the demo loads into an initialised data dir", EXIT_USAGE) from exc
+        raise CliError(
+            ErrorCode.NOT_INITIALISED, f"{exc}; the demo loads into an initialised data dir", EXIT_USAGE
+        ) from exc
     try:
         result: DemoResult = mint(container) if new_logins else load(container)
     finally:
         container.close()
     if new_logins and not result.logins:
-        raise CliError("demo_not_loaded", "the demo is not loaded in this data dir; run `charter demo` first", 3)
+        raise CliError(
+            ErrorCode.DEMO_NOT_LOADED, "the demo is not loaded in this data dir; run `charter demo` first", 3
+        )
     doc: dict[str, Any] = {
         "loaded": result.loaded,
         "resumed": result.resumed,

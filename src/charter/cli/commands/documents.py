@@ -11,6 +11,7 @@ import yaml
 from charter.cli.client import Api
 from charter.cli.errors import usage
 from charter.cli.output import emit, table
+from charter.core.errors import ErrorCode
 
 document_app = typer.Typer(help="FRIA (Art. 27) and post-market monitoring plan (Art. 72), versioned per system.")
 
@@ -26,10 +27,10 @@ def add(
     """Store the next revision of a FRIA or post-market monitoring plan for SYSTEM@VERSION."""
     system, _, version = ref.partition("@")
     if not system or not version:
-        raise usage("invalid_ref", f"'{ref}' is not SYSTEM@VERSION")
+        raise usage(ErrorCode.INVALID_REF, f"'{ref}' is not SYSTEM@VERSION")
     doc: Any = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     if not isinstance(doc, dict):
-        raise usage("invalid_file", f"{file}: expected a mapping with 'sections' (and 'metrics' for a plan)")
+        raise usage(ErrorCode.INVALID_FILE, f"{file}: expected a mapping with 'sections' (and 'metrics' for a plan)")
     body = {
         "kind": kind.replace("-", "_"),
         "model_version": version,

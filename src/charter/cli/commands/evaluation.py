@@ -20,6 +20,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, usage
 from charter.cli.output import console, emit, err_console, grid
+from charter.core.errors import ErrorCode
 from charter.core.hashing import sha256_file, sha256_tree, tree_size
 
 if TYPE_CHECKING:
@@ -41,14 +42,14 @@ def split_ref(ref: str) -> tuple[str, str]:
     """`SYSTEM@VERSION` → (system, version), or a usage error."""
     name, sep, version = ref.partition("@")
     if not sep or not name or not version:
-        raise usage("invalid_ref", f"'{ref}' must be SYSTEM@VERSION (e.g. credit-scoring@1.0.0)")
+        raise usage(ErrorCode.INVALID_REF, f"'{ref}' must be SYSTEM@VERSION (e.g. credit-scoring@1.0.0)")
     return name, version
 
 
 def check_format(fmt: str | None) -> None:
     """Reject an unknown --format before any work is done."""
     if fmt is not None and fmt not in FORMATS:
-        raise usage("unknown_format", f"--format: '{fmt}' is not one of {', '.join(FORMATS)}")
+        raise usage(ErrorCode.UNKNOWN_FORMAT, f"--format: '{fmt}' is not one of {', '.join(FORMATS)}")
 
 
 @contextmanager
@@ -65,14 +66,14 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 
 def _predictions_file(path: Path, field: str = "predictions") -> Path:
     if not path.is_file():
-        raise usage("file_not_found", f"{field}: no such file: {path}")
+        raise usage(ErrorCode.FILE_NOT_FOUND, f"{field}: no such file: {path}")
     suffixes = [s.lower() for s in path.suffixes]
     if not any(s in PREDICTION_SUFFIXES for s in suffixes[-2:]):
         with path.open("rb") as fh:
             magic = fh.read(4)
         if magic != b"PAR1":
             raise usage(
-                "unsupported_file_type",
+                ErrorCode.UNSUPPORTED_FILE_TYPE,
                 f"{field}: {path.name} is not a CSV or Parquet file; give a .csv or .parquet file",
             )
     return path
@@ -83,13 +84,13 @@ def _columns(value: str | None) -> list[str]:
         return []
     cols = [c.strip() for c in value.split(",")]
     if any(not c for c in cols):
-        raise usage("invalid_columns", f"--sensitive: '{value}' must be column names separated by commas")
+        raise usage(ErrorCode.INVALID_COLUMNS, f"--sensitive: '{value}' must be column names separated by commas")
     return list(dict.fromkeys(cols))
 
 
 def _artifact_digest(path: Path) -> tuple[str, int]:
     if not path.exists():
-        raise usage("file_not_found", f"artifact: no such file or directory: {path}")
+        raise usage(ErrorCode.FILE_NOT_FOUND, f"artifact: no such file or directory: {path}")
     total = tree_size(path)
     with _progress(total, f"sha256 {path.name}") as advance:
         return "sha256:" + sha256_tree(path, advance), total
@@ -216,10 +217,12 @@ def evaluate(
     check_format(format)
     if model is not None:
         if data is None or predictions is not None:
-            raise usage("usage", "--model needs --data FILE (and no --predictions): the model predicts on the data")
+            raise usage(
+                ErrorCode.USAGE, "--model needs --data FILE (and no --predictions): the model predicts on the data"
+            )
         artifact = artifact or model
     elif data is not None or features is not None:
-        raise usage("usage", "--data and --features go with --model FILE")
+        raise usage(ErrorCode.USAGE, "--data and --features go with --model FILE")
     genai_given = {
         "garak": garak or [],
         "inspect": inspect or [],
@@ -228,19 +231,19 @@ def evaluate(
     }
     if predictions is None and artifact is None and not any(genai_given.values()):
         raise usage(
-            "nothing_to_evaluate",
+            ErrorCode.NOTHING_TO_EVALUATE,
             "give --predictions FILE (and/or --artifact PATH), --model with --data, "
             "or a GenAI report (--garak, --inspect, --promptfoo, --lm-eval)",
         )
     if upload and predictions is None:
         raise usage(
-            "usage",
+            ErrorCode.USAGE,
             "--upload sends a predictions file: give --predictions FILE (for --model, write the model's predictions "
             "to a file first)",
         )
     if upload and any(genai_given.values()):
         raise usage(
-            "usage",
+            ErrorCode.USAGE,
             "--upload sends predictions for the server to compute; GenAI reports are read here: evaluate them in a "
             "run of their own, without --upload",
         )
@@ -255,7 +258,7 @@ def evaluate(
         digest, size = _artifact_digest(artifact)
         if digest != registered["digest"]:
             raise usage(
-                "artifact_digest_mismatch",
+                ErrorCode.ARTIFACT_DIGEST_MISMATCH,
                 f"artifact: {artifact} is {digest}, but {registered['ref']} is {registered['digest']}; "
                 "pass the file or directory that was registered",
             )
@@ -352,7 +355,7 @@ def _genai(given: dict[str, list[Path]], max_bytes: int) -> tuple[dict[str, Any]
     try:
         return collect(given, max_bytes=max_bytes)
     except GenaiInputError as exc:
-        raise usage("genai_report_invalid", str(exc)) from None
+        raise usage(ErrorCode.GENAI_REPORT_INVALID, str(exc)) from None
 
 
 def run_model(
@@ -368,7 +371,7 @@ def run_model(
     if not scan.safe or critical:
         found = "; ".join(f"{f.file}: {f.detail}" for f in critical[:3]) or "no clean result"
         raise usage(
-            "model_unsafe", f"model: {model.name} was not loaded because its scan found: {found}. {RECOMMENDED}"
+            ErrorCode.MODEL_UNSAFE, f"model: {model.name} was not loaded because its scan found: {found}. {RECOMMENDED}"
         )
     if "onnx" in scan.formats and not set(scan.formats) & {"pickle", "joblib"}:
         return _run_onnx(
@@ -377,7 +380,7 @@ def run_model(
     if not set(scan.formats) & {"pickle", "joblib"}:
         kinds = ", ".join(scan.formats) or "an unrecognised format"
         raise usage(
-            "unsupported_model_format",
+            ErrorCode.UNSUPPORTED_MODEL_FORMAT,
             f"model: {model.name} is {kinds}; --model runs scikit-learn pickle/joblib and ONNX files, "
             f"for other models compute predictions and pass --predictions ({RECOMMENDED})",
         )
@@ -389,15 +392,19 @@ def run_model(
         import joblib  # type: ignore[import-untyped]  # noqa: F401
         import sklearn  # noqa: F401  (the pickle needs it)
     except ImportError:
-        raise usage("ml_extra_missing", "--model needs scikit-learn: pip install 'charter[ml]'") from None
+        raise usage(ErrorCode.ML_EXTRA_MISSING, "--model needs scikit-learn: pip install 'charter[ml]'") from None
     try:
         estimator = load_pickled_model(model, scan)
     except UnsafeModel as exc:
         raise usage(exc.code, exc.message) from None
     except Exception as exc:  # a truncated or corrupt pickle: bad input, not a crash
-        raise usage("model_unreadable", f"model: {model.name} could not be loaded: {exc}. {RECOMMENDED}") from None
+        raise usage(
+            ErrorCode.MODEL_UNREADABLE, f"model: {model.name} could not be loaded: {exc}. {RECOMMENDED}"
+        ) from None
     if not callable(getattr(estimator, "predict", None)):
-        raise usage("not_a_model", f"model: {model.name} holds a {type(estimator).__name__}, which cannot predict")
+        raise usage(
+            ErrorCode.NOT_A_MODEL, f"model: {model.name} holds a {type(estimator).__name__}, which cannot predict"
+        )
     table = _data_table(data, [label, *sensitive, *features])
     names = list(table.column_names)
     wanted = features or [str(c) for c in getattr(estimator, "feature_names_in_", [])]
@@ -409,7 +416,7 @@ def run_model(
             y_hat = estimator.predict(x)
             proba = estimator.predict_proba(x) if callable(getattr(estimator, "predict_proba", None)) else None
     except Exception as exc:  # whatever the estimator raises, report it as bad input
-        raise usage("model_failed", f"model: {model.name} failed to predict on {data.name}: {exc}") from None
+        raise usage(ErrorCode.MODEL_FAILED, f"model: {model.name} failed to predict on {data.name}: {exc}") from None
     score = _positive_scores(proba, getattr(estimator, "classes_", None), positive_label)
     return predictions_from_arrays(
         table.column(label).to_numpy(zero_copy_only=False),
@@ -450,7 +457,7 @@ def _data_table(path: Path, required: list[str]) -> Any:
     missing = [c for c in required if c not in names]
     if missing:
         raise usage(
-            "column_not_found", f"{path.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
+            ErrorCode.COLUMN_NOT_FOUND, f"{path.name}: column '{missing[0]}' not found; columns are: {', '.join(names)}"
         )
     return table
 
@@ -465,7 +472,7 @@ def _read_table(path: Path) -> Any:
             parquet = fh.read(4) == b"PAR1"
         return pq.read_table(path) if parquet else pa_csv.read_csv(path)
     except (pa.ArrowException, OSError) as exc:
-        raise usage("unreadable_file", f"data: {path.name} cannot be read as CSV or Parquet: {exc}") from None
+        raise usage(ErrorCode.UNREADABLE_FILE, f"data: {path.name} cannot be read as CSV or Parquet: {exc}") from None
 
 
 def _matrix(table: Any, columns: list[str], source: str) -> Any:
@@ -474,11 +481,11 @@ def _matrix(table: Any, columns: list[str], source: str) -> Any:
     out = []
     for c in columns:
         if c not in table.column_names:
-            raise usage("column_not_found", f"{source}: feature column '{c}' not found")
+            raise usage(ErrorCode.COLUMN_NOT_FOUND, f"{source}: feature column '{c}' not found")
         try:
             out.append(np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64))
         except (TypeError, ValueError):
-            raise usage("invalid_feature", f"{source}: feature column '{c}' is not numeric") from None
+            raise usage(ErrorCode.INVALID_FEATURE, f"{source}: feature column '{c}' is not numeric") from None
     return np.column_stack(out)
 
 
@@ -541,7 +548,7 @@ def assessment_verify(
     recorded = (doc.get("inputs") or {}).get("predictions")
     if not recorded:
         raise usage(
-            "nothing_to_verify",
+            ErrorCode.NOTHING_TO_VERIFY,
             f"assessment {assessment_id} was not made from a predictions file (its evaluation has none), "
             "so there is nothing to recompute",
         )

@@ -18,6 +18,7 @@ import yaml
 
 from charter.cli.client import Api
 from charter.cli.errors import EXIT_USAGE, CliError
+from charter.core.errors import ErrorCode
 
 k8s_app = typer.Typer(help="Kubernetes: admission webhook manifests for the licenses Charter holds.")
 
@@ -184,24 +185,24 @@ def manifests_cmd(
 ) -> None:
     """Print the admission webhook, the fallback policy and its params as YAML, for `kubectl apply -f -`."""
     if on_webhook_down not in ("fail", "policy"):
-        raise CliError("usage", "--on-webhook-down must be 'fail' or 'policy'", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, "--on-webhook-down must be 'fail' or 'policy'", EXIT_USAGE)
     if url is not None and not url.startswith("https://"):
         raise CliError(
-            "usage", "--webhook-url must be an https:// URL: the API server calls webhooks over TLS", EXIT_USAGE
+            ErrorCode.USAGE, "--webhook-url must be an https:// URL: the API server calls webhooks over TLS", EXIT_USAGE
         )
     bundle = None
     if ca_bundle is not None:
         try:
             bundle = ca_bundle.read_bytes()
         except OSError as exc:
-            raise CliError("usage", f"--ca-bundle {ca_bundle}: {exc.strerror}", EXIT_USAGE) from None
+            raise CliError(ErrorCode.USAGE, f"--ca-bundle {ca_bundle}: {exc.strerror}", EXIT_USAGE) from None
         if b"-----BEGIN CERTIFICATE-----" not in bundle:
-            raise CliError("usage", f"--ca-bundle {ca_bundle}: not a PEM certificate file", EXIT_USAGE)
+            raise CliError(ErrorCode.USAGE, f"--ca-bundle {ca_bundle}: not a PEM certificate file", EXIT_USAGE)
     licenses: list[dict[str, Any]] = Api().get_all("/licenses", {"state": "active"})
     data = params_data(licenses)
     envs = list(dict.fromkeys(env or sorted({str(lic["env"]) for lic in licenses if lic.get("state") == "active"})))
     if not envs:
-        raise CliError("usage", "no active license names an environment yet: pass --env ENV", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, "no active license names an environment yet: pass --env ENV", EXIT_USAGE)
     docs = manifests(
         namespace=namespace,
         envs=envs,

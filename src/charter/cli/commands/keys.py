@@ -18,6 +18,7 @@ from charter.cli.commands.catalog import export_app
 from charter.cli.errors import EXIT_USAGE, CliError
 from charter.cli.output import emit
 from charter.core import keybundle
+from charter.core.errors import ErrorCode
 from charter.core.keybundle import Bundle
 from charter.settings import Settings
 
@@ -62,9 +63,9 @@ def export_keys(
     try:
         bundle = keybundle.read_key_files(settings.keys_dir)
     except FileNotFoundError as exc:
-        raise CliError("not_initialised", f"{exc}", EXIT_USAGE) from None
+        raise CliError(ErrorCode.NOT_INITIALISED, f"{exc}", EXIT_USAGE) from None
     except ValueError as exc:
-        raise CliError("keys_invalid", str(exc), EXIT_USAGE) from None
+        raise CliError(ErrorCode.KEYS_INVALID, str(exc), EXIT_USAGE) from None
     from charter import bootstrap  # the database stack loads only for the commands that use it
 
     bootstrap.check_keys(settings)  # exporting keys the database does not know would spread the mismatch
@@ -73,7 +74,7 @@ def export_keys(
         secret = passphrase(confirm=True)
         if secret is None:
             raise CliError(
-                "passphrase_required",
+                ErrorCode.PASSPHRASE_REQUIRED,
                 f"set {PASSPHRASE_ENV} (at least {keybundle.MIN_PASSPHRASE} characters) or run on a terminal to type "
                 "one; --no-passphrase writes the keys in clear",
                 EXIT_USAGE,

@@ -16,6 +16,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from charter.cli.output import emit, grid, table
+from charter.core.errors import ErrorCode
 from charter.core.wellknown import JWKS_PATH
 
 license_app = typer.Typer(help="Licenses: request, sign off, activate, suspend, verify.", no_args_is_help=True)
@@ -131,7 +132,7 @@ def show(license_id: Id) -> None:
 def _days(value: str) -> int:
     m = re.fullmatch(r"\s*(\d{1,4})\s*([dw]?)\s*", value)
     if m is None:
-        raise CliError("usage", f"--expiring-within '{value}': use days like 30d or weeks like 4w", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, f"--expiring-within '{value}': use days like 30d or weeks like 4w", EXIT_USAGE)
     return int(m[1]) * (7 if m[2] == "w" else 1)
 
 
@@ -236,14 +237,16 @@ def _load(source: str, what: str) -> str:
             resp = httpx.get(source, timeout=15.0)
         except httpx.HTTPError as exc:
             raise CliError(
-                "server_unreachable", f"cannot fetch {what} from {source}: {exc}", EXIT_UNREACHABLE
+                ErrorCode.SERVER_UNREACHABLE, f"cannot fetch {what} from {source}: {exc}", EXIT_UNREACHABLE
             ) from None
         if resp.status_code != 200:
-            raise CliError("fetch_failed", f"fetching {what} from {source}: HTTP {resp.status_code}", EXIT_UNREACHABLE)
+            raise CliError(
+                ErrorCode.FETCH_FAILED, f"fetching {what} from {source}: HTTP {resp.status_code}", EXIT_UNREACHABLE
+            )
         return resp.text
     path = Path(source)
     if not path.is_file():
-        raise CliError("file_not_found", f"{what} file {source} does not exist", EXIT_USAGE)
+        raise CliError(ErrorCode.FILE_NOT_FOUND, f"{what} file {source} does not exist", EXIT_USAGE)
     return path.read_text()
 
 
@@ -264,7 +267,7 @@ def _seen(state_file: Path | None) -> dict[str, int]:
     try:
         doc = json.loads(state_file.read_text())
     except ValueError:
-        raise CliError("usage", f"{state_file} is not a JSON state file", EXIT_USAGE) from None
+        raise CliError(ErrorCode.USAGE, f"{state_file} is not a JSON state file", EXIT_USAGE) from None
     return {str(k): int(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
 
 
@@ -301,9 +304,9 @@ def verify(
     try:
         keys = KeySet.from_jwks(json.loads(_load(source, "JWKS")))
     except ValueError:
-        raise CliError("invalid_jwks", f"{source} is not a JWKS JSON document", EXIT_USAGE) from None
+        raise CliError(ErrorCode.INVALID_JWKS, f"{source} is not a JWKS JSON document", EXIT_USAGE) from None
     if offline and status_url:
-        raise CliError("usage", "--offline skips the status list; drop --status-url or --offline", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, "--offline skips the status list; drop --status-url or --offline", EXIT_USAGE)
     status_token = _load(status_url, "status list").strip() if status_url else None
     seen = _seen(state_file)
     floor = max([min_version, *seen.values()]) if seen else min_version

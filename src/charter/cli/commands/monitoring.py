@@ -18,6 +18,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, usage
 from charter.cli.output import emit, err_console, table
+from charter.core.errors import ErrorCode
 from charter.core.hashing import sha256_file
 
 monitor_app = typer.Typer(help="Monitoring: reference profiles, production windows, conditions.", no_args_is_help=True)
@@ -29,7 +30,7 @@ KINDS = ("probability", "binary", "numeric")
 def _base(ref: str) -> str:
     name, sep, version = ref.partition("@")
     if not sep or not name or not version:
-        raise usage("invalid_ref", f"'{ref}' must be SYSTEM@VERSION (e.g. credit-scoring@1.0.0)")
+        raise usage(ErrorCode.INVALID_REF, f"'{ref}' must be SYSTEM@VERSION (e.g. credit-scoring@1.0.0)")
     return f"/monitoring/systems/{name}/versions/{version}"
 
 
@@ -42,7 +43,7 @@ def _upload(method: str, path: str, doc: dict[str, Any]) -> Any:
     try:
         raw = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
     except ValueError as exc:
-        raise usage("invalid_data", f"the computed document is not valid JSON ({exc})") from None
+        raise usage(ErrorCode.INVALID_DATA, f"the computed document is not valid JSON ({exc})") from None
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     return Api(timeout=300).request(method, path, content=gzip.compress(raw, 6), headers=headers)
 
@@ -79,7 +80,7 @@ def _rows_bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
 
 def _sha256(path: Path) -> str:
     if not path.is_file():
-        raise usage("file_not_found", f"no such file: {path}")
+        raise usage(ErrorCode.FILE_NOT_FOUND, f"no such file: {path}")
     with _bytes_bar(path, f"sha256 {path.name}") as advance:
         return sha256_file(path, advance)
 
@@ -101,7 +102,7 @@ def _reference_file(ref: str, file: Path | None) -> tuple[Path, str, dict[str, A
                 return candidate, data["sha256"].removeprefix("sha256:"), ev
         seen = ", ".join(f"{e['inputs']['predictions']['name']} ({e['id']})" for e in evaluations[:3])
         raise usage(
-            "reference_data_required",
+            ErrorCode.REFERENCE_DATA_REQUIRED,
             "FILE is required: "
             + (
                 f"the evaluations of {ref} stored only the digests of their data ({seen}) and no such file with that "
@@ -167,7 +168,7 @@ def reference(
     given = {"prediction": prediction, "label": label, "sensitive": _columns(sensitive) or None}
     found = _defaults((evaluation or {}).get("options") or {}, names) if evaluation else {}
     if prediction_kind is not None and prediction_kind not in KINDS:
-        raise usage("invalid_option", f"--prediction-kind must be one of {', '.join(KINDS)}")
+        raise usage(ErrorCode.INVALID_OPTION, f"--prediction-kind must be one of {', '.join(KINDS)}")
     outputs = [c for c in found.pop("exclude", []) if c != prediction]
     options = {**found, **{k: v for k, v in given.items() if v is not None}}
     if prediction_kind is not None:
@@ -226,7 +227,9 @@ def _instant(text: str, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise usage("invalid_window", f"--window: {what} '{text}' is not an ISO 8601 time (2026-11-01T00:00)") from None
+        raise usage(
+            ErrorCode.INVALID_WINDOW, f"--window: {what} '{text}' is not an ISO 8601 time (2026-11-01T00:00)"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
@@ -234,10 +237,12 @@ def parse_window(text: str) -> tuple[datetime, datetime]:
     """`START/END` (ISO 8601; times without a zone are UTC)."""
     start, sep, end = text.partition("/")
     if not sep:
-        raise usage("invalid_window", f"--window '{text}' must be START/END, e.g. 2026-11-01T00:00/2026-11-02T00:00")
+        raise usage(
+            ErrorCode.INVALID_WINDOW, f"--window '{text}' must be START/END, e.g. 2026-11-01T00:00/2026-11-02T00:00"
+        )
     a, b = _instant(start, "start"), _instant(end, "end")
     if b <= a:
-        raise usage("invalid_window", f"--window '{text}': the end must be after the start")
+        raise usage(ErrorCode.INVALID_WINDOW, f"--window '{text}': the end must be after the start")
     return a, b
 
 
@@ -257,7 +262,7 @@ def ingest(
     """Sketch a window of production data here (streamed, constant memory) and upload the sketch."""
     start, end = parse_window(window)
     if (labels is None) != (id_column is None):
-        raise usage("usage", "--labels FILE and --id-column COL go together")
+        raise usage(ErrorCode.USAGE, "--labels FILE and --id-column COL go together")
     from charter.monitoring.files import sketch_window
     from charter.monitoring.ingest import LateLabels
     from charter.monitoring.profile import ReferenceProfile
@@ -269,7 +274,9 @@ def ingest(
     if labels is not None and id_column is not None:
         column = label_column or profile.spec.label
         if column is None:
-            raise usage("no_label", f"the reference profile of {ref} has no label column, so labels cannot be used")
+            raise usage(
+                ErrorCode.NO_LABEL, f"the reference profile of {ref} has no label column, so labels cannot be used"
+            )
         late = LateLabels(labels, id_column, column)
         source["labels"] = {"name": labels.name, "sha256": _sha256(labels)}
     with _rows_bar(f"sketching {file.name}") as progress:

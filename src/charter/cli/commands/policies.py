@@ -13,6 +13,7 @@ from charter.cli.commands.evaluation import check_format, show_assessment, split
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_NO, usage
 from charter.cli.output import console, emit, grid, table
+from charter.core.errors import ErrorCode
 
 policy_app = typer.Typer(
     help="Policies: YAML rules (CEL) over the evidence, versioned by digest.", no_args_is_help=True
@@ -31,9 +32,9 @@ def policy_add(file: Annotated[Path, typer.Argument(help="Policy YAML file.")]) 
     try:
         text = file.read_bytes()
     except FileNotFoundError:
-        raise usage("file_not_found", f"policy: no such file: {file}") from None
+        raise usage(ErrorCode.FILE_NOT_FOUND, f"policy: no such file: {file}") from None
     except OSError as exc:
-        raise usage("file_unreadable", f"policy: cannot read {file}: {exc}") from None
+        raise usage(ErrorCode.FILE_UNREADABLE, f"policy: cannot read {file}: {exc}") from None
     name = str(file) if len(str(file)) <= MAX_FILENAME else file.name[:MAX_FILENAME]
     doc = Api().post("/policies", content=text, headers={"Content-Type": "application/yaml"}, params={"filename": name})
     verb = {"created": "Added", "unchanged": "Unchanged (already active):", "reactivated": "Reactivated"}[doc["status"]]
@@ -140,10 +141,10 @@ def policy_test(
     from charter.policies import builtin_baselines, run_policy_tests
 
     if not directory.is_dir():
-        raise usage("directory_not_found", f"policy test: no such directory: {directory}")
+        raise usage(ErrorCode.DIRECTORY_NOT_FOUND, f"policy test: no such directory: {directory}")
     report = run_policy_tests(directory, extra_policies=builtin_baselines() if baselines else ())
     if not report.cases:
-        raise usage("no_cases", f"policy test: no *_test.yaml cases in {directory}")
+        raise usage(ErrorCode.NO_CASES, f"policy test: no *_test.yaml cases in {directory}")
     emit(report.to_dict(), human=report.format_text())
     if not report.passed:
         raise typer.Exit(EXIT_NO)

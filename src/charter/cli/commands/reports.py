@@ -15,6 +15,7 @@ from charter.cli.client import Api
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_BY_STATUS, EXIT_NO, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from charter.cli.output import console, emit, table
+from charter.core.errors import ErrorCode
 
 if TYPE_CHECKING:
     from charter.reports.packcheck import PackVerdict
@@ -48,9 +49,9 @@ def system(
 ) -> None:
     """EU AI Act Annex IV technical documentation of a system; unfilled elements are marked MISSING."""
     if format not in SYSTEM_FORMATS:
-        raise CliError("usage", f"--format must be html, pdf or json, not {format!r}", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, f"--format must be html, pdf or json, not {format!r}", EXIT_USAGE)
     if format == "pdf" and output is None and sys.stdout.isatty():
-        raise CliError("usage", "a PDF does not belong on a terminal: pass --output FILE.pdf", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, "a PDF does not belong on a terminal: pass --output FILE.pdf", EXIT_USAGE)
     doc = Api(timeout=PDF_TIMEOUT_S).get(f"/reports/systems/{name}", params={"format": format})
     if format == "json":
         if output is None:
@@ -71,7 +72,7 @@ def compliance(
 ) -> None:
     """Compliance across systems: tier, licenses, latest verdict, re-audits, breaches, provenance, sign-offs."""
     if format not in (None, "json", "html"):
-        raise CliError("usage", f"--format must be json or html, not {format!r}", EXIT_USAGE)
+        raise CliError(ErrorCode.USAGE, f"--format must be json or html, not {format!r}", EXIT_USAGE)
     wire = "html" if format == "html" else "json"
     doc = Api().get("/reports/compliance", params={"format": wire})
     if format == "html":
@@ -128,7 +129,9 @@ def pack(
         partial.replace(target)
     except httpx.TransportError as exc:
         raise CliError(
-            "server_unreachable", f"cannot reach Charter at {STATE.base_url} ({type(exc).__name__})", EXIT_UNREACHABLE
+            ErrorCode.SERVER_UNREACHABLE,
+            f"cannot reach Charter at {STATE.base_url} ({type(exc).__name__})",
+            EXIT_UNREACHABLE,
         ) from None
     finally:
         partial.unlink(missing_ok=True)
@@ -145,7 +148,7 @@ def _http_error(resp: httpx.Response) -> CliError:
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
-    code = str(body.get("code", "http_error"))
+    code = str(body.get("code", ErrorCode.HTTP_ERROR))
     return CliError(code, str(body.get("detail", resp.reason_phrase)), EXIT_BY_STATUS.get(resp.status_code, 1), body)
 
 
@@ -155,7 +158,7 @@ def _text(value: str, what: str) -> str:
         try:
             return httpx.get(value, timeout=30).raise_for_status().text
         except httpx.HTTPError as exc:
-            raise CliError("fetch_failed", f"cannot fetch the {what} from {value}: {exc}", EXIT_USAGE) from None
+            raise CliError(ErrorCode.FETCH_FAILED, f"cannot fetch the {what} from {value}: {exc}", EXIT_USAGE) from None
     path = Path(value)
     if path.is_file():
         return path.read_text()
@@ -175,13 +178,13 @@ def verify_pack_cmd(
 ) -> None:
     """Check an evidence pack offline: safe zip, manifest digests, audit export, anchor entry, license tokens."""
     if not pack_file.is_file():
-        raise CliError("not_found", f"{pack_file}: no such file", EXIT_NOT_FOUND)
+        raise CliError(ErrorCode.NOT_FOUND, f"{pack_file}: no such file", EXIT_NOT_FOUND)
     trusted_jwks = None
     if jwks is not None:
         try:
             trusted_jwks = json.loads(_text(jwks, "JWKS"))
         except ValueError:
-            raise CliError("invalid_jwks", "--jwks is not a JSON document", EXIT_USAGE) from None
+            raise CliError(ErrorCode.INVALID_JWKS, "--jwks is not a JSON document", EXIT_USAGE) from None
     from charter.reports.packcheck import verify_pack  # the offline verifier only loads when used
     from charter.reports.zipsafe import Limits
 

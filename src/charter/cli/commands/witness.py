@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from charter.cli.context import STATE
 from charter.cli.errors import EXIT_USAGE, CliError
 from charter.cli.output import console
+from charter.core.errors import ErrorCode
 
 witness_app = typer.Typer(help="A witness for audit logs: cosigns checkpoints that extend the last one it saw.")
 
@@ -33,9 +34,11 @@ def load_or_create_key(directory: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise CliError("invalid_key", f"{path}: not an unencrypted Ed25519 private key ({exc})", EXIT_USAGE) from None
+        raise CliError(
+            ErrorCode.INVALID_KEY, f"{path}: not an unencrypted Ed25519 private key ({exc})", EXIT_USAGE
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise CliError("invalid_key", f"{path}: not an Ed25519 private key", EXIT_USAGE)
+        raise CliError(ErrorCode.INVALID_KEY, f"{path}: not an Ed25519 private key", EXIT_USAGE)
     return key
 
 
@@ -63,7 +66,7 @@ def serve(
     try:
         logs = [Verifier.parse(v) for v in log]
     except NoteError as exc:
-        raise CliError("invalid_key", f"--log: {exc.message}", EXIT_USAGE) from None
+        raise CliError(ErrorCode.INVALID_KEY, f"--log: {exc.message}", EXIT_USAGE) from None
     witness_name = name or f"{socket.gethostname()}/charter-witness"
     key = SigningKey(load_or_create_key(directory))
     witness = Witness(witness_name, key, logs, State(directory / "witness.db"))

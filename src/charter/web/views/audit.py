@@ -7,14 +7,12 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, func, select
-
 from charter.audit import service as audit_service
+from charter.audit import store as audit_store
 from charter.audit.merkle import leaf_hash
-from charter.audit.tables import AuditEntryRow, AuditHeadRow
 from charter.auth.authorize import authorize
 from charter.auth.model import Permission, Resource
-from charter.core.errors import InvalidInput, NotFound
+from charter.core.errors import ErrorCode, InvalidInput, NotFound
 from charter.web.handler import Ctx
 from charter.web.rendering import Page
 
@@ -22,7 +20,6 @@ AUDIT = Resource(kind="audit")
 PAGE_SIZE = 50
 FILTERS = ("actor", "action", "resource", "outcome")
 OUTCOMES = ("success", "denied", "error", "degraded")
-COLUMNS = ("seq", "ts", "actor", "action", "resource", "outcome")
 
 
 def b64(data: bytes) -> str:
@@ -30,19 +27,10 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _like_prefix(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _filtered(stmt: Select[Any], filters: dict[str, str]) -> Select[Any]:
-    for name in ("actor", "action", "resource"):
-        if filters[name]:
-            stmt = stmt.where(getattr(AuditEntryRow, name).like(_like_prefix(filters[name]), escape="\\"))
-    if filters["outcome"]:
-        if filters["outcome"] not in OUTCOMES:
-            raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
-        stmt = stmt.where(AuditEntryRow.outcome == filters["outcome"])
-    return stmt
+def _filter(filters: dict[str, str]) -> audit_store.PrefixFilter:
+    if filters["outcome"] and filters["outcome"] not in OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
+    return audit_store.PrefixFilter(**filters)
 
 
 def _int(ctx: Ctx, name: str) -> int | None:
@@ -57,7 +45,7 @@ def _int(ctx: Ctx, name: str) -> int | None:
 def head_info(ctx: Ctx) -> dict[str, Any] | None:
     """The tree head (size, root, last update) read in its own transaction; None for an empty log."""
     with ctx.uow() as uow:
-        head = uow.session.get(AuditHeadRow, 1)
+        head = audit_store.stored_head(uow.session)
         if head is None:
             return None
         return {"size": head.size, "root": b64(head.root), "updated_at": head.updated_at}
@@ -68,17 +56,11 @@ def log_page(ctx: Ctx) -> Page:
     authorize(ctx.actor, Permission.AUDIT_READ, AUDIT)
     filters = {name: ctx.q(name) for name in FILTERS}
     before = _int(ctx, "before")
+    where = _filter(filters)
     with ctx.uow() as uow:
-        stmt = _filtered(select(AuditEntryRow), filters)
-        if before is not None:
-            stmt = stmt.where(AuditEntryRow.seq < before)
-        rows = uow.session.execute(
-            stmt.with_only_columns(*(getattr(AuditEntryRow, c) for c in COLUMNS))
-            .order_by(AuditEntryRow.seq.desc())
-            .limit(PAGE_SIZE + 1)
-        ).all()
-        matching = uow.session.scalar(_filtered(select(func.count()).select_from(AuditEntryRow), filters))
-    entries = [dict(zip(COLUMNS, r, strict=True)) for r in rows[:PAGE_SIZE]]
+        rows = audit_store.summaries(uow.session, where, before=before, limit=PAGE_SIZE + 1)
+        matching = audit_store.count_matching(uow.session, where)
+    entries = rows[:PAGE_SIZE]
     active = {k: v for k, v in filters.items() if v}
     more = len(rows) > PAGE_SIZE
     next_url = f"/audit?{urlencode({**active, 'before': entries[-1]['seq']})}" if more else None
@@ -112,9 +94,9 @@ def entry_page(ctx: Ctx) -> Page:
         raise NotFound(f"audit entry '{raw[:40]}' does not exist: sequence numbers are whole numbers")
     seq = int(raw)
     with ctx.uow() as uow:
-        row = uow.session.get(AuditEntryRow, seq)
+        row = audit_store.find_entry(uow.session, seq)
         if row is None:
-            raise NotFound(f"audit entry #{seq} does not exist", code="audit_entry_not_found")
+            raise NotFound(f"audit entry #{seq} does not exist", code=ErrorCode.AUDIT_ENTRY_NOT_FOUND)
         body = bytes(row.body)
         stored_leaf = bytes(row.leaf_hash)
         meta = {"ts": row.ts, "actor": row.actor, "action": row.action, "resource": row.resource}

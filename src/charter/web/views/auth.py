@@ -12,9 +12,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from charter.auth import keys
 from charter.auth import service as auth_service
+from charter.auth import sessions as stored_sessions
 from charter.auth.model import Actor
 from charter.bootstrap import Container
-from charter.core.errors import CharterError, Unauthenticated
+from charter.core.errors import CharterError, ErrorCode, Unauthenticated
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWork
 from charter.web import sessions
@@ -59,7 +60,7 @@ class Login:
         next_url: str | None = None,
     ) -> Response:
         """The sign-in page with a fresh double-submit CSRF token (cookie + hidden field)."""
-        csrf = sessions.new_token()
+        csrf = stored_sessions.new_token()
         data = {
             **base_data(request, None, None),
             "title": "Sign in",
@@ -162,7 +163,7 @@ class Login:
             try:
                 if mode == "password":
                     if not username or not password:
-                        raise Unauthenticated("enter your user name and password", code="invalid_credentials")
+                        raise Unauthenticated("enter your user name and password", code=ErrorCode.INVALID_CREDENTIALS)
                     actor = auth_service.authenticate_password(uow, username, password)
                 else:
                     actor = _by_key(uow, api_key)
@@ -183,8 +184,8 @@ class Login:
                 )
                 uow.commit()
                 return LoginOutcome(None, _friendly(failure, mode) if failure else "Sign-in failed.")
-            sessions.end(uow, previous)
-            token, _ = sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
+            stored_sessions.end(uow, previous)
+            token, _ = stored_sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
             uow.record(AuditEvent(actor.ref, "session.login", actor.ref, details={"method": method}, governance=False))
             uow.commit()
         return LoginOutcome(token)
@@ -192,10 +193,10 @@ class Login:
 
 def _by_key(uow: UnitOfWork, api_key: str) -> Actor:
     if not api_key:
-        raise Unauthenticated("paste an API key (chk_…)", code="invalid_api_key")
+        raise Unauthenticated("paste an API key (chk_…)", code=ErrorCode.INVALID_API_KEY)
     actor = auth_service.authenticate(uow, api_key)
     if actor.kind != "user":
-        raise Unauthenticated("app keys cannot sign in to the dashboard; use a user's key", code="app_key")
+        raise Unauthenticated("app keys cannot sign in to the dashboard; use a user's key", code=ErrorCode.APP_KEY)
     return actor
 
 
@@ -208,7 +209,7 @@ def _key_prefix(api_key: str) -> str:
 
 def _friendly(exc: CharterError, mode: str) -> str:
     if mode == "password":
-        return "Wrong user name or password." if exc.code == "invalid_credentials" else exc.message
+        return "Wrong user name or password." if exc.code == ErrorCode.INVALID_CREDENTIALS else exc.message
     return {
         "invalid_api_key": "That API key was not recognised.",
         "api_key_revoked": "That API key has been revoked.",
@@ -221,7 +222,7 @@ def logout(ctx: Ctx) -> Response:
     request = ctx.request
     cookie = session_cookie(request)
     with ctx.uow(write=True) as uow:
-        if sessions.end(uow, request.cookies.get(cookie, "")) is not None:
+        if stored_sessions.end(uow, request.cookies.get(cookie, "")) is not None:
             uow.record(AuditEvent(ctx.actor.ref, "session.logout", ctx.actor.ref, governance=False))
         uow.commit()
     response: Response

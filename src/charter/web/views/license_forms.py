@@ -15,13 +15,13 @@ from starlette.responses import RedirectResponse, Response
 from charter.auth import service as auth_service
 from charter.auth.model import Permission
 from charter.catalog import service as catalog
-from charter.core.errors import CharterError, ErrorKind, Forbidden, InvalidInput
+from charter.core.errors import STATUS, CharterError, ErrorCode, ErrorKind, Forbidden, InvalidInput
 from charter.licenses import policy as license_policy
 from charter.licenses import service as licenses
 from charter.licenses.model import StateAction
 from charter.licenses.schemas import LicenseCreate, StateChange
 from charter.web import forms
-from charter.web.handler import STATUS, Ctx
+from charter.web.handler import Ctx
 from charter.web.rendering import Page
 from charter.web.views.licenses import detail_data
 
@@ -85,7 +85,7 @@ def _request_page(ctx: Ctx, values: dict[str, str], errors: dict[str, str], stat
 def request_form(ctx: Ctx) -> Page:
     """GET /licenses/new — the request form (`?model=SYSTEM@VERSION` preselects the model)."""
     if not ctx.can(Permission.LICENSE_REQUEST):
-        raise Forbidden(f"{ctx.actor.ref} may not license.request", code="forbidden")
+        raise Forbidden(f"{ctx.actor.ref} may not license.request", code=ErrorCode.FORBIDDEN)
     values = dict.fromkeys(REQUEST_FIELDS, "")
     values.update(model=ctx.q("model"), env=ctx.q("env") or "staging", days=ctx.q("days") or "90")
     return _request_page(ctx, values, {})

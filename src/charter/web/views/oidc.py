@@ -12,10 +12,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from charter.auth import oidc as auth_oidc
+from charter.auth import sessions as stored_sessions
 from charter.bootstrap import Container
 from charter.core.errors import CharterError, Conflict
 from charter.core.events import AuditEvent
-from charter.web import sessions
 from charter.web.handler import base_data, error_response, safe_next, secure_context, session_cookie
 from charter.web.oidc import CALLBACK_PATH, Flow, Refused, RelyingParty
 from charter.web.ratelimit import LoginLimiter
@@ -134,8 +134,8 @@ class SingleSignOn:
                         f"{actor.ref} holds no Charter role: none of your groups at the identity provider maps to "
                         "one (CHARTER_OIDC_GROUPS); ask an admin",
                     )
-                sessions.end(uow, previous)
-                token, _ = sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
+                stored_sessions.end(uow, previous)
+                token, _ = stored_sessions.create(uow, actor.id, self.container.settings.session_ttl_s)
                 details = {"method": "oidc", "issuer": identity.issuer, "groups": list(identity.groups)}
                 uow.record(AuditEvent(actor.ref, "session.login", actor.ref, details=details, governance=False))
                 uow.commit()

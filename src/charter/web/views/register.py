@@ -12,10 +12,10 @@ from charter.auth.model import Permission
 from charter.catalog import service as catalog
 from charter.catalog.classify import classify
 from charter.catalog.schemas import SystemCreate
-from charter.core.errors import CharterError, Forbidden
+from charter.core.errors import STATUS, CharterError, ErrorCode, Forbidden
 from charter.policies.catalogs import builtin_catalog
 from charter.web import wizard
-from charter.web.handler import STATUS, Ctx
+from charter.web.handler import Ctx
 from charter.web.rendering import Page
 
 GO = ("next", "back", "register")
@@ -76,7 +76,7 @@ def _page(ctx: Ctx, index: int, values: dict[str, str], errors: dict[str, str], 
 def start(ctx: Ctx) -> Page:
     """GET /systems/new — the first step of the wizard."""
     if not ctx.can(Permission.CATALOG_WRITE):
-        raise Forbidden(f"{ctx.actor.ref} may not catalog.write", code="forbidden")
+        raise Forbidden(f"{ctx.actor.ref} may not catalog.write", code=ErrorCode.FORBIDDEN)
     return _page(ctx, 0, wizard.values_from({}), {})
 
 
