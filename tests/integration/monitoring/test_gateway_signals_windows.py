@@ -13,7 +13,7 @@ from charter.deployments.decisions import inference_event
 from charter.deployments.model import Grant, Reason, Verdict
 from charter.licenses import service as licenses
 from charter.monitoring import gateway_signals as gs
-from charter.monitoring import gateway_windows, views
+from charter.monitoring import gateway_windows, queries
 from charter.monitoring import repository as repo
 from charter.monitoring.gateway_windows import GatewayCounts, update
 from tests.integration.monitoring.support import monitored
@@ -116,7 +116,7 @@ def test_refused_calls_over_the_minimum_suspend_and_windows_stay_apart(container
 
     # Reports see the windows of a model version without a reference profile too.
     with c.uow(write=False) as uow:
-        shown = views.summary(uow, world.system)
+        shown = queries.summary(uow, world.system)
     assert shown is not None and shown["profiles"] == []
     newest = shown["windows"][0]
     assert newest["metrics"]["gateway.calls"] == 4
