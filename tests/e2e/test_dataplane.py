@@ -335,6 +335,7 @@ def test_envoy_grpc_ext_authz(settings: Settings, initialised: InitResult, tmp_p
                     deadline = time.monotonic() + 5
                     while True:
                         allowed = await stub.check(check("/gw/credit-raw/v1/score", {**base, **auth}), timeout=5)
+                        assert allowed.status is not None
                         if allowed.status.code == 0 or time.monotonic() > deadline:
                             break
                         await asyncio.sleep(0.05)

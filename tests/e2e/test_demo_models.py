@@ -82,11 +82,12 @@ def test_demo_gateway_calls_reach_the_demo_models(settings: Settings, initialise
         # Offboarding an app: the gateway refuses its key within the key cache's 5 s; enabling restores it.
         off = cli(audit_env, "app", "disable", "loan-portal", "--reason", "key leaked", "--json")
         assert off.returncode == 0 and json.loads(off.stdout)["disabled"] is True, off.stderr
-        call = {"json": {"income": 52000, "debt": 9000}, "headers": loan}
-        assert _until(lambda: httpx.post(f"{server.url}/gw/credit-scoring/predict", **call).status_code == 401)
+        body = {"income": 52000, "debt": 9000}
+        predict = f"{server.url}/gw/credit-scoring/predict"
+        assert _until(lambda: httpx.post(predict, json=body, headers=loan).status_code == 401)
         on = cli(audit_env, "app", "enable", "loan-portal", "--json")
         assert on.returncode == 0 and json.loads(on.stdout)["disabled"] is False, on.stderr
-        assert _until(lambda: httpx.post(f"{server.url}/gw/credit-scoring/predict", **call).status_code == 200)
+        assert _until(lambda: httpx.post(predict, json=body, headers=loan).status_code == 200)
     finally:
         server.stop()
         models.terminate()

@@ -187,8 +187,8 @@ def test_policy_commands(served: dict[str, str], tmp_path: Path) -> None:
     env = served
     registered(env)
     with api(env) as client:
-        r = client.post(f"{VERSIONS}/evaluations/upload", **upload_parts("mitigated"))
-        assert r.status_code == 201 and r.json()["assessment"]["verdict"] == "pass", r.text
+        up = client.post(f"{VERSIONS}/evaluations/upload", **upload_parts("mitigated"))
+        assert up.status_code == 201 and up.json()["assessment"]["verdict"] == "pass", up.text
     pdir = tmp_path / "policies"
     pdir.mkdir()
     (pdir / "credit.yaml").write_text(POLICY)

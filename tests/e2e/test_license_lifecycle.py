@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,9 +60,9 @@ def _assessed_model(env: dict[str, str], tmp_path: Path) -> None:
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
 
 
-def _ok(r: subprocess.CompletedProcess[str]) -> dict[str, object]:
+def _ok(r: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    doc: dict[str, object] = json.loads(r.stdout)
+    doc: dict[str, Any] = json.loads(r.stdout)
     return doc
 
 
@@ -229,14 +230,14 @@ def test_license_lifecycle_end_to_end(served: tuple[dict[str, str], Server], tmp
         assert r.returncode == 1 and "license_invalid_transition" in r.stderr
     r = cli_in_process(env, "check", MODEL, "--env", "production", "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["allowed"] is False
-    [task] = _ok(cli_in_process(env, "license", "reaudits", "--status", "open", "--json"))["items"]  # type: ignore[misc]
+    [task] = _ok(cli_in_process(env, "license", "reaudits", "--status", "open", "--json"))["items"]
     assert task["system"] == "loan-approval" and task["kind"] == "periodic"
     done = _ok(as_("sam", "license", "reaudit-done", task["id"], "--note", "annual review", "--json"))
     assert done["status"] == "done" and done["completed_by"] == "user:sam"
     listed = _ok(cli_in_process(env, "license", "list", "--state", "revoked", "--json"))
-    assert [i["id"] for i in listed["items"]] == [lid]  # type: ignore[index]
+    assert [i["id"] for i in listed["items"]] == [lid]
     status = _ok(cli_in_process(env, "license", "status", lid, "--json"))
-    assert status["state"] == "revoked" and len(status["signoffs"]) == 7  # type: ignore[arg-type]
+    assert status["state"] == "revoked" and len(status["signoffs"]) == 7
     retired = _ok(as_("sam", "model", "retire", MODEL, "--reason", "replaced by 2.0", "--json"))
     assert retired["model"]["retire_reason"] == "replaced by 2.0" and retired["revoked"] == []
     r = as_("sam", "model", "retire", MODEL, "--reason", "again")

@@ -34,8 +34,8 @@ from charter.monitoring import service as monitoring
 from charter.monitoring.schemas import ProfileUpload
 from charter.server import Dispatcher
 from tests.conftest import bearer
-from tests.integration.monitoring.support import approve, monitored, profile_of, sketch_doc, user
-from tests.support.builders import app_key
+from tests.integration.monitoring.support import approve, monitored, profile_of, sketch_doc
+from tests.support.builders import app_key, user
 from tests.support.db import BACKENDS, Templates, admin_key, settings_for
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

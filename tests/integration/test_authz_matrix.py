@@ -28,6 +28,7 @@ def _routes() -> list[tuple[str, str, Permission | None]]:
         for sub in route.dependant.dependencies:
             rules += [d.call for d in sub.dependencies if isinstance(d.call, Authz)]
         assert rules, f"{route.methods} {route.path} has no Authz rule: every route must declare its permission"
+        assert route.methods is not None  # FastAPI fills in the methods of every APIRoute
         for method in sorted(route.methods):
             out.append((method, route.path, rules[0].permission))
     return out

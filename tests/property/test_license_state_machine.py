@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from charter.core.errors import CharterError
 from charter.licenses import repository, service
+from charter.licenses.model import StateAction
 from charter.licenses.schemas import StateChange
 from charter.signoffs.tables import SignOffRow
 from tests.integration.licenses.assessments import assess
@@ -143,7 +144,7 @@ class LicenseMachine(RuleBasedStateMachine):
 
     def _change(self, verb: str) -> None:
         with self.w.c.uow() as uow:
-            service.change_state(uow, self.w.manager, self.lid, verb, StateChange(reason=verb))
+            service.change_state(uow, self.w.manager, self.lid, StateAction(verb), StateChange(reason=verb))
 
     @rule()
     def suspend(self) -> None:
@@ -211,7 +212,7 @@ class LicenseMachine(RuleBasedStateMachine):
 
 def test_license_state_machine(world: World) -> None:
     run_state_machine_as_test(
-        lambda: LicenseMachine(world),
+        lambda: LicenseMachine(world),  # type: ignore[arg-type]  # hypothesis calls any factory; stubs say a class
         settings=settings(
             max_examples=30,
             stateful_step_count=15,

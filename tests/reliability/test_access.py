@@ -54,6 +54,7 @@ def _system_routes() -> list[tuple[str, str, Permission]]:
     """GET routes about one system (path parameter {name} or {system}) with their permission."""
     out = []
     for route in api_routes():
+        assert route.methods is not None  # FastAPI fills in the methods of every APIRoute
         if "GET" not in route.methods or not re.search(r"\{(name|system)\}", route.path):
             continue
         if not route.path.startswith(("/systems/", "/reports/systems/", "/monitoring/systems/")):
@@ -244,10 +245,10 @@ def test_secrets_cookies_csrf_and_login_throttling_on_a_real_server(served: Any,
         page = public.get("/login", headers=host)
         login_cookie = next(c for c in page.headers.get_list("set-cookie") if c.startswith(LOGIN_CSRF_COOKIE + "="))
         assert "secure" in login_cookie.lower(), login_cookie
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert csrf is not None
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
         jar = {"Cookie": login_cookie.split(";", 1)[0], **host}
-        form = {"csrf": csrf.group(1), "mode": "password", "username": "bob-web", "password": PASSWORD}
+        form = {"csrf": found.group(1), "mode": "password", "username": "bob-web", "password": PASSWORD}
         public.cookies.clear()
         r = public.post("/login", data=form, headers=jar)
         assert r.status_code == 303, r.text[:300]

@@ -32,6 +32,7 @@ from charter.guard import OfflineVerifier
 from charter.licenses import jose, service, statuslist, tokens
 from charter.licenses.issuer import current_status_list
 from charter.licenses.jose import KeySet, VerifyError
+from charter.licenses.model import StateAction
 from charter.licenses.runtime import issuer_for
 from charter.licenses.schemas import StateChange
 from charter.licenses.verify import verify_license
@@ -74,7 +75,9 @@ class Install:
 
     def change(self, verb: str) -> str:
         with self.c.uow() as uow:
-            service.change_state(uow, SYSTEM_ACTOR, self.lic.license_id, verb, StateChange(reason=f"test {verb}"))
+            service.change_state(
+                uow, SYSTEM_ACTOR, self.lic.license_id, StateAction(verb), StateChange(reason=f"test {verb}")
+            )
         return current_status_list(self.c.uow, self.issuer)
 
 

@@ -160,7 +160,7 @@ def mutate(log: Copy, kind: str, rng: random.Random) -> tuple[int | None, Callab
     if kind == "edit_fixing_leaf":
         i = rng.randrange(N)
         log.edit(i, fix_leaf=True)
-        return i, lambda r: _first(r) is None or _first(r) <= i  # located by the tree, in a range from <= i
+        return i, lambda r: (first := _first(r)) is None or first <= i  # located by the tree, in a range from <= i
     if kind == "delete":
         i = rng.randrange(N)
         log.db.execute("DELETE FROM audit_entries WHERE seq = ?", (i,))
@@ -190,7 +190,7 @@ def mutate(log: Copy, kind: str, rng: random.Random) -> tuple[int | None, Callab
         log.swap(i, rng.randrange(i + 1, N))
     log.rebuild()
     log.db.execute("DELETE FROM audit_checkpoints")
-    return i, lambda r: _first(r) is None or _first(r) <= max(c for c in CHECKPOINTS if c > i)
+    return i, lambda r: (first := _first(r)) is None or first <= max(c for c in CHECKPOINTS if c > i)
 
 
 def _first(report: Report) -> int | None:

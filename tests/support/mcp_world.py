@@ -139,5 +139,5 @@ def world(templates: Templates, home: Path) -> Iterator[World]:
 async def agent(url: str, headers: dict[str, str], mode: str) -> AsyncIterator[Client]:
     """The official SDK client as an agent, its Charter key and purpose on every request."""
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             yield client

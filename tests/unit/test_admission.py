@@ -67,7 +67,7 @@ ISVC = {
     "metadata": {"name": "credit", "namespace": "lending"},
     "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": f"oci://{IMAGE}"}}},
 }
-DEPLOYMENT = {
+DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
     "metadata": {"name": "credit", "namespace": "lending"},

@@ -4,6 +4,7 @@ exactly that call, expiring on the injected clock; every step an audit entry."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,13 @@ from charter.guard.local import LocalDecider
 from tests.support.gateway_fake.world import licensed
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-CALL = {"license_id": "lic_1", "deployment": "pay", "tool": "transfer", "args_sha256": "a" * 64, "agent": "app:bot"}
+CALL: dict[str, Any] = {
+    "license_id": "lic_1",
+    "deployment": "pay",
+    "tool": "transfer",
+    "args_sha256": "a" * 64,
+    "agent": "app:bot",
+}
 REVIEWER = Actor(id="u1", kind="user", name="tess", grants=(Grant(Role.REVIEWER, function="security"),))
 VIEWER = Actor(id="u2", kind="user", name="vic", grants=(Grant(Role.VIEWER),))
 

@@ -73,7 +73,12 @@ class World:
         return f"{system}@{version}"
 
     def request(self, model: str, *, days: int = 90, env: str = "production", **extra: Any) -> LicenseRead:
-        body = {"model": model, "env": env, "purposes": ["credit-decisioning"], "callers": ["app:loan-portal"]}
+        body: dict[str, Any] = {
+            "model": model,
+            "env": env,
+            "purposes": ["credit-decisioning"],
+            "callers": ["app:loan-portal"],
+        }
         body.update({"days": days, **extra})
         with self.c.uow() as uow:
             return service.request(uow, self.requester, LicenseCreate.model_validate(body))

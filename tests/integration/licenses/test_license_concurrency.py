@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import func, select
 
 from charter.audit.tables import AuditEntryRow
 from charter.core.errors import CharterError
 from charter.licenses import service
+from charter.licenses.model import StateAction
 from charter.licenses.schemas import StateChange
 from charter.signoffs.tables import SignOffRow
 from tests.conftest import MakeUser
@@ -49,7 +51,7 @@ def test_simultaneous_approvals_all_count_and_the_last_activates(world: World) -
         assess(world, model, blockers=[])
         lic = world.request(model)
         fns = ["ml-lead", "security", "legal", "ethics"]
-        errors = _race([lambda fn=fn, lid=lic.id: world.approve(lid, fn) for fn in fns])
+        errors = _race([partial(world.approve, lic.id, fn) for fn in fns])
         assert errors == [None] * 4, (round_, errors)
         final = world.get(lic.id)
         assert final.state == "active", round_
@@ -84,7 +86,7 @@ def _active(world: World) -> str:
 
 def _do(world: World, license_id: str, verb: str) -> None:
     with world.c.uow() as uow:
-        service.change_state(uow, world.manager, license_id, verb, StateChange(reason=f"race {verb}"))
+        service.change_state(uow, world.manager, license_id, StateAction(verb), StateChange(reason=f"race {verb}"))
 
 
 def test_simultaneous_suspensions_apply_once(world: World) -> None:
@@ -102,7 +104,7 @@ def test_simultaneous_suspensions_apply_once(world: World) -> None:
 def test_suspend_racing_revoke_ends_consistent(world: World) -> None:
     for _ in range(3):
         lid = _active(world)
-        errors = _race([lambda v=v, lid=lid: _do(world, lid, v) for v in ("suspend", "revoke")])
+        errors = _race([partial(_do, world, lid, v) for v in ("suspend", "revoke")])
         final = world.get(lid)
         suspended = _count(world, "license.suspend", f"license:{lid}")
         revoked = _count(world, "license.revoke", f"license:{lid}")

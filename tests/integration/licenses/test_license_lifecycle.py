@@ -14,8 +14,9 @@ from charter.evaluation import service as evaluation
 from charter.licenses import service
 from charter.licenses.issuer import current_status_list
 from charter.licenses.jose import KeySet, jwks
+from charter.licenses.model import StateAction
 from charter.licenses.runtime import issuer_for
-from charter.licenses.schemas import StateChange
+from charter.licenses.schemas import LicenseRead, StateChange
 from charter.licenses.verify import verify_license
 from tests.conftest import MakeUser
 from tests.integration.licenses.assessments import assess
@@ -111,7 +112,7 @@ def test_activation_waits_for_a_blocker_free_assessment(world: World) -> None:
     assert _actions(world, lic.id)[-1] == "license.activate"
 
 
-def _activate(world: World, license_id: str) -> object:
+def _activate(world: World, license_id: str) -> LicenseRead:
     with world.c.uow() as uow:
         return service.activate(uow, world.requester, license_id)
 
@@ -173,7 +174,7 @@ def _active(world: World, kind: str = "limited") -> str:
 def _change(world: World, license_id: str, verb: str, **kw: object) -> object:
     with world.c.uow() as uow:
         return service.change_state(
-            uow, world.manager, license_id, verb, StateChange.model_validate({"reason": "test", **kw})
+            uow, world.manager, license_id, StateAction(verb), StateChange.model_validate({"reason": "test", **kw})
         )
 
 

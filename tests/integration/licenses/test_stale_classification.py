@@ -17,6 +17,7 @@ from charter.catalog import service as catalog
 from charter.catalog.questionnaire import Questionnaire
 from charter.core.clock import as_utc
 from charter.licenses import jose, service
+from charter.licenses.model import StateAction
 from charter.licenses.runtime import issuer_for
 from charter.licenses.schemas import RenewCreate, StateChange
 from charter.licenses.tokens import LICENSE_TYP
@@ -158,6 +159,6 @@ def test_reinstatement_and_renewal_follow_the_current_tier(world: World) -> None
     with world.c.uow() as uow:
         service.suspend(uow, world.manager, lic.id, "again", category="drift")
     with pytest.raises(service.SystemProhibited), world.c.uow() as uow:
-        service.change_state(uow, world.manager, lic.id, "reinstate", StateChange(reason="please"))
+        service.change_state(uow, world.manager, lic.id, StateAction.REINSTATE, StateChange(reason="please"))
     with pytest.raises(service.SystemProhibited), world.c.uow() as uow:
         service.renew(uow, world.requester, lic.id, RenewCreate())

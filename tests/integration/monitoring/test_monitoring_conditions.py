@@ -19,7 +19,8 @@ from charter.licenses import service as licenses
 from charter.licenses.schemas import LicenseCreate
 from charter.monitoring import service
 from charter.monitoring.schemas import ProfileUpload, WindowRead, WindowUpload
-from tests.integration.monitoring.support import Monitored, approve, monitored, profile_of, sketch_doc, user
+from tests.integration.monitoring.support import Monitored, approve, monitored, profile_of, sketch_doc
+from tests.support.builders import user
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -19,8 +19,8 @@ from charter.licenses.schemas import LicenseCreate
 from charter.monitoring import service
 from charter.monitoring.capture import Capturer, Target
 from charter.monitoring.schemas import CaptureUpload, ProfileUpload
-from tests.integration.monitoring.support import approve, monitored, profile_of, sketch_doc, user
-from tests.support.builders import app_key
+from tests.integration.monitoring.support import approve, monitored, profile_of, sketch_doc
+from tests.support.builders import app_key, user
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CONDITION = "drift.psi_max < 0.25 => suspend"

@@ -28,7 +28,7 @@ def charter(client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.
 
     def use_client(self: Api, *args: Any, **kwargs: Any) -> None:
         self.base = "http://testserver"
-        self._client = client
+        self._client = client  # type: ignore[assignment]  # the TestClient (an httpx2 Client) stands in for httpx
 
     monkeypatch.setattr(Api, "__init__", use_client)
     monkeypatch.setattr(STATE, "json", False)

@@ -3,7 +3,7 @@ located errors with nothing stored, rule-level diffs, coverage, the active set, 
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 from starlette.testclient import TestClient
 
 from charter.auth.model import SYSTEM_ACTOR
@@ -66,7 +66,9 @@ rules:
 """
 
 
-def add(client: TestClient, text: str, filename: str = "credit.yaml", key: str | None = None) -> httpx.Response:
+def add(
+    client: TestClient, text: str, filename: str = "credit.yaml", key: str | None = None
+) -> httpx2.Response:  # starlette's TestClient is an httpx2 client
     headers = {**YAML, **(bearer(key) if key else {})}
     return client.post(f"{API}/policies", content=text.encode(), headers=headers, params={"filename": filename})
 

@@ -63,7 +63,7 @@ def _detail(evidence: dict[str, Any]) -> AssessmentDetail:
     return AssessmentDetail(
         id="asm_x",
         digest="sha256:" + "a" * 64,
-        verdict=a.verdict.value,  # type: ignore[arg-type]
+        verdict=a.verdict.value,
         blockers=[r.rule_id for r in a.blockers],
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         policy_digests=[d for _, d in a.policies],

@@ -4,6 +4,7 @@ sign-off completion, per system and in total; scoped to what the caller may repo
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,7 +19,7 @@ SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the re
 EVIDENCE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def by_system(doc: dict) -> dict[str, dict]:
+def by_system(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["system"]: r for r in doc["items"]}
 
 

@@ -7,6 +7,7 @@ import html
 import io
 import re
 import unicodedata
+from typing import Any
 
 import pypdf
 import pytest
@@ -57,8 +58,8 @@ def row(page: str, label: str) -> str:
     return f"{m.group(1)}: {text_of(m.group(2)).strip()}"
 
 
-def items(doc: dict, label: str) -> dict:
-    found = [i for s in doc["annex_iv"] for i in s["items"] if i["label"] == label]
+def items(doc: dict[str, Any], label: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [i for s in doc["annex_iv"] for i in s["items"] if i["label"] == label]
     assert len(found) == 1, label
     return found[0]
 

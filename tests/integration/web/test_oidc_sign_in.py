@@ -78,13 +78,14 @@ def test_group_table_entries_are_checked() -> None:
 def test_settings_refuse_an_unusable_provider_configuration() -> None:
     ok = Settings(oidc_issuer=ISSUER, oidc_client_id="charter", oidc_groups="{ml-platform: senior-engineer@team:ml}")
     assert ok.oidc_group_table == {"ml-platform": ["senior-engineer@team:ml"]}
-    for fields, why in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"oidc_issuer": "http://id.example.com", "oidc_client_id": "c"}, "must be https://"),
         ({"oidc_issuer": ISSUER}, "CHARTER_OIDC_CLIENT_ID"),
         ({"oidc_issuer": ISSUER, "oidc_client_id": "c", "oidc_scopes": "email"}, "must include openid"),
         ({"oidc_issuer": ISSUER, "oidc_client_id": "c", "oidc_groups": "[a, b]"}, "must be a mapping"),
         ({"oidc_issuer": ISSUER, "oidc_client_id": "c", "oidc_groups": "{a: [}"}, "not JSON or YAML"),
-    ]:
+    ]
+    for fields, why in cases:
         with pytest.raises(ValidationError, match=re.escape(why)):
             Settings(**fields)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from charter.audit.tables import AuditEntryRow
-from charter.auth import authenticate
+from charter.auth import authenticate, passwords
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import UserCreate
@@ -259,7 +259,7 @@ def test_unknown_names_take_as_long_as_known_ones(
     with container.uow() as uow:
         auth_service.set_disabled(uow, SYSTEM_ACTOR, "user", "ola", disabled=True, reason="x")
     checked: list[str] = []
-    verify = authenticate.verify_password
+    verify = passwords.verify_password
 
     def counting(password_hash: str, password: str) -> bool:
         checked.append(password_hash)

@@ -11,7 +11,7 @@ import timeit
 from pathlib import Path
 from typing import Any
 
-import joblib
+import joblib  # type: ignore[import-untyped]  # no py.typed, no stubs
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression

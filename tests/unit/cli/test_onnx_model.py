@@ -26,13 +26,14 @@ def expected(x: np.ndarray) -> np.ndarray:
 def test_labels_and_probabilities(tmp_path: Path) -> None:
     model = logistic(tmp_path / "m.onnx", [1.5, 0.0], 0.0)
     labels, score = onnx_predict(model, COLUMNS, ["f1", "f2"], None)
-    assert labels.tolist() == [1, 0, 1, 0]
+    assert labels.tolist() == [1, 0, 1, 0] and score is not None
     assert np.allclose(score, expected(COLUMNS["f1"]), atol=1e-6)
 
 
 def test_a_lone_score_is_thresholded(tmp_path: Path) -> None:
     model = logistic(tmp_path / "s.onnx", [1.5, 0.0], 0.0, outputs="score")
     labels, score = onnx_predict(model, COLUMNS, ["f1", "f2"], None)
+    assert score is not None
     assert labels.tolist() == [1, 0, 1, 0] and np.allclose(score, expected(COLUMNS["f1"]), atol=1e-6)
 
 

@@ -17,13 +17,14 @@ from charter.evaluation import (
     scan_bytes,
 )
 from charter.evaluation.evidence import fairness_summary
+from charter.evaluation.tabular import Predictions
 
 PERFORMANCE_KEYS = {"accuracy", "precision", "recall", "f1", "roc_auc", "calibration_error", "n", "ci"}
 ATTR_KEYS = {"dp_diff", "dp_ratio", "eo_diff", "disparate_impact", "four_fifths_pass", "groups"}
 GROUP_KEYS = {"n", "positives", "selection_rate", "tpr", "fpr", "accuracy", "insufficient_data"}
 
 
-def _predictions(n: int = 4_000, seed: int = 0):
+def _predictions(n: int = 4_000, seed: int = 0) -> Predictions:
     rng = np.random.default_rng(seed)
     g = rng.choice(np.array(["f", "m"]), n)
     age = rng.choice(np.array(["18-30", "31-50", "51+", "tiny"]), n, p=[0.4, 0.4, 0.19, 0.01])

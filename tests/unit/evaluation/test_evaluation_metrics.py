@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,9 @@ from charter.evaluation.metrics import (
 TOL = 1e-9
 
 
-def _data(n: int, seed: int, base_rate: float = 0.3, ties: bool = False):
+def _data(
+    n: int, seed: int, base_rate: float = 0.3, ties: bool = False
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     rng = np.random.default_rng(seed)
     y = rng.random(n) < base_rate
     score = np.clip(0.35 * y + 0.65 * rng.random(n), 0.0, 1.0)
@@ -29,7 +32,7 @@ def _data(n: int, seed: int, base_rate: float = 0.3, ties: bool = False):
     return y, score >= 0.5, score
 
 
-def _ece_reference(y, p, n_bins=10):
+def _ece_reference(y: npt.NDArray[np.bool_], p: npt.NDArray[np.float64], n_bins: int = 10) -> float:
     """Plain loop over right-closed equal-width bins."""
     edges = np.linspace(0, 1, n_bins + 1)
     total = 0.0

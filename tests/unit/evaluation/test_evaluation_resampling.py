@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from charter.core.errors import InvalidInput
@@ -11,7 +12,7 @@ from charter.evaluation.metrics import compute_performance
 from charter.evaluation.resampling import bootstrap_intervals
 
 
-def _data(n: int, seed: int):
+def _data(n: int, seed: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.str_]]:
     rng = np.random.default_rng(seed)
     g = rng.choice(np.array(["a", "b", "c"]), size=n, p=[0.5, 0.3, 0.2])
     y = rng.random(n) < 0.4
@@ -19,7 +20,9 @@ def _data(n: int, seed: int):
     return y, y_hat, g
 
 
-def _row_bootstrap(y, y_hat, g, resamples: int, seed: int) -> dict[str, np.ndarray]:
+def _row_bootstrap(
+    y: npt.NDArray[np.bool_], y_hat: npt.NDArray[np.bool_], g: npt.NDArray[np.str_], resamples: int, seed: int
+) -> dict[str, np.ndarray]:
     """Reference: resample row indices and recompute everything from scratch."""
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -70,7 +73,7 @@ def test_intervals_bracket_the_estimate_and_keys() -> None:
     assert lo < perf.f1 < hi
     dp_g = attribute_fairness(y, y_hat, g, attribute="g").dp_diff
     lo, hi = res.intervals["dp_diff.g"]
-    assert lo < dp_g < hi
+    assert dp_g is not None and lo < dp_g < hi
     assert res.intervals["dp_diff"][1] >= max(res.intervals["dp_diff.g"][1], res.intervals["dp_diff.h"][1]) - 1e-12
     assert res.to_dict()["accuracy"] == list(res.intervals["accuracy"])
 

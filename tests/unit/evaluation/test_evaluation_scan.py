@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import joblib
+import joblib  # type: ignore[import-untyped]  # no py.typed, no stubs
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -143,7 +143,7 @@ def test_benign_containers_and_numpy_values() -> None:
         "bytes": b"\x00\x01",
         "rng": np.random.default_rng(1),
         "legacy_rng": np.random.RandomState(1),
-        "masked": np.ma.masked_array([1, 2], [0, 1]),
+        "masked": np.ma.masked_array([1, 2], [False, True]),
         "matrix": np.matrix([[1]]),
         "misc": (slice(1, 2), 1j, range(3), bytearray(b"x"), np.dtype("M8[ns]")),
     }

@@ -218,7 +218,8 @@ def test_inspect_rejects_another_tools_file(tmp_path: Path) -> None:
     with pytest.raises(GenaiInputError, match=r"lm-eval-results\.json: eval: .*not an Inspect AI log"):
         read_inspect(LM_EVAL)
     with pytest.raises(GenaiInputError, match=r"g\.json: line 2 column 1: is not valid JSON"):
-        read_inspect(shutil.copy(GARAK, tmp_path / "g.json"))
+        shutil.copy(GARAK, copied := tmp_path / "g.json")
+        read_inspect(copied)
 
 
 # ---- promptfoo (written by real promptfoo 0.123.1, echo provider: tests/fixtures/genai/README.md) ------------

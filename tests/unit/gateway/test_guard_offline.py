@@ -201,7 +201,7 @@ def test_unreachable_without_offline_verifier_denies_in_enforce_mode() -> None:
 )
 @pytest.mark.parametrize("mode", ["enforce", "warn", "shadow"])
 def test_a_token_for_another_environment_or_model_is_a_scope_mismatch(
-    tmp_path: Path, stolen: dict[str, str], why: str, mode: str
+    tmp_path: Path, stolen: dict[str, Any], why: str, mode: str
 ) -> None:
     """A valid, active token for staging (or another model) never covers the pinned production deployment."""
     clock = Clock()

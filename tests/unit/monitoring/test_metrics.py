@@ -24,7 +24,8 @@ from charter.monitoring.metrics import performance
 
 
 def decisions(table: pa.Table) -> np.ndarray:
-    return (table.column("p").to_numpy() >= 0.5).astype(int)
+    p: np.ndarray = table.column("p").to_numpy()
+    return (p >= 0.5).astype(int)
 
 
 def test_performance_matches_sklearn(profile: ReferenceProfile, current: pa.Table) -> None:

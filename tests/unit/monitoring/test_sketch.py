@@ -107,7 +107,7 @@ def window(draw: st.DrawFn) -> WindowSketch:
     """A sketch of a random subset of rows, sometimes with missing values injected."""
     idx = draw(st.lists(st.integers(0, _POOL.num_rows - 1), max_size=60))
     table = _POOL.take(pa.array(idx, type=pa.int64()))
-    if idx and draw(st.booleans()):
+    if len(idx) > 0 and draw(st.booleans()):  # `idx and draw(...)` would infer draw's type from idx
         mask = pa.array([draw(st.booleans()) for _ in idx])
         x = pa.compute.if_else(mask, pa.scalar(None, pa.float64()), table.column("x"))
         table = table.set_column(0, "x", x)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_macro_calls_are_counted_when_the_static_parser_cannot_follow() -> None:
 
 
 @pytest.fixture
-def unlimited(monkeypatch: pytest.MonkeyPatch) -> None:
+def unlimited(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Load-time limits off: what the runtime budget alone must stop (an expression the estimate misjudged)."""
     monkeypatch.setattr(_cel_cost, "MAX_COMPREHENSION_DEPTH", 100)
     monkeypatch.setattr(_cel_cost, "MAX_COST", 10**30)
