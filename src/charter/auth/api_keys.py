@@ -14,7 +14,7 @@ from charter.auth.model import PRINCIPALS, Actor, Permission
 from charter.auth.schemas import KeyCreate, KeyCreated, KeyRead
 from charter.auth.tables import ApiKeyRow, PrincipalRow
 from charter.core.clock import isoformat, utcnow
-from charter.core.errors import Forbidden, InvalidInput, NotFound
+from charter.core.errors import ErrorCode, Forbidden, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.settings import KEY_MAX_DAYS_DEFAULT
 from charter.storage.uow import UnitOfWork
@@ -56,7 +56,7 @@ def create_key(uow: UnitOfWork, actor: Actor, data: KeyCreate, *, max_days: int 
         raise Forbidden(
             f"{actor.ref} may not create API keys: an app's keys are created by an admin "
             f"(charter key create {actor.ref})",
-            code="app_cannot_create_keys",
+            code=ErrorCode.APP_CANNOT_CREATE_KEYS,
         )
     principal = repo.principal_by_ref(uow.session, data.principal)
     if principal.id != actor.id:
@@ -68,7 +68,7 @@ def create_key(uow: UnitOfWork, actor: Actor, data: KeyCreate, *, max_days: int 
         raise InvalidInput(
             f"expires_in_days: {days} is longer than the longest allowed key lifetime, {max_days} days "
             "(CHARTER_KEY_MAX_DAYS); ask for fewer days",
-            code="key_lifetime_too_long",
+            code=ErrorCode.KEY_LIFETIME_TOO_LONG,
             field="expires_in_days",
             details={"max_days": max_days},
         )
@@ -106,7 +106,7 @@ def revoke_key(uow: UnitOfWork, actor: Actor, key_id: str) -> KeyRead:
     """Revoke an API key; it stops working at once."""
     row = repo.key_by_id(uow.session, key_id)
     if row is None:
-        raise NotFound(f"no API key with id '{key_id}' (see: charter key list)", code="key_not_found")
+        raise NotFound(f"no API key with id '{key_id}' (see: charter key list)", code=ErrorCode.KEY_NOT_FOUND)
     if row.principal_id != actor.id:
         authorize(actor, Permission.PRINCIPAL_MANAGE, PRINCIPALS)
     if row.revoked_at is None:

@@ -8,7 +8,7 @@ from charter.auth.model import ROLE_PERMISSIONS, Actor
 from charter.auth.passwords import dummy_hash, verify_password
 from charter.auth.schemas import WhoAmI
 from charter.core.clock import as_utc, utcnow
-from charter.core.errors import Unauthenticated
+from charter.core.errors import ErrorCode, Unauthenticated
 from charter.storage.uow import UnitOfWork
 
 
@@ -17,14 +17,16 @@ def authenticate(uow: UnitOfWork, plaintext: str) -> Actor:
     prefix = keys.parse_prefix(plaintext)
     row = repo.key_by_prefix(uow.session, prefix)
     if row is None or not keys.matches(plaintext, row.secret_hash):
-        raise Unauthenticated("API key not recognised", code="invalid_api_key")
+        raise Unauthenticated("API key not recognised", code=ErrorCode.INVALID_API_KEY)
     if row.revoked_at is not None:
-        raise Unauthenticated("API key has been revoked", code="api_key_revoked")
+        raise Unauthenticated("API key has been revoked", code=ErrorCode.API_KEY_REVOKED)
     if row.expires_at is not None and as_utc(row.expires_at) <= utcnow():
-        raise Unauthenticated("API key has expired; create a new one: charter key create", code="api_key_expired")
+        raise Unauthenticated(
+            "API key has expired; create a new one: charter key create", code=ErrorCode.API_KEY_EXPIRED
+        )
     principal = repo.principal_by_id(uow.session, row.principal_id)
     if principal is None or principal.disabled:
-        raise Unauthenticated("principal is disabled", code="principal_disabled")
+        raise Unauthenticated("principal is disabled", code=ErrorCode.PRINCIPAL_DISABLED)
     return repo.actor_for(uow.session, principal, key_id=row.id)
 
 
@@ -35,14 +37,14 @@ def authenticate_password(uow: UnitOfWork, name: str, password: str) -> Actor:
     # One Argon2 verification whatever the name: an unknown one costs as much as a known one.
     matched = verify_password(stored or dummy_hash(), password)
     if row is None or stored is None or not matched:
-        raise Unauthenticated("wrong user name or password", code="invalid_credentials")
+        raise Unauthenticated("wrong user name or password", code=ErrorCode.INVALID_CREDENTIALS)
     return repo.actor_for(uow.session, row)
 
 
 def actor_by_id(uow: UnitOfWork, principal_id: str) -> Actor:
     row = repo.principal_by_id(uow.session, principal_id)
     if row is None or row.disabled:
-        raise Unauthenticated("principal no longer exists or is disabled", code="principal_disabled")
+        raise Unauthenticated("principal no longer exists or is disabled", code=ErrorCode.PRINCIPAL_DISABLED)
     return repo.actor_for(uow.session, row)
 
 

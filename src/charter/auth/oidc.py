@@ -20,7 +20,7 @@ from charter.auth.model import Actor, Function, Role, ScopeKind
 from charter.auth.repository import actor_for, ref_of
 from charter.auth.tables import OidcIdentityRow, PrincipalRow, RoleBindingRow, TeamMemberRow, TeamRow
 from charter.core.clock import utcnow
-from charter.core.errors import Unauthenticated
+from charter.core.errors import ErrorCode, Unauthenticated
 from charter.core.events import AuditEvent
 from charter.core.ids import new_id
 from charter.storage.uow import UnitOfWork
@@ -127,7 +127,7 @@ def sign_in(uow: UnitOfWork, identity: Identity, table: GroupTable) -> Actor:
     if row is not None:
         principal = uow.session.get(PrincipalRow, row.principal_id)
         if principal is None or principal.disabled:
-            raise Unauthenticated("this Charter user is disabled; ask an admin", code="principal_disabled")
+            raise Unauthenticated("this Charter user is disabled; ask an admin", code=ErrorCode.PRINCIPAL_DISABLED)
     else:
         principal = _linked_by_email(uow, identity)
         if principal is None:
@@ -135,7 +135,7 @@ def sign_in(uow: UnitOfWork, identity: Identity, table: GroupTable) -> Actor:
                 raise Unauthenticated(
                     "none of your groups at the identity provider gives a Charter role; ask an admin to map one "
                     "in CHARTER_OIDC_GROUPS",
-                    code="oidc_no_role",
+                    code=ErrorCode.OIDC_NO_ROLE,
                 )
             principal = _create_user(uow, identity)
         row = OidcIdentityRow(
@@ -167,7 +167,7 @@ def _linked_by_email(uow: UnitOfWork, identity: Identity) -> PrincipalRow | None
     if principal is None:
         return None
     if principal.disabled:
-        raise Unauthenticated("this Charter user is disabled; ask an admin", code="principal_disabled")
+        raise Unauthenticated("this Charter user is disabled; ask an admin", code=ErrorCode.PRINCIPAL_DISABLED)
     other = uow.session.scalar(
         select(OidcIdentityRow.id).where(
             OidcIdentityRow.principal_id == principal.id, OidcIdentityRow.issuer == identity.issuer
@@ -176,7 +176,7 @@ def _linked_by_email(uow: UnitOfWork, identity: Identity) -> PrincipalRow | None
     if other is not None:
         raise Unauthenticated(
             f"the Charter user with email {identity.email} is linked to another account at this provider",
-            code="oidc_linked_elsewhere",
+            code=ErrorCode.OIDC_LINKED_ELSEWHERE,
         )
     uow.record(
         AuditEvent(

@@ -14,7 +14,7 @@ from charter.auth.passwords import hash_password
 from charter.auth.roles import label
 from charter.auth.schemas import AppCreate, KeyCreated, PrincipalRead, TeamCreate, TeamRead, UserCreate
 from charter.auth.tables import PrincipalRow
-from charter.core.errors import Conflict, NotFound
+from charter.core.errors import Conflict, ErrorCode, NotFound
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWork
 
@@ -65,7 +65,7 @@ def set_password(uow: UnitOfWork, actor: Actor, name: str, password: str) -> Pri
     if row is None or row.id != actor.id:
         authorize(actor, Permission.PRINCIPAL_MANAGE, PRINCIPALS)
     if row is None:
-        raise NotFound(f"no user named '{name}' (see: charter user list)", code="principal_not_found")
+        raise NotFound(f"no user named '{name}' (see: charter user list)", code=ErrorCode.PRINCIPAL_NOT_FOUND)
     row.password_hash = hash_password(password)
     details: dict[str, object] = {"sessions_ended": repo.end_sessions(uow.session, row.id)}
     uow.record(AuditEvent(actor.ref, "user.set_password", f"user:{name}", details=details))
@@ -78,7 +78,7 @@ def add_team(uow: UnitOfWork, actor: Actor, data: TeamCreate) -> TeamRead:
     """Create a team."""
     authorize(actor, Permission.PRINCIPAL_MANAGE, PRINCIPALS)
     if repo.team_exists(uow.session, data.name):
-        raise Conflict(f"team '{data.name}' already exists", code="team_exists", field="name")
+        raise Conflict(f"team '{data.name}' already exists", code=ErrorCode.TEAM_EXISTS, field="name")
     row = repo.add_team(uow.session, data.name)
     uow.record(AuditEvent(actor.ref, "team.create", f"team:{data.name}"))
     uow.commit()
@@ -109,16 +109,16 @@ def set_disabled(
     authorize(actor, Permission.PRINCIPAL_MANAGE, PRINCIPALS)
     row = repo.principal_named(uow.session, kind, name)
     if row is None:
-        raise NotFound(f"no {kind} named '{name}' (see: charter {kind} list)", code="principal_not_found")
+        raise NotFound(f"no {kind} named '{name}' (see: charter {kind} list)", code=ErrorCode.PRINCIPAL_NOT_FOUND)
     if disabled and not row.disabled:
         if row.id == actor.id:
-            raise Conflict("you cannot disable yourself; ask another admin", code="cannot_disable_self")
+            raise Conflict("you cannot disable yourself; ask another admin", code=ErrorCode.CANNOT_DISABLE_SELF)
         if repo.is_admin(uow.session, row.id):
             repo.lock_admins(uow.session)
             if repo.enabled_admins(uow.session) <= 1:
                 raise Conflict(
                     f"{kind} '{name}' is the last enabled admin; grant admin to someone else first",
-                    code="last_admin",
+                    code=ErrorCode.LAST_ADMIN,
                 )
     if bool(row.disabled) != disabled:
         row.disabled = disabled

@@ -96,7 +96,7 @@ def add_principal(session: Session, kind: str, name: str, **fields: str | None) 
     """Insert a user or app (Conflict when one of that kind and name exists), flushed so its id can be referenced."""
     exists = session.scalar(select(PrincipalRow.id).where(PrincipalRow.kind == kind, PrincipalRow.name == name))
     if exists is not None:
-        raise Conflict(f"{kind} '{name}' already exists", code="principal_exists", field="name")
+        raise Conflict(f"{kind} '{name}' already exists", code=ErrorCode.PRINCIPAL_EXISTS, field="name")
     row = PrincipalRow(id=new_id("prn"), kind=kind, name=name, created_at=utcnow(), disabled=False, **fields)
     session.add(row)
     session.flush()

@@ -12,7 +12,7 @@ from charter.auth.authorize import authorize
 from charter.auth.model import PRINCIPALS, Actor, Function, Permission, Role, ScopeKind
 from charter.auth.schemas import RoleBindingRead, RoleGrant
 from charter.auth.tables import PrincipalRow, RoleBindingRow
-from charter.core.errors import Conflict, InvalidInput, NotFound
+from charter.core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from charter.core.events import AuditEvent
 from charter.storage.uow import UnitOfWork
 
@@ -76,7 +76,9 @@ def grant_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRea
     try:
         uow.session.flush()
     except IntegrityError:
-        raise Conflict(f"{data.principal} already has {role} {fn} on {data.scope}", code="role_exists") from None
+        raise Conflict(
+            f"{data.principal} already has {role} {fn} on {data.scope}", code=ErrorCode.ROLE_EXISTS
+        ) from None
     out = binding_read(principal, row)
     uow.record(
         AuditEvent(
@@ -98,7 +100,7 @@ def revoke_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRe
     principal = repo.principal_by_ref(uow.session, data.principal)
     row = repo.binding(uow.session, principal.id, role, fn, scope_kind, scope_name)
     if row is None:
-        raise NotFound(f"{data.principal} has no {role} binding on {data.scope}", code="role_not_found")
+        raise NotFound(f"{data.principal} has no {role} binding on {data.scope}", code=ErrorCode.ROLE_NOT_FOUND)
     out = binding_read(principal, row)
     if role == Role.ADMIN:
         repo.lock_admins(uow.session)
@@ -108,7 +110,7 @@ def revoke_role(uow: UnitOfWork, actor: Actor, data: RoleGrant) -> RoleBindingRe
         if repo.enabled_admins(uow.session) == 0:
             raise Conflict(
                 f"{data.principal} is the last enabled admin; grant admin to someone else first",
-                code="last_admin",
+                code=ErrorCode.LAST_ADMIN,
             )
     uow.record(
         AuditEvent(

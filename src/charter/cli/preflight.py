@@ -92,13 +92,13 @@ def single_sign_on(settings: Settings) -> None:
         parse_table(settings.oidc_group_table)
     except ValueError as exc:
         raise CliError(
-            "invalid_setting", f"{exc} (fix the environment variable or its key in charter.toml)", EXIT_USAGE
+            ErrorCode.INVALID_SETTING, f"{exc} (fix the environment variable or its key in charter.toml)", EXIT_USAGE
         ) from None
     try:
         import authlib  # noqa: F401
     except ModuleNotFoundError:
         raise CliError(
-            "missing_extra",
+            ErrorCode.MISSING_EXTRA,
             "CHARTER_OIDC_ISSUER is set but authlib is not installed: pip install 'charter[oidc]'",
             EXIT_USAGE,
         ) from None

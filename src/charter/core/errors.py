@@ -174,6 +174,7 @@ class ErrorCode(StrEnum):
     MISSING_API_KEY = "missing_api_key"
     MISSING_CLAIM = "missing_claim"
     MISSING_COLUMN = "missing_column"
+    MISSING_EXTRA = "missing_extra"
     ML_EXTRA_MISSING = "ml_extra_missing"
     MLFLOW_ARTIFACT_ERROR = "mlflow_artifact_error"
     MLFLOW_NOT_INSTALLED = "mlflow_not_installed"
@@ -199,6 +200,21 @@ class ErrorCode(StrEnum):
     NOTHING_TO_EVALUATE = "nothing_to_evaluate"
     NOTHING_TO_VERIFY = "nothing_to_verify"
     NUL_CHARACTER = "nul_character"
+    OIDC_CODE_REFUSED = "oidc_code_refused"
+    OIDC_DISCOVERY_FAILED = "oidc_discovery_failed"
+    OIDC_ID_TOKEN_INVALID = "oidc_id_token_invalid"
+    OIDC_LINKED_ELSEWHERE = "oidc_linked_elsewhere"
+    OIDC_NO_CODE = "oidc_no_code"
+    OIDC_NO_FLOW = "oidc_no_flow"
+    OIDC_NO_ID_TOKEN = "oidc_no_id_token"
+    OIDC_NO_ROLE = "oidc_no_role"
+    OIDC_PROVIDER_REFUSED = "oidc_provider_refused"
+    OIDC_RETRY = "oidc_retry"
+    OIDC_STATE_MISMATCH = "oidc_state_mismatch"
+    OIDC_TOKEN_FAILED = "oidc_token_failed"
+    OIDC_USERINFO_FAILED = "oidc_userinfo_failed"
+    OIDC_USERINFO_MISMATCH = "oidc_userinfo_mismatch"
+    OIDC_WRONG_ISSUER = "oidc_wrong_issuer"
     OPENAI_ROUTE_REQUIRED = "openai_route_required"
     PACK_MALFORMED = "pack_malformed"
     PACK_UNSAFE = "pack_unsafe"
@@ -242,6 +258,7 @@ class ErrorCode(StrEnum):
     STATUS_LIST_INVALID = "status_list_invalid"
     STATUS_LIST_ROLLBACK = "status_list_rollback"
     STATUS_LIST_STALE = "status_list_stale"
+    STREAM_NOT_CHECKABLE = "stream_not_checkable"
     SYSTEM_EXISTS = "system_exists"
     SYSTEM_NOT_FOUND = "system_not_found"
     SYSTEM_PROHIBITED = "system_prohibited"
@@ -442,6 +459,7 @@ _ENTRIES: dict[ErrorCode, _Entry] = {
     E.MISSING_API_KEY: _spec(K.UNAUTHENTICATED),
     E.MISSING_CLAIM: _spec(K.FAILED),
     E.MISSING_COLUMN: _spec(K.INVALID),
+    E.MISSING_EXTRA: _spec(K.INVALID, cli=True),
     E.ML_EXTRA_MISSING: _spec(K.INVALID, cli=True),
     E.MLFLOW_ARTIFACT_ERROR: _spec(K.NOT_FOUND),
     E.MLFLOW_NOT_INSTALLED: _spec(K.UNAVAILABLE),
@@ -467,6 +485,21 @@ _ENTRIES: dict[ErrorCode, _Entry] = {
     E.NOTHING_TO_EVALUATE: _spec(K.INVALID, cli=True),
     E.NOTHING_TO_VERIFY: _spec(K.INVALID, cli=True),
     E.NUL_CHARACTER: _spec(K.INVALID),
+    E.OIDC_CODE_REFUSED: _spec(K.UNAUTHENTICATED),
+    E.OIDC_DISCOVERY_FAILED: _spec(K.UNAVAILABLE),
+    E.OIDC_ID_TOKEN_INVALID: _spec(K.UNAUTHENTICATED),
+    E.OIDC_LINKED_ELSEWHERE: _spec(K.UNAUTHENTICATED),
+    E.OIDC_NO_CODE: _spec(K.INVALID, status=400),
+    E.OIDC_NO_FLOW: _spec(K.INVALID, status=400),
+    E.OIDC_NO_ID_TOKEN: _spec(K.UNAUTHENTICATED),
+    E.OIDC_NO_ROLE: _spec(K.FORBIDDEN),
+    E.OIDC_PROVIDER_REFUSED: _spec(K.UNAUTHENTICATED),
+    E.OIDC_RETRY: _spec(K.CONFLICT),
+    E.OIDC_STATE_MISMATCH: _spec(K.INVALID, status=400),
+    E.OIDC_TOKEN_FAILED: _spec(K.UNAVAILABLE, status=502),
+    E.OIDC_USERINFO_FAILED: _spec(K.UNAVAILABLE, status=502),
+    E.OIDC_USERINFO_MISMATCH: _spec(K.UNAUTHENTICATED),
+    E.OIDC_WRONG_ISSUER: _spec(K.UNAVAILABLE),  # the callback's RFC 9207 `iss` naming another provider: 400
     E.OPENAI_ROUTE_REQUIRED: _spec(K.INVALID, status=400, title="Use the OpenAI-compatible route"),
     E.PACK_MALFORMED: _spec(K.INVALID),
     E.PACK_UNSAFE: _spec(K.FAILED),
@@ -510,6 +543,7 @@ _ENTRIES: dict[ErrorCode, _Entry] = {
     E.STATUS_LIST_INVALID: _spec(K.FAILED),
     E.STATUS_LIST_ROLLBACK: _spec(K.FAILED),
     E.STATUS_LIST_STALE: _spec(K.FAILED),
+    E.STREAM_NOT_CHECKABLE: _spec(K.INVALID, status=400),
     E.SYSTEM_EXISTS: _spec(K.CONFLICT),
     E.SYSTEM_NOT_FOUND: _spec(K.NOT_FOUND),
     E.SYSTEM_PROHIBITED: _spec(K.FAILED),

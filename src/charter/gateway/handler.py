@@ -255,7 +255,7 @@ class Gateway(ExternalDecisions, McpRoute):
                 f"license {grant.license_id} has conditions or approvals for {ruled}: their calls are checked on "
                 'whole answers; send this request with "stream": false'
             )
-            await self._refuse(send, call, 400, "stream_not_checkable", detail, request=body)
+            await self._refuse(send, call, 400, ErrorCode.STREAM_NOT_CHECKABLE, detail, request=body)
             return
         limited = self._rate_limited(call, dep, verdict)
         if limited is not None:

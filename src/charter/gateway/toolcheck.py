@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from charter.core.errors import ErrorCode
 from charter.deployments import toolscope
 from charter.deployments.tools import AmbiguousDocument, call_arguments, called_tools, mentions_calls, strict_loads
 
@@ -59,7 +60,7 @@ def ruled_calls(payload: bytes, ruled: frozenset[str]) -> list[RuledCall] | Refu
         try:
             args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
             if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
-                raise toolscope.BadCall("invalid_arguments", "the arguments repeat a key")
+                raise toolscope.BadCall(ErrorCode.INVALID_ARGUMENTS, "the arguments repeat a key")
             canon = toolscope.canonical_args(args)
         except (ValueError, toolscope.BadCall) as exc:
             out.append(RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object"))

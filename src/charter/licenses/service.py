@@ -379,7 +379,7 @@ def renew(uow: UnitOfWork, actor: Actor, license_id: str, data: RenewCreate) -> 
     if blocked:
         raise Conflict(
             f"license {old.id} cannot be renewed; missing: {'; '.join(blocked)}",
-            code="license_requirements_unmet",
+            code=ErrorCode.LICENSE_REQUIREMENTS_UNMET,
             details={"missing": blocked},
         )
     current = lifecycle.classification(uow, old.system)

@@ -30,6 +30,7 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from charter.auth.oidc import GroupTable, Identity, parse_table
+from charter.core.errors import ErrorCode
 from charter.settings import Settings, public_url
 from charter.web.sessions import tokens_equal
 
@@ -107,12 +108,14 @@ class RelyingParty:
         data = self._get_json(url, "discovery document")
         missing = [k for k in REQUIRED_METADATA if not isinstance(data.get(k), str)]
         if missing:
-            raise Refused(503, "oidc_discovery_failed", f"the identity provider's discovery document lacks {missing}")
+            raise Refused(
+                503, ErrorCode.OIDC_DISCOVERY_FAILED, f"the identity provider's discovery document lacks {missing}"
+            )
         if data["issuer"] != self.issuer:
             log.warning("OIDC discovery at %s names issuer %r, not %r", url, data["issuer"], self.issuer)
             raise Refused(
                 503,
-                "oidc_wrong_issuer",
+                ErrorCode.OIDC_WRONG_ISSUER,
                 f"the identity provider at {self.issuer} calls itself {str(data['issuer'])[:200]}: "
                 "CHARTER_OIDC_ISSUER must be exactly its issuer",
             )
@@ -132,7 +135,7 @@ class RelyingParty:
             return KeySet.import_key_set(cached)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise Refused(
-                503, "oidc_discovery_failed", f"the identity provider's signing keys are unusable ({exc})"
+                503, ErrorCode.OIDC_DISCOVERY_FAILED, f"the identity provider's signing keys are unusable ({exc})"
             ) from None
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
@@ -143,10 +146,12 @@ class RelyingParty:
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("OIDC: cannot read the %s at %s: %s", what, url, exc)
             raise Refused(
-                503, "oidc_discovery_failed", f"single sign-on is unavailable: cannot read the provider's {what}"
+                503,
+                ErrorCode.OIDC_DISCOVERY_FAILED,
+                f"single sign-on is unavailable: cannot read the provider's {what}",
             ) from None
         if not isinstance(data, dict):
-            raise Refused(503, "oidc_discovery_failed", f"the identity provider's {what} is not a JSON object")
+            raise Refused(503, ErrorCode.OIDC_DISCOVERY_FAILED, f"the identity provider's {what} is not a JSON object")
         return data
 
     # --- the flow -------------------------------------------------------------------------------------------------
@@ -182,28 +187,30 @@ class RelyingParty:
     def finish(self, params: Mapping[str, str], flow: Flow | None) -> Identity:
         """Check the callback against the flow, redeem the code, verify the ID token; the verified identity."""
         if flow is None:
-            raise Refused(400, "oidc_no_flow", "this sign-in did not start here (or took too long); start it again")
+            raise Refused(
+                400, ErrorCode.OIDC_NO_FLOW, "this sign-in did not start here (or took too long); start it again"
+            )
         if not tokens_equal(params.get("state"), flow.state):
             raise Refused(
                 400,
-                "oidc_state_mismatch",
+                ErrorCode.OIDC_STATE_MISMATCH,
                 "the sign-in response does not match the sign-in this browser started (state mismatch); start it again",
             )
         if params.get("iss") is not None and params["iss"] != self.issuer:  # RFC 9207: a mix-up with another provider
-            raise Refused(400, "oidc_wrong_issuer", "the sign-in response comes from another identity provider")
+            raise Refused(400, ErrorCode.OIDC_WRONG_ISSUER, "the sign-in response comes from another identity provider")
         if params.get("error"):
             detail = (params.get("error_description") or params["error"])[:200]
-            raise Refused(401, "oidc_provider_refused", f"the identity provider refused the sign-in: {detail}")
+            raise Refused(401, ErrorCode.OIDC_PROVIDER_REFUSED, f"the identity provider refused the sign-in: {detail}")
         code = params.get("code")
         if not code:
-            raise Refused(400, "oidc_no_code", "the identity provider sent no authorization code")
+            raise Refused(400, ErrorCode.OIDC_NO_CODE, "the identity provider sent no authorization code")
         metadata = self.metadata()
         token = self._redeem(metadata, code, flow)
         claims = self._verify(metadata, token, flow.nonce)
         if metadata.get("userinfo_endpoint") and token.get("access_token"):
             info = self._userinfo(str(metadata["userinfo_endpoint"]), str(token["access_token"]))
             if info.get("sub") != claims["sub"]:
-                raise Refused(401, "oidc_userinfo_mismatch", "the provider's userinfo names another subject")
+                raise Refused(401, ErrorCode.OIDC_USERINFO_MISMATCH, "the provider's userinfo names another subject")
             claims = {**info, **claims}  # the signed ID token wins where both say something
         return self._identity(claims)
 
@@ -214,12 +221,14 @@ class RelyingParty:
                     metadata["token_endpoint"], code=code, code_verifier=flow.verifier, redirect_uri=self.redirect_uri
                 )
         except OAuth2Error as exc:
-            raise Refused(401, "oidc_code_refused", f"the identity provider refused the code: {exc.error}") from None
+            raise Refused(
+                401, ErrorCode.OIDC_CODE_REFUSED, f"the identity provider refused the code: {exc.error}"
+            ) from None
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("OIDC: token endpoint failed: %s", exc)
-            raise Refused(502, "oidc_token_failed", "the identity provider's token endpoint failed") from None
+            raise Refused(502, ErrorCode.OIDC_TOKEN_FAILED, "the identity provider's token endpoint failed") from None
         if not isinstance(token, dict) or not isinstance(token.get("id_token"), str):
-            raise Refused(401, "oidc_no_id_token", "the identity provider returned no ID token")
+            raise Refused(401, ErrorCode.OIDC_NO_ID_TOKEN, "the identity provider returned no ID token")
         return dict(token)
 
     def _verify(self, metadata: dict[str, Any], token: dict[str, Any], nonce: str) -> dict[str, Any]:
@@ -246,7 +255,9 @@ class RelyingParty:
             description = getattr(exc, "description", None) or str(exc)
             log.warning("OIDC: ID token refused: %s %s", reason, description)
             raise Refused(
-                401, "oidc_id_token_invalid", f"the ID token failed verification ({reason}: {description[:200]})"
+                401,
+                ErrorCode.OIDC_ID_TOKEN_INVALID,
+                f"the ID token failed verification ({reason}: {description[:200]})",
             ) from None
         return dict(claims)
 
@@ -257,9 +268,11 @@ class RelyingParty:
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("OIDC: userinfo failed: %s", exc)
-            raise Refused(502, "oidc_userinfo_failed", "the identity provider's userinfo endpoint failed") from None
+            raise Refused(
+                502, ErrorCode.OIDC_USERINFO_FAILED, "the identity provider's userinfo endpoint failed"
+            ) from None
         if not isinstance(data, dict):
-            raise Refused(502, "oidc_userinfo_failed", "the identity provider's userinfo is not a JSON object")
+            raise Refused(502, ErrorCode.OIDC_USERINFO_FAILED, "the identity provider's userinfo is not a JSON object")
         return data
 
     def _identity(self, claims: Mapping[str, Any]) -> Identity:

@@ -16,8 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SRC = ROOT / "src" / "charter"
 DOC = ROOT / "docs" / "errors.md"
 CODE = re.compile(r"^[a-z][a-z0-9_]*$")
-# Being split by aggregate in parallel (issue 26); its codes are in the catalogue, its literals go when it is split.
-EXEMPT = {"core/errors.py", "auth/service.py"}
+EXEMPT = {"core/errors.py"}
 
 
 def test_every_code_has_one_entry() -> None:
@@ -134,16 +133,6 @@ def test_no_error_code_is_written_as_a_string_outside_the_catalogue() -> None:
         for hit in code_literals(path, params)
     ]
     assert found == [], "use ErrorCode members (charter.core.errors) instead of:\n" + "\n".join(found)
-
-
-def test_exempt_files_name_only_catalogued_codes() -> None:
-    params = _code_params()
-    for rel in EXEMPT - {"core/errors.py"}:
-        path = SRC / rel
-        if not path.exists():
-            continue
-        unknown = [hit for hit in code_literals(path, params) if hit.rsplit(": ", 1)[1] not in CATALOGUE]
-        assert unknown == [], "codes missing from charter.core.errors.CATALOGUE:\n" + "\n".join(unknown)
 
 
 @pytest.mark.parametrize("source", ['raise NotFound("x", code="y")', 'usage("bad_flag", "m")', 'x = {"code": "z"}'])

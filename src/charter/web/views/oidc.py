@@ -14,7 +14,7 @@ from starlette.routing import Route
 from charter.auth import oidc as auth_oidc
 from charter.auth import sessions as stored_sessions
 from charter.bootstrap import Container
-from charter.core.errors import CharterError, Conflict
+from charter.core.errors import CharterError, Conflict, ErrorCode
 from charter.core.events import AuditEvent
 from charter.web.handler import base_data, error_response, safe_next, secure_context, session_cookie
 from charter.web.oidc import CALLBACK_PATH, Flow, Refused, RelyingParty
@@ -61,7 +61,7 @@ class SingleSignOn:
                 request,
                 429,
                 f"too many sign-in attempts; try again in {int(wait) + 1} seconds",
-                "rate_limited",
+                ErrorCode.RATE_LIMITED,
                 None,
                 None,
             )
@@ -77,7 +77,7 @@ class SingleSignOn:
         except Exception as exc:  # as every dashboard page: the friendly page, the details in the server log
             log.exception("single sign-on callback failed: %s", type(exc).__name__)
             message = "an internal error occurred; the server log has the details"
-            response = error_response(request, 500, message, "internal_error", None, None)
+            response = error_response(request, 500, message, ErrorCode.INTERNAL_ERROR, None, None)
         else:
             target = safe_next(flow.next if flow else "/")
             # A page that moves on by itself, not a redirect: the browser leaves out a SameSite=Strict cookie on
@@ -114,7 +114,9 @@ class SingleSignOn:
                 failure = exc
             except IntegrityError:  # the same person's first sign-in, twice at once: the other one won
                 uow.rollback()
-                failure = Conflict("another sign-in of this account was under way; sign in again", code="oidc_retry")
+                failure = Conflict(
+                    "another sign-in of this account was under way; sign in again", code=ErrorCode.OIDC_RETRY
+                )
             else:
                 if not actor.grants:
                     uow.record(
@@ -123,14 +125,18 @@ class SingleSignOn:
                             "session.login",
                             actor.ref,
                             outcome="denied",
-                            details={"method": "oidc", "reason": "oidc_no_role", "groups": list(identity.groups)},
+                            details={
+                                "method": "oidc",
+                                "reason": ErrorCode.OIDC_NO_ROLE,
+                                "groups": list(identity.groups),
+                            },
                             governance=False,
                         )
                     )
                     uow.commit()  # the revocations that left the user without a role stand
                     raise Refused(
                         403,
-                        "oidc_no_role",
+                        ErrorCode.OIDC_NO_ROLE,
                         f"{actor.ref} holds no Charter role: none of your groups at the identity provider maps to "
                         "one (CHARTER_OIDC_GROUPS); ask an admin",
                     )
@@ -142,7 +148,12 @@ class SingleSignOn:
                 return token
         assert failure is not None
         self._denied(f"oidc:{identity.subject}", failure.code)
-        status = {"principal_disabled": 403, "oidc_no_role": 403, "oidc_retry": 409}.get(failure.code, 401)
+        statuses: dict[str, int] = {
+            ErrorCode.PRINCIPAL_DISABLED: 403,
+            ErrorCode.OIDC_NO_ROLE: 403,
+            ErrorCode.OIDC_RETRY: 409,
+        }
+        status = statuses.get(failure.code, 401)
         raise Refused(status, failure.code, failure.message)
 
     def _denied(self, resource: str, reason: str) -> None:
