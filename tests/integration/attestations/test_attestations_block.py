@@ -119,7 +119,9 @@ def test_required_attestation_missing_blocks_activation(
     text = text.replace("  expired_blocks: true\n", "  expired_blocks: true\n  required: {high: [EUAIA-ART4]}\n")
     policy = Path(str(tmp_path)) / "licensing.yaml"
     policy.write_text(text)
-    monkeypatch.setenv("CHARTER_LICENSING", str(policy))
+    from charter.licenses import policy as licensing_policy
+
+    monkeypatch.setattr(licensing_policy, "_override", policy)  # what CHARTER_LICENSING sets when the process starts
     model, _ = assessed_model(container, "hiring", answers=HIRING)
     document_obligations(container, model)
     lic = _licensed(container, model)
