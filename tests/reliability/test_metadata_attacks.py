@@ -28,6 +28,7 @@ from charter.catalog.schemas import ModelVersionCreate
 from charter.core.clock import utcnow
 from charter.core.signing import SigningKey
 from charter.deployments.model import Request
+from charter.gateway.handler import Gateway
 from charter.guard import OfflineVerifier
 from charter.licenses import jose, service, statuslist, tokens
 from charter.licenses.issuer import current_status_list
@@ -273,6 +274,7 @@ def test_gateway_refuses_a_deployment_swapped_to_another_artifact(container: Con
         r = client.patch("/api/v1/systems/credit/versions/1.0", json={"digest": swapped})
         assert r.status_code == 422, r.text
         gw = app.gateway
+        assert isinstance(gw, Gateway)
         deadline = time.monotonic() + 10
         while "swapped" not in gw.index.snapshot.deployments:
             assert time.monotonic() < deadline

@@ -242,7 +242,8 @@ def test_checkpoints_are_written_in_the_writers_batches(container: Container) ->
             assert writer.batches == batches + 1  # the row went in a batch of the writer, not a transaction of its own
             assert checkpointer.checkpoint() == cp  # nothing new: no second row
             writer.submit(ev(9)).result(timeout=30)
-            assert checkpointer.checkpoint().size == cp.size + 1
+            later = checkpointer.checkpoint()
+            assert later is not None and later.size == cp.size + 1
         finally:
             checkpointer.use_writer(None)
     with pytest.raises(AuditWriteFailed):

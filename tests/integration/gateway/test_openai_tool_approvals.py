@@ -112,8 +112,8 @@ def world(container: Container) -> Iterator[tuple[World, str, str]]:
             await w.index.stop()
             await up.close()
 
-        app = Lifespan(gw, [up.start, w.index.start], [stop])
-        with writer, ThreadServer(app) as server:
+        served = Lifespan(gw, [up.start, w.index.start], [stop])
+        with writer, ThreadServer(served) as server:
             w.url = server.url
             yield w, keys[0], keys[1]
     finally:
@@ -135,6 +135,7 @@ def _entry(container: Container, decision_id: str) -> dict[str, Any]:
         rows = uow.session.scalars(select(AuditEntryRow).where(AuditEntryRow.action.like("inference.%")))
         found = [json.loads(r.body) for r in rows]
     (entry,) = [e for e in found if e["details"]["decision_id"] == decision_id]
+    assert isinstance(entry, dict)
     return entry
 
 

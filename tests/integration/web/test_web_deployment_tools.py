@@ -64,6 +64,7 @@ def test_the_inbox_lists_tool_calls_waiting_for_approval_and_decides_them(
     for amount in (70, 80):
         with pytest.raises(LicenseDenied) as held:
             guard.tool_call("crm", "refund", {"amount": amount})
+        assert held.value.decision.approval_id is not None
         ids.append(held.value.decision.approval_id)
     viewer = sign_in(web(), user("vic", "viewer"))
     assert "Tool calls waiting for your approval" not in viewer.get("/inbox").text
