@@ -8,7 +8,7 @@ store is asked by the caller when `check` answers `APPROVAL_REQUIRED`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,43 +100,32 @@ def check(grant: Grant, server: str, tool: str, args: Mapping[str, Any]) -> Tool
             f"tool {entry(server, tool)} is not in license {grant.license_id} (tools on {server}: "
             f"{', '.join(listed) or 'none'})",
         )
-    rules = rules_for(grant, server, tool)
-    for rule in rules:
-        if rule.kind != "condition":
-            continue
-        why = condition_failure(rule.value, server, tool, args)
-        if why is not None:
-            return ToolDecision(
-                Reason.TOOL_CONDITION_FAILED,
-                f"license {grant.license_id}: condition '{rule.value}' on {rule.tool} {why}",
-            )
-    for rule in rules:
-        if rule.kind == "approval":
-            return ToolDecision(
-                Reason.APPROVAL_REQUIRED,
-                f"license {grant.license_id}: {entry(server, tool)} needs approval by {rule.value}",
-                approver=rule.value,
-            )
-    return ToolDecision(None)
+    return _apply(grant, rules_for(grant, server, tool), server, tool, args, entry(server, tool))
 
 
 def check_rules(grant: Grant, server: str, tool: str, args: Mapping[str, Any]) -> ToolDecision:
     """Conditions, then approval, of a plain tool name (an OpenAI tool of deployment `server`) the license lists:
     the rules whose entry is exactly `tool`. The scope itself was checked on the name."""
-    rules = [r for r in grant.tool_rules if r.tool == tool]
+    return _apply(grant, [r for r in grant.tool_rules if r.tool == tool], server, tool, args, f"tool {tool}")
+
+
+def _apply(
+    grant: Grant, rules: Sequence[ToolRule], server: str, tool: str, args: Mapping[str, Any], named: str
+) -> ToolDecision:
+    """Every condition first (the first that fails refuses), then the first approval rule (held for approval)."""
     for rule in rules:
         if rule.kind == "condition":
             why = condition_failure(rule.value, server, tool, args)
             if why is not None:
                 return ToolDecision(
                     Reason.TOOL_CONDITION_FAILED,
-                    f"license {grant.license_id}: condition '{rule.value}' on {tool} {why}",
+                    f"license {grant.license_id}: condition '{rule.value}' on {rule.tool} {why}",
                 )
     for rule in rules:
         if rule.kind == "approval":
             return ToolDecision(
                 Reason.APPROVAL_REQUIRED,
-                f"license {grant.license_id}: tool {tool} needs approval by {rule.value}",
+                f"license {grant.license_id}: {named} needs approval by {rule.value}",
                 approver=rule.value,
             )
     return ToolDecision(None)
