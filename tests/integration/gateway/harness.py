@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 
+from charter.audit.writer import GroupCommitWriter
+from charter.auth import service as auth_service
+from charter.bootstrap import Container
+from charter.gateway.handler import Gateway
+from charter.gateway.index import LiveIndex
+from charter.gateway.keys import KeyCache
+from charter.gateway.metrics import Metrics
+from charter.gateway.upstream import Upstream
 from tests.support.server import free_port
 
 Hook = Callable[[], Awaitable[None]]
@@ -59,3 +68,36 @@ class ThreadServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+@contextmanager
+def served_gateway(
+    container: Container, index: LiveIndex, fence: Callable[[Any], int], *, approvals: Any = None
+) -> Iterator[tuple[Gateway, str]]:
+    """A `Gateway` over `index` (keys checked against `container`, durable audit through a group-commit writer
+    fenced by `fence`) served by uvicorn on loopback; yields it and its URL."""
+
+    def verify(key: str) -> Any:
+        with container.uow(write=False) as uow:
+            return auth_service.authenticate(uow, key)
+
+    writer = GroupCommitWriter(container.uow, container.audit, fence=fence)
+    up = Upstream()
+    gw = Gateway(
+        index=index,
+        keys=KeyCache(verify),
+        audit=writer,
+        upstream=up,
+        metrics=Metrics(),
+        grace_s=900,
+        max_body=1 << 20,
+    )
+    if approvals is not None:
+        gw.approvals = approvals
+
+    async def stop() -> None:
+        await index.stop()
+        await up.close()
+
+    with writer, ThreadServer(Lifespan(gw, [up.start, index.start], [stop])) as server:
+        yield gw, server.url

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select, text
 
 from charter.audit.tables import AuditEntryRow
-from charter.audit.writer import GroupCommitWriter
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import AppCreate, KeyCreate
@@ -28,10 +27,7 @@ from charter.deployments.index import Snapshot
 from charter.deployments.model import Deployment, DeploymentKind, Grant
 from charter.gateway.handler import Gateway
 from charter.gateway.index import LiveIndex
-from charter.gateway.keys import KeyCache
-from charter.gateway.metrics import Metrics
-from charter.gateway.upstream import Upstream
-from tests.integration.gateway.harness import Lifespan, ThreadServer
+from tests.integration.gateway.harness import served_gateway
 from tests.support.builders import user
 from tests.support.gateway_fake import FakeUpstream
 
@@ -119,32 +115,11 @@ def world(container: Container) -> Iterator[tuple[World, Gateway, str, str]]:
     with container.uow() as uow:
         other = auth_service.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal="app:intruder")).key
 
-    def verify(k: str) -> Any:
-        with container.uow(write=False) as uow:
-            return auth_service.authenticate(uow, k)
-
     with FakeUpstream(chunk_delay_s=0.2) as upstream:
         w = World(container, upstream)
         # The fence is the world's license state version, as the real gateway's is the license_meta row's.
-        writer = GroupCommitWriter(container.uow, container.audit, fence=lambda conn: w.version)
-        up = Upstream()
-        gw = Gateway(
-            index=w.index,
-            keys=KeyCache(verify),
-            audit=writer,
-            upstream=up,
-            metrics=Metrics(),
-            grace_s=900,
-            max_body=1 << 20,
-        )
-
-        async def stop() -> None:
-            await w.index.stop()
-            await up.close()
-
-        app = Lifespan(gw, [up.start, w.index.start], [stop])
-        with writer, ThreadServer(app) as server:
-            w.url = server.url  # type: ignore[attr-defined]
+        with served_gateway(container, w.index, fence=lambda conn: w.version) as (gw, url):
+            w.url = url  # type: ignore[attr-defined]
             yield w, gw, key, other
 
 

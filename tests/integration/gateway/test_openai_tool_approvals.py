@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select
 
 from charter.audit.tables import AuditEntryRow
-from charter.audit.writer import GroupCommitWriter
 from charter.auth import service as auth_service
 from charter.auth.model import SYSTEM_ACTOR
 from charter.auth.schemas import AppCreate, KeyCreate
@@ -29,13 +28,9 @@ from charter.deployments import approvals
 from charter.deployments.index import Snapshot
 from charter.deployments.model import Deployment, Grant, ToolRule
 from charter.gateway.app import StoredApprovals
-from charter.gateway.handler import Gateway
 from charter.gateway.index import LiveIndex
-from charter.gateway.keys import KeyCache
-from charter.gateway.metrics import Metrics
-from charter.gateway.upstream import Upstream
 from tests.hostile.gateway_support import ModelServer
-from tests.integration.gateway.harness import Lifespan, ThreadServer
+from tests.integration.gateway.harness import served_gateway
 from tests.support.builders import user
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -88,33 +83,12 @@ def world(container: Container) -> Iterator[tuple[World, str, str]]:
         with container.uow() as uow:
             keys.append(auth_service.create_key(uow, SYSTEM_ACTOR, KeyCreate(principal=f"app:{app}")).key)
 
-    def verify(k: str) -> Any:
-        with container.uow(write=False) as uow:
-            return auth_service.authenticate(uow, k)
-
     model = ModelServer().start()
     try:
         w = World(container, model)
-        writer = GroupCommitWriter(container.uow, container.audit, fence=lambda conn: 1)
-        up = Upstream()
-        gw = Gateway(
-            index=w.index,
-            keys=KeyCache(verify),
-            audit=writer,
-            upstream=up,
-            metrics=Metrics(),
-            grace_s=900,
-            max_body=1 << 20,
-        )
-        gw.approvals = StoredApprovals(container)
-
-        async def stop() -> None:
-            await w.index.stop()
-            await up.close()
-
-        served = Lifespan(gw, [up.start, w.index.start], [stop])
-        with writer, ThreadServer(served) as server:
-            w.url = server.url
+        approvals = StoredApprovals(container)
+        with served_gateway(container, w.index, fence=lambda conn: 1, approvals=approvals) as (_, url):
+            w.url = url
             yield w, keys[0], keys[1]
     finally:
         model.stop()
