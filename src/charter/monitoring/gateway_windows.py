@@ -109,11 +109,6 @@ def count(uow: UnitOfWork, counts: GatewayCounts, now: datetime) -> set[tuple[fl
     return counts.scan(uow, now)
 
 
-def update(uow: UnitOfWork, counts: GatewayCounts, now: datetime) -> list[WindowRow]:
-    """`count` and `record` in one unit of work (not committed here)."""
-    return record(uow, counts, count(uow, counts, now))
-
-
 def record(uow: UnitOfWork, counts: GatewayCounts, touched: set[tuple[float, str]]) -> list[WindowRow]:
     """Write the `gateway.*` metrics of the windows whose counts changed (`touched`, from `scan`) and check their
     licenses' conditions (not committed here; a license action commits with the caller's transaction)."""

@@ -15,7 +15,7 @@ from charter.licenses import service as licenses
 from charter.monitoring import gateway_signals as gs
 from charter.monitoring import gateway_windows, queries
 from charter.monitoring import repository as repo
-from charter.monitoring.gateway_windows import GatewayCounts, update
+from charter.monitoring.gateway_windows import GatewayCounts
 from tests.integration.monitoring.support import monitored
 
 WINDOW_S = 60.0
@@ -51,8 +51,11 @@ def _window(c: Container, digest: str, start: datetime) -> dict[str, float | Non
 
 
 def _check(c: Container, counts: GatewayCounts, clock: ManualClock) -> int:
+    """As the monitor's scheduled pass does: count in a read transaction, then write what changed in another."""
+    with c.uow(write=False) as uow:
+        touched = gateway_windows.count(uow, counts, clock.now)
     with c.uow() as uow:
-        written = len(update(uow, counts, clock.now))
+        written = len(gateway_windows.record(uow, counts, touched))
         uow.commit()
     return written
 
@@ -130,7 +133,7 @@ def test_without_gateway_conditions_nothing_is_counted_or_written(container: Con
     counts = GatewayCounts(WINDOW_S, min_calls=4)
     with c.uow() as uow:
         assert gateway_windows.count(uow, counts, datetime.now(UTC)) == set()
-        assert update(uow, counts, datetime.now(UTC)) == []
+        assert gateway_windows.record(uow, counts, gateway_windows.count(uow, counts, datetime.now(UTC))) == []
     assert counts.cursor is None and counts.counts == {}
     with c.uow(write=False) as uow:
         assert repo.latest_window(uow, world.digest) is None
