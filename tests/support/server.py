@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.zygote import Forked, zygote
+from tests.support.zygote import Forked, exit_status, zygote
 
 # Every server process a test started, so none outlives the test process (see _kill_leftovers).
 _RUNNING: set[subprocess.Popen[bytes] | Forked] = set()
@@ -178,11 +178,7 @@ def cli_in_process(
                 main(list(args))
             code = 0
         except SystemExit as exc:
-            if exc.code is None or isinstance(exc.code, int):
-                code = exc.code or 0
-            else:
-                err.write(f"{exc.code}\n")
-                code = 1
+            code = exit_status(exc, err)
         except Exception:  # a process would print the traceback and exit 1
             err.write(traceback.format_exc())
             code = 1

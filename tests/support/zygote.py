@@ -26,6 +26,15 @@ from typing import IO, Any
 # --- the zygote process --------------------------------------------------------------------------------------
 
 
+def exit_status(exc: SystemExit, stderr: IO[str]) -> int:
+    """The exit code a Python process gets from `exc`, as the interpreter does it: None is 0, an int is itself, and
+    anything else is printed to stderr and exits 1."""
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or 0
+    stderr.write(f"{exc.code}\n")
+    return 1
+
+
 def _child(request: dict[str, Any], inherited: list[int]) -> None:
     """In the forked child: become the process `python -m charter ARGV` would be, run it, exit."""
     code = 1
@@ -59,9 +68,7 @@ def _child(request: dict[str, Any], inherited: list[int]) -> None:
             main(list(request["argv"]))
             code = 0
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if exc.code is not None and not isinstance(exc.code, int):
-                print(exc.code, file=sys.stderr)
+            code = exit_status(exc, sys.stderr)
     except BaseException:
         import traceback
 
