@@ -102,8 +102,7 @@ class Dispatcher:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for hook in reversed(hooks.shutdown):
-                    await hook()
+                await hooks.stop()
                 self.container.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

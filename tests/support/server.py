@@ -27,10 +27,38 @@ from tests.support.zygote import Forked, exit_status, zygote
 _RUNNING: set[subprocess.Popen[bytes] | Forked] = set()
 
 
+# Ports for servers a test starts by number come from a block of this worker's own, below the kernel's ephemeral range
+# (32768+, where connections and port-0 listeners get theirs): a port found free here cannot be handed to another
+# xdist worker, or to a client socket, between the check and the server's bind (two flaky failures came from that).
+_PORT_BLOCK = 600
+_PORT_BASE = 20000
+
+
+def _port_candidates() -> Iterator[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = _PORT_BASE + (int(worker) if worker.isdigit() else 0) % 20 * _PORT_BLOCK
+    offset = os.getpid() % _PORT_BLOCK  # a worker restarted by xdist starts elsewhere in its block
+    while True:
+        offset = (offset + 1) % _PORT_BLOCK
+        yield first + offset
+
+
+_PORTS = _port_candidates()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port no other test process is handed and nothing listens on now."""
+    with _PORTS_LOCK:
+        for _ in range(_PORT_BLOCK):
+            port = next(_PORTS)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError(f"no free port in this worker's block of {_PORT_BLOCK}")
 
 
 # CHARTER_TEST_NO_ZYGOTE=1: every server and `cli` call a real `python -m charter` subprocess, e.g. to compare.
