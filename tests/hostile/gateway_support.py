@@ -49,7 +49,7 @@ class ModelServer:
     `legacy:A` the old `function_call`; `escaped:A` with the `tool_calls` key spelled in `\\u` escapes;
     `dup:A` `tool_calls` twice, [A] first and [] last; `pieces:AB|CD` a stream whose name arrives in two pieces;
     `gzip:A` gzip-encoded; `nocontenttype:A` SSE events sent as application/octet-stream; `args:A:{JSON}` one call
-    of A with those arguments.
+    of A with those arguments (streamed: in two pieces).
     A path containing `/redirect` answers 302 to `elsewhere`. Anything else: an echo of method and raw path.
     """
 
@@ -117,6 +117,12 @@ class ModelServer:
                 _chunk({"tool_calls": [{"index": 0, "id": "c", "type": "function", "function": {"name": first}}]})
             )
             await resp.write(_chunk({"tool_calls": [{"index": 0, "function": {"name": second, "arguments": "{}"}}]}))
+        elif verb == "args":  # one call, its arguments in two pieces
+            name, _, given = arg.partition(":")
+            head = {"index": 0, "id": "call_0", "type": "function", "function": {"name": name, "arguments": ""}}
+            await resp.write(_chunk({"tool_calls": [head]}))
+            for piece in (given[: len(given) // 2], given[len(given) // 2 :]):
+                await resp.write(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
         else:
             for i, name in enumerate(n for n in arg.split(",") if n):
                 head = {"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": ""}}

@@ -258,7 +258,6 @@ class ErrorCode(StrEnum):
     STATUS_LIST_INVALID = "status_list_invalid"
     STATUS_LIST_ROLLBACK = "status_list_rollback"
     STATUS_LIST_STALE = "status_list_stale"
-    STREAM_NOT_CHECKABLE = "stream_not_checkable"
     SYSTEM_EXISTS = "system_exists"
     SYSTEM_NOT_FOUND = "system_not_found"
     SYSTEM_PROHIBITED = "system_prohibited"
@@ -543,7 +542,6 @@ _ENTRIES: dict[ErrorCode, _Entry] = {
     E.STATUS_LIST_INVALID: _spec(K.FAILED),
     E.STATUS_LIST_ROLLBACK: _spec(K.FAILED),
     E.STATUS_LIST_STALE: _spec(K.FAILED),
-    E.STREAM_NOT_CHECKABLE: _spec(K.INVALID, status=400),
     E.SYSTEM_EXISTS: _spec(K.CONFLICT),
     E.SYSTEM_NOT_FOUND: _spec(K.NOT_FOUND),
     E.SYSTEM_PROHIBITED: _spec(K.FAILED),

@@ -21,6 +21,7 @@ _TOOL = frozenset({"type", "function", "name", "custom"})
 _CALLS = frozenset({"tool_calls", "function_call"})
 _CALL = frozenset({"type", "function", "name", "index", "id"})
 _CHOICE = frozenset({"message", "delta", "index"})
+_ARGS = frozenset({"arguments"})
 _ANSWER = frozenset({"choices"})
 _SHAPES = frozenset({"none", "auto", "required"})
 
@@ -166,6 +167,26 @@ def called_tools(doc: Any) -> list[tuple[tuple[int, int], str | None]]:
             _repeated(legacy, _CALL, "a function call")
             raw = legacy.get("name")
             out.append(((choice, -1), raw if isinstance(raw, str) else None))
+    return out
+
+
+def argument_pieces(doc: Any) -> list[tuple[tuple[int, int], Any]]:
+    """The `arguments` each tool call of an answer carries, keyed like `called_tools` ((choice, call index)): a
+    whole answer's arguments, or one stream chunk's piece of them (pieces are joined in order by the caller). Raises
+    `AmbiguousDocument` when a call repeats its `arguments`."""
+    out: list[tuple[tuple[int, int], Any]] = []
+    for choice, msg in _choices(doc):
+        calls = msg.get("tool_calls")
+        for pos, call in enumerate(calls if isinstance(calls, list) else []):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict) and "arguments" in fn:
+                _repeated(fn, _ARGS, "a tool call's function")
+                index = call.get("index", pos)
+                out.append(((choice, index if isinstance(index, int) else pos), fn["arguments"]))
+        legacy = msg.get("function_call")
+        if isinstance(legacy, dict) and "arguments" in legacy:
+            _repeated(legacy, _ARGS, "a function call")
+            out.append(((choice, -1), legacy["arguments"]))
     return out
 
 

@@ -110,7 +110,7 @@ class Forwarding(Auditing):
                     problem = (ErrorCode.UPSTREAM_RESPONSE_UNREADABLE, f"answered in {encoding[:40]} encoding")
                 elif is_stream(resp):
                     headers = response_headers(resp, call.decision_id.encode())
-                    await self._stream(send, call, resp, headers, body, sent_at, checked)
+                    await self._stream(send, call, dep, resp, headers, body, sent_at, checked)
                     return
                 else:
                     headers = response_headers(resp, call.decision_id.encode())
@@ -159,6 +159,10 @@ class Forwarding(Auditing):
         found = ruled_calls(payload, frozenset(toolscope.ruled(grant, grant.tools)))
         if isinstance(found, Refusal):
             return found
+        return await self._check_calls(call, dep, grant, found)
+
+    async def _check_calls(self, call: Call, dep: Deployment, grant: Grant, found: list[RuledCall]) -> Refusal | None:
+        """`_tool_rules` on calls already assembled (a whole answer's, or a held stream's)."""
         checked: list[dict[str, Any]] = []
         call.facts = {**(call.facts or {}), "tool_calls": checked}
         held: list[tuple[RuledCall, dict[str, Any], str]] = []
@@ -250,6 +254,7 @@ class Forwarding(Auditing):
         self,
         send: Send,
         call: Call,
+        dep: Deployment,
         resp: Any,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
@@ -257,8 +262,9 @@ class Forwarding(Auditing):
         checked: bool,
     ) -> None:
         events = None
-        if checked and call.verdict is not None and call.verdict.grant is not None:
-            events = EventStream(call.verdict.grant.tools)
+        grant = call.verdict.grant if call.verdict is not None else None
+        if checked and grant is not None:
+            events = EventStream(grant.tools, frozenset(toolscope.ruled(grant, grant.tools)))
             result = await pass_events(resp, send, headers, events)
         else:
             result = await pass_stream(resp, send, headers)
@@ -266,8 +272,14 @@ class Forwarding(Auditing):
         extra: dict[str, Any] = {"stream": True}
         if result.client_gone:
             extra["client_gone"] = True
-        if events is not None and events.refusal is not None:
-            await self._cut_stream(send, call, events.refusal, body, b"".join(result.body), extra, result.client_gone)
+        refusal = events.refusal if events is not None else None
+        if events is not None and grant is not None and refusal is None and events.holding:
+            # a call of a tool with conditions or an approval: its events are held until it is judged whole
+            extra["held"] = True
+            if result.upstream_error is None and not result.client_gone:
+                refusal = await self._check_calls(call, dep, grant, events.ruled_calls())
+        if refusal is not None:
+            await self._cut_stream(send, call, refusal, body, b"".join(result.body), extra, result.client_gone)
             return
         reason = "upstream_stream_error" if result.upstream_error else None
         try:
@@ -295,7 +307,9 @@ class Forwarding(Auditing):
         client_gone: bool,
     ) -> None:
         """End a stream at its first out-of-scope tool call: audit the refusal, then an error event and the end."""
-        self._out_of_scope(call, refusal, "cut")  # the events before the refused one were sent
+        self._out_of_scope(call, refusal, "cut")  # the events before the refused (or held) one were sent
+        if refusal.approval_id:
+            call.facts = {**(call.facts or {}), "approval_id": refusal.approval_id}
         self.metrics.denial(refusal.code)
         try:
             await self._audit(call, 403, refusal.code, body, received, extra=extra)
@@ -310,6 +324,7 @@ class Forwarding(Auditing):
                 "code": refusal.code,
                 "decision_id": call.decision_id,
                 "license_id": _license(call),
+                **({"approval_id": refusal.approval_id} if refusal.approval_id else {}),
             }
         }
         await send(

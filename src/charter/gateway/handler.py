@@ -21,7 +21,6 @@ from charter.auth.authorize import allowed
 from charter.auth.model import Actor, Permission, Resource
 from charter.core import tracing
 from charter.core.errors import CharterError, ErrorCode, Unauthenticated
-from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Reason, Request, Verdict
 from charter.deployments.ratelimit import Limiter
 from charter.deployments.scope import decide
@@ -247,15 +246,6 @@ class Gateway(ExternalDecisions, McpRoute):
         if not verdict.allowed:
             reason = str(verdict.reason)
             await self._refuse(send, call, _status_for(reason), reason, verdict.detail)
-            return
-        grant = verdict.grant
-        if doc is not None and doc.get("stream") and grant is not None and toolscope.ruled(grant, tools):
-            ruled = ", ".join(toolscope.ruled(grant, tools))
-            detail = (
-                f"license {grant.license_id} has conditions or approvals for {ruled}: their calls are checked on "
-                'whole answers; send this request with "stream": false'
-            )
-            await self._refuse(send, call, 400, ErrorCode.STREAM_NOT_CHECKABLE, detail, request=body)
             return
         limited = self._rate_limited(call, dep, verdict)
         if limited is not None:

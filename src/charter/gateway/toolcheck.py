@@ -4,6 +4,11 @@ A JSON answer is read only when a cheap byte scan says it could hold a tool call
 events, and an event is read only under the same scan. The first call of a tool the license does not list (or a
 call without a name, a name sent in pieces, a repeated deciding key, an unreadable event that mentions tool calls)
 stops the answer: nothing of that event goes out.
+
+A streamed call of a tool with conditions or an approval in the license cannot be judged before its arguments are
+complete: from the first event of such a call on, the stream is held (what came before it has gone out) until the
+upstream ends; the gateway then checks the assembled calls like a whole answer's and releases the held events, or
+ends the stream with an error event instead.
 """
 
 from __future__ import annotations
@@ -14,7 +19,14 @@ from typing import Any
 
 from charter.core.errors import ErrorCode
 from charter.deployments import toolscope
-from charter.deployments.tools import AmbiguousDocument, call_arguments, called_tools, mentions_calls, strict_loads
+from charter.deployments.tools import (
+    AmbiguousDocument,
+    argument_pieces,
+    call_arguments,
+    called_tools,
+    mentions_calls,
+    strict_loads,
+)
 
 _BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _LINE = re.compile(rb"\r\n|\r|\n")
@@ -53,20 +65,19 @@ def ruled_calls(payload: bytes, ruled: frozenset[str]) -> list[RuledCall] | Refu
         if b"tool_calls" in payload or b"function_call" in payload:  # e.g. SSE events sent as one answer
             return Refusal("tool_not_in_scope", "the answer mentions tool calls but is not one readable JSON document")
         return []
-    out: list[RuledCall] = []
-    for name, raw in found:
-        if name not in ruled:
-            continue
-        try:
-            args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
-            if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
-                raise toolscope.BadCall(ErrorCode.INVALID_ARGUMENTS, "the arguments repeat a key")
-            canon = toolscope.canonical_args(args)
-        except (ValueError, toolscope.BadCall) as exc:
-            out.append(RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object"))
-            continue
-        out.append(RuledCall(name, dict(args or {}), toolscope.digest(canon)))
-    return out
+    return [ruled_call(name, raw) for name, raw in found if name in ruled]
+
+
+def ruled_call(name: str, raw: Any) -> RuledCall:
+    """One call of a ruled tool: its arguments (a JSON text, as OpenAI sends them, or an object) read strictly."""
+    try:
+        args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
+        if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
+            raise toolscope.BadCall(ErrorCode.INVALID_ARGUMENTS, "the arguments repeat a key")
+        canon = toolscope.canonical_args(args)
+    except (ValueError, toolscope.BadCall) as exc:
+        return RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object")
+    return RuledCall(name, dict(args or {}), toolscope.digest(canon))
 
 
 def _event_data(event: bytes) -> bytes | None:
@@ -86,12 +97,19 @@ class Calls:
         self.named: dict[tuple[int, int], str] = {}
 
     def see_json(self, data: bytes) -> Refusal | None:
+        return self.read(data)[1]
+
+    def read(self, data: bytes) -> tuple[Any, Refusal | None]:
+        """The document (None when unreadable) and the refusal of its first call out of scope."""
         try:
             doc = strict_loads(data)
         except ValueError:
             if b"tool_calls" in data or b"function_call" in data:
-                return Refusal("tool_not_in_scope", "the answer mentions tool calls but is not readable JSON")
-            return None
+                return None, Refusal("tool_not_in_scope", "the answer mentions tool calls but is not readable JSON")
+            return None, None
+        return doc, self._see(doc)
+
+    def _see(self, doc: Any) -> Refusal | None:
         try:
             calls = called_tools(doc)
         except AmbiguousDocument as exc:
@@ -133,15 +151,22 @@ def check_payload(payload: bytes, allowed: frozenset[str]) -> Refusal | None:
 
 class EventStream:
     """Cuts a stream into whole SSE events; `feed` returns what may be sent now, holding `data: [DONE]` and what
-    follows it (released by the caller after the audit entry is durable) and stopping at a refused tool call."""
+    follows it (released by the caller after the audit entry is durable) and stopping at a refused tool call.
 
-    __slots__ = ("buf", "calls", "done", "held", "refusal")
+    With `ruled` tools (conditions or approvals in the license), everything from the first event of a call of one
+    of them is held too, and its argument pieces collected: `ruled_calls()` gives the assembled calls to check once
+    the upstream has ended."""
 
-    def __init__(self, allowed: frozenset[str]) -> None:
+    __slots__ = ("buf", "calls", "done", "held", "holding", "pieces", "refusal", "ruled")
+
+    def __init__(self, allowed: frozenset[str], ruled: frozenset[str] = frozenset()) -> None:
         self.calls = Calls(allowed)
+        self.ruled = ruled
         self.buf = b""
         self.held = b""
         self.done = False
+        self.holding = False
+        self.pieces: dict[tuple[int, int], list[Any]] = {}
         self.refusal: Refusal | None = None
 
     def feed(self, chunk: bytes) -> bytes:
@@ -160,10 +185,13 @@ class EventStream:
                 self.buf = b""
                 return b"".join(out)
             if self.done:
-                self.held = buf[start - len(event) :]
+                self.held += buf[start - len(event) :]
                 self.buf = b""
                 return b"".join(out)
-            out.append(event)
+            if self.holding:
+                self.held += event
+            else:
+                out.append(event)
         self.buf = buf[start:]
         return b"".join(out)
 
@@ -174,6 +202,23 @@ class EventStream:
                 self.held += self.buf
             self.buf = b""
 
+    def ruled_calls(self) -> list[RuledCall]:
+        """The calls of ruled tools the stream made, each with its argument pieces joined in order."""
+        out = []
+        for key, name in self.calls.named.items():
+            if name not in self.ruled:
+                continue
+            pieces = self.pieces.get(key, [])
+            if all(isinstance(p, str) for p in pieces):
+                raw: Any = "".join(pieces)
+            elif len(pieces) == 1:
+                raw = pieces[0]  # a whole arguments object in one event
+            else:
+                out.append(RuledCall(name, None, "", "the arguments arrived as pieces that are not all text"))
+                continue
+            out.append(ruled_call(name, raw))
+        return out
+
     def _ok(self, event: bytes) -> bool:
         data = _event_data(event)
         if data is None:
@@ -182,6 +227,22 @@ class EventStream:
             self.done = True
             return True
         if mentions_calls(data):
-            self.refusal = self.calls.see_json(data)
+            doc, self.refusal = self.calls.read(data)
+            if self.refusal is None and self.ruled and doc is not None:
+                self.refusal = self._collect(doc)
             return self.refusal is None
         return True
+
+    def _collect(self, doc: Any) -> Refusal | None:
+        """Hold from a ruled tool's first call on; keep its argument pieces."""
+        named = self.calls.named
+        if not self.holding and any(name in self.ruled for name in named.values()):
+            self.holding = True
+        try:
+            pieces = argument_pieces(doc)
+        except AmbiguousDocument as exc:
+            return Refusal("tool_not_in_scope", f"the answer is ambiguous: {exc}")
+        for key, piece in pieces:
+            if named.get(key) in self.ruled:
+                self.pieces.setdefault(key, []).append(piece)
+        return None

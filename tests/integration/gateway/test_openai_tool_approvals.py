@@ -193,13 +193,74 @@ def test_denied_and_expired_approvals_refuse_and_other_tools_pass(
         assert expired.status_code == 403 and "has expired" in expired.json()["detail"]
 
 
-def test_a_streamed_request_offering_a_ruled_tool_is_refused_before_the_model_runs(
+def _events(r: httpx.Response) -> list[Any]:
+    """The `data:` payloads of an SSE answer, JSON-decoded (`[DONE]` as the string)."""
+    out: list[Any] = []
+    for line in r.text.splitlines():
+        if line.startswith("data: "):
+            data = line[6:]
+            out.append(data if data == "[DONE]" else json.loads(data))
+    return out
+
+
+def _streamed_args(events: list[Any]) -> str:
+    return "".join(
+        c["function"].get("arguments", "")
+        for e in events
+        if isinstance(e, dict) and "choices" in e
+        for c in e["choices"][0]["delta"].get("tool_calls", [])
+    )
+
+
+def test_a_streamed_call_needing_approval_is_held_until_complete_then_passes_once_approved(
+    world: tuple[World, str, str], container: Container
+) -> None:
+    """`"stream": true`: the text before the call streams; the call's events are held until its arguments are
+    whole, then replaced by an error event (approval asked) or, with the approval, released with `[DONE]`."""
+    w, key, _ = world
+    held = _ask(w, key, TRANSFER, stream=True)
+    assert held.status_code == 200 and held.headers["content-type"].startswith("text/event-stream")
+    events = _events(held)
+    assert events[0]["choices"][0]["delta"]["content"] == "thinking "  # before the call: sent as it came
+    error = events[-1]["error"]
+    assert error["code"] == "approval_required" and error["approval_id"].startswith("apr_")
+    assert "DE44" not in held.text and "transfer" not in json.dumps(events[:-1])  # the call never went out
+    assert "[DONE]" not in events
+    entry = _entry(container, held.headers["charter-decision-id"])
+    assert entry["outcome"] == "denied" and entry["details"]["reason"] == "approval_required"
+    assert entry["details"]["held"] is True and entry["details"]["tool_calls"][0]["tool"] == "transfer"
+    approval_id = error["approval_id"]
+    with container.uow(write=False) as uow:
+        assert approvals.get(uow, SYSTEM_ACTOR, approval_id).args == {"to": "DE44 5001", "amount": 900}
+    with container.uow() as uow:
+        approvals.decide(uow, user(container, "tess", "reviewer", "legal"), approval_id, approve=True)
+    other_args = _ask(w, key, 'args:transfer:{"to": "DE44 5001", "amount": 9000}', stream=True, approval=approval_id)
+    assert _events(other_args)[-1]["error"]["code"] == "approval_refused" and "9000" not in other_args.text
+    passed = _ask(w, key, TRANSFER, stream=True, approval=approval_id)
+    events = _events(passed)
+    assert events[-1] == "[DONE]" and json.loads(_streamed_args(events)) == {"to": "DE44 5001", "amount": 900}
+    ok = _entry(container, passed.headers["charter-decision-id"])
+    assert ok["outcome"] == "success" and ok["details"]["tool_calls"][0]["approval_id"] == approval_id
+    again = _ask(w, key, TRANSFER, stream=True, approval=approval_id)
+    assert "already used" in _events(again)[-1]["error"]["message"]
+
+
+def test_streamed_calls_meet_conditions_on_their_whole_arguments_and_unruled_tools_are_not_held(
     world: tuple[World, str, str], container: Container
 ) -> None:
     w, key, _ = world
-    r = _ask(w, key, "call:transfer", stream=True)
-    assert r.status_code == 400 and r.json()["code"] == "stream_not_checkable"
-    assert "transfer" in r.json()["detail"] and '"stream": false' in r.json()["detail"]
+    over = _ask(w, key, 'args:refund:{"amount": 800}', stream=True)
+    error = _events(over)[-1]["error"]
+    assert error["code"] == "tool_condition_failed" and "args.amount <= 500" in error["message"]
+    assert "800" not in over.text.replace(error["message"], "")  # the pieces of the call never went out
+    fine = _events(_ask(w, key, 'args:refund:{"amount": 20}', stream=True))
+    assert fine[-1] == "[DONE]" and json.loads(_streamed_args(fine)) == {"amount": 20}
+    bad = _events(_ask(w, key, "args:refund:not json", stream=True))
+    assert bad[-1]["error"]["code"] == "tool_condition_failed"
+    plain = _ask(w, key, "call:lookup", stream=True)  # no rule: streamed as before, nothing held
+    assert _events(plain)[-1] == "[DONE]"
+    entry = _entry(container, plain.headers["charter-decision-id"])
+    assert entry["outcome"] == "success" and "held" not in entry["details"]
 
 
 def test_an_answer_hiding_a_second_call_needing_approval_is_refused_without_spending_or_asking(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from charter.core.errors import InvalidInput
 from charter.deployments.tools import AmbiguousDocument, called_tools, check_request_keys, strict_loads
@@ -142,3 +144,35 @@ def test_event_stream_stops_at_the_first_unlicensed_call() -> None:
     split = EventStream(frozenset({"lookup", "lookup_customer"}))
     assert split.feed(_call(0, "lookup") + _call(0, "_customer")) == _call(0, "lookup")
     assert split.refusal is not None and "pieces" in split.refusal.detail
+
+
+RULED_STREAM = (
+    _event({"content": "checking "})
+    + _call(0, "lookup_customer", '{"id"')
+    + _call(0, args=": 7}")
+    + _call(1, "transfer", '{"to": "DE4')
+    + _call(1, args='4", "amount": 900}')
+    + _event({"content": "done"})
+    + b"data: [DONE]\n\n"
+)
+
+
+@given(cuts=st.lists(st.integers(min_value=1, max_value=len(RULED_STREAM) - 1), max_size=12, unique=True))
+def test_a_ruled_call_holds_the_stream_from_its_first_event_whatever_the_chunks(cuts: list[int]) -> None:
+    """What goes out before the ruled call is the same however the upstream's bytes are cut; from the call's first
+    event on everything is held, and its argument pieces join into the whole call."""
+    stream = EventStream(frozenset({"lookup_customer", "transfer"}), frozenset({"transfer"}))
+    bounds = [0, *sorted(cuts), len(RULED_STREAM)]
+    sent = b"".join(stream.feed(RULED_STREAM[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+    stream.finish()
+    before = RULED_STREAM.index(b'data: {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1')
+    assert sent == RULED_STREAM[:before] and stream.held == RULED_STREAM[before:]
+    assert stream.holding and stream.refusal is None
+    (call,) = stream.ruled_calls()
+    assert call.tool == "transfer" and call.args == {"to": "DE44", "amount": 900} and call.args_sha256
+
+
+def test_a_ruled_call_whose_arguments_repeat_their_key_is_refused() -> None:
+    stream = EventStream(frozenset({"transfer"}), frozenset({"transfer"}))
+    evil = _call(0, "transfer").replace(b'"arguments": ""', b'"arguments": "{}", "arguments": ""')
+    assert stream.feed(evil) == b"" and stream.refusal is not None and "ambiguous" in stream.refusal.detail
