@@ -214,6 +214,7 @@ class ErrorCode(StrEnum):
     OIDC_TOKEN_FAILED = "oidc_token_failed"
     OIDC_USERINFO_FAILED = "oidc_userinfo_failed"
     OIDC_USERINFO_MISMATCH = "oidc_userinfo_mismatch"
+    OIDC_ISSUER_MISMATCH = "oidc_issuer_mismatch"
     OIDC_WRONG_ISSUER = "oidc_wrong_issuer"
     OPENAI_ROUTE_REQUIRED = "openai_route_required"
     PACK_MALFORMED = "pack_malformed"
@@ -498,7 +499,8 @@ _ENTRIES: dict[ErrorCode, _Entry] = {
     E.OIDC_TOKEN_FAILED: _spec(K.UNAVAILABLE, status=502),
     E.OIDC_USERINFO_FAILED: _spec(K.UNAVAILABLE, status=502),
     E.OIDC_USERINFO_MISMATCH: _spec(K.UNAUTHENTICATED),
-    E.OIDC_WRONG_ISSUER: _spec(K.UNAVAILABLE),  # the callback's RFC 9207 `iss` naming another provider: 400
+    E.OIDC_ISSUER_MISMATCH: _spec(K.INVALID, status=400),  # a callback whose RFC 9207 `iss` names another provider
+    E.OIDC_WRONG_ISSUER: _spec(K.UNAVAILABLE),  # discovery names another issuer: a configuration error
     E.OPENAI_ROUTE_REQUIRED: _spec(K.INVALID, status=400, title="Use the OpenAI-compatible route"),
     E.PACK_MALFORMED: _spec(K.INVALID),
     E.PACK_UNSAFE: _spec(K.FAILED),

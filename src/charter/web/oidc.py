@@ -197,7 +197,12 @@ class RelyingParty:
                 "the sign-in response does not match the sign-in this browser started (state mismatch); start it again",
             )
         if params.get("iss") is not None and params["iss"] != self.issuer:  # RFC 9207: a mix-up with another provider
-            raise Refused(400, ErrorCode.OIDC_WRONG_ISSUER, "the sign-in response comes from another identity provider")
+            raise Refused(
+                400,
+                ErrorCode.OIDC_ISSUER_MISMATCH,
+                f"the sign-in response comes from another identity provider ({params['iss'][:200]}, not "
+                f"{self.issuer}); start the sign-in again",
+            )
         if params.get("error"):
             detail = (params.get("error_description") or params["error"])[:200]
             raise Refused(401, ErrorCode.OIDC_PROVIDER_REFUSED, f"the identity provider refused the sign-in: {detail}")

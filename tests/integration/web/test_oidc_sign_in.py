@@ -30,7 +30,7 @@ from charter.bootstrap import Container
 from charter.core.errors import Unauthenticated
 from charter.settings import Settings
 from charter.web.app import create
-from charter.web.oidc import Refused, RelyingParty
+from charter.web.oidc import Flow, Refused, RelyingParty
 from tests.integration.web.conftest import login_csrf
 from tests.support.db import env_for
 from tests.support.server import cli_in_process, free_port
@@ -264,3 +264,13 @@ def test_serve_refuses_a_group_table_naming_an_unknown_role(settings: Settings, 
     assert done.returncode == 2, done
     assert "invalid_setting: CHARTER_OIDC_GROUPS: group 'ml-platform'" in done.stderr
     assert "unknown role 'wizard'" in done.stderr
+
+
+def test_a_callback_from_another_provider_is_refused_before_the_code_is_redeemed() -> None:
+    """RFC 9207 mix-up defence: a callback whose `iss` names another provider never reaches the token endpoint."""
+    party, _, _ = _party()
+    flow = Flow("the-state", "the-nonce", "v" * 64, "/")  # what `start` kept in the browser's cookie
+    with pytest.raises(Refused) as refused:
+        party.finish({"code": "c", "state": "the-state", "iss": "https://evil.example"}, flow)
+    assert refused.value.status == 400 and refused.value.code == "oidc_issuer_mismatch"
+    assert "https://evil.example" in str(refused.value) and ISSUER in str(refused.value)
