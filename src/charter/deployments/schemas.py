@@ -60,6 +60,14 @@ class ToolCall(Strict):
     approval_id: str | None = Field(default=None, max_length=60)
 
 
+class AnswerCall(Strict):
+    """A tool call in the answer an in-process model returned (OpenAI style): checked against the license's argument
+    conditions and approvals for that tool, as the gateway checks its answers."""
+
+    tool: str = Field(max_length=200)
+    arguments: str | dict[str, Any] = Field(default="", description="As the model sent them: a JSON text or object.")
+
+
 class DecisionCreate(Strict):
     """A call an in-process model (the `charter.guard` SDK) is about to make, to be checked and audited."""
 
@@ -74,6 +82,14 @@ class DecisionCreate(Strict):
     tool_call: ToolCall | None = Field(
         default=None, description="An agent's tool call on this (MCP) deployment: scope, conditions, approval."
     )
+    answer_calls: list[AnswerCall] = Field(
+        default_factory=list,
+        max_length=64,
+        description="The tool calls of the model's answer (their names also in `tools`): conditions and approval.",
+    )
+    approval_id: str | None = Field(
+        default=None, max_length=60, description="The approval granted for the one answer call that needs one."
+    )
 
 
 class DecisionRead(BaseModel):
@@ -86,3 +102,8 @@ class DecisionRead(BaseModel):
     degraded: bool = False
     audit_seq: int | None = None
     approval_id: str | None = None
+    ruled_tools: list[str] = Field(
+        default_factory=list,
+        description="Tools with argument conditions or approvals in the deciding license: answers calling them are "
+        "decided again with `answer_calls` before the caller sees them.",
+    )

@@ -235,6 +235,9 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
     tool_facts: dict[str, object] | None = None
     if data.tool_call is not None:
         verdict, tool_facts, approval_id = _tool_call(uow, actor, name, verdict, data.tool_call)
+    answer_facts: list[dict[str, object]] | None = None
+    if data.answer_calls and verdict.allowed and verdict.grant is not None:
+        verdict, answer_facts, approval_id = _answer_calls(uow, actor, name, verdict.grant, verdict, data)
     status = 200 if verdict.allowed else 403
     extra: dict[str, object] = {"mode": data.mode, "via": "sdk", "purpose": data.purpose}
     if data.tools:  # as the gateway records them: what was asked, bounded
@@ -243,6 +246,8 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
         extra["call_latency_ms"] = data.latency_ms
     if tool_facts is not None:
         extra["mcp"] = tool_facts
+    if answer_facts:
+        extra["tool_calls"] = answer_facts  # as the gateway records an OpenAI answer's ruled calls
     seq = uow.record(
         inference_event(
             decision_id=decision_id,
@@ -268,7 +273,58 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
         degraded=verdict.degraded,
         audit_seq=seq,
         approval_id=approval_id,
+        ruled_tools=sorted({r.tool for r in verdict.grant.tool_rules}) if verdict.grant is not None else [],
     )
+
+
+def _answer_calls(
+    uow: UnitOfWork, actor: Actor, name: str, grant: Grant, verdict: Verdict, data: DecisionCreate
+) -> tuple[Verdict, list[dict[str, object]], str | None]:
+    """An answer's calls of tools with rules in the license, as the gateway checks them: every condition first, then
+    at most one call needing approval (spending `data.approval_id`, or asking for one)."""
+    ruled = frozenset(toolscope.ruled(grant, [c.tool for c in data.answer_calls]))
+    entries: list[dict[str, object]] = []
+    held: list[tuple[toolscope.RuledCall, dict[str, object], str]] = []
+    for call in data.answer_calls:
+        if call.tool not in ruled:
+            continue
+        rc = toolscope.ruled_call(call.tool, call.arguments)
+        entry: dict[str, object] = {"tool": rc.tool[:100], "args_sha256": rc.args_sha256}
+        entries.append(entry)
+        if rc.args is None:
+            detail = f"the model called tool {rc.tool!r} with arguments that cannot be checked: {rc.problem}"
+            return Verdict(False, Reason.TOOL_CONDITION_FAILED, grant=grant, detail=detail), entries, None
+        out = toolscope.check_rules(grant, name, rc.tool, rc.args)
+        if out.reason is Reason.APPROVAL_REQUIRED and out.approver is not None:
+            held.append((rc, entry, out.approver))
+        elif out.reason is not None:
+            return Verdict(False, out.reason, grant=grant, detail=out.detail), entries, None
+    if len(held) > 1:
+        detail = (
+            f"the answer calls {len(held)} tools needing approval ({', '.join(rc.tool for rc, _, _ in held)}); an "
+            'approval passes one call: ask for one tool call per answer ("parallel_tool_calls": false)'
+        )
+        return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), entries, None
+    if not held:
+        return verdict, entries, None
+    rc, entry, approver = held[0]
+    assert rc.args is not None
+    bound = {"license_id": grant.license_id, "deployment": name, "tool": rc.tool, "args_sha256": rc.args_sha256}
+    if data.approval_id is not None:
+        entry["approval_id"] = data.approval_id
+        why = approvals.use(uow, data.approval_id, agent=actor.ref, commit=False, **bound)
+        if why is None:
+            return verdict, entries, data.approval_id
+        detail = f"approval {data.approval_id}: {why}"
+        return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), entries, None
+    approval_id = approvals.ask(uow, args=rc.args, agent=actor.ref, approver=approver, commit=False, **bound)
+    entry["approval_id"] = approval_id
+    detail = (
+        f"license {grant.license_id}: tool {rc.tool} needs approval by {approver}: approval {approval_id} is waiting "
+        f"(charter approval approve {approval_id}); call again under `guard.approved('{approval_id}')` once it is "
+        "approved (it passes one answer calling the tool with the same arguments)"
+    )
+    return Verdict(False, Reason.APPROVAL_REQUIRED, grant=grant, detail=detail), entries, approval_id
 
 
 def _tool_call(

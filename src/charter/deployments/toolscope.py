@@ -16,6 +16,7 @@ from charter.core.canonical import canonical_json
 from charter.core.errors import ErrorCode
 from charter.core.hashing import sha256_hex
 from charter.deployments.model import Grant, Reason, ToolRule
+from charter.deployments.tools import strict_loads
 from charter.policies import cel
 
 # MCP tool names (SEP-986): 1-128 characters of ASCII letters, digits, `_`, `-`, `.`, `/`. Anything else (a
@@ -151,3 +152,25 @@ def condition_failure(expr: str, server: str, tool: str, args: Mapping[str, Any]
     if value is not True:
         return "is false for these arguments" if value is False else f"gave {type(value).__name__}, not a boolean"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class RuledCall:
+    """A tool call in a model's answer whose tool has conditions or an approval in the license."""
+
+    tool: str
+    args: dict[str, Any] | None  # None when the arguments are not a JSON object
+    args_sha256: str
+    problem: str = ""  # why the arguments cannot be checked
+
+
+def ruled_call(name: str, raw: Any) -> RuledCall:
+    """One call of a ruled tool: its arguments (a JSON text, as OpenAI sends them, or an object) read strictly."""
+    try:
+        args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
+        if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
+            raise BadCall(ErrorCode.INVALID_ARGUMENTS, "the arguments repeat a key")
+        canon = canonical_args(args)
+    except (ValueError, BadCall) as exc:
+        return RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object")
+    return RuledCall(name, dict(args or {}), digest(canon))

@@ -18,9 +18,10 @@ from charter.core import tracing
 from charter.core.errors import ErrorCode
 from charter.deployments import toolscope
 from charter.deployments.model import Deployment, DeploymentKind, Grant, Reason, Verdict
+from charter.deployments.toolscope import RuledCall
 from charter.gateway.auditing import Auditing, AuditUnavailable, Call, _license, _status_for
 from charter.gateway.inbound import Inbound
-from charter.gateway.toolcheck import EventStream, Refusal, RuledCall, check_payload, ruled_calls
+from charter.gateway.toolcheck import EventStream, Refusal, check_payload, ruled_calls
 from charter.gateway.upstream import (
     UPSTREAM_ERRORS,
     Upstream,

@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from charter.core.errors import ErrorCode
-from charter.deployments import toolscope
 from charter.deployments.tools import (
     AmbiguousDocument,
     argument_pieces,
@@ -27,6 +25,7 @@ from charter.deployments.tools import (
     mentions_calls,
     strict_loads,
 )
+from charter.deployments.toolscope import RuledCall, ruled_call
 
 _BOUNDARY = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _LINE = re.compile(rb"\r\n|\r|\n")
@@ -43,16 +42,6 @@ class Refusal:
     approval_id: str | None = None  # approval_required: the pending approval the caller's retry names
 
 
-@dataclass(frozen=True, slots=True)
-class RuledCall:
-    """A tool call in an answer whose tool has conditions or an approval in the license."""
-
-    tool: str
-    args: dict[str, Any] | None  # None when the arguments are not a JSON object
-    args_sha256: str
-    problem: str = ""  # why the arguments cannot be checked
-
-
 def ruled_calls(payload: bytes, ruled: frozenset[str]) -> list[RuledCall] | Refusal:
     """The calls of `ruled` tools in a whole JSON answer, with the sha256 of their canonical arguments."""
     if not ruled or not mentions_calls(payload):
@@ -66,18 +55,6 @@ def ruled_calls(payload: bytes, ruled: frozenset[str]) -> list[RuledCall] | Refu
             return Refusal("tool_not_in_scope", "the answer mentions tool calls but is not one readable JSON document")
         return []
     return [ruled_call(name, raw) for name, raw in found if name in ruled]
-
-
-def ruled_call(name: str, raw: Any) -> RuledCall:
-    """One call of a ruled tool: its arguments (a JSON text, as OpenAI sends them, or an object) read strictly."""
-    try:
-        args = strict_loads(raw) if isinstance(raw, str) and raw.strip() else raw
-        if getattr(args, "repeated", None):  # a repeated key: the tool could read either value
-            raise toolscope.BadCall(ErrorCode.INVALID_ARGUMENTS, "the arguments repeat a key")
-        canon = toolscope.canonical_args(args)
-    except (ValueError, toolscope.BadCall) as exc:
-        return RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object")
-    return RuledCall(name, dict(args or {}), toolscope.digest(canon))
 
 
 def _event_data(event: bytes) -> bytes | None:

@@ -14,19 +14,24 @@ only the sketches are sent (`charter.guard.capture`).
 
 Tools (`charter.guard.tools`): the declared `tools`, those a call's `tools=`/`functions=`/`tool_choice=` arguments
 offer, and those the answer calls (also chunk by chunk in a returned stream) are all decided against the license;
-an answer calling a tool outside it is withheld (`LicenseDenied`) in enforce mode.
+an answer calling a tool outside it is withheld (`LicenseDenied`) in enforce mode. An answer calling a tool with
+argument conditions or an approval in the license is decided with its arguments; one needing approval is refused
+with the approval asked (`LicenseDenied`, code `approval_required`, `approval_id`), and passes once under
+`with guard.approved(approval_id):` after a human approved it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import inspect
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
@@ -43,6 +48,8 @@ from charter.guard.tools import acheck_answer, check_answer, offered
 
 log = logging.getLogger("charter.guard")
 F = TypeVar("F", bound=Callable[..., Any])
+# The approval `Guard.approved` grants to the answers checked inside its block (this task or thread only).
+_APPROVAL: ContextVar[str | None] = ContextVar("charter_guard_approval", default=None)
 
 
 class Decider(Protocol):
@@ -111,8 +118,24 @@ class Guard:
 
     # --- deciding ------------------------------------------------------------------------------------------------
 
-    def _body(self, digest: str | None, tools: tuple[str, ...]) -> dict[str, Any]:
-        return {"purpose": self.purpose, "tools": list(tools), "mode": str(self.mode), "request_digest": digest}
+    def _body(
+        self, digest: str | None, tools: tuple[str, ...], answer_calls: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"purpose": self.purpose, "tools": list(tools), "mode": str(self.mode)}
+        body["request_digest"] = digest
+        if answer_calls:
+            body["answer_calls"] = answer_calls
+            body["approval_id"] = _APPROVAL.get()
+        return body
+
+    @contextlib.contextmanager
+    def approved(self, approval_id: str) -> Iterator[None]:
+        """Answers checked inside this block may spend `approval_id` (granted by a human for one exact tool call)."""
+        token = _APPROVAL.set(approval_id)
+        try:
+            yield
+        finally:
+            _APPROVAL.reset(token)
 
     def _offline(self, digest: str | None, tools: tuple[str, ...], why: str) -> Decision:
         if self.offline is None or self.caller is None:
@@ -155,23 +178,37 @@ class Guard:
         with self.spool.open("ab") as fh:
             fh.write(orjson.dumps(line) + b"\n")
 
-    def check(self, digest: str | None = None, *, tools: tuple[str, ...] | None = None) -> Decision:
-        """Decide (and audit) one call; applies the mode: raises `LicenseDenied` in enforce mode."""
+    def check(
+        self,
+        digest: str | None = None,
+        *,
+        tools: tuple[str, ...] | None = None,
+        answer_calls: list[dict[str, Any]] | None = None,
+    ) -> Decision:
+        """Decide (and audit) one call; applies the mode: raises `LicenseDenied` in enforce mode. `answer_calls`:
+        the answer's calls of tools with rules in the license (`{"tool", "arguments"}`), checked like the gateway's."""
         use = self.tools if tools is None else tools
         try:
-            decision = self.decider.decide(self.deployment, self._body(digest, use))
+            decision = self.decider.decide(self.deployment, self._body(digest, use, answer_calls))
         except Unreachable as exc:
             decision = self._offline(digest, use, str(exc))
         return self._apply(decision)
 
-    async def acheck(self, digest: str | None = None, *, tools: tuple[str, ...] | None = None) -> Decision:
+    async def acheck(
+        self,
+        digest: str | None = None,
+        *,
+        tools: tuple[str, ...] | None = None,
+        answer_calls: list[dict[str, Any]] | None = None,
+    ) -> Decision:
         """`check` for async code (the HTTP round trip does not block the loop)."""
         use = self.tools if tools is None else tools
+        body = self._body(digest, use, answer_calls)
         try:
             if self.remote is not None:
-                decision = await self.remote.adecide(self.deployment, self._body(digest, use))
+                decision = await self.remote.adecide(self.deployment, body)
             else:
-                decision = await asyncio.to_thread(self.decider.decide, self.deployment, self._body(digest, use))
+                decision = await asyncio.to_thread(self.decider.decide, self.deployment, body)
         except Unreachable as exc:
             decision = self._offline(digest, use, str(exc))
         return self._apply(decision)
@@ -217,13 +254,14 @@ class Guard:
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
                 digest = payload_digest(args, kwargs)
                 use = self._with_offered(kwargs)
-                await self.acheck(digest, tools=use)
+                ruled = frozenset((await self.acheck(digest, tools=use)).ruled_tools)
                 result = await fn(*args, **kwargs)
                 result = await acheck_answer(
                     result,
                     use,
-                    lambda tools: self.acheck(digest, tools=tools),
-                    lambda tools: self.check(digest, tools=tools),
+                    lambda tools, calls: self.acheck(digest, tools=tools, answer_calls=calls),
+                    lambda tools, calls: self.check(digest, tools=tools, answer_calls=calls),
+                    ruled,
                 )
                 capture = self.capture
                 if capture is not None:
@@ -239,8 +277,13 @@ class Guard:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             digest = payload_digest(args, kwargs)
             use = self._with_offered(kwargs)
-            self.check(digest, tools=use)
-            result = check_answer(fn(*args, **kwargs), use, lambda tools: self.check(digest, tools=tools))
+            ruled = frozenset(self.check(digest, tools=use).ruled_tools)
+            result = check_answer(
+                fn(*args, **kwargs),
+                use,
+                lambda tools, calls: self.check(digest, tools=tools, answer_calls=calls),
+                ruled,
+            )
             if self.capture is not None:
                 self.capture.observe(call_features(args, kwargs), result)
             return result

@@ -47,6 +47,7 @@ class LocalDecider:
             license_id=out.license_id,
             degraded=out.degraded,
             approval_id=out.approval_id,
+            ruled_tools=tuple(out.ruled_tools),
         )
 
     # --- capture (charter.guard.capture) -------------------------------------------------------------------------

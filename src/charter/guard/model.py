@@ -27,6 +27,7 @@ class Decision:
     degraded: bool = False
     offline: bool = False
     approval_id: str | None = None  # a tool call waiting for (or spending) a human's approval
+    ruled_tools: tuple[str, ...] = ()  # tools whose calls in an answer are decided with their arguments
 
 
 class LicenseDenied(CharterError):

@@ -26,6 +26,7 @@ def _decision(doc: dict[str, Any]) -> Decision:
         license_id=doc.get("license_id"),
         degraded=bool(doc.get("degraded")),
         approval_id=doc.get("approval_id"),
+        ruled_tools=tuple(str(t) for t in doc.get("ruled_tools") or ()),
     )
 
 

@@ -4,19 +4,34 @@ A governed function that takes OpenAI-style keyword arguments (`tools=`, `functi
 for those tools too; an answer (a dict, or an object with `model_dump()` like the OpenAI SDK's) that calls a tool
 not yet checked is decided again with that tool, before the caller gets it: in enforce mode `LicenseDenied` is
 raised and the answer is withheld. A streamed answer (an iterator or async iterator of chunks) is wrapped: the
-chunk carrying a new tool call's name is decided before it is yielded. The decisions are audited by Charter as
-any other.
+chunk carrying a new tool call's name is decided before it is yielded.
+
+Calls of tools with argument conditions or an approval in the license (the decision's `ruled_tools`) are decided
+with their arguments (`answer_calls`), as the gateway decides them: in a stream, the chunks from the first one of
+such a call to the end are held until its arguments are whole, then decided, then yielded (or withheld). The
+decisions are audited by Charter as any other.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-from charter.deployments.tools import BadToolShape, as_document, called_tools, request_tools
+import orjson
 
-Check = Callable[[tuple[str, ...]], Any]
-ACheck = Callable[[tuple[str, ...]], Awaitable[Any]]
+from charter.deployments.tools import (
+    BadToolShape,
+    argument_pieces,
+    as_document,
+    call_arguments,
+    called_tools,
+    request_tools,
+)
+
+# (the tools to decide, the answer's calls of ruled tools with their arguments)
+Check = Callable[[tuple[str, ...], list[dict[str, Any]]], Any]
+ACheck = Callable[[tuple[str, ...], list[dict[str, Any]]], Awaitable[Any]]
 _FIELDS = ("tools", "functions", "tool_choice", "function_call")
 
 
@@ -32,11 +47,14 @@ def offered(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 class _Seen:
-    """Tool names already decided for one call, and the names of stream calls assembled from their pieces."""
+    """Tool names already decided for one call, the names of stream calls assembled from their pieces, and the
+    argument pieces of ruled tools' calls."""
 
-    def __init__(self, decided: tuple[str, ...]) -> None:
+    def __init__(self, decided: tuple[str, ...], ruled: frozenset[str] = frozenset()) -> None:
         self.decided = decided
+        self.ruled = ruled
         self.pieces: dict[tuple[int, int], str] = {}
+        self.args: dict[tuple[int, int], list[Any]] = {}
 
     def new(self, doc: Any, *, stream: bool) -> tuple[str, ...]:
         """Names in `doc` not decided yet (a stream's name pieces are joined: the assembled name is decided)."""
@@ -52,30 +70,65 @@ class _Seen:
                 fresh.append(full)
         return tuple(fresh)
 
+    def collect(self, doc: Any) -> bool:
+        """Keep the argument pieces of ruled tools' calls in a stream chunk; True once any such call was seen."""
+        if not self.ruled:
+            return False
+        for key, piece in argument_pieces(doc):
+            if self.pieces.get(key) in self.ruled:
+                self.args.setdefault(key, []).append(piece)
+        return any(name in self.ruled for name in self.pieces.values())
 
-def check_answer(result: Any, decided: tuple[str, ...], check: Check) -> Any:
+    def streamed_calls(self) -> list[dict[str, Any]]:
+        """The ruled calls of a stream, their argument pieces joined."""
+        out = []
+        for key, name in self.pieces.items():
+            if name in self.ruled:
+                pieces = self.args.get(key, [])
+                text = all(isinstance(p, str) for p in pieces)
+                out.append(_call(name, "".join(pieces) if text else (pieces[0] if len(pieces) == 1 else pieces)))
+        return out
+
+
+def _call(name: str, arguments: Any) -> dict[str, Any]:
+    """An `answer_calls` item: arguments as sent when a JSON text or object, else their JSON (refused by Charter)."""
+    if not isinstance(arguments, str | dict):
+        arguments = orjson.dumps(arguments, default=str).decode()
+    return {"tool": name, "arguments": arguments}
+
+
+def _whole(doc: Any, decided: tuple[str, ...], ruled: frozenset[str]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """A whole answer: the new names to decide and its calls of ruled tools (nothing to decide: both empty)."""
+    fresh = _Seen(decided).new(doc, stream=False)
+    calls = [_call(name, args) for name, args in call_arguments(doc) if name in ruled]
+    return (decided + fresh if fresh or calls else ()), calls
+
+
+def check_answer(result: Any, decided: tuple[str, ...], check: Check, ruled: frozenset[str] = frozenset()) -> Any:
     """Decide the tools a returned answer calls; wrap a stream so each chunk is decided before it is yielded."""
     if _is_stream(result):
-        return CheckedStream(result, decided, check)
+        return CheckedStream(result, decided, check, ruled)
     doc = as_document(result)
     if doc is not None:
-        fresh = _Seen(decided).new(doc, stream=False)
-        if fresh:
-            check(decided + fresh)
+        tools, calls = _whole(doc, decided, ruled)
+        if tools:
+            check(tools, calls)
     return result
 
 
-async def acheck_answer(result: Any, decided: tuple[str, ...], check: ACheck, sync_check: Check) -> Any:
+async def acheck_answer(
+    result: Any, decided: tuple[str, ...], check: ACheck, sync_check: Check, ruled: frozenset[str] = frozenset()
+) -> Any:
     """`check_answer` for async code (async iterators are wrapped too; a sync stream is decided synchronously)."""
     if hasattr(result, "__anext__"):
-        return ACheckedStream(result, decided, check)
+        return ACheckedStream(result, decided, check, ruled)
     if _is_stream(result):
-        return CheckedStream(result, decided, sync_check)
+        return CheckedStream(result, decided, sync_check, ruled)
     doc = as_document(result)
     if doc is not None:
-        fresh = _Seen(decided).new(doc, stream=False)
-        if fresh:
-            await check(decided + fresh)
+        tools, calls = _whole(doc, decided, ruled)
+        if tools:
+            await check(tools, calls)
     return result
 
 
@@ -84,25 +137,44 @@ def _is_stream(value: Any) -> bool:
 
 
 class CheckedStream:
-    """A sync stream of answer chunks whose new tool calls are decided before the chunk is yielded."""
+    """A sync stream of answer chunks whose new tool calls are decided before the chunk is yielded; from the first
+    chunk of a ruled tool's call on, the rest is held until the stream ends and its calls are decided whole."""
 
-    def __init__(self, inner: Any, decided: tuple[str, ...], check: Check) -> None:
+    def __init__(self, inner: Any, decided: tuple[str, ...], check: Check, ruled: frozenset[str] = frozenset()) -> None:
         self._inner = inner
-        self._seen = _Seen(decided)
+        self._seen = _Seen(decided, ruled)
         self._check = check
+        self._held: deque[Any] | None = None
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
+        if self._held is not None:
+            if self._held:
+                return self._held.popleft()
+            raise StopIteration
         chunk = next(self._inner)
+        if not self._see(chunk):
+            return chunk
+        held = deque([chunk])
+        for more in self._inner:
+            held.append(more)
+            self._see(more)
+        self._check(self._seen.decided, self._seen.streamed_calls())
+        self._held = held
+        return held.popleft()
+
+    def _see(self, chunk: Any) -> bool:
+        """Decide a chunk's new names; True once a ruled tool's call has begun (hold from here)."""
         doc = as_document(chunk)
-        if doc is not None:
-            fresh = self._seen.new(doc, stream=True)
-            if fresh:
-                self._check(self._seen.decided + fresh)
-                self._seen.decided += fresh
-        return chunk
+        if doc is None:
+            return False
+        fresh = self._seen.new(doc, stream=True)
+        if fresh:
+            self._check(self._seen.decided + fresh, [])
+            self._seen.decided += fresh
+        return self._seen.collect(doc)
 
     def __enter__(self) -> CheckedStream:
         return self
@@ -117,25 +189,48 @@ class CheckedStream:
 
 
 class ACheckedStream:
-    """An async stream of answer chunks whose new tool calls are decided before the chunk is yielded."""
+    """`CheckedStream` for an async stream of answer chunks."""
 
-    def __init__(self, inner: Any, decided: tuple[str, ...], check: ACheck) -> None:
+    def __init__(
+        self, inner: Any, decided: tuple[str, ...], check: ACheck, ruled: frozenset[str] = frozenset()
+    ) -> None:
         self._inner = inner
-        self._seen = _Seen(decided)
+        self._seen = _Seen(decided, ruled)
         self._check = check
+        self._held: deque[Any] | None = None
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
     async def __anext__(self) -> Any:
+        if self._held is not None:
+            if self._held:
+                return self._held.popleft()
+            raise StopAsyncIteration
         chunk = await self._inner.__anext__()
+        if not await self._see(chunk):
+            return chunk
+        held = deque([chunk])
+        while True:
+            try:
+                more = await self._inner.__anext__()
+            except StopAsyncIteration:
+                break
+            held.append(more)
+            await self._see(more)
+        await self._check(self._seen.decided, self._seen.streamed_calls())
+        self._held = held
+        return held.popleft()
+
+    async def _see(self, chunk: Any) -> bool:
         doc = as_document(chunk)
-        if doc is not None:
-            fresh = self._seen.new(doc, stream=True)
-            if fresh:
-                await self._check(self._seen.decided + fresh)
-                self._seen.decided += fresh
-        return chunk
+        if doc is None:
+            return False
+        fresh = self._seen.new(doc, stream=True)
+        if fresh:
+            await self._check(self._seen.decided + fresh, [])
+            self._seen.decided += fresh
+        return self._seen.collect(doc)
 
     async def __aenter__(self) -> ACheckedStream:
         return self
