@@ -280,35 +280,19 @@ def record_decision(uow: UnitOfWork, actor: Actor, name: str, data: DecisionCrea
 def _answer_calls(
     uow: UnitOfWork, actor: Actor, name: str, grant: Grant, verdict: Verdict, data: DecisionCreate
 ) -> tuple[Verdict, list[dict[str, object]], str | None]:
-    """An answer's calls of tools with rules in the license, as the gateway checks them: every condition first, then
-    at most one call needing approval (spending `data.approval_id`, or asking for one)."""
+    """An answer's calls of tools with rules in the license, as the gateway checks them (`toolscope.check_answer`);
+    the one call needing approval spends `data.approval_id`, or asks for an approval."""
     ruled = frozenset(toolscope.ruled(grant, [c.tool for c in data.answer_calls]))
-    entries: list[dict[str, object]] = []
-    held: list[tuple[toolscope.RuledCall, dict[str, object], str]] = []
-    for call in data.answer_calls:
-        if call.tool not in ruled:
-            continue
-        rc = toolscope.ruled_call(call.tool, call.arguments)
-        entry: dict[str, object] = {"tool": rc.tool[:100], "args_sha256": rc.args_sha256}
-        entries.append(entry)
-        if rc.args is None:
-            detail = f"the model called tool {rc.tool!r} with arguments that cannot be checked: {rc.problem}"
-            return Verdict(False, Reason.TOOL_CONDITION_FAILED, grant=grant, detail=detail), entries, None
-        out = toolscope.check_rules(grant, name, rc.tool, rc.args)
-        if out.reason is Reason.APPROVAL_REQUIRED and out.approver is not None:
-            held.append((rc, entry, out.approver))
-        elif out.reason is not None:
-            return Verdict(False, out.reason, grant=grant, detail=out.detail), entries, None
-    if len(held) > 1:
-        detail = (
-            f"the answer calls {len(held)} tools needing approval ({', '.join(rc.tool for rc, _, _ in held)}); an "
-            'approval passes one call: ask for one tool call per answer ("parallel_tool_calls": false)'
-        )
-        return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), entries, None
-    if not held:
+    found = [toolscope.ruled_call(c.tool, c.arguments) for c in data.answer_calls if c.tool in ruled]
+    entries: list[dict[str, object]] = [{"tool": rc.tool[:100], "args_sha256": rc.args_sha256} for rc in found]
+    checked = toolscope.check_answer(grant, name, found)
+    if checked.refusal is not None:
+        reason = checked.refusal.reason
+        return Verdict(False, reason, grant=grant, detail=checked.refusal.detail), entries, None
+    rc, approver = checked.held, checked.approver
+    if rc is None or approver is None or rc.args is None:
         return verdict, entries, None
-    rc, entry, approver = held[0]
-    assert rc.args is not None
+    entry = entries[found.index(rc)]
     bound = {"license_id": grant.license_id, "deployment": name, "tool": rc.tool, "args_sha256": rc.args_sha256}
     if data.approval_id is not None:
         entry["approval_id"] = data.approval_id
@@ -319,10 +303,8 @@ def _answer_calls(
         return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), entries, None
     approval_id = approvals.ask(uow, args=rc.args, agent=actor.ref, approver=approver, commit=False, **bound)
     entry["approval_id"] = approval_id
-    detail = (
-        f"license {grant.license_id}: tool {rc.tool} needs approval by {approver}: approval {approval_id} is waiting "
-        f"(charter approval approve {approval_id}); call again under `guard.approved('{approval_id}')` once it is "
-        "approved (it passes one answer calling the tool with the same arguments)"
+    detail = toolscope.waiting_detail(
+        grant, rc.tool, approver, approval_id, f"call again under guard.approved('{approval_id}')"
     )
     return Verdict(False, Reason.APPROVAL_REQUIRED, grant=grant, detail=detail), entries, approval_id
 

@@ -174,3 +174,47 @@ def ruled_call(name: str, raw: Any) -> RuledCall:
     except (ValueError, BadCall) as exc:
         return RuledCall(name, None, "", str(exc) or "the arguments are not a JSON object")
     return RuledCall(name, dict(args or {}), digest(canon))
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCheck:
+    """A model answer's calls of ruled tools against the license: the first refusal (an unreadable call, a false
+    condition, or two calls needing approval: one approval passes one call), else the one call waiting for an
+    approval (with its approver), if any. Who spends or asks for the approval is the caller's business."""
+
+    refusal: ToolDecision | None = None
+    refused_tool: str | None = None
+    held: RuledCall | None = None
+    approver: str | None = None
+
+
+def check_answer(grant: Grant, server: str, found: Sequence[RuledCall]) -> AnswerCheck:
+    """Every condition of every call first, then at most one approval (see `AnswerCheck`)."""
+    held: list[tuple[RuledCall, str]] = []
+    for rc in found:
+        if rc.args is None:
+            detail = f"the model called tool {rc.tool!r} with arguments that cannot be checked: {rc.problem}"
+            return AnswerCheck(ToolDecision(Reason.TOOL_CONDITION_FAILED, detail), rc.tool)
+        out = check_rules(grant, server, rc.tool, rc.args)
+        if out.reason is Reason.APPROVAL_REQUIRED and out.approver is not None:
+            held.append((rc, out.approver))
+        elif out.reason is not None:
+            return AnswerCheck(out, rc.tool)
+    if len(held) > 1:
+        detail = (
+            f"the answer calls {len(held)} tools needing approval ({', '.join(rc.tool for rc, _ in held)}); an "
+            'approval passes one call: ask for one tool call per answer ("parallel_tool_calls": false)'
+        )
+        return AnswerCheck(ToolDecision(Reason.APPROVAL_REFUSED, detail))
+    if held:
+        return AnswerCheck(held=held[0][0], approver=held[0][1])
+    return AnswerCheck()
+
+
+def waiting_detail(grant: Grant, tool: str, approver: str, approval_id: str, retry: str) -> str:
+    """The refusal of a call that now waits for approval `approval_id`; `retry` says how to send it again."""
+    return (
+        f"license {grant.license_id}: tool {tool} needs approval by {approver}: approval {approval_id} is waiting "
+        f"(charter approval approve {approval_id}); {retry} once it is approved (it passes one answer calling the "
+        "tool with the same arguments)"
+    )

@@ -164,36 +164,22 @@ class Forwarding(Auditing):
 
     async def _check_calls(self, call: Call, dep: Deployment, grant: Grant, found: list[RuledCall]) -> Refusal | None:
         """`_tool_rules` on calls already assembled (a whole answer's, or a held stream's)."""
-        checked: list[dict[str, Any]] = []
-        call.facts = {**(call.facts or {}), "tool_calls": checked}
-        held: list[tuple[RuledCall, dict[str, Any], str]] = []
-        for rc in found:
-            entry: dict[str, Any] = {"tool": rc.tool[:100], "args_sha256": rc.args_sha256}
-            checked.append(entry)
-            if rc.args is None:
-                self._tool_count(dep.name, rc.tool, "refused")
-                detail = f"the model called tool {rc.tool!r} with arguments that cannot be checked: {rc.problem}"
-                return Refusal("tool_condition_failed", detail, (rc.tool,))
-            decision = toolscope.check_rules(grant, dep.name, rc.tool, rc.args)
-            if decision.reason is Reason.APPROVAL_REQUIRED and decision.approver is not None:
-                held.append((rc, entry, decision.approver))
-            elif decision.reason is not None:
-                self._tool_count(dep.name, rc.tool, "refused")
-                return Refusal(str(decision.reason), decision.detail, (rc.tool,))
-        if len(held) > 1:
-            tools = tuple(rc.tool for rc, _, _ in held)
-            detail = (
-                f"the answer calls {len(held)} tools needing approval ({', '.join(tools)}); an approval passes one "
-                'call: ask for one tool call per answer ("parallel_tool_calls": false)'
-            )
-            return Refusal("approval_refused", detail, tools)
-        if held:
-            rc, entry, approver = held[0]
-            refusal = await self._answer_approval(call, dep, grant, rc, entry, approver)
+        entries = [{"tool": rc.tool[:100], "args_sha256": rc.args_sha256} for rc in found]
+        call.facts = {**(call.facts or {}), "tool_calls": entries}
+        checked = toolscope.check_answer(grant, dep.name, found)
+        if checked.refusal is not None:
+            tools = (checked.refused_tool,) if checked.refused_tool else tuple(rc.tool for rc in found)
+            if checked.refused_tool:
+                self._tool_count(dep.name, checked.refused_tool, "refused")
+            return Refusal(str(checked.refusal.reason), checked.refusal.detail, tools)
+        held = checked.held
+        if held is not None and checked.approver is not None:
+            entry = entries[found.index(held)]
+            refusal = await self._answer_approval(call, dep, grant, held, entry, checked.approver)
             if refusal is not None:
                 return refusal
         for rc in found:
-            self._tool_count(dep.name, rc.tool, "approved" if held and rc is held[0][0] else "called")
+            self._tool_count(dep.name, rc.tool, "approved" if rc is held else "called")
         return None
 
     async def _answer_approval(
@@ -215,12 +201,8 @@ class Forwarding(Auditing):
         )
         entry["approval_id"] = approval_id
         self._tool_count(dep.name, rc.tool, "approval_required")
-        detail = (
-            f"license {grant.license_id}: tool {rc.tool} needs approval by {approver}: approval {approval_id} is "
-            f"waiting (charter approval approve {approval_id}); send the same request again with the header "
-            f"'Charter-Approval: {approval_id}' once it is approved (it passes one answer calling the tool with the "
-            "same arguments)"
-        )
+        retry = f"send the same request again with the header 'Charter-Approval: {approval_id}'"
+        detail = toolscope.waiting_detail(grant, rc.tool, approver, approval_id, retry)
         return Refusal("approval_required", detail, (rc.tool,), approval_id)
 
     def _tool_count(self, server: str, tool: str, outcome: str) -> None:
