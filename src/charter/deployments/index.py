@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from charter.deployments.model import Deployment, Grant, ToolRule
+from charter.deployments.model import Deployment, Grant, tool_rules
 
 
 def _epoch(value: Any, default: float) -> float:
@@ -69,16 +69,8 @@ def grant_from(entry: Any) -> Grant:
         version=int(_get(entry, "version", default=0) or 0),
         rate_limit_rps=rps,
         rate_burst=burst,
-        tool_rules=_rules(_get(entry, "tool_rules")),
+        tool_rules=tool_rules(_get(entry, "tool_rules")),
     )
-
-
-def _rules(value: Any) -> tuple[ToolRule, ...]:
-    out = []
-    for item in value or ():
-        if isinstance(item, Mapping) and {"tool", "kind", "value"} <= item.keys():
-            out.append(ToolRule(str(item["tool"]), str(item["kind"]), str(item["value"])))
-    return tuple(out)
 
 
 @dataclass(frozen=True)

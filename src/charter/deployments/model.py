@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class DeploymentKind(StrEnum):
@@ -55,6 +57,15 @@ class Deployment:
     upstream_model: str | None = None  # rewrite the OpenAI `model` field to this name when forwarding
     rate_limit_rps: float | None = None
     rate_burst: int | None = None
+
+
+def tool_rules(value: Any) -> tuple[ToolRule, ...]:
+    """Rules as stored with a license or carried by its token (`[{"tool", "kind", "value"}]`); others are skipped."""
+    out = []
+    for item in value or ():
+        if isinstance(item, Mapping) and {"tool", "kind", "value"} <= item.keys():
+            out.append(ToolRule(str(item["tool"]), str(item["kind"]), str(item["value"])))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

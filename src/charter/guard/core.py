@@ -39,7 +39,8 @@ from typing import Any, Protocol, TypeVar, cast
 import orjson
 
 from charter.core.ids import new_id
-from charter.deployments.model import Request
+from charter.deployments import toolscope
+from charter.deployments.model import Grant, Reason, Request, Verdict
 from charter.guard.capture import Capture, CaptureClient, call_features
 from charter.guard.model import Decision, LicenseDenied, LicenseWarning, Mode
 from charter.guard.offline import OfflineVerifier
@@ -137,7 +138,9 @@ class Guard:
         finally:
             _APPROVAL.reset(token)
 
-    def _offline(self, digest: str | None, tools: tuple[str, ...], why: str) -> Decision:
+    def _offline(
+        self, digest: str | None, tools: tuple[str, ...], why: str, answer_calls: list[dict[str, Any]] | None = None
+    ) -> Decision:
         if self.offline is None or self.caller is None:
             return Decision(
                 decision_id="",
@@ -147,6 +150,9 @@ class Guard:
                 detail=f"Charter is unreachable ({why}) and no offline verifier is configured",
             )
         verdict = self.offline.decide(Request(self.caller, self.purpose, tools))
+        grant = verdict.grant
+        if verdict.allowed and grant is not None and answer_calls:
+            verdict = _offline_answer(verdict, grant, self.deployment, answer_calls, why)
         decision = Decision(
             decision_id=new_id("dec"),
             allowed=verdict.allowed,
@@ -156,6 +162,7 @@ class Guard:
             license_id=verdict.license_id,
             degraded=verdict.degraded,
             offline=True,
+            ruled_tools=tuple(sorted({r.tool for r in grant.tool_rules})) if grant is not None else (),
         )
         self._spool(decision, digest)
         return decision
@@ -191,7 +198,7 @@ class Guard:
         try:
             decision = self.decider.decide(self.deployment, self._body(digest, use, answer_calls))
         except Unreachable as exc:
-            decision = self._offline(digest, use, str(exc))
+            decision = self._offline(digest, use, str(exc), answer_calls)
         return self._apply(decision)
 
     async def acheck(
@@ -210,7 +217,7 @@ class Guard:
             else:
                 decision = await asyncio.to_thread(self.decider.decide, self.deployment, body)
         except Unreachable as exc:
-            decision = self._offline(digest, use, str(exc))
+            decision = self._offline(digest, use, str(exc), answer_calls)
         return self._apply(decision)
 
     def tool_call(
@@ -301,6 +308,25 @@ class Guard:
 
     async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         return None
+
+
+def _offline_answer(verdict: Verdict, grant: Grant, deployment: str, calls: list[dict[str, Any]], why: str) -> Verdict:
+    """An answer's ruled calls decided from the license token alone: conditions are checked here; a call needing a
+    human's approval is refused, since only Charter can ask for one or spend it."""
+    ruled = frozenset(toolscope.ruled(grant, [str(c["tool"]) for c in calls]))
+    found = [toolscope.ruled_call(str(c["tool"]), c["arguments"]) for c in calls if c["tool"] in ruled]
+    checked = toolscope.check_answer(grant, deployment, found)
+    if checked.refusal is not None:
+        return Verdict(
+            False, checked.refusal.reason, grant=grant, degraded=verdict.degraded, detail=checked.refusal.detail
+        )
+    if checked.held is not None:
+        detail = (
+            f"tool {checked.held.tool} needs approval by {checked.approver}, and approvals need Charter, which is "
+            f"unreachable ({why})"
+        )
+        return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, degraded=verdict.degraded, detail=detail)
+    return verdict
 
 
 def governed(deployment: str, **options: Any) -> Guard:

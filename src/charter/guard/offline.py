@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from charter.deployments.model import Grant, Reason, Request, Verdict
+from charter.deployments.model import Grant, Reason, Request, Verdict, tool_rules
 from charter.deployments.scope import decide
 from charter.licenses import jose, statuslist
 from charter.licenses.model import STATUS_REVOKED, STATUS_SUSPENDED
@@ -105,6 +105,7 @@ class OfflineVerifier:
             nbf=float(c["nbf"]),
             exp=float(c["exp"]),
             risk_tier=str(c["risk_tier"]),
+            tool_rules=tool_rules(scope.get("tool_rules")),
         )
         return grant, degraded
 

@@ -57,6 +57,7 @@ def token_for(
         status_uri=issuer.status_uri,
         model_signer=model_signer,
         evidence=evidence,
+        tool_rules=row.tool_rules or (),
     )
     return tokens.sign_license(issuer.key, claims)
 

@@ -52,10 +52,13 @@ def license_claims(
     status_uri: str,
     model_signer: str | None = None,
     evidence: Mapping[str, Any] | None = None,
+    tool_rules: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The claims of a license token (every one required by verifiers, but `model_signer`: the sha256 of the key
-    whose OpenSSF model signature over the artifact was verified at registration, when there was one; and
-    `evidence`: the assessment the license rests on, the sha256 of its evidence document and who computed it)."""
+    whose OpenSSF model signature over the artifact was verified at registration, when there was one;
+    `evidence`: the assessment the license rests on, the sha256 of its evidence document and who computed it; and
+    `scope.tool_rules`, when the license has argument conditions or approvals for its tools, so that a verifier
+    deciding offline applies them too)."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": license_id,
@@ -77,6 +80,10 @@ def license_claims(
         "conditions_digest": conditions_digest,
         "status": {"status_list": {"idx": status_index, "uri": status_uri}},
     }
+    if tool_rules:
+        claims["scope"]["tool_rules"] = [
+            {"tool": r["tool"], "kind": r["kind"], "value": r["value"]} for r in tool_rules
+        ]
     if model_signer is not None:
         claims["model_signer"] = model_signer
     if evidence is not None:
@@ -112,6 +119,14 @@ def check_claims(claims: Mapping[str, Any]) -> None:
         value = scope.get(name)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise _missing(f"scope.{name}")
+    rules = scope.get("tool_rules", [])
+    if not isinstance(rules, list) or not all(
+        isinstance(r, dict)
+        and all(isinstance(r.get(k), str) for k in ("tool", "kind", "value"))
+        and r["kind"] in ("condition", "approval")
+        for r in rules
+    ):
+        raise _missing("scope.tool_rules")
     status = claims["status"]
     ref = status.get("status_list") if isinstance(status, dict) else None
     if not isinstance(ref, dict) or not isinstance(ref.get("uri"), str):

@@ -4,6 +4,7 @@ in a returned stream. A real container and database decide and audit (`LocalDeci
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,6 +20,8 @@ from charter.deployments import approvals, service
 from charter.deployments.schemas import DeploymentCreate
 from charter.guard import Guard, LicenseDenied
 from charter.guard.local import LocalDecider
+from charter.licenses import service as licenses
+from charter.licenses.runtime import issuer_for
 from tests.support.builders import user
 from tests.support.gateway_fake.world import licensed
 
@@ -148,6 +151,9 @@ def ruled_guard(container: Container) -> Guard:
         service.add(
             uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(BODY), allow=container.settings.upstream_allowlist
         )
+        signed = licenses.token(uow, SYSTEM_ACTOR, world.license_id, issuer_for(container)).token
+    rules = json.loads(base64.urlsafe_b64decode(signed.split(".")[1] + "=="))["scope"]["tool_rules"]
+    assert {(r["tool"], r["kind"]) for r in rules} == {("refund", "condition"), ("transfer", "approval")}  # offline too
     return Guard("credit-prod", purpose="credit-scoring", decider=LocalDecider(container, world.app_key))
 
 

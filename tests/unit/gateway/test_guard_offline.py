@@ -26,7 +26,15 @@ DIGEST = "sha256:" + "ab" * 32
 PIN: dict[str, Any] = {"env": "production", "digest": DIGEST}  # the deployment the verifier guards
 
 
-def token(risk: str = "limited", days: int = 30, *, env: str = "production", digest: str = DIGEST) -> str:
+def token(
+    risk: str = "limited",
+    days: int = 30,
+    *,
+    env: str = "production",
+    digest: str = DIGEST,
+    tools: tuple[str, ...] = ("lookup_customer",),
+    rules: tuple[dict[str, str], ...] = (),
+) -> str:
     claims = license_claims(
         issuer="charter",
         license_id="lic_offline",
@@ -41,11 +49,12 @@ def token(risk: str = "limited", days: int = 30, *, env: str = "production", dig
         env=env,
         purposes=["credit-scoring"],
         callers=["app:loan-portal"],
-        tools=["lookup_customer"],
+        tools=list(tools),
         regions=["eu"],
         conditions_digest="sha256:" + "00" * 32,
         status_index=5,
         status_uri=URI,
+        tool_rules=rules,
     )
     return sign_license(KEY, claims)
 
@@ -230,3 +239,34 @@ def test_a_token_for_another_environment_or_model_is_a_scope_mismatch(
 def test_the_verifier_must_be_pinned() -> None:
     with pytest.raises(TypeError):
         OfflineVerifier(token(), JWKS, StatusServer(Clock()))  # type: ignore[call-arg]
+
+
+def test_offline_answers_meet_the_tool_rules_the_token_carries_and_approvals_need_the_server() -> None:
+    """The token's `scope.tool_rules`: conditions checked from the token alone; an approval cannot be asked for or
+    spent without Charter, so such a call is refused (fail closed)."""
+    rules = (
+        {"tool": "refund", "kind": "condition", "value": "args.amount <= 500"},
+        {"tool": "transfer", "kind": "approval", "value": "role:legal"},
+    )
+    clock = Clock()
+    signed = token(tools=("refund", "transfer"), rules=rules)
+    verifier = OfflineVerifier(signed, JWKS, StatusServer(clock), **PIN, refresh_s=0, clock=clock)
+    assert [r.tool for r in verifier.grant(clock.t)[0].tool_rules] == ["refund", "transfer"]
+    guard = Guard("credit-prod", purpose="credit-scoring", caller="app:loan-portal", decider=DownDecider())
+    guard.offline = verifier
+
+    def answer(name: str, args: str) -> dict[str, Any]:
+        call = {"id": "c0", "type": "function", "function": {"name": name, "arguments": args}}
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}]}
+
+    @guard
+    def chat(name: str, args: str) -> dict[str, Any]:
+        return answer(name, args)
+
+    assert chat("refund", '{"amount": 20}') == answer("refund", '{"amount": 20}')
+    with pytest.raises(LicenseDenied) as over:
+        chat("refund", '{"amount": 800}')
+    assert over.value.code == "tool_condition_failed" and "args.amount <= 500" in str(over.value)
+    with pytest.raises(LicenseDenied) as held:
+        chat("transfer", '{"to": "x"}')
+    assert held.value.code == "approval_refused" and "approvals need Charter" in str(held.value)

@@ -31,27 +31,30 @@ KEY = _key()
 KEYS = KeySet.from_jwks(jose.jwks(KEY))
 
 
+_ARGS: dict[str, Any] = {
+    "issuer": "https://charter.example",
+    "license_id": "lic_1",
+    "token_id": "tok_1",
+    "issued_at": NOW - timedelta(hours=1),
+    "not_before": NOW - timedelta(hours=1),
+    "expires": NOW + timedelta(days=30),
+    "digest": DIGEST,
+    "system": "credit-scoring",
+    "version": "1.0.0",
+    "risk_tier": "high",
+    "env": "production",
+    "purposes": ["credit-decisioning"],
+    "callers": ["app:loan-portal"],
+    "tools": [],
+    "regions": ["eu"],
+    "conditions_digest": "sha256:" + "cd" * 32,
+    "status_index": 5,
+    "status_uri": URI,
+}
+
+
 def _claims(**over: Any) -> dict[str, Any]:
-    doc = tokens.license_claims(
-        issuer="https://charter.example",
-        license_id="lic_1",
-        token_id="tok_1",
-        issued_at=NOW - timedelta(hours=1),
-        not_before=NOW - timedelta(hours=1),
-        expires=NOW + timedelta(days=30),
-        digest=DIGEST,
-        system="credit-scoring",
-        version="1.0.0",
-        risk_tier="high",
-        env="production",
-        purposes=["credit-decisioning"],
-        callers=["app:loan-portal"],
-        tools=[],
-        regions=["eu"],
-        conditions_digest="sha256:" + "cd" * 32,
-        status_index=5,
-        status_uri=URI,
-    )
+    doc = tokens.license_claims(**_ARGS)
     doc.update(over)
     return doc
 
@@ -202,3 +205,20 @@ def test_kid_is_the_rfc7638_thumbprint() -> None:
     from joserfc.jwk import OKPKey
 
     assert OKPKey.import_key(KEY.public).thumbprint() == KEY.thumbprint
+
+
+def test_tool_rules_ride_in_the_scope_only_when_there_are_some_and_must_be_well_formed() -> None:
+    assert "tool_rules" not in _claims()["scope"]
+    rule = {"tool": "refund", "kind": "condition", "value": "args.amount <= 500"}
+    scope = tokens.license_claims(**{**_ARGS, "tool_rules": [rule]})["scope"]
+    assert scope["tool_rules"] == [rule]
+    tokens.check_claims({**_claims(), "scope": scope})
+    malformed: tuple[Any, ...] = (
+        [{"tool": "refund", "kind": "maybe", "value": "x"}],
+        [{"tool": 1, "kind": "approval", "value": "x"}],
+        {},
+    )
+    for bad in malformed:
+        with pytest.raises(VerifyError) as err:
+            tokens.check_claims({**_claims(), "scope": {**scope, "tool_rules": bad}})
+        assert "scope.tool_rules" in str(err.value)
