@@ -7,6 +7,8 @@ same transaction and commits once.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -292,21 +294,51 @@ def _answer_calls(
     rc, approver = checked.held, checked.approver
     if rc is None or approver is None or rc.args is None:
         return verdict, entries, None
-    entry = entries[found.index(rc)]
-    bound = {"license_id": grant.license_id, "deployment": name, "tool": rc.tool, "args_sha256": rc.args_sha256}
-    if data.approval_id is not None:
-        entry["approval_id"] = data.approval_id
-        why = approvals.use(uow, data.approval_id, agent=actor.ref, commit=False, **bound)
+    held = _Held(name, rc.tool, rc.args, rc.args_sha256, approver, "call again under guard.approved('{}')")
+    verdict, approval_id = _spend_or_ask(uow, actor, grant, verdict, held, data.approval_id, entries[found.index(rc)])
+    return verdict, entries, approval_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A call waiting for a human's approval: what the approval is bound to, and who may give it."""
+
+    deployment: str
+    tool: str
+    args: Mapping[str, Any]
+    args_sha256: str
+    approver: str
+    retry: str  # how the caller sends the call again with the approval, e.g. "call again under guard.approved('{}')"
+
+
+def _spend_or_ask(
+    uow: UnitOfWork,
+    actor: Actor,
+    grant: Grant,
+    verdict: Verdict,
+    held: _Held,
+    approval_id: str | None,
+    facts: dict[str, object],
+) -> tuple[Verdict, str | None]:
+    """Spend the caller's approval on the held call (the verdict stands when it covers exactly this call), or ask
+    for one (refused: approval_required); `facts` gets the approval's id."""
+    bound = {
+        "license_id": grant.license_id,
+        "deployment": held.deployment,
+        "tool": held.tool,
+        "args_sha256": held.args_sha256,
+    }
+    if approval_id is not None:
+        facts["approval_id"] = approval_id
+        why = approvals.use(uow, approval_id, agent=actor.ref, commit=False, **bound)
         if why is None:
-            return verdict, entries, data.approval_id
-        detail = f"approval {data.approval_id}: {why}"
-        return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), entries, None
-    approval_id = approvals.ask(uow, args=rc.args, agent=actor.ref, approver=approver, commit=False, **bound)
-    entry["approval_id"] = approval_id
-    detail = toolscope.waiting_detail(
-        grant, rc.tool, approver, approval_id, f"call again under guard.approved('{approval_id}')"
-    )
-    return Verdict(False, Reason.APPROVAL_REQUIRED, grant=grant, detail=detail), entries, approval_id
+            return verdict, approval_id
+        detail = f"approval {approval_id}: {why}"
+        return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), None
+    asked = approvals.ask(uow, args=dict(held.args), agent=actor.ref, approver=held.approver, commit=False, **bound)
+    facts["approval_id"] = asked
+    detail = toolscope.waiting_detail(grant, held.tool, held.approver, asked, held.retry.format(asked))
+    return Verdict(False, Reason.APPROVAL_REQUIRED, grant=grant, detail=detail), asked
 
 
 def _tool_call(
@@ -326,20 +358,9 @@ def _tool_call(
     facts["args_sha256"] = sha
     out = toolscope.check(grant, name, tool, call.arguments)
     if out.reason is Reason.APPROVAL_REQUIRED and out.approver is not None:
-        bound = {"license_id": grant.license_id, "deployment": name, "tool": tool, "args_sha256": sha}
-        if call.approval_id is not None:
-            facts["approval_id"] = call.approval_id
-            why = approvals.use(uow, call.approval_id, agent=actor.ref, commit=False, **bound)
-            if why is None:
-                return verdict, facts, call.approval_id
-            detail = f"approval {call.approval_id}: {why}"
-            return Verdict(False, Reason.APPROVAL_REFUSED, grant=grant, detail=detail), facts, None
-        approval_id = approvals.ask(
-            uow, args=call.arguments, agent=actor.ref, approver=out.approver, commit=False, **bound
-        )
-        facts["approval_id"] = approval_id
-        detail = f"{out.detail}: approval {approval_id} is waiting (charter approval approve {approval_id})"
-        return Verdict(False, Reason.APPROVAL_REQUIRED, grant=grant, detail=detail), facts, approval_id
+        held = _Held(name, tool, call.arguments, sha, out.approver, "call guard.tool_call again with approval='{}'")
+        verdict, approval_id = _spend_or_ask(uow, actor, grant, verdict, held, call.approval_id, facts)
+        return verdict, facts, approval_id
     if out.reason is not None:
         return Verdict(False, out.reason, grant=grant, detail=out.detail), facts, None
     return verdict, facts, None
