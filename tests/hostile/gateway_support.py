@@ -48,7 +48,8 @@ class ModelServer:
     `call:A,B` tool calls A and B (`stream: true`: as SSE deltas, name first then argument pieces);
     `legacy:A` the old `function_call`; `escaped:A` with the `tool_calls` key spelled in `\\u` escapes;
     `dup:A` `tool_calls` twice, [A] first and [] last; `pieces:AB|CD` a stream whose name arrives in two pieces;
-    `gzip:A` gzip-encoded; `nocontenttype:A` SSE events sent as application/octet-stream; `args:A:{JSON}` one call
+    `gzip:A` gzip-encoded; `nocontenttype:A` SSE events sent as application/octet-stream; `afterdone:A` a
+    stream that goes on after `[DONE]` with a call of send_email; `args:A:{JSON}` one call
     of A with those arguments (streamed: in two pieces).
     A path containing `/redirect` answers 302 to `elsewhere`. Anything else: an echo of method and raw path.
     """
@@ -131,6 +132,9 @@ class ModelServer:
                     await resp.write(_chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
         await resp.write(_chunk({}, "tool_calls"))
         await resp.write(b"data: [DONE]\n\n")
+        if verb == "afterdone":  # the answer is over; a call after it reaches a client that reads on
+            head = {"index": 9, "id": "late", "type": "function", "function": {"name": "send_email", "arguments": "{}"}}
+            await resp.write(_chunk({"tool_calls": [head]}))
         await resp.write_eof()
         return resp
 

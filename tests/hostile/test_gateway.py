@@ -390,6 +390,12 @@ def test_stream_with_licensed_calls_passes_whole(product: Product) -> None:
     assert product.entry(decision)["action"] == "inference.allow"
 
 
+def test_nothing_an_upstream_sends_after_done_reaches_the_client(product: Product) -> None:
+    status, data, decision = _stream(product, "afterdone:lookup_customer")
+    assert status == 200 and data.endswith(b"data: [DONE]\n\n") and b"send_email" not in data
+    assert product.entry(decision)["action"] == "inference.allow"
+
+
 # --- refused calls that name nothing known: counted, summarised; metrics stay bounded -----------------------------
 
 

@@ -127,8 +127,8 @@ def check_payload(payload: bytes, allowed: frozenset[str]) -> Refusal | None:
 
 
 class EventStream:
-    """Cuts a stream into whole SSE events; `feed` returns what may be sent now, holding `data: [DONE]` and what
-    follows it (released by the caller after the audit entry is durable) and stopping at a refused tool call.
+    """Cuts a stream into whole SSE events; `feed` returns what may be sent now, holding `data: [DONE]` (released by
+    the caller after the audit entry is durable; anything after it is dropped) and stopping at a refused tool call.
 
     With `ruled` tools (conditions or approvals in the license), everything from the first event of a call of one
     of them is held too, and its argument pieces collected: `ruled_calls()` gives the assembled calls to check once
@@ -147,11 +147,10 @@ class EventStream:
         self.refusal: Refusal | None = None
 
     def feed(self, chunk: bytes) -> bytes:
-        if self.refusal is not None:
-            return b""
-        if self.done:
-            self.held += chunk
-            return b""
+        if self.refusal is not None or self.done:
+            return (
+                b""  # after `data: [DONE]` nothing more is an answer: a client reading on would act on unchecked calls
+            )
         buf = self.buf + chunk if self.buf else chunk
         out: list[bytes] = []
         start = 0
@@ -162,7 +161,7 @@ class EventStream:
                 self.buf = b""
                 return b"".join(out)
             if self.done:
-                self.held += buf[start - len(event) :]
+                self.held += event
                 self.buf = b""
                 return b"".join(out)
             if self.holding:
@@ -174,7 +173,7 @@ class EventStream:
 
     def finish(self) -> None:
         """The upstream ended: check what is left of an unterminated event and hold it for the caller's release."""
-        if self.refusal is None and self.buf:
+        if self.refusal is None and not self.done and self.buf:
             if self._ok(self.buf):
                 self.held += self.buf
             self.buf = b""

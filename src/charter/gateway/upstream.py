@@ -200,6 +200,7 @@ class _Events(Protocol):
 
     held: bytes
     refusal: Any
+    done: bool
 
     def feed(self, chunk: bytes) -> bytes: ...
 
@@ -228,6 +229,8 @@ async def pass_events(
                     break
             if events.refusal is not None:
                 return out
+            if events.done:
+                break  # the answer is complete: what an upstream sends after `[DONE]` is not read
     except UPSTREAM_ERRORS as exc:
         out.upstream_error = type(exc).__name__
     events.finish()

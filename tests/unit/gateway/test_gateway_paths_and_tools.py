@@ -176,3 +176,15 @@ def test_a_ruled_call_whose_arguments_repeat_their_key_is_refused() -> None:
     stream = EventStream(frozenset({"transfer"}), frozenset({"transfer"}))
     evil = _call(0, "transfer").replace(b'"arguments": ""', b'"arguments": "{}", "arguments": ""')
     assert stream.feed(evil) == b"" and stream.refusal is not None and "ambiguous" in stream.refusal.detail
+
+
+def test_nothing_after_done_is_released() -> None:
+    """`data: [DONE]` ends an OpenAI stream: an upstream that goes on (a tool call no client should act on, which a
+    naive SSE reader would) has the rest dropped, in the same chunk or later ones."""
+    stream = EventStream(ALLOWED)
+    assert stream.feed(_event({"content": "hi"}) + b"data: [DONE]\n\n" + _call(0, "send_email")) == _event(
+        {"content": "hi"}
+    )
+    stream.feed(_call(1, "send_email") + b"data: [DONE]\n\n")
+    stream.finish()
+    assert stream.held == b"data: [DONE]\n\n" and stream.refusal is None
