@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="Largest accepted API request body.")
     upload_max_bytes: int = Field(default=1 << 30, ge=1024, description="Largest accepted file upload.")
+    max_answer_bytes: int = Field(
+        default=64 << 20, ge=1024, description="Largest model-server answer the gateway reads (whole or streamed)."
+    )
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
     status_list_ttl_s: int = Field(default=300, ge=10)
     degraded_grace_s: int = Field(default=900, ge=0)

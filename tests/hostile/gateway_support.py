@@ -49,7 +49,8 @@ class ModelServer:
     `legacy:A` the old `function_call`; `escaped:A` with the `tool_calls` key spelled in `\\u` escapes;
     `dup:A` `tool_calls` twice, [A] first and [] last; `pieces:AB|CD` a stream whose name arrives in two pieces;
     `gzip:A` gzip-encoded; `nocontenttype:A` SSE events sent as application/octet-stream; `afterdone:A` a
-    stream that goes on after `[DONE]` with a call of send_email; `args:A:{JSON}` one call
+    stream that goes on after `[DONE]` with a call of send_email; `huge:N` / `hugestream:N` an answer / a stream
+    of more than N bytes; `args:A:{JSON}` one call
     of A with those arguments (streamed: in two pieces).
     A path containing `/redirect` answers 302 to `elsewhere`. Anything else: an echo of method and raw path.
     """
@@ -81,6 +82,17 @@ class ModelServer:
         script = str(doc.get("messages", [{}])[-1].get("content", ""))
         verb, _, arg = script.partition(":")
         names = [n for n in arg.split(",") if n] if verb in ("call", "legacy", "escaped", "dup", "gzip") else []
+        if verb == "huge":  # a whole answer of that many bytes
+            filler = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "x" * int(arg)}}]}
+            return web.json_response(filler)
+        if verb == "hugestream":  # a stream that goes on past that many bytes
+            resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await resp.prepare(request)
+            for _ in range(int(arg) // 65536 + 2):
+                await resp.write(_chunk({"content": "x" * 65536}))
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+            return resp
         if doc.get("stream") or verb in ("pieces", "nocontenttype"):
             return await self._stream(request, verb, arg)
         message: dict[str, Any] = {"role": "assistant", "content": None if names else "approved"}

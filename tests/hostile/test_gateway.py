@@ -46,6 +46,7 @@ from tests.support.server import Server
 pytestmark = pytest.mark.e2e
 
 LIMIT_S = 1.0  # CHARTER_HEADER_TIMEOUT_S and CHARTER_BODY_TIMEOUT_S of the product under attack
+MAX_ANSWER = 1 << 20  # CHARTER_MAX_ANSWER_BYTES: the most of a model server's answer the gateway holds
 
 
 @dataclass
@@ -96,6 +97,7 @@ def product(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             "CHARTER_HEADER_TIMEOUT_S": str(LIMIT_S),
             "CHARTER_BODY_TIMEOUT_S": str(LIMIT_S),
             "CHARTER_GATEWAY_REFUSAL_SUMMARY_S": "0.5",
+            "CHARTER_MAX_ANSWER_BYTES": str(MAX_ANSWER),
             "CHARTER_LOG_LEVEL": "warning",
         }
         serve = Server(env, log=work / "serve.log").start(timeout=90)
@@ -388,6 +390,25 @@ def test_stream_with_licensed_calls_passes_whole(product: Product) -> None:
     status, data, decision = _stream(product, "call:lookup_customer")
     assert status == 200 and data.endswith(b"data: [DONE]\n\n") and b"error" not in data
     assert product.entry(decision)["action"] == "inference.allow"
+
+
+def test_a_model_server_answer_over_the_limit_is_withheld_whole_or_streamed(product: Product) -> None:
+    """A runaway (or hostile) model server cannot make the gateway hold an answer of any size in memory."""
+    headers = {"Authorization": f"Bearer {product.keys['app']}", "Charter-Purpose": "credit-scoring"}
+    body = {"model": "chat", "messages": [{"role": "user", "content": f"huge:{MAX_ANSWER + 1}"}]}
+    r = httpx.post(product.gateway.url + "/v1/chat/completions", json=body, headers=headers, timeout=20)
+    assert r.status_code == 502 and r.json()["code"] == "upstream_answer_too_large"
+    assert "CHARTER_MAX_ANSWER_BYTES" in r.json()["detail"]
+    assert product.entry(r.headers["charter-decision-id"])["details"]["reason"] == "upstream_answer_too_large"
+    with pytest.raises(httpx.RemoteProtocolError):  # the stream is cut before its end, as for a failing upstream
+        _stream(product, f"hugestream:{MAX_ANSWER + 1}")
+    fine = httpx.post(
+        product.gateway.url + "/v1/chat/completions",
+        json={**body, "messages": [{"role": "user", "content": f"huge:{MAX_ANSWER // 2}"}]},
+        headers=headers,
+        timeout=20,
+    )
+    assert fine.status_code == 200 and len(fine.content) > MAX_ANSWER // 2
 
 
 def test_nothing_an_upstream_sends_after_done_reaches_the_client(product: Product) -> None:

@@ -287,6 +287,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MODEL_OUTPUT = "unsupported_model_output"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     UPSTREAM_NOT_ALLOWED = "upstream_not_allowed"
+    UPSTREAM_ANSWER_TOO_LARGE = "upstream_answer_too_large"
     UPSTREAM_REDIRECT = "upstream_redirect"
     UPSTREAM_RESPONSE_UNREADABLE = "upstream_response_unreadable"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
@@ -572,6 +573,7 @@ _ENTRIES: dict[ErrorCode, _Entry] = {
     E.UNSUPPORTED_MODEL_OUTPUT: _spec(K.INVALID, cli=True),
     E.UNSUPPORTED_SCHEMA_VERSION: _spec(K.INVALID),
     E.UPSTREAM_NOT_ALLOWED: _spec(K.UNAVAILABLE, status=502, title="Upstream address not allowed"),
+    E.UPSTREAM_ANSWER_TOO_LARGE: _spec(K.UNAVAILABLE, status=502, title="Upstream answer too large"),
     E.UPSTREAM_REDIRECT: _spec(K.UNAVAILABLE, status=502, title="Upstream redirected"),
     E.UPSTREAM_RESPONSE_UNREADABLE: _spec(K.INVALID, title="Upstream answer cannot be checked"),
     E.UPSTREAM_UNAVAILABLE: _spec(K.UNAVAILABLE, status=502, title="Upstream model server unavailable"),

@@ -57,7 +57,7 @@ def create(container: Container) -> Gateway:
             return deployments.snapshot(uow, index.snapshot)
 
     index = LiveIndex(probe, load, poll_s=settings.propagation_poll_s)
-    upstream = Upstream(allow=settings.upstream_allowlist)
+    upstream = Upstream(allow=settings.upstream_allowlist, max_answer=settings.max_answer_bytes)
     refusals = RefusalSummary(settings.gateway_refusal_summary_s)
     gateway = Gateway(
         index=index,

@@ -24,6 +24,7 @@ from charter.gateway.inbound import Inbound
 from charter.gateway.toolcheck import EventStream, Refusal, check_payload, ruled_calls
 from charter.gateway.upstream import (
     UPSTREAM_ERRORS,
+    AnswerTooLarge,
     Upstream,
     is_stream,
     pass_events,
@@ -115,7 +116,9 @@ class Forwarding(Auditing):
                     return
                 else:
                     headers = response_headers(resp, call.decision_id.encode())
-                    payload = await resp.read()
+                    payload = await self.upstream.read(resp)
+        except AnswerTooLarge as exc:
+            problem = (ErrorCode.UPSTREAM_ANSWER_TOO_LARGE, str(exc).removesuffix("; its answer is withheld"))
         except UPSTREAM_ERRORS as exc:
             call.upstream_s = time.perf_counter() - sent_at
             why = refused_by_resolver(exc)
@@ -248,9 +251,9 @@ class Forwarding(Auditing):
         grant = call.verdict.grant if call.verdict is not None else None
         if checked and grant is not None:
             events = EventStream(grant.tools, frozenset(toolscope.ruled(grant, grant.tools)))
-            result = await pass_events(resp, send, headers, events)
+            result = await pass_events(resp, send, headers, events, self.upstream.max_answer)
         else:
-            result = await pass_stream(resp, send, headers)
+            result = await pass_stream(resp, send, headers, self.upstream.max_answer)
         call.upstream_s = time.perf_counter() - sent_at
         extra: dict[str, Any] = {"stream": True}
         if result.client_gone:

@@ -36,7 +36,7 @@ from charter.gateway.auditing import AuditUnavailable, Call, _fence, _license, _
 from charter.gateway.forward import Forwarding
 from charter.gateway.ids import decision_id
 from charter.gateway.inbound import Inbound, inbound
-from charter.gateway.upstream import UPSTREAM_ERRORS, refused_by_resolver, response_headers
+from charter.gateway.upstream import UPSTREAM_ERRORS, AnswerTooLarge, refused_by_resolver, response_headers
 
 JSON = b"application/json"
 MAX_SESSIONS = 100_000
@@ -406,8 +406,14 @@ class McpRoute(Forwarding):
                 status = resp.status
                 headers = response_headers(resp, call.decision_id.encode())
                 sse = resp.content_type == "text/event-stream"
-                payload = await resp.read()
+                payload = await self.upstream.read(resp)
                 new_sid = resp.headers.get("mcp-session-id")
+        except AnswerTooLarge as exc:
+            call.upstream_s = time.perf_counter() - sent_at
+            detail = f"upstream of deployment '{dep.name}' {exc}"
+            code = ErrorCode.UPSTREAM_ANSWER_TOO_LARGE
+            await self._rpc_refuse(send, call, 502, wire.CHARTER_REFUSED, code, detail, msg.id, body)
+            return
         except UPSTREAM_ERRORS as exc:
             call.upstream_s = time.perf_counter() - sent_at
             why = refused_by_resolver(exc)

@@ -36,6 +36,15 @@ _DROP_RESPONSE = frozenset(
 )
 DONE = b"data: [DONE]"
 UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
+MAX_ANSWER_BYTES = 64 << 20  # CHARTER_MAX_ANSWER_BYTES: the largest answer the gateway holds in memory
+
+
+class AnswerTooLarge(Exception):
+    """The upstream's answer is larger than the gateway reads (`Upstream.max_answer`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answered more than {limit} bytes (CHARTER_MAX_ANSWER_BYTES); its answer is withheld")
+        self.limit = limit
 
 
 class UpstreamRefused(OSError):
@@ -80,8 +89,10 @@ class Upstream:
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 300.0,
         allow: egress.Allow | None = None,
+        max_answer: int = MAX_ANSWER_BYTES,
     ) -> None:
         self._connections = connections
+        self.max_answer = max_answer
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self.allow = allow or egress.Allow()
@@ -124,6 +135,20 @@ class Upstream:
             await self._session.close()
             self._session = None
 
+    async def read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """A whole (non-streamed) answer, refused past `max_answer` bytes: announced, or as it arrives."""
+        declared = resp.content_length
+        if declared is not None and declared > self.max_answer:
+            raise AnswerTooLarge(self.max_answer)
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > self.max_answer:
+                raise AnswerTooLarge(self.max_answer)
+            parts.append(chunk)
+        return b"".join(parts)
+
 
 def response_headers(resp: aiohttp.ClientResponse, decision_id: bytes) -> list[tuple[bytes, bytes]]:
     """Upstream headers minus hop-by-hop ones, plus `Charter-Decision-Id`."""
@@ -139,13 +164,24 @@ def is_stream(resp: aiohttp.ClientResponse) -> bool:
 class StreamResult:
     """What passed through: every byte (for the audit digest), and whether the caller went away."""
 
-    __slots__ = ("body", "client_gone", "held", "upstream_error")
+    __slots__ = ("body", "client_gone", "held", "size", "upstream_error")
 
     def __init__(self) -> None:
         self.body: list[bytes] = []
+        self.size = 0
         self.held = b""
         self.client_gone = False
         self.upstream_error: str | None = None
+
+    def over(self, chunk: bytes, limit: int) -> bool:
+        """Keep `chunk`, unless the stream grows past `limit` bytes: then it is an upstream error (the stream is
+        ended without its last part, as for an upstream that failed mid-stream)."""
+        self.size += len(chunk)
+        if self.size > limit:
+            self.upstream_error = f"answer over {limit} bytes (CHARTER_MAX_ANSWER_BYTES)"
+            return True
+        self.body.append(chunk)
+        return False
 
 
 _TAIL = len(DONE) - 1
@@ -166,7 +202,7 @@ def split_done(tail: bytes, chunk: bytes) -> tuple[bytes, bytes]:
 
 
 async def pass_stream(
-    resp: aiohttp.ClientResponse, send: Send, start_headers: list[tuple[bytes, bytes]]
+    resp: aiohttp.ClientResponse, send: Send, start_headers: list[tuple[bytes, bytes]], limit: int = MAX_ANSWER_BYTES
 ) -> StreamResult:
     """Send chunks as they arrive, holding back `data: [DONE]` (and the end of the stream) for the caller to release.
 
@@ -178,7 +214,8 @@ async def pass_stream(
     tail = b""
     try:
         async for chunk in resp.content.iter_any():
-            out.body.append(chunk)
+            if out.over(chunk, limit):
+                break
             if out.held:
                 out.held += chunk
                 continue
@@ -208,7 +245,11 @@ class _Events(Protocol):
 
 
 async def pass_events(
-    resp: aiohttp.ClientResponse, send: Send, start_headers: list[tuple[bytes, bytes]], events: _Events
+    resp: aiohttp.ClientResponse,
+    send: Send,
+    start_headers: list[tuple[bytes, bytes]],
+    events: _Events,
+    limit: int = MAX_ANSWER_BYTES,
 ) -> StreamResult:
     """`pass_stream` for an OpenAI deployment: whole SSE events only, each checked by `events` (tool calls).
 
@@ -219,7 +260,8 @@ async def pass_events(
     await send({"type": "http.response.start", "status": resp.status, "headers": start_headers})
     try:
         async for chunk in resp.content.iter_any():
-            out.body.append(chunk)
+            if out.over(chunk, limit):
+                return out
             ready = events.feed(chunk)
             if ready and not out.client_gone:
                 try:
