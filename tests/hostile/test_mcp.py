@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.db import Templates
-from tests.support.mcp_world import World, world
+from tests.support.mcp_world import MAX_ANSWER, World, world
 
 MODERN = "2026-07-28"
 META = {
@@ -117,6 +117,14 @@ def test_oversized_arguments_are_refused(w: World) -> None:
     resp = _post(w, body, {"Mcp-Method": "tools/call", "Mcp-Name": "search_customers"})
     err = _refused(resp, 400, "arguments_too_large")
     assert "65536" in err["message"]
+
+
+def test_an_mcp_answer_over_the_limit_is_withheld(w: World) -> None:
+    """The server ran the tool, but its answer is larger than the gateway reads: a JSON-RPC refusal, audited."""
+    body = _call("search_customers", {"query": "x" * (MAX_ANSWER + 1000)})
+    resp = _post(w, body, {"Mcp-Method": "tools/call", "Mcp-Name": "search_customers"})
+    err = _refused(resp, 502, "upstream_answer_too_large")
+    assert "CHARTER_MAX_ANSWER_BYTES" in err["message"] and "xxxx" not in resp.text
 
 
 @pytest.mark.parametrize(

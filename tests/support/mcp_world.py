@@ -31,6 +31,7 @@ from tests.support.server import Server, cli, free_port
 
 PURPOSE = "customer-support"
 TOOLS = ("crm-tools:search_customers", "crm-tools:refund", "crm-admin:*", "crm-watch:*")
+MAX_ANSWER = 32 << 10  # CHARTER_MAX_ANSWER_BYTES of the gateway in front (a search echoing a long query exceeds it)
 
 
 @dataclass
@@ -117,7 +118,8 @@ def world(templates: Templates, home: Path) -> Iterator[World]:
             c.close()
         env = env_for(settings)
         with mcp_server(call_log=home / "calls.log") as upstream:
-            server = Server(env, log=home / "serve.log").start(timeout=90)
+            server = Server({**env, "CHARTER_MAX_ANSWER_BYTES": str(MAX_ANSWER)}, log=home / "serve.log")
+            server.start(timeout=90)
             try:
                 admin_env = {**env, "CHARTER_URL": server.url, "CHARTER_API_KEY": admin_key(init)}
                 r = cli(admin_env, "deployment", "add", "crm-tools", "--kind", "mcp", "--model", main.model,
