@@ -143,3 +143,37 @@ def test_bad_files_are_4xx_naming_file_and_column(
     r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
     assert r.status_code == 422 and r.json()["field"] == "meta.evidence.performance", r.text
     assert counts(container) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_hostile_files_are_422_problems_naming_the_field(
+    client: TestClient, container: Container, credit: dict[str, Any], tmp_path: Path
+) -> None:
+    """A column named twice is ambiguous (which one was evaluated?); undecodable text names its column; the server's
+    temporary path is never shown; an empty file or unparsable meta names its part."""
+    before = counts(container)
+
+    def problem(name: str, content: bytes, meta: str | None = None) -> dict[str, Any]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        parts = upload_parts("x", path=path)
+        if meta is not None:
+            parts["data"]["meta"] = meta
+        r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
+        assert r.status_code == 422, r.text[:500]
+        doc: dict[str, Any] = r.json()
+        assert "charter-upload-" not in r.text, doc  # no server temp path
+        return doc
+
+    rows = b"1,1,0.9,f,young\n0,0,0.2,m,old\n"
+    dup = problem("dup.csv", b"y,y_hat,y,p,gender,age_band\n" + b"1,1,0,0.9,f,young\n0,0,1,0.2,m,old\n")
+    assert dup["field"] == "y" and "dup.csv" in dup["detail"] and "more than once" in dup["detail"], dup
+    latin = problem("latin.csv", b"y,y_hat,p,gender,age_band\n1,1,0.9,f,young\n0,0,0.2,\xe9,old\n")
+    assert latin["field"] == "gender" and "latin.csv" in latin["detail"] and "UTF-8" in latin["detail"], latin
+    header = problem("header.csv", b"\xff\xfey,y_hat,p,gender,age_band\n" + rows)
+    assert header["field"] == "predictions" and "header.csv" in header["detail"], header
+    empty = problem("empty.csv", b"y,y_hat,p,gender,age_band\n")
+    assert empty["field"] == "predictions" and "no data rows" in empty["detail"], empty
+    broken = problem("ok.csv", b"y,y_hat,p,gender,age_band\n" + rows, meta="{oops")
+    assert broken["field"] == "meta" and broken["detail"].startswith("meta: "), broken
+    assert counts(container) == before

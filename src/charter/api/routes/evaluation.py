@@ -170,8 +170,8 @@ async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[Uplo
             meta = UploadMeta.model_validate_json(raw_meta)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInput(f"meta.{where}: {first['msg']}", field=f"meta.{where}") from None
+            where = ".".join(["meta", *(str(p) for p in first["loc"])])  # an unparsable text has no loc
+            raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
         name = _safe_name(upload.filename)
         path = folder / name
         digest, size = hashlib.sha256(), 0
