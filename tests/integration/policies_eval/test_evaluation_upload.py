@@ -177,3 +177,24 @@ def test_hostile_files_are_422_problems_naming_the_field(
     broken = problem("ok.csv", b"y,y_hat,p,gender,age_band\n" + rows, meta="{oops")
     assert broken["field"] == "meta" and broken["detail"].startswith("meta: "), broken
     assert counts(container) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_misshapen_multipart_is_a_422_naming_the_part(
+    client: TestClient, container: Container, credit: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files, `meta` sent as a file, or a `meta` over its limit: the problem says which part is wrong."""
+    before = counts(container)
+    parts = upload_parts("biased")
+    body = parts["files"]["predictions"]
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body), ("predictions", body)])
+    assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
+    assert "one file" in r.json()["detail"], r.json()
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body), ("meta", ("m.json", b"{}"))])
+    assert r.status_code == 422 and r.json()["field"] == "meta", r.text[:500]
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=parts["files"], data={"meta": " " * (1 << 21)})
+    assert r.status_code in (413, 422) and r.json()["field"] == "meta", r.text[:500]
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"upload_max_bytes": 4096}))
+    r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
+    assert r.status_code == 413 and r.json()["field"] == "predictions", r.text[:500]
+    assert counts(container) == before

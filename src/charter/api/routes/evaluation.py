@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from charter.api.deps import Authz, ContainerDep
@@ -84,7 +85,7 @@ async def upload_evaluation(
     await run_in_threadpool(_check_upload, c, actor, ref)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(_too_large(limit), details={"limit": limit})
+        raise TooLarge(_too_large(limit), field="predictions", details={"limit": limit})
     with tempfile.TemporaryDirectory(prefix="charter-upload-") as tmp:
         meta, saved = await _read_upload(request, limit, Path(tmp))
         options = _options(meta)
@@ -155,11 +156,20 @@ async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[Uplo
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise TooLarge(_too_large(limit), details={"limit": limit})
+                raise TooLarge(_too_large(limit), field="predictions", details={"limit": limit})
         return message
 
-    form = await Request(request.scope, counted).form(max_files=1, max_fields=1, max_part_size=META_MAX)
+    try:  # two file parts at most, so that `meta` sent as a file is named below rather than "too many files"
+        form = await Request(request.scope, counted).form(max_files=2, max_fields=1, max_part_size=META_MAX)
+    except HTTPException as exc:  # Starlette's multipart limits: too many parts, or a text part over META_MAX
+        raise InvalidInput(
+            f"meta: {exc.detail} The upload is the file part 'predictions' and at most the JSON text part 'meta' "
+            f"(up to {META_MAX} bytes)",
+            field="meta",
+        ) from None
     try:
+        if len(form.getlist("predictions")) > 1:
+            raise InvalidInput("predictions: send one file as the part 'predictions', not several", field="predictions")
         upload = form.get("predictions")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("predictions: the file part 'predictions' is missing", field="predictions")
