@@ -127,6 +127,7 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
         caught = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}")
         assert caught.returncode == 1, caught.stdout + caught.stderr
         assert "tail truncated" in caught.stdout and f"checkpoint {size}" in caught.stdout
+        assert f"witness witness.test/w1 cosigned checkpoint {size}; this log does not extend it" in caught.stdout
 
         # Started again, the rolled-back log grows and checkpoints; the witness refuses to cosign it.
         server = Server(env, log=tmp_path / "serve2.log").start(timeout=90)
@@ -142,6 +143,9 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
         assert _cosigned_size(wurl) == size  # still the honest log's size
         still = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}")
         assert still.returncode == 1, still.stdout + still.stderr
+        # grown past the witnessed size, the log still does not extend it: named as a rollback or rewrite
+        assert f"witness witness.test/w1 cosigned checkpoint {size}; this log does not extend it" in still.stdout
+        assert "rolled back or rewritten" in still.stdout, still.stdout
     finally:
         witness.terminate()
         witness.wait(10)
