@@ -149,3 +149,5 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
     finally:
         witness.terminate()
         witness.wait(10)
+    # the key it prints is on the line it labels (not wrapped to the next at 80 columns), ready to copy or grep
+    assert f"witness key: {wkey}\n" in (tmp_path / "witness.log").read_text()

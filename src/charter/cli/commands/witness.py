@@ -71,7 +71,7 @@ def serve(
     key = SigningKey(load_or_create_key(directory))
     witness = Witness(witness_name, key, logs, State(directory / "witness.db"))
     if not STATE.json:
-        console.print(f"witness key: {witness.vkey}", highlight=False)
+        console.print(f"witness key: {witness.vkey}", highlight=False, soft_wrap=True)
         console.print(
             f"witnessing {', '.join(sorted(witness.logs))} on http://{host}:{port}", highlight=False, soft_wrap=True
         )
