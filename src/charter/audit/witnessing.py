@@ -65,6 +65,12 @@ class Witnessing:
 
     def __init__(self, targets: Sequence[Target], quorum: int = 0, *, timeout_s: float = 5.0) -> None:
         self.targets = list(targets)
+        if quorum > len(self.targets):
+            raise InvalidInput(
+                f"CHARTER_WITNESS_QUORUM is {quorum} but CHARTER_WITNESSES names {len(self.targets)} witness(es): "
+                "no checkpoint could ever be witnessed; lower the quorum or add witnesses",
+                field="CHARTER_WITNESS_QUORUM",
+            )
         self.quorum = quorum or len(self.targets)
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._known: dict[str, int] = {}  # the size each witness last cosigned, as far as this process knows
