@@ -198,3 +198,16 @@ def test_misshapen_multipart_is_a_422_naming_the_part(
     r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
     assert r.status_code == 413 and r.json()["field"] == "predictions", r.text[:500]
     assert counts(container) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_file_posted_to_the_json_route_is_pointed_to_the_upload_route(
+    client: TestClient, container: Container, credit: dict[str, Any]
+) -> None:
+    """`POST …/evaluations` takes self-reported figures as JSON; a multipart file sent there gets the upload route's
+    name, not a pydantic 'Input should be a valid dictionary'."""
+    before = counts(container)
+    r = client.post(f"{VERSIONS}/evaluations", **upload_parts("biased"))
+    assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
+    assert "/evaluations/upload" in r.json()["detail"], r.json()
+    assert counts(container) == before

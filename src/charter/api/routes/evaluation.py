@@ -64,9 +64,25 @@ _UPLOAD_DOC: dict[str, Any] = {
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
+def _json_body(request: Request) -> None:
+    """Runs before the body is validated: a file sent here belongs to the upload route."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise InvalidInput(
+            "predictions: this route takes figures computed on the client, as JSON; to have the server compute "
+            "them, POST the file as multipart to …/evaluations/upload (charter evaluate --upload)",
+            code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            field="predictions",
+        )
+
+
 @router.post("/systems/{system}/versions/{version}/evaluations", status_code=201)
 def submit_evaluation(
-    system: str, version: str, body: EvaluationCreate, actor: Run, c: ContainerDep
+    system: str,
+    version: str,
+    body: EvaluationCreate,
+    actor: Run,
+    c: ContainerDep,
+    _json: Annotated[None, Depends(_json_body)],  # after the actor: authenticated first
 ) -> EvaluationResult:
     """Store evidence computed on the client, assess it with the active policies; the verdict is in `assessment`."""
     with c.uow() as uow:
