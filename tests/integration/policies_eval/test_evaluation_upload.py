@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,22 @@ def test_a_file_posted_to_the_json_route_is_pointed_to_the_upload_route(
     assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
     assert "/evaluations/upload" in r.json()["detail"], r.json()
     assert counts(container) == before
+
+
+def test_the_evaluation_doc_example_shows_what_the_server_says(client: TestClient, credit: dict[str, Any]) -> None:
+    """docs/evaluation.md's console example of the biased model: its verdict line is what the built-in baselines
+    give for that command (with or without --upload, which decides EVD-SERVER-COMPUTED for this high-risk system)."""
+    doc = (EXAMPLE.parents[1] / "docs" / "evaluation.md").read_text()
+    block = re.search(r"```console\n\$ (charter evaluate credit-scoring@1\.0\.0 .*?)```", doc, re.S)
+    assert block, "docs/evaluation.md lost its console example"
+    command = block.group(1).split("\n…", 1)[0]
+    summary = re.search(r"^FAIL: (\d+) blocker rule\(s\) failed: ([A-Z0-9, -]+) \(", block.group(1), re.M)
+    assert summary, block.group(1)
+    if "--upload" in command:
+        a = upload(client, "biased")["assessment"]
+    else:
+        r = client.post(f"{VERSIONS}/evaluations", json=evaluation_body("biased"))
+        assert r.status_code == 201, r.text[:500]
+        a = r.json()["assessment"]
+    shown = summary.group(2).split(", ")
+    assert int(summary.group(1)) == len(shown) and set(shown) == set(a["blockers"]), (command, a["blockers"])
