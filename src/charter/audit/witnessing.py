@@ -116,6 +116,16 @@ class Witnessing:
                     return None, "409 without a size"
                 self._known[target.name] = int(text)
                 continue
+            if resp.status_code == 422:  # a fork, or a tree that does not extend the witnessed one
+                why = f"422: {resp.text.strip()[:300]}"
+                log.critical(
+                    "witness %s refused checkpoint %d (%s): this log does not extend the checkpoint it cosigned; "
+                    "it was rolled back or rewritten",
+                    target.name,
+                    size,
+                    why,
+                )
+                return None, f"{why}: the log does not extend the checkpoint it cosigned (rolled back or rewritten)"
             if resp.status_code != 200:
                 return None, f"{resp.status_code}: {resp.text.strip()[:300]}"
             line = _cosignature(resp.text, note, target.cosigner)
