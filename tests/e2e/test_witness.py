@@ -15,11 +15,13 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from charter.audit.cosign import cosigner_key
 from charter.audit.merkle import CompactTree
 from charter.audit.note import verifier_key
 from charter.bootstrap import InitResult
-from charter.core.signing import load_keys
+from charter.core.signing import SigningKey, load_keys
 from charter.settings import Settings
 from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli, free_port
@@ -121,6 +123,12 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
         ok = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}")
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "witness.test/w1 cosigned" in ok.stdout
+        # one of two witnesses suffices (--witnesses 1); the one that could not vouch is still named
+        gone_key = cosigner_key("witness.test/w2", SigningKey(Ed25519PrivateKey.generate()).public_raw)
+        one = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}", "--witness-key",
+                  f"{gone_key}@http://127.0.0.1:9", "--witnesses", "1")  # fmt: skip
+        assert one.returncode == 0, one.stdout + one.stderr
+        assert "witness witness.test/w2: unreachable" in one.stdout, one.stdout
 
         _roll_back(settings.home / "charter.db", keep=size - 3)
         fooled = cli(env, "audit", "verify")

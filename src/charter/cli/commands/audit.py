@@ -318,6 +318,8 @@ def _witnessed(
     if not STATE.json:
         for v in vouched:
             console.print(f"witness {v.witness} cosigned {v.size} entries of {log_origin}", highlight=False)
+        for problem in problems:  # not needed for the quorum, but an operator should know
+            console.print(f"! {problem}; not counted ({len(vouched)} vouch, {need} required)", highlight=False)
     return vouched
 
 
