@@ -191,6 +191,8 @@ def test_misshapen_multipart_is_a_422_naming_the_part(
     r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body), ("predictions", body)])
     assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
     assert "one file" in r.json()["detail"], r.json()
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body)] * 3)
+    assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
     r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body), ("meta", ("m.json", b"{}"))])
     assert r.status_code == 422 and r.json()["field"] == "meta", r.text[:500]
     r = client.post(f"{VERSIONS}/evaluations/upload", files=parts["files"], data={"meta": " " * (1 << 21)})

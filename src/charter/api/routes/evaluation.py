@@ -178,10 +178,11 @@ async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[Uplo
     try:  # two file parts at most, so that `meta` sent as a file is named below rather than "too many files"
         form = await Request(request.scope, counted).form(max_files=2, max_fields=1, max_part_size=META_MAX)
     except HTTPException as exc:  # Starlette's multipart limits: too many parts, or a text part over META_MAX
+        part = "predictions" if "files" in str(exc.detail) else "meta"
         raise InvalidInput(
-            f"meta: {exc.detail} The upload is the file part 'predictions' and at most the JSON text part 'meta' "
+            f"{part}: {exc.detail} The upload is the file part 'predictions' and at most the JSON text part 'meta' "
             f"(up to {META_MAX} bytes)",
-            field="meta",
+            field=part,
         ) from None
     try:
         if len(form.getlist("predictions")) > 1:
