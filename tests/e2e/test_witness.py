@@ -15,11 +15,13 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from charter.audit.cosign import cosigner_key
 from charter.audit.merkle import CompactTree
 from charter.audit.note import verifier_key
 from charter.bootstrap import InitResult
-from charter.core.signing import load_keys
+from charter.core.signing import SigningKey, load_keys
 from charter.settings import Settings
 from tests.support.db import admin_key, env_for
 from tests.support.server import Server, cli, free_port
@@ -115,11 +117,18 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
             published = httpx.get(server.url + "/.well-known/charter/checkpoint", timeout=5).text
         finally:
             server.stop()
+        size = _cosigned_size(wurl)  # the loop may have cosigned a newer checkpoint before the server stopped
         assert "\u2014 witness.test/w1 " in published  # the cosigned note is what the log publishes
 
         ok = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}")
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "witness.test/w1 cosigned" in ok.stdout
+        # one of two witnesses suffices (--witnesses 1); the one that could not vouch is still named
+        gone_key = cosigner_key("witness.test/w2", SigningKey(Ed25519PrivateKey.generate()).public_raw)
+        one = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}", "--witness-key",
+                  f"{gone_key}@http://127.0.0.1:9", "--witnesses", "1")  # fmt: skip
+        assert one.returncode == 0, one.stdout + one.stderr
+        assert "witness witness.test/w2: unreachable" in one.stdout, one.stdout
 
         _roll_back(settings.home / "charter.db", keep=size - 3)
         fooled = cli(env, "audit", "verify")
@@ -127,6 +136,7 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
         caught = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}")
         assert caught.returncode == 1, caught.stdout + caught.stderr
         assert "tail truncated" in caught.stdout and f"checkpoint {size}" in caught.stdout
+        assert f"witness witness.test/w1 cosigned checkpoint {size}; this log does not extend it" in caught.stdout
 
         # Started again, the rolled-back log grows and checkpoints; the witness refuses to cosign it.
         server = Server(env, log=tmp_path / "serve2.log").start(timeout=90)
@@ -134,7 +144,8 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
         try:
             _activity(admin, 6, "after")
             deadline = time.monotonic() + 20
-            while "did not cosign" not in (tmp_path / "serve2.log").read_text():
+            # grown past the witnessed size, its checkpoints are inconsistent with it: named, not just "422"
+            while "does not extend the checkpoint it cosigned" not in (tmp_path / "serve2.log").read_text():
                 assert time.monotonic() < deadline, (tmp_path / "serve2.log").read_text()[-2000:]
                 time.sleep(0.1)
         finally:
@@ -142,6 +153,11 @@ def test_witness_cosigns_and_catches_a_rolled_back_log(
         assert _cosigned_size(wurl) == size  # still the honest log's size
         still = cli(env, "audit", "verify", "--witness-key", f"{wkey}@{wurl}")
         assert still.returncode == 1, still.stdout + still.stderr
+        # grown past the witnessed size, the log still does not extend it: named as a rollback or rewrite
+        assert f"witness witness.test/w1 cosigned checkpoint {size}; this log does not extend it" in still.stdout
+        assert "rolled back or rewritten" in still.stdout, still.stdout
     finally:
         witness.terminate()
         witness.wait(10)
+    # the key it prints is on the line it labels (not wrapped to the next at 80 columns), ready to copy or grep
+    assert f"witness key: {wkey}\n" in (tmp_path / "witness.log").read_text()

@@ -51,14 +51,15 @@ def key_hash(name: str, public_raw: bytes, sig_type: int = ED25519) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([sig_type]) + public_raw).digest()[:4]
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """NoteError unless `name` may name a key (non-empty, no spaces, no '+')."""
     if not _NAME.match(name):
         raise NoteError(f"key name {name!r} must be non-empty, without spaces or '+'", code=ErrorCode.BAD_KEY_NAME)
 
 
 def verifier_key(name: str, public_raw: bytes, sig_type: int = ED25519) -> str:
     """The verifier key string `name+hex(keyhash)+base64(type || pubkey)` (0x01: a note signer's)."""
-    _check_name(name)
+    check_name(name)
     encoded = base64.b64encode(bytes([sig_type]) + public_raw).decode()
     return f"{name}+{key_hash(name, public_raw, sig_type).hex()}+{encoded}"
 
@@ -106,7 +107,7 @@ class Verifier:
 
 def sign_note(text: str, name: str, key: SigningKey) -> str:
     """The signed note: `text`, a blank line and the signature line of `key` under `name`."""
-    _check_name(name)
+    check_name(name)
     if not text.endswith("\n"):
         raise NoteError("note text must end with a newline")
     blob = key_hash(name, key.public_raw) + key.sign(text.encode())

@@ -65,6 +65,12 @@ class Witnessing:
 
     def __init__(self, targets: Sequence[Target], quorum: int = 0, *, timeout_s: float = 5.0) -> None:
         self.targets = list(targets)
+        if quorum > len(self.targets):
+            raise InvalidInput(
+                f"CHARTER_WITNESS_QUORUM is {quorum} but CHARTER_WITNESSES names {len(self.targets)} witness(es): "
+                "no checkpoint could ever be witnessed; lower the quorum or add witnesses",
+                field="CHARTER_WITNESS_QUORUM",
+            )
         self.quorum = quorum or len(self.targets)
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._known: dict[str, int] = {}  # the size each witness last cosigned, as far as this process knows
@@ -110,6 +116,16 @@ class Witnessing:
                     return None, "409 without a size"
                 self._known[target.name] = int(text)
                 continue
+            if resp.status_code == 422:  # a fork, or a tree that does not extend the witnessed one
+                why = f"422: {resp.text.strip()[:300]}"
+                log.critical(
+                    "witness %s refused checkpoint %d (%s): this log does not extend the checkpoint it cosigned; "
+                    "it was rolled back or rewritten",
+                    target.name,
+                    size,
+                    why,
+                )
+                return None, f"{why}: the log does not extend the checkpoint it cosigned (rolled back or rewritten)"
             if resp.status_code != 200:
                 return None, f"{resp.status_code}: {resp.text.strip()[:300]}"
             line = _cosignature(resp.text, note, target.cosigner)

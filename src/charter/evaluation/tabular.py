@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ def read_columns(
     if not p.is_file():
         raise InvalidInput(f"{p}: file not found; pass the path of a CSV or Parquet predictions file")
     wanted = list(dict.fromkeys(columns))
+    names: list[str] = []
     try:
         if _is_parquet(p):
             names = list(pq.read_schema(p).names)
@@ -77,9 +79,31 @@ def read_columns(
             csv = True
     except InvalidInput:
         raise
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{name}: the header is not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8 CSV "
+            "or as Parquet",
+            field="predictions",
+            details={"file": name},
+        ) from exc
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise InvalidInput(f"{name}: cannot be read as CSV or Parquet: {exc}", details={"file": str(p)}) from exc
+        raise _unreadable(name, names, exc) from exc
     return {c: table.column(c) for c in wanted}, csv
+
+
+def _unreadable(name: str, names: Sequence[str], exc: Exception) -> InvalidInput:
+    """The reader's error naming the file (never its path on this machine) and, where Arrow says which, the column."""
+    found = re.search(r"CSV column #(\d+)", str(exc))
+    column = names[int(found.group(1))] if found and int(found.group(1)) < len(names) else None
+    if column is not None and "invalid UTF8" in str(exc):
+        return InvalidInput(
+            f"{name}: column '{column}' is not UTF-8 text; save the file as UTF-8 CSV or as Parquet",
+            field=column,
+            details={"file": name},
+        )
+    return InvalidInput(
+        f"{name}: cannot be read as CSV or Parquet: {exc}", field=column or "predictions", details={"file": name}
+    )
 
 
 def _require(name: str, wanted: Sequence[str], names: Sequence[str]) -> None:
@@ -87,6 +111,13 @@ def _require(name: str, wanted: Sequence[str], names: Sequence[str]) -> None:
         if col not in names:
             raise InvalidInput(
                 f"{name}: column '{col}' not found; columns are: {', '.join(names) or '(none)'}",
+                field=col,
+                details={"file": name, "columns": list(names)},
+            )
+        if names.count(col) > 1:
+            raise InvalidInput(
+                f"{name}: column '{col}' appears more than once in the header; which one to evaluate is ambiguous, "
+                "rename the others",
                 field=col,
                 details={"file": name, "columns": list(names)},
             )
@@ -245,7 +276,9 @@ def load_predictions(
     cols, csv = read_columns(path, wanted, as_string=sensitive)
     source = Path(path).name
     if cols[label].length() == 0:
-        raise InvalidInput(f"{source}: no data rows; a predictions file needs a header and at least one row")
+        raise InvalidInput(
+            f"{source}: no data rows; a predictions file needs a header and at least one row", field="predictions"
+        )
     _check_shared_values(cols[label], cols[prediction], source, label, prediction)
     y_true = binary_column(cols[label], column=label, source=source, positive_label=positive_label, csv=csv)
     y_pred = binary_column(cols[prediction], column=prediction, source=source, positive_label=positive_label, csv=csv)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,92 @@ def test_bad_files_are_4xx_naming_file_and_column(
     r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
     assert r.status_code == 422 and r.json()["field"] == "meta.evidence.performance", r.text
     assert counts(container) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_hostile_files_are_422_problems_naming_the_field(
+    client: TestClient, container: Container, credit: dict[str, Any], tmp_path: Path
+) -> None:
+    """A column named twice is ambiguous (which one was evaluated?); undecodable text names its column; the server's
+    temporary path is never shown; an empty file or unparsable meta names its part."""
+    before = counts(container)
+
+    def problem(name: str, content: bytes, meta: str | None = None) -> dict[str, Any]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        parts = upload_parts("x", path=path)
+        if meta is not None:
+            parts["data"]["meta"] = meta
+        r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
+        assert r.status_code == 422, r.text[:500]
+        doc: dict[str, Any] = r.json()
+        assert "charter-upload-" not in r.text, doc  # no server temp path
+        return doc
+
+    rows = b"1,1,0.9,f,young\n0,0,0.2,m,old\n"
+    dup = problem("dup.csv", b"y,y_hat,y,p,gender,age_band\n" + b"1,1,0,0.9,f,young\n0,0,1,0.2,m,old\n")
+    assert dup["field"] == "y" and "dup.csv" in dup["detail"] and "more than once" in dup["detail"], dup
+    latin = problem("latin.csv", b"y,y_hat,p,gender,age_band\n1,1,0.9,f,young\n0,0,0.2,\xe9,old\n")
+    assert latin["field"] == "gender" and "latin.csv" in latin["detail"] and "UTF-8" in latin["detail"], latin
+    header = problem("header.csv", b"\xff\xfey,y_hat,p,gender,age_band\n" + rows)
+    assert header["field"] == "predictions" and "header.csv" in header["detail"], header
+    empty = problem("empty.csv", b"y,y_hat,p,gender,age_band\n")
+    assert empty["field"] == "predictions" and "no data rows" in empty["detail"], empty
+    broken = problem("ok.csv", b"y,y_hat,p,gender,age_band\n" + rows, meta="{oops")
+    assert broken["field"] == "meta" and broken["detail"].startswith("meta: "), broken
+    assert counts(container) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_misshapen_multipart_is_a_422_naming_the_part(
+    client: TestClient, container: Container, credit: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files, `meta` sent as a file, or a `meta` over its limit: the problem says which part is wrong."""
+    before = counts(container)
+    parts = upload_parts("biased")
+    body = parts["files"]["predictions"]
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body), ("predictions", body)])
+    assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
+    assert "one file" in r.json()["detail"], r.json()
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body)] * 3)
+    assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=[("predictions", body), ("meta", ("m.json", b"{}"))])
+    assert r.status_code == 422 and r.json()["field"] == "meta", r.text[:500]
+    r = client.post(f"{VERSIONS}/evaluations/upload", files=parts["files"], data={"meta": " " * (1 << 21)})
+    assert r.status_code in (413, 422) and r.json()["field"] == "meta", r.text[:500]
+    monkeypatch.setattr(container, "settings", container.settings.model_copy(update={"upload_max_bytes": 4096}))
+    r = client.post(f"{VERSIONS}/evaluations/upload", **parts)
+    assert r.status_code == 413 and r.json()["field"] == "predictions", r.text[:500]
+    assert counts(container) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_file_posted_to_the_json_route_is_pointed_to_the_upload_route(
+    client: TestClient, container: Container, credit: dict[str, Any]
+) -> None:
+    """`POST …/evaluations` takes self-reported figures as JSON; a multipart file sent there gets the upload route's
+    name, not a pydantic 'Input should be a valid dictionary'."""
+    before = counts(container)
+    r = client.post(f"{VERSIONS}/evaluations", **upload_parts("biased"))
+    assert r.status_code == 422 and r.json()["field"] == "predictions", r.text[:500]
+    assert "/evaluations/upload" in r.json()["detail"], r.json()
+    assert counts(container) == before
+
+
+def test_the_evaluation_doc_example_shows_what_the_server_says(client: TestClient, credit: dict[str, Any]) -> None:
+    """docs/evaluation.md's console example of the biased model: its verdict line is what the built-in baselines
+    give for that command (with or without --upload, which decides EVD-SERVER-COMPUTED for this high-risk system)."""
+    doc = (EXAMPLE.parents[1] / "docs" / "evaluation.md").read_text()
+    block = re.search(r"```console\n\$ (charter evaluate credit-scoring@1\.0\.0 .*?)```", doc, re.S)
+    assert block, "docs/evaluation.md lost its console example"
+    command = block.group(1).split("\n…", 1)[0]
+    summary = re.search(r"^FAIL: (\d+) blocker rule\(s\) failed: ([A-Z0-9, -]+) \(", block.group(1), re.M)
+    assert summary, block.group(1)
+    if "--upload" in command:
+        a = upload(client, "biased")["assessment"]
+    else:
+        r = client.post(f"{VERSIONS}/evaluations", json=evaluation_body("biased"))
+        assert r.status_code == 201, r.text[:500]
+        a = r.json()["assessment"]
+    shown = summary.group(2).split(", ")
+    assert int(summary.group(1)) == len(shown) and set(shown) == set(a["blockers"]), (command, a["blockers"])

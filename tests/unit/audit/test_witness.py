@@ -17,7 +17,7 @@ from charter.audit import cosign
 from charter.audit.merkle import Levels, leaf_hash
 from charter.audit.note import Checkpoint, Verifier, sign_note, verifier_key
 from charter.audit.proofs import consistency_proof
-from charter.audit.witnessing import parse_targets
+from charter.audit.witnessing import Witnessing, parse_targets
 from charter.core.errors import InvalidInput
 from charter.core.signing import SigningKey
 from charter.witness.app import Refused, Witness, origin_hash
@@ -182,3 +182,12 @@ def test_witness_targets_name_the_bad_entry() -> None:
     log_key = verifier_key(ORIGIN, LOG_KEY.public_raw)  # a note key (type 0x01) is not a cosigner key
     with pytest.raises(InvalidInput, match="0x04"):
         parse_targets(f"{log_key}@http://a")
+
+
+def test_a_quorum_larger_than_the_witnesses_is_refused_at_start() -> None:
+    """CHARTER_WITNESS_QUORUM=3 with one witness could never be met: every checkpoint would be 'not witnessed'."""
+    targets = parse_targets(f"{cosign.cosigner_key(NAME, WITNESS_KEY.public_raw)}@http://127.0.0.1:8480")
+    with pytest.raises(InvalidInput, match="CHARTER_WITNESS_QUORUM is 3 but CHARTER_WITNESSES names 1") as bad:
+        Witnessing(targets, 3)
+    assert bad.value.field == "CHARTER_WITNESS_QUORUM"
+    assert Witnessing(targets, 0).quorum == 1 and Witnessing(targets, 1).quorum == 1

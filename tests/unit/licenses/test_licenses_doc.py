@@ -88,3 +88,33 @@ def test_node_verifier_from_the_docs(tmp_path: Path, index: int, value: int, exp
         timeout=60,
     )
     assert bad.returncode != 0 and "unknown_key" in bad.stderr
+
+
+def test_every_token_claim_is_in_the_claims_table() -> None:
+    """A verifier reads the table to know what a token says; a claim Charter emits but the table omits is a gap."""
+    now = datetime.now(UTC)
+    claims = tokens.license_claims(
+        issuer="http://charter.test",
+        license_id="lic_doc",
+        token_id="tok_doc",
+        issued_at=now,
+        not_before=now,
+        expires=now + timedelta(days=1),
+        digest="sha256:" + "0" * 64,
+        system="s",
+        version="1",
+        risk_tier="high",
+        env="production",
+        purposes=["p"],
+        callers=["app:a"],
+        tools=[],
+        regions=[],
+        conditions_digest="sha256:" + "1" * 64,
+        status_index=0,
+        status_uri=URI,
+        model_signer="sha256:" + "2" * 64,
+        evidence={"assessment": "asm_x", "digest": "sha256:" + "3" * 64, "computed_by": "server", "self_reported": 0},
+    )
+    section = DOC.read_text().split("## License token", 1)[1].split("\n## ", 1)[0]
+    table = {name for cell in re.findall(r"^\| ([^|]+) \|", section, re.M) for name in re.findall(r"`(\w+)`", cell)}
+    assert set(claims) <= table, set(claims) - table

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from charter.api.deps import Authz, ContainerDep
@@ -63,9 +64,25 @@ _UPLOAD_DOC: dict[str, Any] = {
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
+def _json_body(request: Request) -> None:
+    """Runs before the body is validated: a file sent here belongs to the upload route."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise InvalidInput(
+            "predictions: this route takes figures computed on the client, as JSON; to have the server compute "
+            "them, POST the file as multipart to …/evaluations/upload (charter evaluate --upload)",
+            code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            field="predictions",
+        )
+
+
 @router.post("/systems/{system}/versions/{version}/evaluations", status_code=201)
 def submit_evaluation(
-    system: str, version: str, body: EvaluationCreate, actor: Run, c: ContainerDep
+    system: str,
+    version: str,
+    body: EvaluationCreate,
+    actor: Run,
+    c: ContainerDep,
+    _json: Annotated[None, Depends(_json_body)],  # after the actor: authenticated first
 ) -> EvaluationResult:
     """Store evidence computed on the client, assess it with the active policies; the verdict is in `assessment`."""
     with c.uow() as uow:
@@ -84,7 +101,7 @@ async def upload_evaluation(
     await run_in_threadpool(_check_upload, c, actor, ref)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(_too_large(limit), details={"limit": limit})
+        raise TooLarge(_too_large(limit), field="predictions", details={"limit": limit})
     with tempfile.TemporaryDirectory(prefix="charter-upload-") as tmp:
         meta, saved = await _read_upload(request, limit, Path(tmp))
         options = _options(meta)
@@ -155,11 +172,21 @@ async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[Uplo
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise TooLarge(_too_large(limit), details={"limit": limit})
+                raise TooLarge(_too_large(limit), field="predictions", details={"limit": limit})
         return message
 
-    form = await Request(request.scope, counted).form(max_files=1, max_fields=1, max_part_size=META_MAX)
+    try:  # two file parts at most, so that `meta` sent as a file is named below rather than "too many files"
+        form = await Request(request.scope, counted).form(max_files=2, max_fields=1, max_part_size=META_MAX)
+    except HTTPException as exc:  # Starlette's multipart limits: too many parts, or a text part over META_MAX
+        part = "predictions" if "files" in str(exc.detail) else "meta"
+        raise InvalidInput(
+            f"{part}: {exc.detail} The upload is the file part 'predictions' and at most the JSON text part 'meta' "
+            f"(up to {META_MAX} bytes)",
+            field=part,
+        ) from None
     try:
+        if len(form.getlist("predictions")) > 1:
+            raise InvalidInput("predictions: send one file as the part 'predictions', not several", field="predictions")
         upload = form.get("predictions")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("predictions: the file part 'predictions' is missing", field="predictions")
@@ -170,8 +197,8 @@ async def _read_upload(request: Request, limit: int, folder: Path) -> tuple[Uplo
             meta = UploadMeta.model_validate_json(raw_meta)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InvalidInput(f"meta.{where}: {first['msg']}", field=f"meta.{where}") from None
+            where = ".".join(["meta", *(str(p) for p in first["loc"])])  # an unparsable text has no loc
+            raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
         name = _safe_name(upload.filename)
         path = folder / name
         digest, size = hashlib.sha256(), 0

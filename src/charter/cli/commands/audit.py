@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,6 +25,7 @@ from charter.settings import Settings
 
 if TYPE_CHECKING:
     from charter.audit.verify import Report
+    from charter.audit.witnessing import Vouched
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -180,7 +183,7 @@ def _local_public_key(settings: Settings) -> bytes | None:
         return None
 
 
-def _report(report: Report, source: str) -> None:
+def _report(report: Report, source: str, vouched: Sequence[Vouched] = ()) -> None:
     doc = {"source": source, **report.to_dict()}
     if report.ok:
         unsigned = report.size - (report.latest_checkpoint or 0)
@@ -195,8 +198,26 @@ def _report(report: Report, source: str) -> None:
     where = f"seq {bad.seq}: " if bad is not None and bad.seq is not None else ""
     lines = [f"✗ {source}: first bad entry: {where}{bad.reason if bad else '?'}"]
     lines += [f"  - {p.reason}" for p in report.problems[1:10]]
+    unextended = _unextended(report, vouched)
+    if unextended:
+        doc["witnesses_not_extended"] = unextended
+        lines += [
+            f"✗ witness {w} cosigned checkpoint {n}; this log does not extend it: it was rolled back or rewritten "
+            "after the witness saw it"
+            for w, n in unextended.items()
+        ]
     emit(doc, human="\n".join(lines))
     raise typer.Exit(EXIT_NO)
+
+
+def _unextended(report: Report, vouched: Sequence[Vouched]) -> dict[str, int]:
+    """The witnesses whose cosigned checkpoint this log fails to extend (shorter, or a problem names it)."""
+    out: dict[str, int] = {}
+    for v in vouched:
+        named = re.compile(rf"\bcheckpoint {v.size}\b")
+        if report.size < v.size or any(named.search(p.reason) for p in report.problems):
+            out[v.witness] = v.size
+    return out
 
 
 @audit_app.command("verify")
@@ -228,8 +249,8 @@ def verify(
 
     trusted = [p.read_text() for p in checkpoint or []]
     settings = Settings()
-    if witness_key:
-        trusted += _witnessed(settings, witness_key, witnesses, origin, from_export)
+    vouched = _witnessed(settings, witness_key, witnesses, origin, from_export) if witness_key else []
+    trusted += [v.note for v in vouched]
     if from_export is not None:
         if not from_export.is_file():
             raise CliError(ErrorCode.NOT_FOUND, f"{from_export}: no such file", EXIT_NOT_FOUND)
@@ -247,7 +268,7 @@ def verify(
             verifier = _verifier(key, None)
         with from_export.open("rb") as fh:
             report = verify_export(fh, verifier, deep=deep, trusted=trusted)
-        _report(report, str(from_export))
+        _report(report, str(from_export), vouched)
         return
     engine = make_engine(settings.resolved_database_url, search_path=settings.database_schema)
     try:
@@ -262,12 +283,12 @@ def verify(
             report = verify_database(engine, public_raw=public, trusted=trusted, deep=deep)
     finally:
         engine.dispose()
-    _report(report, settings.resolved_database_url.split("@")[-1])
+    _report(report, settings.resolved_database_url.split("@")[-1], vouched)
 
 
 def _witnessed(
     settings: Settings, keys: list[str], quorum: int | None, origin: str | None, export: Path | None
-) -> list[str]:
+) -> list[Vouched]:
     """The checkpoints the given witnesses cosigned for this log (fetched from them); exit 1 without a quorum."""
     from charter.audit.checkpointer import resolve_origin
     from charter.audit.witnessing import Target, fetch_cosigned, parse_targets
@@ -297,7 +318,9 @@ def _witnessed(
     if not STATE.json:
         for v in vouched:
             console.print(f"witness {v.witness} cosigned {v.size} entries of {log_origin}", highlight=False)
-    return [v.note for v in vouched]
+        for problem in problems:  # not needed for the quorum, but an operator should know
+            console.print(f"! {problem}; not counted ({len(vouched)} vouch, {need} required)", highlight=False)
+    return vouched
 
 
 def _export_origin(path: Path) -> str:

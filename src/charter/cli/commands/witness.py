@@ -58,7 +58,7 @@ def serve(
     """Run a C2SP tlog-witness: POST /add-checkpoint, GET /{origin hash}/checkpoint."""
     import uvicorn
 
-    from charter.audit.note import NoteError, Verifier
+    from charter.audit.note import NoteError, Verifier, check_name
     from charter.core.signing import SigningKey
     from charter.witness.app import Witness, create
     from charter.witness.state import State
@@ -68,10 +68,14 @@ def serve(
     except NoteError as exc:
         raise CliError(ErrorCode.INVALID_KEY, f"--log: {exc.message}", EXIT_USAGE) from None
     witness_name = name or f"{socket.gethostname()}/charter-witness"
+    try:  # before the key is created: a bad name leaves nothing behind
+        check_name(witness_name)
+    except NoteError as exc:
+        raise CliError(ErrorCode.BAD_KEY_NAME, f"--name: {exc.message}", EXIT_USAGE) from None
     key = SigningKey(load_or_create_key(directory))
     witness = Witness(witness_name, key, logs, State(directory / "witness.db"))
     if not STATE.json:
-        console.print(f"witness key: {witness.vkey}", highlight=False)
+        console.print(f"witness key: {witness.vkey}", highlight=False, soft_wrap=True)
         console.print(
             f"witnessing {', '.join(sorted(witness.logs))} on http://{host}:{port}", highlight=False, soft_wrap=True
         )
