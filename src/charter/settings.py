@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from charter.core import egress
+from charter.core.errors import InvalidInput
 from charter.core.periods import parse_holidays
 
 KEY_MAX_DAYS_DEFAULT = 365
@@ -212,6 +213,21 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"CHARTER_UPSTREAM_ALLOW: {exc}") from None
         return value or None
+
+    @field_validator("holidays")
+    @classmethod
+    def _check_holidays(cls, value: str) -> str:
+        text = value.strip()
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"CHARTER_HOLIDAYS: cannot read the holidays file: {exc}") from None
+        try:
+            parse_holidays(text)
+        except InvalidInput as exc:
+            raise ValueError(f"CHARTER_HOLIDAYS: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _check_webhook(self) -> Settings:
