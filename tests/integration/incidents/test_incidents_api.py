@@ -97,6 +97,17 @@ def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> No
     assert bad_kind.status_code == 422 and "kind" in bad_kind.text
     future = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": "2999-01-01T00:00Z"})
     assert future.status_code in (400, 422) and future.json()["field"] == "aware_at"
+    # no time zone: the period ends at midnight *where the reporter is*, so Charter will not guess UTC
+    for naive in ("2026-01-05T10:00", "2026-01-05"):
+        r = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": naive})
+        assert r.status_code == 422 and r.json()["field"] == "aware_at" and "+01:00" in r.json()["detail"], r.text
+    # the authority is a Member State's (Art. 73(1)): an ISO code outside the EU/EEA is refused, naming the field
+    for code in ("XX", "US"):
+        r = client.post(
+            "/api/v1/systems/credit/incidents",
+            json={"kind": "death", "aware_at": "2026-01-05T10:00Z", "member_state": code},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "member_state" and code in r.json()["detail"], r.text
     missing = client.post("/api/v1/systems/nope/incidents", json={"kind": "death", "aware_at": "2026-01-05T10:00Z"})
     assert missing.status_code == 404
     assert client.get("/api/v1/incidents/inc_nope").status_code == 404
