@@ -196,6 +196,7 @@ def list_all(
     if status:
         stmt = stmt.where(IncidentRow.status == status)
     if system:
+        system_by_name(uow.session, system)  # a mistyped name is a 404, not an empty list
         stmt = stmt.where(IncidentRow.system == system)
     out: list[IncidentRead] = []
     resources: dict[str, bool] = {}

@@ -112,3 +112,6 @@ def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> No
     assert missing.status_code == 404
     assert client.get("/api/v1/incidents/inc_nope").status_code == 404
     assert client.get("/api/v1/incidents", params={"status": "pending"}).status_code in (400, 422)
+    # a mistyped system is a 404 naming it, not an empty list that reads "no incidents"
+    typo = client.get("/api/v1/incidents", params={"system": "credti"})
+    assert typo.status_code == 404 and "credti" in typo.json()["detail"], typo.text
