@@ -193,6 +193,6 @@ def missing_for(uow: UnitOfWork, name: str, model_version: str, kinds: tuple[str
         if kind in kinds and current(uow, system, kind, model_version) is None:
             out.append(
                 f"{kind} ({ARTICLE[kind]}): none for {name}@{model_version} (a model update re-opens it; "
-                f"charter document add {name}@{model_version} --kind {kind} --file FILE)"
+                f"charter document add {name}@{model_version} --kind {kind.replace('_', '-')} --file FILE)"
             )
     return out
