@@ -75,7 +75,20 @@ def list_(
 def show(incident_id: str) -> None:
     """One incident."""
     doc = Api().get(f"/incidents/{incident_id}")
-    emit(doc, human=_line(doc) + f"\n{doc['deadline_note']}\nstatus: {doc['status']}")
+    lines = [
+        _line(doc),
+        doc["deadline_note"],
+        f"status: {doc['status']}" + (" (OVERDUE)" if doc.get("overdue") else ""),
+        f"aware at: {doc['aware_at']}; reported by {doc['reported_by']} at {doc['created_at']}",
+        f"member state: {doc.get('member_state') or 'not recorded'}",
+        f"description: {doc.get('description') or '-'}",
+    ]
+    if doc.get("closed_at"):
+        lines.append(f"closed by {doc['closed_by']} at {doc['closed_at']}: {doc['closing_note']}")
+    lines.append(
+        f"Art. 73 report: GET /api/v1/incidents/{doc['id']}/report.html (dashboard: /incidents/{doc['id']}/report)"
+    )
+    emit(doc, human="\n".join(lines))
 
 
 @incident_app.command("close")
