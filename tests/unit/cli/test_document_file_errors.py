@@ -32,3 +32,13 @@ def test_an_unknown_kind_names_the_option_and_its_values(tmp_path: Path) -> None
     doc.write_text("sections: {}\n")
     r = cli_in_process(NOWHERE, "document", "add", "credit@1.0", "--kind", "dpia", "--file", str(doc), cwd=tmp_path)
     assert r.returncode == 2 and "--kind" in r.stderr and "post-market-plan" in r.stderr, r.stderr
+
+
+def test_a_device_or_an_oversized_file_is_refused_before_reading(tmp_path: Path) -> None:
+    """/dev/zero was read until memory ran out; a file over the 1 MB YAML limit is refused by its size."""
+    r = cli_in_process(NOWHERE, "document", "add", "c@1", "--kind", "fria", "--file", "/dev/zero", cwd=tmp_path)
+    assert r.returncode == 2 and "--file" in r.stderr and "regular file" in r.stderr, r.stderr
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * 2_000_001)
+    r = cli_in_process(NOWHERE, "document", "add", "c@1", "--kind", "fria", "--file", str(big), cwd=tmp_path)
+    assert r.returncode == 2 and "big.yaml" in r.stderr and "larger than" in r.stderr, r.stderr

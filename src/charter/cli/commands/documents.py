@@ -31,6 +31,10 @@ def add(
         raise usage(ErrorCode.INVALID_REF, f"'{ref}' is not SYSTEM@VERSION")
     if kind.replace("-", "_") not in KINDS:
         raise usage(ErrorCode.INVALID_INPUT, f"--kind must be fria or post-market-plan, not '{kind}'")
+    if not file.is_file():
+        raise usage(ErrorCode.INVALID_FILE, f"--file {file}: not a regular file")
+    if file.stat().st_size > yamlfile.MAX_CHARS * 4:  # more UTF-8 bytes than the parser takes characters
+        raise usage(ErrorCode.INVALID_FILE, f"--file {file}: larger than {yamlfile.MAX_CHARS} characters")
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
