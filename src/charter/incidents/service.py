@@ -7,7 +7,7 @@ same audited transition as `charter license suspend`, so gateways stop serving w
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ from charter.storage.uow import UnitOfWork
 MEMBER_STATES = frozenset(
     "AT BE BG CY CZ DE DK EE EL ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS LI NO".split()
 )
+IN_FORCE = datetime(2024, 8, 1, tzinfo=UTC)  # Art. 113: the AI Act's entry into force
 DEFAULT_AUTHORITY = "market surveillance authority of the Member State where the incident occurred (Art. 73(1))"
 OPEN, CLOSED = "open", "closed"
 
@@ -98,6 +99,11 @@ def report(
             field="member_state",
         )
     aware = data.aware_at
+    if aware < IN_FORCE:
+        raise InvalidInput(
+            f"aware_at {aware.isoformat()} is before Regulation (EU) 2024/1689 entered into force (2024-08-01)",
+            field="aware_at",
+        )
     if aware > now:
         raise InvalidInput(f"aware_at {aware.isoformat()} is in the future", field="aware_at")
     rule = deadline.rule_for(data.kind, widespread=data.widespread)

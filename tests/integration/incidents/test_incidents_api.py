@@ -97,6 +97,10 @@ def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> No
     assert bad_kind.status_code == 422 and "kind" in bad_kind.text
     future = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": "2999-01-01T00:00Z"})
     assert future.status_code in (400, 422) and future.json()["field"] == "aware_at"
+    # before the AI Act entered into force (a typo, or a JSON number read as seconds since 1970): refused
+    for early in ("1900-12-04T10:00Z", 12345):
+        r = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": early})
+        assert r.status_code == 422 and r.json()["field"] == "aware_at" and "2024-08-01" in r.json()["detail"], r.text
     # no time zone: the period ends at midnight *where the reporter is*, so Charter will not guess UTC
     for naive in ("2026-01-05T10:00", "2026-01-05"):
         r = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": naive})
