@@ -117,3 +117,15 @@ def test_a_bad_holiday_calendar_is_refused_at_start_naming_the_setting(value: st
     with pytest.raises(ValidationError) as err:
         Settings(holidays=value)
     assert "CHARTER_HOLIDAYS" in str(err.value) and says in str(err.value)
+
+
+def test_the_holiday_file_is_read_once_when_the_settings_load(tmp_path: object) -> None:
+    """A calendar file removed or broken after start does not turn each incident report into a 500."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    cal = tmp_path / "holidays.txt"
+    cal.write_text("2026-12-25\n")
+    settings = Settings(holidays=f"@{cal}")
+    cal.unlink()
+    assert settings.holiday_dates == {date(2026, 12, 25)}
