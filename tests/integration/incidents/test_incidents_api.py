@@ -3,16 +3,19 @@ list by deadline, close, permissions and clear 4xx for bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 
+import pypdf
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from charter.audit.tables import AuditEntryRow
 from charter.bootstrap import Container
+from charter.reports.pdf import find_chromium
 from tests.conftest import MakeUser, bearer
 from tests.support.gateway_fake.world import Licensed, licensed
 
@@ -119,3 +122,18 @@ def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> No
     # a mistyped system is a 404 naming it, not an empty list that reads "no incidents"
     typo = client.get("/api/v1/incidents", params={"system": "credti"})
     assert typo.status_code == 404 and "credti" in typo.json()["detail"], typo.text
+
+
+@SQLITE
+@pytest.mark.skipif(find_chromium() is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_art_73_report_as_pdf(client: TestClient, world: Licensed) -> None:
+    """The issue asks for the Art. 73 report as HTML *and* PDF (rendered like the Annex IV dossier)."""
+    body = {"kind": "death", "aware_at": "2026-01-05T10:00:00Z", "member_state": "DE"}
+    inc = client.post("/api/v1/systems/credit/incidents", json=body).json()
+    r = client.get(f"/api/v1/incidents/{inc['id']}/report.pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF-")
+    assert f'filename="{inc["id"]}-art-73.pdf"' in r.headers["content-disposition"]
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(r.content)).pages)
+    assert "Art. 73(4)" in text and inc["id"] in text
+    assert client.get("/api/v1/incidents/inc_nope/report.pdf").status_code == 404
