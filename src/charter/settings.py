@@ -11,7 +11,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from charter.core import egress
+from charter.core.errors import InvalidInput
 from charter.core.periods import parse_holidays
 
 KEY_MAX_DAYS_DEFAULT = 365
@@ -30,6 +31,7 @@ class Settings(BaseSettings):
     """Every knob Charter reads. Names map to `CHARTER_<NAME>` env vars or keys of `charter.toml`."""
 
     model_config = SettingsConfigDict(env_prefix="CHARTER_", toml_file="charter.toml", extra="forbid")
+    _holidays: frozenset[date] = PrivateAttr(default_factory=frozenset)
 
     home: Path = Field(default=Path(".charter"), description="Data dir: SQLite DB, signing keys.")
     database_url: str | None = Field(
@@ -217,6 +219,21 @@ class Settings(BaseSettings):
         return value or None
 
     @model_validator(mode="after")
+    def _load_holidays(self) -> Settings:
+        """CHARTER_HOLIDAYS is read (a leading @: from that file) and checked once, when the settings load."""
+        text = self.holidays.strip()
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"CHARTER_HOLIDAYS: cannot read the holidays file: {exc}") from None
+        try:
+            self._holidays = parse_holidays(text)
+        except InvalidInput as exc:
+            raise ValueError(f"CHARTER_HOLIDAYS: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
     def _check_webhook(self) -> Settings:
         if self.webhook_url:
             why = egress.url_refusal(self.webhook_url, self.upstream_allowlist, base=False)
@@ -297,11 +314,8 @@ class Settings(BaseSettings):
 
     @property
     def holiday_dates(self) -> frozenset[date]:
-        """CHARTER_HOLIDAYS, parsed (a leading @ reads the dates from that file)."""
-        text = self.holidays.strip()
-        if text.startswith("@"):
-            text = Path(text[1:]).read_text(encoding="utf-8")
-        return parse_holidays(text)
+        """CHARTER_HOLIDAYS, parsed when the settings loaded (a leading @ read the dates from that file)."""
+        return self._holidays
 
     @property
     def upstream_allowlist(self) -> egress.Allow:

@@ -129,6 +129,9 @@ def test_catalog_through_cli_and_real_server(settings: Settings, initialised: In
         assert tree["datasets"][0]["upstream"][0]["ref"] == "loans-raw@1"
         r = run(env, "system", "show", "credit")
         assert r.returncode == 0 and "EUAIA-ANNEXIII-5" in r.stdout and "Annex III point 5(b)" in r.stdout
+        # each obligation's legal status (docs/regulation.md: "It shows in `charter system show`")
+        art9 = next(line for line in r.stdout.splitlines() if line.startswith("EUAIA-ART9 "))
+        assert "legal status" in r.stdout and "in_force" in art9, r.stdout
         r = run(env, "export", "cyclonedx", "--output", str(tmp_path / "bom.json"))
         assert r.returncode == 0, r.stderr
         bom = json.loads((tmp_path / "bom.json").read_text())

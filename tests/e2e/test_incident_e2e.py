@@ -71,6 +71,11 @@ def test_incident_suspends_the_gateway_and_controls_status(
             assert [i["id"] for i in listed] == [incident["id"]]
             human = cli(env, "incident", "show", incident["id"])
             assert human.returncode == 0 and "Art. 3(5)" in human.stdout
+            assert "member state: DE" in human.stdout and "reported by user:admin" in human.stdout
+            assert f"/incidents/{incident['id']}/report" in human.stdout
+            page = tmp_path / "art73.html"
+            r = cli(env, "report", "incident", incident["id"], "--output", str(page))
+            assert r.returncode == 0 and "Art. 73(3)" in page.read_text(), r.stderr
 
             evidence = tmp_path / "literacy.csv"
             evidence.write_text("name,completed\nrita,2026-11-30\n")

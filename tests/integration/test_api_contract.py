@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 API = "/api/v1"
 # Answers that are documents, not JSON objects: HTML and PDF reports, zip packs, audit exports.
-DOCUMENTS = ("/reports/systems/", "/report.html", "/audit/export")
+DOCUMENTS = ("/reports/systems/", "/report.html", "/report.pdf", "/audit/export")
 # Not paged by design: metric series (`limit` counts the newest monitoring windows they span) and the compliance
 # summary (a report document whose rows come with totals).
 ONE_PAGE = ("/monitoring/systems/{system}/versions/{version}/metrics", "/reports/compliance")

@@ -347,6 +347,7 @@ def requests(w: World) -> dict[str, Call]:
         "GET /incidents/{incident_id}": Call({"incident_id": w.ids["incident"]}),
         "POST /incidents/{incident_id}/close": Call({"incident_id": w.ids["incident"]}, body={"note": "reported"}),
         "GET /incidents/{incident_id}/report.html": Call({"incident_id": w.ids["incident"]}),
+        "GET /incidents/{incident_id}/report.pdf": Call({"incident_id": w.ids["incident"]}),
         "POST /systems/{name}/attestations": Call(
             {"name": "credit-scoring"},
             body={

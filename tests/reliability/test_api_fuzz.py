@@ -38,7 +38,7 @@ OTHER_EXAMPLES = max(1, ADMIN_EXAMPLES // 3)
 STATEFUL_SCENARIOS = int(os.environ.get("CHARTER_FUZZ_STATEFUL", "40"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 # Routes whose handlers stream large artifacts; they are fuzzed, but only their status is checked.
-BINARY = ("/reports/systems/", "/export")
+BINARY = ("/reports/systems/", "/export", "/report.pdf")
 # Identities beyond the admin: a demo person per role, an app that is a licensed caller.
 PEOPLE = ("mara", "sam", "louise", "audrey", "app:loan-portal")
 UNREACHED_CODES = {"not_found", "validation_failed", "forbidden", "missing_api_key", "invalid_api_key"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from charter.core.schema import Strict
 
@@ -16,13 +16,20 @@ class AttestationCreate(Strict):
     statement: str = Field(min_length=1, max_length=4000, description="What the attester confirms")
     evidence_name: str = Field(min_length=1, max_length=255, description="File name of the evidence")
     evidence_sha256: str = Field(pattern=r"^(sha256:)?[0-9a-f]{64}$", description="sha256 of the evidence file")
-    evidence_size: int = Field(ge=0, description="Size of the evidence file in bytes")
+    evidence_size: int = Field(ge=0, le=2**50, description="Size of the evidence file in bytes (at most 1 PiB)")
     evidence_b64: str | None = Field(
         default=None,
         max_length=4 * MAX_STORED // 3 + 4,
         description=f"The file itself, base64 (stored when given; at most {MAX_STORED} bytes)",
     )
     valid_days: int = Field(ge=1, le=1095, description="How long the attestation holds, in days")
+
+    @field_validator("evidence_name")
+    @classmethod
+    def _a_file_name(cls, value: str) -> str:
+        if value in (".", "..") or any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("a file name without a directory (no '/', '\\', control characters, '.' or '..')")
+        return value
 
 
 class AttestationRead(BaseModel):

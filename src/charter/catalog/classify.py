@@ -339,6 +339,12 @@ def _legal_check(control: ControlRef, facts: dict[str, Any]) -> tuple[bool, str]
         return not facts.get("open_source_exempt"), "Art. 53(2) open-source exemption not claimed (or systemic risk)"
     if cid == "EUAIA-ART25":
         return facts.get("tier") == "high", "Art. 25 concerns high-risk AI systems"
+    if cid == "EUAIA-ART49":
+        if "provider" in (facts.get("role") or ("provider", "deployer")):
+            return True, "Art. 49(1): the provider registers"
+        if facts.get("deployer_type") == "public_authority":
+            return True, "Art. 49(3): a deployer that is a public authority registers its use"
+        return False, "Art. 49(3): only deployers that are public authorities register"
     return True, ""
 
 

@@ -117,7 +117,12 @@ def submit(
         )
     unknown = sorted(set(data.sections) - set(spec))
     if unknown:
-        raise InvalidInput(f"unknown sections: {', '.join(unknown)}", field=f"sections.{unknown[0]}")
+        shown = ", ".join(k if len(k) <= 60 else k[:60] + "…" for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise InvalidInput(
+            f"unknown sections: {shown}{more}; a {data.kind} has: {', '.join(spec)}",
+            field=f"sections.{unknown[0][:60]}",
+        )
     if data.kind == PLAN and not data.metrics:
         raise InvalidInput("a post-market monitoring plan names the metrics it watches", field="metrics")
     unwatched = [m for m in data.metrics if known_metrics and m.split("[", 1)[0] not in known_metrics]
@@ -193,6 +198,6 @@ def missing_for(uow: UnitOfWork, name: str, model_version: str, kinds: tuple[str
         if kind in kinds and current(uow, system, kind, model_version) is None:
             out.append(
                 f"{kind} ({ARTICLE[kind]}): none for {name}@{model_version} (a model update re-opens it; "
-                f"charter document add {name}@{model_version} --kind {kind} --file FILE)"
+                f"charter document add {name}@{model_version} --kind {kind.replace('_', '-')} --file FILE)"
             )
     return out

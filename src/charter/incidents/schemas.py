@@ -15,11 +15,15 @@ class IncidentCreate(Strict):
         description="death | serious_harm | critical_infrastructure | fundamental_rights | property_environment "
         "(Art. 3(49)(a)-(d))"
     )
-    aware_at: datetime = Field(description="When the provider (or deployer) became aware of the incident (ISO 8601)")
+    aware_at: datetime = Field(
+        description="When the provider (or deployer) became aware of the incident (ISO 8601 with a UTC offset)"
+    )
     widespread: bool = Field(default=False, description="A widespread infringement (Art. 3(61)): 2 days, Art. 73(3)")
     description: str = Field(default="", max_length=8000, description="What happened, as known now")
     member_state: str | None = Field(
-        default=None, pattern=r"^[A-Z]{2}$", description="Member State where the incident occurred (ISO code)"
+        default=None,
+        pattern=r"^[A-Z]{2}$",
+        description="EU/EEA Member State where the incident occurred (code, e.g. DE; Greece EL or GR)",
     )
     suspend: bool = Field(default=False, description="Suspend every active license of the system now (audited)")
 

@@ -7,7 +7,7 @@ same audited transition as `charter license suspend`, so gateways stop serving w
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -27,6 +27,11 @@ from charter.licenses import service as licenses
 from charter.licenses.model import LicenseState
 from charter.storage.uow import UnitOfWork
 
+# Where the AI Act applies: the EU Member States (Greece as GR or, as EU texts write it, EL) and the EEA states.
+MEMBER_STATES = frozenset(
+    "AT BE BG CY CZ DE DK EE EL ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS LI NO".split()
+)
+IN_FORCE = datetime(2024, 8, 1, tzinfo=UTC)  # Art. 113: the AI Act's entry into force
 DEFAULT_AUTHORITY = "market surveillance authority of the Member State where the incident occurred (Art. 73(1))"
 OPEN, CLOSED = "open", "closed"
 
@@ -82,7 +87,23 @@ def report(
     if data.suspend:
         authorize(actor, Permission.LICENSE_MANAGE, resource)
     now = utcnow()
-    aware = data.aware_at if data.aware_at.tzinfo is not None else data.aware_at.replace(tzinfo=now.tzinfo)
+    if data.aware_at.tzinfo is None:
+        raise InvalidInput(
+            f"aware_at {data.aware_at.isoformat()} has no time zone: the period ends at midnight where you are, so "
+            "give the offset, e.g. 2026-12-04T16:00+01:00 (or Z for UTC)",
+            field="aware_at",
+        )
+    if data.member_state is not None and data.member_state not in MEMBER_STATES:
+        raise InvalidInput(
+            f"member_state {data.member_state} is not an EU/EEA Member State code (e.g. DE, FR, EL; Art. 73(1))",
+            field="member_state",
+        )
+    aware = data.aware_at
+    if aware < IN_FORCE:
+        raise InvalidInput(
+            f"aware_at {aware.isoformat()} is before Regulation (EU) 2024/1689 entered into force (2024-08-01)",
+            field="aware_at",
+        )
     if aware > now:
         raise InvalidInput(f"aware_at {aware.isoformat()} is in the future", field="aware_at")
     rule = deadline.rule_for(data.kind, widespread=data.widespread)
@@ -181,6 +202,7 @@ def list_all(
     if status:
         stmt = stmt.where(IncidentRow.status == status)
     if system:
+        system_by_name(uow.session, system)  # a mistyped name is a 404, not an empty list
         stmt = stmt.where(IncidentRow.system == system)
     out: list[IncidentRead] = []
     resources: dict[str, bool] = {}

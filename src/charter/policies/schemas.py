@@ -99,6 +99,8 @@ class ActivePolicy(BaseModel):
 class ControlRead(BaseModel):
     id: str
     title: str
+    legal_status: str = Field(description="in_force | adopted_amendment | proposal | voluntary_framework")
+    legal_source: str = Field(description="The act (and OJ reference) the control's text comes from")
 
 
 class ControlCovered(ControlRead):

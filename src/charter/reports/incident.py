@@ -37,7 +37,7 @@ def incident_html(incident: Mapping[str, Any], system: SystemRead, versions: Seq
         ("Kind of serious incident", f"{incident['kind']} ({_KIND_POINT[incident['kind']]})", ""),
         ("Widespread infringement (Art. 3(61))", bool(incident["widespread"]), ""),
         ("Became aware at", incident["aware_at"], ""),
-        ("Member State where it occurred", incident["member_state"], "charter incident report --member-state"),
+        ("Member State where it occurred", incident["member_state"], "not recorded (--member-state when reporting)"),
         ("Description", incident["description"], "no description recorded"),
         ("Causal link established or reasonably likely (Art. 73(2))", None, "not recorded in Charter"),
         ("Reporting period", f"{incident['period_days']} days, {incident['article']}", ""),

@@ -104,6 +104,7 @@ def create(container: Container) -> ASGIApp:
         Route("/audit/{seq}", page(container, audit.entry_page)),
         Route("/coverage", page(container, coverage.summary)),
         Route("/incidents", page(container, incidents.list_page)),
+        Route("/incidents/{id}/report", page(container, incidents.report_page)),
         Route("/coverage/{framework}", page(container, coverage.framework)),
         Route("/systems", page(container, catalog.list_page)),
         Route("/systems/new", page(container, register.start), methods=["GET"]),

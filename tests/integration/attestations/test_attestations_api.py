@@ -101,6 +101,13 @@ def test_bad_attestations_are_refused_naming_the_field(client: TestClient, make_
     assert na.status_code == 422 and na.json()["field"] == "control" and "does not apply" in na.json()["detail"]
     unknown = client.post(url, json=_attestation(control="EUAIA-ART999"))
     assert unknown.status_code == 404
+    # a file name, not a path: the stored evidence goes into evidence packs under this name
+    for name in ("../../etc/passwd", "evidence/x.csv", "..\\boot.ini", "..", "a\tb"):
+        r = client.post(url, json=_attestation(evidence_name=name))
+        assert r.status_code == 422 and "evidence_name" in r.text, (name, r.text)
+    # an absurd size is a 422 naming the field (it was a 500: the database integer overflowed)
+    huge = client.post(url, json=_attestation(evidence_size=10**20, evidence_b64=None))
+    assert huge.status_code == 422 and "evidence_size" in huge.text, huge.text
     too_long = client.post(url, json=_attestation(days=5000))
     assert too_long.status_code == 422 and "valid_days" in too_long.text
     _, viewer = make_user("viewer")

@@ -82,7 +82,7 @@ def test_high_risk_system_without_documents_gets_no_active_license_by_default(
     assert refused.status_code == 409
     missing = refused.json()["missing"] if "missing" in refused.json() else refused.json()["detail"]
     assert "post_market_plan (Art. 72)" in str(missing) and "fria" not in str(missing)
-    assert "charter document add hiring@1.0 --kind post_market_plan" in str(missing)
+    assert "charter document add hiring@1.0 --kind post-market-plan" in str(missing)  # the CLI spelling
     assert document_obligations(container, model) == ["post_market_plan"]
     assert client.post(f"/api/v1/licenses/{lic}/activate").json()["state"] == "active"
 

@@ -110,3 +110,15 @@ def test_post_market_plan_names_metrics_charter_watches(client: TestClient, cont
         c for c in client.get("/api/v1/systems/credit/controls").json()["controls"] if c["id"] == "EUAIA-ART72"
     )
     assert art72["status"] == "attested" and "post_market_plan revision 1" in art72["why"]
+
+
+@SQLITE
+def test_unknown_sections_are_named_briefly_with_the_expected_ones(client: TestClient, container: Container) -> None:
+    """A typo names the section and what a FRIA has; a flood of keys is not echoed back (it was a 150 kB detail)."""
+    assessed_model(container, "credit", answers=DEPLOYER)
+    typo = _fria(client, "1.0", mesures="typo")
+    assert typo.status_code == 422 and typo.json()["field"] == "sections.mesures"
+    assert "mesures" in typo.json()["detail"] and "measures" in typo.json()["detail"]
+    flood = _fria(client, "1.0", **{f"k{i}" + "x" * 200: "v" for i in range(2000)})
+    assert flood.status_code == 422 and "sections" in flood.text
+    assert len(flood.json()["detail"]) < 1000, len(flood.json()["detail"])

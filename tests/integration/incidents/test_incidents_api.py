@@ -3,16 +3,19 @@ list by deadline, close, permissions and clear 4xx for bad input."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 
+import pypdf
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from charter.audit.tables import AuditEntryRow
 from charter.bootstrap import Container
+from charter.reports.pdf import find_chromium
 from tests.conftest import MakeUser, bearer
 from tests.support.gateway_fake.world import Licensed, licensed
 
@@ -97,7 +100,40 @@ def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> No
     assert bad_kind.status_code == 422 and "kind" in bad_kind.text
     future = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": "2999-01-01T00:00Z"})
     assert future.status_code in (400, 422) and future.json()["field"] == "aware_at"
+    # before the AI Act entered into force (a typo, or a JSON number read as seconds since 1970): refused
+    for early in ("1900-12-04T10:00Z", 12345):
+        r = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": early})
+        assert r.status_code == 422 and r.json()["field"] == "aware_at" and "2024-08-01" in r.json()["detail"], r.text
+    # no time zone: the period ends at midnight *where the reporter is*, so Charter will not guess UTC
+    for naive in ("2026-01-05T10:00", "2026-01-05"):
+        r = client.post("/api/v1/systems/credit/incidents", json={"kind": "death", "aware_at": naive})
+        assert r.status_code == 422 and r.json()["field"] == "aware_at" and "+01:00" in r.json()["detail"], r.text
+    # the authority is a Member State's (Art. 73(1)): an ISO code outside the EU/EEA is refused, naming the field
+    for code in ("XX", "US"):
+        r = client.post(
+            "/api/v1/systems/credit/incidents",
+            json={"kind": "death", "aware_at": "2026-01-05T10:00Z", "member_state": code},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "member_state" and code in r.json()["detail"], r.text
     missing = client.post("/api/v1/systems/nope/incidents", json={"kind": "death", "aware_at": "2026-01-05T10:00Z"})
     assert missing.status_code == 404
     assert client.get("/api/v1/incidents/inc_nope").status_code == 404
     assert client.get("/api/v1/incidents", params={"status": "pending"}).status_code in (400, 422)
+    # a mistyped system is a 404 naming it, not an empty list that reads "no incidents"
+    typo = client.get("/api/v1/incidents", params={"system": "credti"})
+    assert typo.status_code == 404 and "credti" in typo.json()["detail"], typo.text
+
+
+@SQLITE
+@pytest.mark.skipif(find_chromium() is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_art_73_report_as_pdf(client: TestClient, world: Licensed) -> None:
+    """The issue asks for the Art. 73 report as HTML *and* PDF (rendered like the Annex IV dossier)."""
+    body = {"kind": "death", "aware_at": "2026-01-05T10:00:00Z", "member_state": "DE"}
+    inc = client.post("/api/v1/systems/credit/incidents", json=body).json()
+    r = client.get(f"/api/v1/incidents/{inc['id']}/report.pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF-")
+    assert f'filename="{inc["id"]}-art-73.pdf"' in r.headers["content-disposition"]
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(r.content)).pages)
+    assert "Art. 73(4)" in text and inc["id"] in text
+    assert client.get("/api/v1/incidents/inc_nope/report.pdf").status_code == 404

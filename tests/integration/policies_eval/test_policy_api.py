@@ -219,6 +219,14 @@ def test_coverage_of_the_active_set(client: TestClient) -> None:
         "credit-scoring/CREDIT-GPAI",
     ]
     assert covered["EUAIA-ANNEXIII-5"] == ["credit-scoring/CREDIT-GPAI"]
+    # the legal status of every control reaches the API (and so `charter controls coverage`): it was dropped
+    by_id = {c["id"]: c for c in after["covered"] + after["uncovered"]}
+    assert all(c["legal_status"] and c["legal_source"] for c in by_id.values())
+    assert (
+        by_id["EUAIA-ART4A"]["legal_status"] == "adopted_amendment"
+        and "2026/1744" in by_id["EUAIA-ART4A"]["legal_source"]
+    )
+    assert by_id["EUAIA-ART9"]["legal_status"] == "in_force"
     assert after["covered_count"] == before["covered_count"] + 1  # ART53-1A was covered by the baseline already
     high = client.get(f"{API}/controls/coverage", params={"framework": "gdpr", "risk_tier": "high"}).json()
     assert high["risk_tier"] == "high" and high["total"] <= fws["gdpr"]["total"]

@@ -29,6 +29,14 @@ def test_open_incidents_listed_by_deadline(web: Client, user: Callable[..., str]
     text = page.text
     assert text.index(fast.id) < text.index(slow.id)  # soonest deadline first
     assert "Art. 73(3)" in text and "Art. 73(2)" in text and 'href="/incidents"' in text
+    # the page's report link works for the signed-in person (it pointed at the API, which wants a Bearer key: 401)
+    link = f'href="/incidents/{fast.id}/report"'
+    assert link in text
+    browser = sign_in(web(), "vera")
+    report = browser.get(f"/incidents/{fast.id}/report")
+    assert report.status_code == 200 and "Serious incident report" in report.text and fast.id in report.text
+    assert "default-src" in report.headers["content-security-policy"]
+    assert browser.get("/incidents/inc_nope/report").status_code == 404
 
 
 def test_system_page_shows_red_controls(web: Client, user: Callable[..., str], container: Container) -> None:

@@ -176,3 +176,14 @@ def test_legal_status_on_every_control_and_obligation() -> None:
     assert all(o["legal_status"] and o["legal_source"] for o in obligations)
     report = coverage([], "eu-ai-act", catalog=builtin_catalog()).to_dict()
     assert all(c["legal_status"] for c in report["uncovered"])
+
+
+def test_art_49_registration_binds_providers_and_only_public_authority_deployers() -> None:
+    """Art. 49(1): providers register Annex III systems; Art. 49(3): deployers only when they are public authorities
+    (or Union bodies, or act on their behalf). A private deployer of a 5(b) system has nothing to register."""
+    high = {"point": "5(b)"}
+    assert "EUAIA-ART49" in ids(answers(annex_iii=high, context={"role": "provider"}))
+    assert "EUAIA-ART49" not in ids(answers(annex_iii=high, context={"role": "deployer", "deployer_type": "private"}))
+    public = answers(annex_iii=high, context={"role": "deployer", "deployer_type": "public_authority"})
+    why = {o.id: o.why for o in classify(public).obligations}
+    assert "Art. 49(3)" in why["EUAIA-ART49"]

@@ -104,3 +104,28 @@ def test_holiday_calendar_setting_is_parsed_and_bad_dates_name_the_setting(tmp_p
     cal.write_text("# DE\n2026-10-03\n")
     assert Settings(holidays=f"@{cal}").holiday_dates == {date(2026, 10, 3)}
     assert days_after(datetime(2026, 10, 1, 12), 2, frozenset({date(2026, 10, 3)})).last_day == date(2026, 10, 5)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"), [("@/nonexistent/holidays.txt", "cannot read"), ("25/12/2026", "YYYY-MM-DD")]
+)
+def test_a_bad_holiday_calendar_is_refused_at_start_naming_the_setting(value: str, says: str) -> None:
+    """CHARTER_HOLIDAYS is checked when the settings load (so `charter serve` refuses to start, exit 2), not when
+    someone reports an incident (a missing @FILE was a 500 there, bad dates a 422 blaming the reporter)."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        Settings(holidays=value)
+    assert "CHARTER_HOLIDAYS" in str(err.value) and says in str(err.value)
+
+
+def test_the_holiday_file_is_read_once_when_the_settings_load(tmp_path: object) -> None:
+    """A calendar file removed or broken after start does not turn each incident report into a 500."""
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    cal = tmp_path / "holidays.txt"
+    cal.write_text("2026-12-25\n")
+    settings = Settings(holidays=f"@{cal}")
+    cal.unlink()
+    assert settings.holiday_dates == {date(2026, 12, 25)}

@@ -115,3 +115,17 @@ def test_shipped_catalog_differs_from_the_reference_only_where_documented() -> N
     assert {k for k in shipped if shipped[k] != reference[k]} == set(KEPT_DIFFERENCES)
     documented = (Path(__file__).parents[3] / "docs/regulation.md").read_text(encoding="utf-8")
     assert all(cid in documented for cid in KEPT_DIFFERENCES)
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="shared reference not present")
+def test_condition_fields_added_to_the_reference_are_documented() -> None:
+    """Beyond controls, the shipped catalog only adds `applies_when_fields` (the new conditions' inputs), each named
+    in docs/regulation.md's table of differences."""
+    shipped = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
+    reference = yaml.safe_load(REFERENCE.read_text(encoding="utf-8"))
+    top = {k for k in shipped.keys() | reference.keys() if k != "frameworks" and shipped.get(k) != reference.get(k)}
+    assert top == {"applies_when_fields"}
+    added = {k for k, v in shipped["applies_when_fields"].items() if reference["applies_when_fields"].get(k) != v}
+    documented = (Path(__file__).parents[3] / "docs/regulation.md").read_text(encoding="utf-8")
+    table = next(line for line in documented.splitlines() if line.startswith("| `applies_when_fields`"))
+    assert added and all(f"`{name}`" in table for name in added), (added, table)

@@ -134,8 +134,8 @@ def _show_system(doc: dict[str, Any]) -> None:
         console.print("[red]  prohibited practice: no license can be issued for this system[/red]")
     for reason in doc.get("tier_reasons", []):
         console.print(f"  • {reason}", highlight=False)
-    rows = [[ob["id"], ob["why"]] for ob in doc.get("obligations_explained", [])]
-    grid(["control", "why it applies"], rows, title=f"{len(doc['obligations'])} applicable obligations")
+    rows = [[ob["id"], ob.get("legal_status", ""), ob["why"]] for ob in doc.get("obligations_explained", [])]
+    grid(["control", "legal status", "why it applies"], rows, title=f"{len(doc['obligations'])} applicable obligations")
 
 
 @system_app.command("register")

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
+from charter.catalog import yamlfile
 from charter.cli.client import Api
 from charter.cli.errors import usage
 from charter.cli.output import emit, table
 from charter.core.errors import ErrorCode
 
+KINDS = ("fria", "post_market_plan")
 document_app = typer.Typer(help="FRIA (Art. 27) and post-market monitoring plan (Art. 72), versioned per system.")
 
 
@@ -28,7 +29,17 @@ def add(
     system, _, version = ref.partition("@")
     if not system or not version:
         raise usage(ErrorCode.INVALID_REF, f"'{ref}' is not SYSTEM@VERSION")
-    doc: Any = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    if kind.replace("-", "_") not in KINDS:
+        raise usage(ErrorCode.INVALID_INPUT, f"--kind must be fria or post-market-plan, not '{kind}'")
+    if not file.is_file():
+        raise usage(ErrorCode.INVALID_FILE, f"--file {file}: not a regular file")
+    if file.stat().st_size > yamlfile.MAX_CHARS * 4:  # more UTF-8 bytes than the parser takes characters
+        raise usage(ErrorCode.INVALID_FILE, f"--file {file}: larger than {yamlfile.MAX_CHARS} characters")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise usage(ErrorCode.INVALID_FILE, f"{file}: cannot read it as UTF-8 text: {exc}") from None
+    doc: Any = yamlfile.load(text, str(file), field_name="file").value or {}
     if not isinstance(doc, dict):
         raise usage(ErrorCode.INVALID_FILE, f"{file}: expected a mapping with 'sections' (and 'metrics' for a plan)")
     body = {

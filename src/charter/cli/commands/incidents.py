@@ -28,7 +28,11 @@ def report(
     system: str,
     kind: Annotated[str, typer.Option("--kind", help=KINDS)],
     aware_at: Annotated[
-        str, typer.Option("--aware-at", help="When you became aware, ISO 8601 (e.g. 2026-12-04T16:00+01:00).")
+        str,
+        typer.Option(
+            "--aware-at",
+            help="When you became aware, ISO 8601 with your UTC offset (e.g. 2026-12-04T16:00+01:00).",
+        ),
     ],
     suspend: Annotated[
         bool, typer.Option("--suspend", help="Suspend every active license of the system now (audited).")
@@ -38,7 +42,7 @@ def report(
     ] = False,
     description: Annotated[str, typer.Option("--description", help="What happened, as known now.")] = "",
     member_state: Annotated[
-        str | None, typer.Option("--member-state", help="Member State where it occurred (ISO code, e.g. DE).")
+        str | None, typer.Option("--member-state", help="EU/EEA Member State where it occurred (code, e.g. DE, EL).")
     ] = None,
 ) -> None:
     """Record a serious incident and compute its Art. 73 reporting deadline."""
@@ -71,7 +75,20 @@ def list_(
 def show(incident_id: str) -> None:
     """One incident."""
     doc = Api().get(f"/incidents/{incident_id}")
-    emit(doc, human=_line(doc) + f"\n{doc['deadline_note']}\nstatus: {doc['status']}")
+    lines = [
+        _line(doc),
+        doc["deadline_note"],
+        f"status: {doc['status']}" + (" (OVERDUE)" if doc.get("overdue") else ""),
+        f"aware at: {doc['aware_at']}; reported by {doc['reported_by']} at {doc['created_at']}",
+        f"member state: {doc.get('member_state') or 'not recorded'}",
+        f"description: {doc.get('description') or '-'}",
+    ]
+    if doc.get("closed_at"):
+        lines.append(f"closed by {doc['closed_by']} at {doc['closed_at']}: {doc['closing_note']}")
+    lines.append(
+        f"Art. 73 report: GET /api/v1/incidents/{doc['id']}/report.html (dashboard: /incidents/{doc['id']}/report)"
+    )
+    emit(doc, human="\n".join(lines))
 
 
 @incident_app.command("close")

@@ -1,4 +1,5 @@
-"""report system | compliance | pack | verify-pack: Annex IV dossiers, the compliance summary, evidence packs."""
+"""report system | incident | compliance | pack | verify-pack: Annex IV dossiers, Art. 73 incident reports, the
+compliance summary, evidence packs."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ def system(
     else:
         data = doc if isinstance(doc, bytes) else str(doc).encode()
     _write(data, output, f"the {format.upper()} report of {name}")
+
+
+@report_app.command("incident")
+def incident(
+    incident_id: Annotated[str, typer.Argument(help="Incident id (inc_…), from charter incident list.")],
+    format: Annotated[str, typer.Option("--format", help="html or pdf.")] = "html",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+) -> None:
+    """The EU AI Act Art. 73 serious-incident report; what Charter does not hold is marked MISSING."""
+    if format not in ("html", "pdf"):
+        raise CliError(ErrorCode.USAGE, f"--format must be html or pdf, not {format!r}", EXIT_USAGE)
+    if format == "pdf" and output is None and sys.stdout.isatty():
+        raise CliError(ErrorCode.USAGE, "a PDF does not belong on a terminal: pass --output FILE.pdf", EXIT_USAGE)
+    doc = Api(timeout=PDF_TIMEOUT_S).get(f"/incidents/{incident_id}/report.{format}")
+    _write(doc if isinstance(doc, bytes) else str(doc).encode(), output, f"the Art. 73 report of {incident_id}")
 
 
 @report_app.command("compliance")
