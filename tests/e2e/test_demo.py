@@ -144,6 +144,8 @@ def test_demo_on_a_relative_data_dir_prints_exports_and_reruns_helpfully(
     assert first.returncode == 0, first.stderr[-3000:]
     exports = dict(re.findall(r"^export ([A-Z_]+)=(chk_\S+)$", first.stdout, re.M))
     assert {"ADA_KEY", "LENA_KEY", "LOAN_PORTAL_KEY", "SUPPORT_WIDGET_KEY"} <= set(exports), first.stdout
+    # where to sign in: the URL the CLI uses (CHARTER_URL, else loopback on CHARTER_PORT), not "start the server"
+    assert f"Open the dashboard at {env.get('CHARTER_URL', 'http://127.0.0.1:')}" in first.stdout, first.stdout
     c = bootstrap.build(settings)
     try:
         with c.uow(write=False) as uow:

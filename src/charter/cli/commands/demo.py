@@ -117,7 +117,8 @@ def _human(doc: dict[str, Any]) -> None:
     if doc["loaded"]:
         out(
             f"Loaded in {doc['seconds']} s; generated files in {doc['files']}.\n"
-            "Start the server (charter serve) and log in to the dashboard as any person above.",
+            f"Open the dashboard at {STATE.base_url} (served by `make run` or `charter serve`) and sign in as any "
+            "person above.",
             highlight=False,
             soft_wrap=True,
         )
