@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from charter.core.periods import days_after
 
@@ -60,7 +61,9 @@ class Deadline:
     def explain(self) -> str:
         base = f"{self.rule.days} days ({self.rule.article}, {self.rule.meaning}) from {self.aware_at.date()}"
         extra = f"; {'; '.join(self.extended_by)}" if self.extended_by else ""
-        return f"{base}, counted per Reg. 1182/71 Art. 3: last day {self.last_day}{extra}"
+        zone = self.aware_at.tzinfo
+        where = f" (ends at midnight {zone.key})" if isinstance(zone, ZoneInfo) else ""
+        return f"{base}, counted per Reg. 1182/71 Art. 3: last day {self.last_day}{where}{extra}"
 
 
 def compute(aware_at: datetime, rule: Rule, holidays: frozenset[date] = frozenset()) -> Deadline:

@@ -18,6 +18,12 @@ class IncidentCreate(Strict):
     aware_at: datetime = Field(
         description="When the provider (or deployer) became aware of the incident (ISO 8601 with a UTC offset)"
     )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone where the period is counted (e.g. Europe/Berlin): its last day ends at local "
+        "midnight, summer time included; without it, at the UTC offset of aware_at",
+    )
     widespread: bool = Field(default=False, description="A widespread infringement (Art. 3(61)): 2 days, Art. 73(3)")
     description: str = Field(default="", max_length=8000, description="What happened, as known now")
     member_state: str | None = Field(

@@ -8,6 +8,7 @@ same audited transition as `charter license suspend`, so gateways stop serving w
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
@@ -106,6 +107,8 @@ def report(
         )
     if aware > now:
         raise InvalidInput(f"aware_at {aware.isoformat()} is in the future", field="aware_at")
+    if data.time_zone is not None:
+        aware = aware.astimezone(_zone(data.time_zone))  # the same instant; midnight where the period is counted
     rule = deadline.rule_for(data.kind, widespread=data.widespread)
     due = deadline.compute(aware, rule, holidays)
     row = IncidentRow(
@@ -138,6 +141,7 @@ def report(
             "annex_iii_area": row_system.annex_iii_area,
             "deployer": row_system.deployer,
             "purpose": row_system.purpose,
+            "time_zone": data.time_zone,
         },
     )
     uow.session.add(row)
@@ -236,3 +240,14 @@ def close(uow: UnitOfWork, actor: Actor, incident_id: str, data: IncidentClose) 
     )
     uow.commit()
     return to_read(row)
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (e.g. Europe/Berlin), or a 422 naming the field."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"time_zone '{name[:64]}' is not an IANA time zone; give one such as Europe/Berlin or Europe/Paris",
+            field="time_zone",
+        ) from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pypdf
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 
 from charter.audit.tables import AuditEntryRow
 from charter.bootstrap import Container
+from charter.core.clock import pinned
 from charter.reports.pdf import find_chromium
 from tests.conftest import MakeUser, bearer
 from tests.support.gateway_fake.world import Licensed, licensed
@@ -122,6 +124,29 @@ def test_bad_input_is_a_clear_problem(client: TestClient, world: Licensed) -> No
     # a mistyped system is a 404 naming it, not an empty list that reads "no incidents"
     typo = client.get("/api/v1/incidents", params={"system": "credti"})
     assert typo.status_code == 404 and "credti" in typo.json()["detail"], typo.text
+
+
+@SQLITE
+def test_a_time_zone_puts_the_end_at_local_midnight_across_the_start_of_summer_time(
+    client: TestClient, world: Licensed
+) -> None:
+    """Reg. 1182/71 Art. 3(2)(b): the period ends with the last hour of its last day, where it is counted. Aware on
+    Saturday 2027-03-20 in Berlin (CET, +01:00); 15 days (Art. 73(2)) end on Sunday 2027-04-04, so on Monday
+    2027-04-05 (Art. 3(4)); summer time began on 2027-03-28, so that day ends at 22:00 UTC, not 23:00."""
+    body = {"kind": "serious_harm", "aware_at": "2027-03-20T10:00:00+01:00"}
+    with pinned(datetime(2027, 3, 21, tzinfo=UTC)):  # a day after becoming aware
+        zoned = client.post("/api/v1/systems/credit/incidents", json={**body, "time_zone": "Europe/Berlin"})
+        offset = client.post("/api/v1/systems/credit/incidents", json=body)
+    assert zoned.status_code == 201, zoned.text
+    assert zoned.json()["last_day"] == "2027-04-05" and offset.json()["last_day"] == "2027-04-05"
+    assert "ends at midnight Europe/Berlin" in zoned.json()["deadline_note"]
+    assert datetime.fromisoformat(zoned.json()["due_at"]) == datetime(2027, 4, 5, 22, 0, tzinfo=UTC)
+    assert datetime.fromisoformat(offset.json()["due_at"]) == datetime(2027, 4, 5, 23, 0, tzinfo=UTC)
+    with pinned(datetime(2027, 3, 21, tzinfo=UTC)):
+        for bad in ("Mars/Olympus", "../../etc/passwd", ""):
+            r = client.post("/api/v1/systems/credit/incidents", json={**body, "time_zone": bad})
+            assert r.status_code == 422 and r.json()["field"] == "time_zone", r.text
+            assert "Europe/Berlin" in r.json()["detail"]
 
 
 @SQLITE

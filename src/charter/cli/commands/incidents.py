@@ -34,6 +34,13 @@ def report(
             help="When you became aware, ISO 8601 with your UTC offset (e.g. 2026-12-04T16:00+01:00).",
         ),
     ],
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            "--time-zone",
+            help="IANA time zone where the period is counted (e.g. Europe/Berlin): midnight follows its summer time.",
+        ),
+    ] = None,
     suspend: Annotated[
         bool, typer.Option("--suspend", help="Suspend every active license of the system now (audited).")
     ] = False,
@@ -49,6 +56,7 @@ def report(
     body = {
         "kind": kind,
         "aware_at": aware_at,
+        "time_zone": time_zone,
         "suspend": suspend,
         "widespread": widespread,
         "description": description,
