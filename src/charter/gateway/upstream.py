@@ -138,8 +138,10 @@ class Upstream:
     async def read(self, resp: aiohttp.ClientResponse) -> bytes:
         """A whole (non-streamed) answer, refused past `max_answer` bytes: announced, or as it arrives."""
         declared = resp.content_length
-        if declared is not None and declared > self.max_answer:
-            raise AnswerTooLarge(self.max_answer)
+        if declared is not None:
+            if declared > self.max_answer:
+                raise AnswerTooLarge(self.max_answer)
+            return await resp.read()  # aiohttp reads no more than the declared length
         parts: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_any():
