@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,6 +18,31 @@ from charter.licenses import jose, statuslist, tokens
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "licenses.md"
 URI = "http://charter.test/.well-known/charter/status-list"
+
+
+def _claims(now: datetime, **over: Any) -> dict[str, Any]:
+    """A license token's claims for the docs' examples; `over` replaces any argument of `license_claims`."""
+    args: dict[str, Any] = {
+        "issuer": "http://charter.test",
+        "license_id": "lic_doc",
+        "token_id": "tok_doc",
+        "issued_at": now,
+        "not_before": now,
+        "expires": now + timedelta(days=1),
+        "digest": "sha256:" + "0" * 64,
+        "system": "s",
+        "version": "1",
+        "risk_tier": "high",
+        "env": "production",
+        "purposes": ["p"],
+        "callers": ["app:a"],
+        "tools": [],
+        "regions": [],
+        "conditions_digest": "sha256:" + "1" * 64,
+        "status_index": 0,
+        "status_uri": URI,
+    }
+    return tokens.license_claims(**{**args, **over})
 
 
 def _snippet() -> str:
@@ -30,26 +56,7 @@ def _snippet() -> str:
 def test_node_verifier_from_the_docs(tmp_path: Path, index: int, value: int, expected: str) -> None:
     key = SigningKey(Ed25519PrivateKey.generate())
     now = datetime.now(UTC)
-    claims = tokens.license_claims(
-        issuer="http://charter.test",
-        license_id="lic_doc",
-        token_id="tok_doc",
-        issued_at=now,
-        not_before=now - timedelta(seconds=5),
-        expires=now + timedelta(days=1),
-        digest="sha256:" + "0" * 64,
-        system="s",
-        version="1",
-        risk_tier="minimal",
-        env="production",
-        purposes=["p"],
-        callers=["app:a"],
-        tools=[],
-        regions=[],
-        conditions_digest="sha256:" + "1" * 64,
-        status_index=index,
-        status_uri=URI,
-    )
+    claims = _claims(now, not_before=now - timedelta(seconds=5), risk_tier="minimal", status_index=index)
     (tmp_path / "lic.jwt").write_text(tokens.sign_license(key, claims))
     (tmp_path / "jwks.json").write_text(json.dumps(jose.jwks(key)))
     doc = statuslist.claims(
@@ -92,28 +99,11 @@ def test_node_verifier_from_the_docs(tmp_path: Path, index: int, value: int, exp
 
 def test_every_token_claim_is_in_the_claims_table() -> None:
     """A verifier reads the table to know what a token says; a claim Charter emits but the table omits is a gap."""
-    now = datetime.now(UTC)
-    claims = tokens.license_claims(
-        issuer="http://charter.test",
-        license_id="lic_doc",
-        token_id="tok_doc",
-        issued_at=now,
-        not_before=now,
-        expires=now + timedelta(days=1),
-        digest="sha256:" + "0" * 64,
-        system="s",
-        version="1",
-        risk_tier="high",
-        env="production",
-        purposes=["p"],
-        callers=["app:a"],
-        tools=[],
-        regions=[],
-        conditions_digest="sha256:" + "1" * 64,
-        status_index=0,
-        status_uri=URI,
+    claims = _claims(
+        datetime.now(UTC),
         model_signer="sha256:" + "2" * 64,
         evidence={"assessment": "asm_x", "digest": "sha256:" + "3" * 64, "computed_by": "server", "self_reported": 0},
+        tool_rules=[{"tool": "refund", "kind": "condition", "value": "args.amount <= 500"}],
     )
     section = DOC.read_text().split("## License token", 1)[1].split("\n## ", 1)[0]
     table = {name for cell in re.findall(r"^\| ([^|]+) \|", section, re.M) for name in re.findall(r"`(\w+)`", cell)}
