@@ -16,7 +16,8 @@ class IncidentCreate(Strict):
         "(Art. 3(49)(a)-(d))"
     )
     aware_at: datetime = Field(
-        description="When the provider (or deployer) became aware of the incident (ISO 8601 with a UTC offset)"
+        description="When the provider (or deployer) became aware of the incident (ISO 8601 with a UTC offset, or a "
+        "local time in `time_zone`)"
     )
     time_zone: str | None = Field(
         default=None,

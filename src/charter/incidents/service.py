@@ -88,10 +88,14 @@ def report(
     if data.suspend:
         authorize(actor, Permission.LICENSE_MANAGE, resource)
     now = utcnow()
-    if data.aware_at.tzinfo is None:
+    zone = _zone(data.time_zone) if data.time_zone is not None else None
+    aware = data.aware_at
+    if aware.tzinfo is None and zone is not None:
+        aware = aware.replace(tzinfo=zone)  # a local time where the period is counted (summer time applied)
+    if aware.tzinfo is None:
         raise InvalidInput(
-            f"aware_at {data.aware_at.isoformat()} has no time zone: the period ends at midnight where you are, so "
-            "give the offset, e.g. 2026-12-04T16:00+01:00 (or Z for UTC)",
+            f"aware_at {aware.isoformat()} has no time zone: the period ends at midnight where you are, so "
+            "give the offset, e.g. 2026-12-04T16:00+01:00 (or Z for UTC), or --time-zone (e.g. Europe/Berlin)",
             field="aware_at",
         )
     if data.member_state is not None and data.member_state not in MEMBER_STATES:
@@ -99,7 +103,6 @@ def report(
             f"member_state {data.member_state} is not an EU/EEA Member State code (e.g. DE, FR, EL; Art. 73(1))",
             field="member_state",
         )
-    aware = data.aware_at
     if aware < IN_FORCE:
         raise InvalidInput(
             f"aware_at {aware.isoformat()} is before Regulation (EU) 2024/1689 entered into force (2024-08-01)",
@@ -107,8 +110,8 @@ def report(
         )
     if aware > now:
         raise InvalidInput(f"aware_at {aware.isoformat()} is in the future", field="aware_at")
-    if data.time_zone is not None:
-        aware = aware.astimezone(_zone(data.time_zone))  # the same instant; midnight where the period is counted
+    if zone is not None:
+        aware = aware.astimezone(zone)  # the same instant; midnight where the period is counted
     rule = deadline.rule_for(data.kind, widespread=data.widespread)
     due = deadline.compute(aware, rule, holidays)
     row = IncidentRow(

@@ -140,6 +140,14 @@ def test_a_time_zone_puts_the_end_at_local_midnight_across_the_start_of_summer_t
     assert zoned.status_code == 201, zoned.text
     assert zoned.json()["last_day"] == "2027-04-05" and offset.json()["last_day"] == "2027-04-05"
     assert "ends at midnight Europe/Berlin" in zoned.json()["deadline_note"]
+    with pinned(datetime(2027, 3, 21, tzinfo=UTC)):  # a local time without an offset, read in the zone given
+        local = client.post(
+            "/api/v1/systems/credit/incidents",
+            json={**body, "aware_at": "2027-03-20T10:00:00", "time_zone": "Europe/Berlin"},
+        )
+    assert local.status_code == 201, local.text
+    assert datetime.fromisoformat(local.json()["aware_at"]) == datetime(2027, 3, 20, 9, 0, tzinfo=UTC)
+    assert local.json()["due_at"] == zoned.json()["due_at"]
     assert datetime.fromisoformat(zoned.json()["due_at"]) == datetime(2027, 4, 5, 22, 0, tzinfo=UTC)
     assert datetime.fromisoformat(offset.json()["due_at"]) == datetime(2027, 4, 5, 23, 0, tzinfo=UTC)
     with pinned(datetime(2027, 3, 21, tzinfo=UTC)):

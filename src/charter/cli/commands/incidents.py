@@ -31,7 +31,8 @@ def report(
         str,
         typer.Option(
             "--aware-at",
-            help="When you became aware, ISO 8601 with your UTC offset (e.g. 2026-12-04T16:00+01:00).",
+            help="When you became aware, ISO 8601 with your UTC offset (e.g. 2026-12-04T16:00+01:00), or a local "
+            "time with --time-zone.",
         ),
     ],
     time_zone: Annotated[
