@@ -56,10 +56,13 @@ def test_incident_suspends_the_gateway_and_controls_status(
             assert _post(gateway.url, world.app_key).status_code == 200
 
             r = cli(env, "incident", "report", "credit", "--kind", "critical_infrastructure", "--aware-at",
-                    "2026-01-09T10:00:00+00:00", "--suspend", "--member-state", "DE", "--json")  # fmt: skip
+                    "2026-01-09T11:00:00", "--time-zone", "Europe/Berlin", "--suspend", "--member-state", "DE",
+                    "--json")  # fmt: skip
             reported_at = time.monotonic()
             incident = _json(r)
             assert incident["last_day"] == "2026-01-13" and incident["article"] == "Art. 73(3)"
+            assert "ends at midnight Europe/Berlin" in incident["deadline_note"]  # 23:00 UTC in winter
+            assert incident["due_at"].startswith("2026-01-13T23:00:00")
             assert incident["suspended_licenses"] == [world.license_id]
             while (resp := _post(gateway.url, world.app_key)).status_code == 200:
                 assert time.monotonic() - reported_at < 1.0, "gateway still serving after the incident suspension"
