@@ -42,6 +42,15 @@ def _write(data: bytes, output: Path | None, what: str) -> None:
     )
 
 
+def _check_format(format: str, allowed: tuple[str, ...], output: Path | None) -> None:
+    """`--format` is one of `allowed` (a usage error naming them otherwise), and a PDF is not sent to a terminal."""
+    if format not in allowed:
+        names = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+        raise CliError(ErrorCode.USAGE, f"--format must be {names}, not {format!r}", EXIT_USAGE)
+    if format == "pdf" and output is None and sys.stdout.isatty():
+        raise CliError(ErrorCode.USAGE, "a PDF does not belong on a terminal: pass --output FILE.pdf", EXIT_USAGE)
+
+
 @report_app.command("system")
 def system(
     name: Annotated[str, typer.Argument(help="AI system name.")],
@@ -49,10 +58,7 @@ def system(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
 ) -> None:
     """EU AI Act Annex IV technical documentation of a system; unfilled elements are marked MISSING."""
-    if format not in SYSTEM_FORMATS:
-        raise CliError(ErrorCode.USAGE, f"--format must be html, pdf or json, not {format!r}", EXIT_USAGE)
-    if format == "pdf" and output is None and sys.stdout.isatty():
-        raise CliError(ErrorCode.USAGE, "a PDF does not belong on a terminal: pass --output FILE.pdf", EXIT_USAGE)
+    _check_format(format, SYSTEM_FORMATS, output)
     doc = Api(timeout=PDF_TIMEOUT_S).get(f"/reports/systems/{name}", params={"format": format})
     if format == "json":
         if output is None:
@@ -71,10 +77,7 @@ def incident(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
 ) -> None:
     """The EU AI Act Art. 73 serious-incident report; what Charter does not hold is marked MISSING."""
-    if format not in ("html", "pdf"):
-        raise CliError(ErrorCode.USAGE, f"--format must be html or pdf, not {format!r}", EXIT_USAGE)
-    if format == "pdf" and output is None and sys.stdout.isatty():
-        raise CliError(ErrorCode.USAGE, "a PDF does not belong on a terminal: pass --output FILE.pdf", EXIT_USAGE)
+    _check_format(format, ("html", "pdf"), output)
     doc = Api(timeout=PDF_TIMEOUT_S).get(f"/incidents/{incident_id}/report.{format}")
     _write(doc if isinstance(doc, bytes) else str(doc).encode(), output, f"the Art. 73 report of {incident_id}")
 
@@ -87,8 +90,8 @@ def compliance(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
 ) -> None:
     """Compliance across systems: tier, licenses, latest verdict, re-audits, breaches, provenance, sign-offs."""
-    if format not in (None, "json", "html"):
-        raise CliError(ErrorCode.USAGE, f"--format must be json or html, not {format!r}", EXIT_USAGE)
+    if format is not None:
+        _check_format(format, ("json", "html"), output)
     wire = "html" if format == "html" else "json"
     doc = Api().get("/reports/compliance", params={"format": wire})
     if format == "html":
