@@ -23,19 +23,23 @@ from charter.guard.local import LocalDecider
 from charter.licenses import service as licenses
 from charter.licenses.runtime import issuer_for
 from tests.support.builders import user
-from tests.support.gateway_fake.world import licensed
+from tests.support.gateway_fake.world import Licensed, licensed
 
 BODY = {"name": "credit-prod", "model": "credit@1.0", "env": "production", "upstream": "http://127.0.0.1:9/"}
 
 
-@pytest.fixture
-def guard(container: Container) -> Guard:
-    world = licensed(container)  # tools: lookup_customer
+def _deployed_guard(container: Container, world: Licensed) -> Guard:
+    """The deployment `credit-prod` of the licensed model, and a guard deciding for the license's app in process."""
     with container.uow() as uow:
         service.add(
             uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(BODY), allow=container.settings.upstream_allowlist
         )
     return Guard("credit-prod", purpose="credit-scoring", decider=LocalDecider(container, world.app_key))
+
+
+@pytest.fixture
+def guard(container: Container) -> Guard:
+    return _deployed_guard(container, licensed(container))  # tools: lookup_customer
 
 
 def _denials(container: Container) -> list[dict[str, Any]]:
@@ -148,13 +152,10 @@ def ruled_guard(container: Container) -> Guard:
         approvals=["transfer => role:legal"],
     )
     with container.uow() as uow:
-        service.add(
-            uow, SYSTEM_ACTOR, DeploymentCreate.model_validate(BODY), allow=container.settings.upstream_allowlist
-        )
         signed = licenses.token(uow, SYSTEM_ACTOR, world.license_id, issuer_for(container)).token
     rules = json.loads(base64.urlsafe_b64decode(signed.split(".")[1] + "=="))["scope"]["tool_rules"]
     assert {(r["tool"], r["kind"]) for r in rules} == {("refund", "condition"), ("transfer", "approval")}  # offline too
-    return Guard("credit-prod", purpose="credit-scoring", decider=LocalDecider(container, world.app_key))
+    return _deployed_guard(container, world)
 
 
 def _called(name: str, args: str) -> dict[str, Any]:
