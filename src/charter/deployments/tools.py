@@ -190,6 +190,14 @@ def argument_pieces(doc: Any) -> list[tuple[tuple[int, int], Any]]:
     return out
 
 
+def joined_arguments(pieces: list[Any]) -> Any:
+    """A streamed call's arguments from its pieces (`argument_pieces`, in order): text pieces joined, a lone object
+    as it is; None when the pieces mix text and objects (nothing says how they join)."""
+    if all(isinstance(p, str) for p in pieces):
+        return "".join(pieces)
+    return pieces[0] if len(pieces) == 1 else None
+
+
 def mentions_calls(data: bytes) -> bool:
     """Cheap scan: could this JSON text carry a tool call (literally, or behind `\\u` escapes in its keys)?"""
     return b"_call" in data or b"\\u" in data  # `tool_calls`, `function_call`: two scans, not three

@@ -118,7 +118,7 @@ class Forwarding(Auditing):
                     headers = response_headers(resp, call.decision_id.encode())
                     payload = await self.upstream.read(resp)
         except AnswerTooLarge as exc:
-            problem = (ErrorCode.UPSTREAM_ANSWER_TOO_LARGE, str(exc).removesuffix("; its answer is withheld"))
+            problem = (ErrorCode.UPSTREAM_ANSWER_TOO_LARGE, str(exc))
         except UPSTREAM_ERRORS as exc:
             call.upstream_s = time.perf_counter() - sent_at
             why = refused_by_resolver(exc)

@@ -410,7 +410,7 @@ class McpRoute(Forwarding):
                 new_sid = resp.headers.get("mcp-session-id")
         except AnswerTooLarge as exc:
             call.upstream_s = time.perf_counter() - sent_at
-            detail = f"upstream of deployment '{dep.name}' {exc}"
+            detail = f"upstream of deployment '{dep.name}' {exc}; its answer is withheld"
             code = ErrorCode.UPSTREAM_ANSWER_TOO_LARGE
             await self._rpc_refuse(send, call, 502, wire.CHARTER_REFUSED, code, detail, msg.id, body)
             return

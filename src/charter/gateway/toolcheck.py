@@ -22,6 +22,7 @@ from charter.deployments.tools import (
     argument_pieces,
     call_arguments,
     called_tools,
+    joined_arguments,
     mentions_calls,
     strict_loads,
 )
@@ -147,10 +148,9 @@ class EventStream:
         self.refusal: Refusal | None = None
 
     def feed(self, chunk: bytes) -> bytes:
+        # After `data: [DONE]` nothing more is an answer: a client reading on would act on unchecked calls.
         if self.refusal is not None or self.done:
-            return (
-                b""  # after `data: [DONE]` nothing more is an answer: a client reading on would act on unchecked calls
-            )
+            return b""
         buf = self.buf + chunk if self.buf else chunk
         out: list[bytes] = []
         start = 0
@@ -184,12 +184,8 @@ class EventStream:
         for key, name in self.calls.named.items():
             if name not in self.ruled:
                 continue
-            pieces = self.pieces.get(key, [])
-            if all(isinstance(p, str) for p in pieces):
-                raw: Any = "".join(pieces)
-            elif len(pieces) == 1:
-                raw = pieces[0]  # a whole arguments object in one event
-            else:
+            raw = joined_arguments(self.pieces.get(key, []))
+            if raw is None:
                 out.append(RuledCall(name, None, "", "the arguments arrived as pieces that are not all text"))
                 continue
             out.append(ruled_call(name, raw))

@@ -43,7 +43,7 @@ class AnswerTooLarge(Exception):
     """The upstream's answer is larger than the gateway reads (`Upstream.max_answer`)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"answered more than {limit} bytes (CHARTER_MAX_ANSWER_BYTES); its answer is withheld")
+        super().__init__(f"answered more than {limit} bytes (CHARTER_MAX_ANSWER_BYTES)")
         self.limit = limit
 
 

@@ -26,6 +26,7 @@ from charter.deployments.tools import (
     as_document,
     call_arguments,
     called_tools,
+    joined_arguments,
     request_tools,
 )
 
@@ -85,8 +86,8 @@ class _Seen:
         for key, name in self.pieces.items():
             if name in self.ruled:
                 pieces = self.args.get(key, [])
-                text = all(isinstance(p, str) for p in pieces)
-                out.append(_call(name, "".join(pieces) if text else (pieces[0] if len(pieces) == 1 else pieces)))
+                raw = joined_arguments(pieces)
+                out.append(_call(name, pieces if raw is None else raw))  # mixed pieces: sent as a list, refused
         return out
 
 
