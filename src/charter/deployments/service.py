@@ -284,8 +284,7 @@ def _answer_calls(
 ) -> tuple[Verdict, list[dict[str, object]], str | None]:
     """An answer's calls of tools with rules in the license, as the gateway checks them (`toolscope.check_answer`);
     the one call needing approval spends `data.approval_id`, or asks for an approval."""
-    ruled = frozenset(toolscope.ruled(grant, [c.tool for c in data.answer_calls]))
-    found = [toolscope.ruled_call(c.tool, c.arguments) for c in data.answer_calls if c.tool in ruled]
+    found = toolscope.ruled_calls_of(grant, [(c.tool, c.arguments) for c in data.answer_calls])
     entries: list[dict[str, object]] = [{"tool": rc.tool[:100], "args_sha256": rc.args_sha256} for rc in found]
     checked = toolscope.check_answer(grant, name, found)
     if checked.refusal is not None:

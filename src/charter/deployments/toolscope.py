@@ -176,6 +176,12 @@ def ruled_call(name: str, raw: Any) -> RuledCall:
     return RuledCall(name, dict(args or {}), digest(canon))
 
 
+def ruled_calls_of(grant: Grant, calls: Sequence[tuple[str, Any]]) -> list[RuledCall]:
+    """The calls (tool name, arguments as sent) of tools that have conditions or approvals in the license."""
+    names = frozenset(ruled(grant, [tool for tool, _ in calls]))
+    return [ruled_call(tool, args) for tool, args in calls if tool in names]
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerCheck:
     """A model answer's calls of ruled tools against the license: the first refusal (an unreadable call, a false

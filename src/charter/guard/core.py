@@ -122,8 +122,12 @@ class Guard:
     def _body(
         self, digest: str | None, tools: tuple[str, ...], answer_calls: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"purpose": self.purpose, "tools": list(tools), "mode": str(self.mode)}
-        body["request_digest"] = digest
+        body: dict[str, Any] = {
+            "purpose": self.purpose,
+            "tools": list(tools),
+            "mode": str(self.mode),
+            "request_digest": digest,
+        }
         if answer_calls:
             body["answer_calls"] = answer_calls
             body["approval_id"] = _APPROVAL.get()
@@ -313,8 +317,7 @@ class Guard:
 def _offline_answer(verdict: Verdict, grant: Grant, deployment: str, calls: list[dict[str, Any]], why: str) -> Verdict:
     """An answer's ruled calls decided from the license token alone: conditions are checked here; a call needing a
     human's approval is refused, since only Charter can ask for one or spend it."""
-    ruled = frozenset(toolscope.ruled(grant, [str(c["tool"]) for c in calls]))
-    found = [toolscope.ruled_call(str(c["tool"]), c["arguments"]) for c in calls if c["tool"] in ruled]
+    found = toolscope.ruled_calls_of(grant, [(str(c["tool"]), c["arguments"]) for c in calls])
     checked = toolscope.check_answer(grant, deployment, found)
     if checked.refusal is not None:
         return Verdict(
